@@ -1,0 +1,7 @@
+#include "cli/commands.hpp"
+
+namespace pricecast::cli {
+
+void add_data_command(CLI::App& /*app*/) {}
+
+}  // namespace pricecast::cli

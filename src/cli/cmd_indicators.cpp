@@ -1,0 +1,7 @@
+#include "cli/commands.hpp"
+
+namespace pricecast::cli {
+
+void add_indicators_command(CLI::App& /*app*/) {}
+
+}  // namespace pricecast::cli

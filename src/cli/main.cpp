@@ -1,0 +1,49 @@
+#include <cstdlib>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+
+namespace pricecast::cli {
+
+int& exit_code() {
+    static int code = 0;
+    return code;
+}
+
+void add_common_options(CLI::App& cmd, CommonOptions& opts) {
+    cmd.add_option("--config", opts.config_file, "TOML configuration file");
+    const char* env = std::getenv("PRICECAST_DATA_DIR");
+    opts.data_dir = env ? env : "pricecast-data";
+    cmd.add_option("--data-dir", opts.data_dir, "where the registry, logs, snapshots and reports live")
+        ->capture_default_str();
+    cmd.add_option("--log-format", opts.log_format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+}
+
+}  // namespace pricecast::cli
+
+int main(int argc, char** argv) {
+    using namespace pricecast::cli;
+    CLI::App app{"pricecast: short-term trend prediction from prices and news", "pricecast"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", PRICECAST_VERSION);
+    add_data_command(app);
+    add_simulate_command(app);
+    add_indicators_command(app);
+    add_demo_command(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 2;
+    } catch (const UsageError& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
+    }
+    return exit_code();
+}

@@ -1,0 +1,67 @@
+// Core domain types shared by every component. Depends on nothing of ours.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/time.hpp"
+
+namespace pricecast {
+
+// One OHLCV bar. Times are event times: open_time inclusive, close_time exclusive
+// (close_time = open_time + interval), so a bar "closes at" close_time.
+struct Bar {
+    std::string symbol;
+    Duration interval = 0;
+    Timestamp open_time = 0;
+    Timestamp close_time = 0;
+    double open = 0, high = 0, low = 0, close = 0, volume = 0;
+    std::int64_t trade_count = 0;
+};
+
+enum class Side : std::uint8_t { unknown, buy, sell };
+
+struct Trade {
+    std::string symbol;
+    Timestamp time = 0;
+    double price = 0;
+    double amount = 0;
+    Side side = Side::unknown;
+};
+
+struct NewsItem {
+    std::string id;
+    Timestamp event_time = 0;
+    std::string source;
+    std::vector<std::string> symbols;
+    std::string headline;
+    std::string body;
+    // Optional score in [-1, 1] attached by a source that already knows it
+    // (the simulator does); NaN when absent.
+    double sentiment = std::numeric_limits<double>::quiet_NaN();
+};
+
+// Why a bar is invalid on its own (sequence problems such as duplicates are
+// judged by the validator in src/data, which sees neighbours).
+enum class BarProblem : std::uint8_t {
+    none,
+    non_finite,
+    non_positive_price,
+    high_below_open_close,
+    low_above_open_close,
+    negative_volume,
+};
+
+std::string_view to_string(BarProblem p);
+
+// Checks the values of one bar. Cheap and allocation-free: indicators call it on
+// every update so that a bad bar never reaches their state.
+BarProblem check_bar(double open, double high, double low, double close, double volume) noexcept;
+inline BarProblem check_bar(const Bar& b) noexcept {
+    return check_bar(b.open, b.high, b.low, b.close, b.volume);
+}
+
+}  // namespace pricecast

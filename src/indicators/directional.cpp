@@ -1,0 +1,8 @@
+#include "indicators/families.hpp"
+#include "indicators/impl.hpp"
+
+namespace pricecast::indicators {
+
+void register_directional(std::vector<IndicatorSpec>& /*out*/) {}
+
+}  // namespace pricecast::indicators

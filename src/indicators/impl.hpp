@@ -1,0 +1,143 @@
+// Internals shared by the indicator families (not part of the public API).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "indicators/indicator.hpp"
+
+namespace pricecast::indicators {
+
+inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// CRTP base: a concrete indicator is a value type constructed from its Params,
+// with `template <class V> void fields(V& v)` listing its state once; clone,
+// reset and save/restore follow from that.
+template <class Derived>
+class IndicatorImpl : public Indicator {
+public:
+    void reset() override {
+        Derived fresh(params_);
+        fresh.spec_ = spec_;
+        self() = std::move(fresh);
+    }
+    std::unique_ptr<Indicator> clone() const override { return std::make_unique<Derived>(self()); }
+
+protected:
+    using Indicator::Indicator;
+    void save_fields(StateWriter& out) const override { const_cast<Derived&>(self()).fields(out); }
+    void restore_fields(StateReader& in) override { self().fields(in); }
+
+private:
+    Derived& self() { return static_cast<Derived&>(*this); }
+    const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+inline int iparam(const Params& p, std::size_t i) { return static_cast<int>(p.at(i)); }
+
+// Fixed-capacity window of the most recent values; never allocates after construction.
+template <class T = double>
+class Window {
+public:
+    Window() = default;
+    explicit Window(std::size_t capacity) : buf_(capacity ? capacity : 1) {}
+    // Adds a value, dropping the oldest when full.
+    void push(T v) noexcept {
+        buf_[head_] = v;
+        head_ = head_ + 1 == buf_.size() ? 0 : head_ + 1;
+        if (size_ < buf_.size()) ++size_;
+    }
+    // ago(0) is the newest value, ago(size()-1) the oldest.
+    const T& ago(std::size_t k) const noexcept {
+        std::size_t i = head_ + buf_.size() - 1 - k;
+        return buf_[i >= buf_.size() ? i - buf_.size() : i];
+    }
+    const T& oldest() const noexcept { return ago(size_ - 1); }
+    std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return buf_.size(); }
+    bool full() const noexcept { return size_ == buf_.size(); }
+    void clear() noexcept { size_ = head_ = 0; }
+
+    template <class V>
+    void fields(V& v) { v(buf_, head_, size_); }
+
+private:
+    std::vector<T> buf_ = std::vector<T>(1);
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+};
+
+// Sum of the last `period` values with an exact recompute every `period * 64`
+// updates, so floating-point error from add/subtract cannot drift on long streams.
+class WindowSum {
+public:
+    WindowSum() = default;
+    explicit WindowSum(std::size_t period) : win_(period) {}
+    void push(double v) noexcept {
+        if (win_.full()) sum_ -= win_.oldest();
+        win_.push(v);
+        sum_ += v;
+        if (++since_exact_ >= win_.capacity() * 64) {
+            since_exact_ = 0;
+            double s = 0;
+            for (std::size_t k = win_.size(); k-- > 0;) s += win_.ago(k);
+            sum_ = s;
+        }
+    }
+    double sum() const noexcept { return sum_; }
+    bool full() const noexcept { return win_.full(); }
+    const Window<double>& window() const noexcept { return win_; }
+
+    template <class V>
+    void fields(V& v) { v(win_, sum_, since_exact_); }
+
+private:
+    Window<double> win_;
+    double sum_ = 0;
+    std::size_t since_exact_ = 0;
+};
+
+// Max (or min) over the last `period` values in O(1) amortized with a monotonic
+// deque of (index, value) kept in a fixed ring, so push never allocates.
+// On ties the newest occurrence wins.
+template <bool IsMax>
+class WindowExtreme {
+public:
+    WindowExtreme() = default;
+    explicit WindowExtreme(std::size_t period) : period_(period ? period : 1), ring_(period_ + 1) {}
+    void push(double v) noexcept {
+        while (size_ > 0 && (IsMax ? at(size_ - 1).second <= v : at(size_ - 1).second >= v)) --size_;
+        at(size_++) = {count_, v};
+        ++count_;
+        while (at(0).first + period_ < count_) {
+            front_ = front_ + 1 == ring_.size() ? 0 : front_ + 1;
+            --size_;
+        }
+    }
+    double value() const noexcept { return at(0).second; }
+    // Zero-based index (in pushes) of the extreme's newest occurrence.
+    std::size_t index() const noexcept { return at(0).first; }
+    std::size_t count() const noexcept { return count_; }
+
+    template <class V>
+    void fields(V& v) { v(period_, ring_, front_, size_, count_); }
+
+private:
+    using Entry = std::pair<std::size_t, double>;
+    Entry& at(std::size_t k) noexcept { return ring_[(front_ + k) % ring_.size()]; }
+    const Entry& at(std::size_t k) const noexcept { return ring_[(front_ + k) % ring_.size()]; }
+
+    std::size_t period_ = 1;
+    std::vector<Entry> ring_ = std::vector<Entry>(2);
+    std::size_t front_ = 0;
+    std::size_t size_ = 0;
+    std::size_t count_ = 0;
+};
+using WindowMax = WindowExtreme<true>;
+using WindowMin = WindowExtreme<false>;
+
+}  // namespace pricecast::indicators

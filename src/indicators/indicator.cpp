@@ -1,0 +1,203 @@
+#include "indicators/indicator.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "indicators/families.hpp"
+
+namespace pricecast::indicators {
+
+std::string_view to_string(Group g) {
+    switch (g) {
+        case Group::overlap: return "overlap";
+        case Group::momentum: return "momentum";
+        case Group::volatility: return "volatility";
+        case Group::volume: return "volume";
+        case Group::price: return "price";
+        case Group::statistic: return "statistic";
+        case Group::cycle: return "cycle";
+        case Group::pattern: return "pattern";
+    }
+    return "unknown";
+}
+
+Indicator::Indicator(Params params, std::size_t outputs)
+    : params_(std::move(params)), out_(outputs, std::numeric_limits<double>::quiet_NaN()) {}
+
+bool Indicator::update(const Bar& bar) noexcept {
+    if (check_bar(bar) != BarProblem::none) return false;
+    step(bar);
+    ++bars_seen_;
+    return true;
+}
+
+std::vector<double> Indicator::peek(const Bar& bar) const {
+    auto copy = clone();
+    copy->update(bar);
+    auto v = copy->values();
+    return {v.begin(), v.end()};
+}
+
+void Indicator::save(StateWriter& out) const {
+    out.tag(spec().name);
+    out(params_, out_, bars_seen_);
+    save_fields(out);
+}
+
+void Indicator::restore(StateReader& in) {
+    in.tag(spec().name);
+    Params params;
+    in(params);
+    if (params != params_) throw StateError("snapshot of " + spec().name + " has other parameters");
+    in(out_, bars_seen_);
+    restore_fields(in);
+}
+
+// ---- registry -----------------------------------------------------------
+
+namespace {
+
+std::vector<IndicatorSpec> build_registry() {
+    std::vector<IndicatorSpec> specs;
+    register_overlap(specs);
+    register_momentum(specs);
+    register_directional(specs);
+    register_volatility(specs);
+    register_volume(specs);
+    register_price(specs);
+    register_statistic(specs);
+    register_patterns(specs);
+    std::stable_sort(specs.begin(), specs.end(), [](const auto& a, const auto& b) {
+        return std::pair(a.group, a.name) < std::pair(b.group, b.name);
+    });
+    return specs;
+}
+
+std::string lower(std::string_view s) {
+    std::string r(s);
+    for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return r;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return s;
+}
+
+std::string format_param(double v) {
+    return v == std::floor(v) && std::abs(v) < 1e15 ? fmt::format("{}", static_cast<long long>(v))
+                                                    : fmt::format("{}", v);
+}
+
+}  // namespace
+
+// Indicator objects keep a pointer to their spec; the registry is built once and
+// never changes, so the pointers stay valid for the life of the process.
+const std::vector<IndicatorSpec>& registry() {
+    static const std::vector<IndicatorSpec> specs = [] {
+        auto s = build_registry();
+        for (auto& spec : s) {
+            auto raw = std::move(spec.make);
+            const IndicatorSpec* self = &spec;
+            spec.make = [raw, self](const Params& p) {
+                auto ind = raw(p);
+                ind->spec_ = self;
+                return ind;
+            };
+        }
+        return s;
+    }();
+    return specs;
+}
+
+const IndicatorSpec* find(std::string_view name) {
+    auto key = lower(trim(name));
+    for (const auto& s : registry())
+        if (s.name == key) return &s;
+    return nullptr;
+}
+
+std::string IndicatorRef::canonical() const {
+    std::string r = spec->name;
+    if (!params.empty()) {
+        r += '(';
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            if (i) r += ',';
+            r += format_param(params[i]);
+        }
+        r += ')';
+    }
+    if (output >= 0) r += "." + spec->outputs[static_cast<std::size_t>(output)];
+    return r;
+}
+
+IndicatorRef parse(std::string_view text) {
+    std::string_view s = trim(text);
+    std::string_view name = s, args, out;
+    bool has_args = false;
+    if (auto open = s.find('('); open != std::string_view::npos) {
+        auto close = s.find(')', open);
+        if (close == std::string_view::npos) throw IndicatorError(fmt::format("'{}': missing ')'", text));
+        name = s.substr(0, open);
+        args = s.substr(open + 1, close - open - 1);
+        has_args = true;
+        auto rest = trim(s.substr(close + 1));
+        if (!rest.empty()) {
+            if (rest.front() != '.') throw IndicatorError(fmt::format("'{}': unexpected '{}'", text, rest));
+            out = trim(rest.substr(1));
+        }
+    } else if (auto dot = s.find('.'); dot != std::string_view::npos) {
+        name = s.substr(0, dot);
+        out = trim(s.substr(dot + 1));
+    }
+    IndicatorRef ref;
+    ref.spec = find(name);
+    if (!ref.spec) throw IndicatorError(fmt::format("unknown indicator '{}' (see `pricecast indicators list`)", trim(name)));
+    const auto& ps = ref.spec->params;
+    for (const auto& p : ps) ref.params.push_back(p.default_value);
+
+    if (has_args && !trim(args).empty()) {
+        std::size_t i = 0;
+        while (true) {
+            auto comma = args.find(',');
+            auto tok = trim(args.substr(0, comma));
+            if (i >= ps.size())
+                throw IndicatorError(fmt::format("'{}': {} takes {} parameter(s)", text, ref.spec->name, ps.size()));
+            double v = 0;
+            auto [ptr, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), v);
+            if (ec != std::errc() || ptr != tok.data() + tok.size() || !std::isfinite(v))
+                throw IndicatorError(fmt::format("'{}': parameter {} ({}) is not a number: '{}'", text, i + 1,
+                                                 ps[i].name, tok));
+            if (ps[i].integer && v != std::floor(v))
+                throw IndicatorError(fmt::format("'{}': {} must be an integer", text, ps[i].name));
+            if (v < ps[i].min || v > ps[i].max)
+                throw IndicatorError(fmt::format("'{}': {} must be in [{}, {}]", text, ps[i].name,
+                                                 format_param(ps[i].min), format_param(ps[i].max)));
+            ref.params[i++] = v;
+            if (comma == std::string_view::npos) break;
+            args.remove_prefix(comma + 1);
+        }
+    }
+    if (!out.empty()) {
+        auto key = lower(out);
+        int found = -1;
+        for (std::size_t i = 0; i < ref.spec->outputs.size(); ++i) {
+            const auto& o = ref.spec->outputs[i];
+            if (o == key) { found = static_cast<int>(i); break; }
+            if (o.starts_with(key)) {
+                if (found >= 0) throw IndicatorError(fmt::format("'{}': output '{}' is ambiguous", text, out));
+                found = static_cast<int>(i);
+            }
+        }
+        if (found < 0) throw IndicatorError(fmt::format("'{}': {} has no output '{}'", text, ref.spec->name, out));
+        ref.output = found;
+    }
+    return ref;
+}
+
+}  // namespace pricecast::indicators

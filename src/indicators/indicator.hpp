@@ -1,0 +1,130 @@
+// Streaming technical indicators and candlestick patterns with TA-Lib's
+// definitions, names, parameter order, defaults and warm-up.
+//
+//     auto rsi = pricecast::indicators::make("rsi(14)");
+//     for (const Bar& b : bars) {
+//         rsi->update(b);
+//         if (rsi->ready()) use(rsi->value());
+//     }
+//
+// Every indicator is an incremental state machine: update() is O(1) amortized,
+// never allocates and never throws; a batch computation is a loop of update(),
+// so stream == batch by construction. The first value appears on the bar with
+// zero-based index lookback(), exactly where TA-Lib's first output is.
+// Objects are not thread-safe; use one per stream.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/state.hpp"
+#include "core/types.hpp"
+
+namespace pricecast::indicators {
+
+// TA-Lib's moving-average types, as its integer `matype` parameters use them.
+enum class MaType : int { sma = 0, ema = 1, wma = 2, dema = 3, tema = 4, trima = 5, kama = 6, mama = 7, t3 = 8 };
+
+enum class Group { overlap, momentum, volatility, volume, price, statistic, cycle, pattern };
+std::string_view to_string(Group g);
+
+struct ParamSpec {
+    std::string name;  // TA-Lib's name without the optIn prefix, lower case: "timeperiod"
+    double default_value = 0;
+    double min = 0;
+    double max = 0;
+    bool integer = true;
+};
+
+class Indicator;
+using Params = std::vector<double>;
+using Factory = std::function<std::unique_ptr<Indicator>(const Params&)>;
+
+struct IndicatorSpec {
+    std::string name;        // lower case TA-Lib name: "rsi", "bbands", "cdlengulfing"
+    std::string talib_name;  // "RSI", "BBANDS", "CDLENGULFING"
+    std::string description;
+    Group group = Group::overlap;
+    // TA-Lib price inputs this indicator reads, a subset of "open", "high", "low",
+    // "close", "volume"; single-series indicators read "close" (BETA and CORREL
+    // read "high" and "low", as python-talib's defaults do).
+    std::vector<std::string> inputs;
+    std::vector<ParamSpec> params;
+    std::vector<std::string> outputs;  // python-talib output names: "real", "macd", "upperband", ...
+    bool integer_output = false;       // patterns and other integer outputs
+    Factory make;
+};
+
+class Indicator {
+public:
+    virtual ~Indicator() = default;
+
+    const IndicatorSpec& spec() const { return *spec_; }
+    const Params& params() const { return params_; }
+    // Bars consumed before the first value (TA-Lib's TA_X_Lookback).
+    virtual int lookback() const = 0;
+
+    // Feeds one closed bar. Returns false, with no change of state, when the bar
+    // fails check_bar() (NaN, non-positive price, high < low, ...).
+    bool update(const Bar& bar) noexcept;
+    bool ready() const noexcept { return bars_seen_ > static_cast<std::size_t>(lookback()); }
+    std::size_t bars_seen() const noexcept { return bars_seen_; }
+    // Current outputs in spec().outputs order; NaN until ready().
+    std::span<const double> values() const noexcept { return out_; }
+    double value(std::size_t output = 0) const noexcept { return out_[output]; }
+
+    // The outputs a still-forming bar would give, without changing state.
+    std::vector<double> peek(const Bar& bar) const;
+
+    virtual void reset() = 0;
+    // save() writes the whole state; restore() accepts only a save() of an
+    // indicator with the same name and parameters and throws StateError otherwise.
+    void save(StateWriter& out) const;
+    void restore(StateReader& in);
+    virtual std::unique_ptr<Indicator> clone() const = 0;
+
+protected:
+    friend const std::vector<IndicatorSpec>& registry();
+    Indicator(Params params, std::size_t outputs);
+    // Called for valid bars only; writes out_ when the indicator has a value.
+    virtual void step(const Bar& bar) noexcept = 0;
+    virtual void save_fields(StateWriter& out) const = 0;
+    virtual void restore_fields(StateReader& in) = 0;
+
+    Params params_;
+    const IndicatorSpec* spec_ = nullptr;  // set by the registry's factory
+    std::vector<double> out_;
+    std::size_t bars_seen_ = 0;
+};
+
+// ---- registry -----------------------------------------------------------
+
+// A parsed reference such as "bbands(20,2,2).upperband": spec, full parameter list
+// (defaults filled in) and the selected output (or all outputs when none named).
+struct IndicatorRef {
+    const IndicatorSpec* spec = nullptr;
+    Params params;
+    int output = -1;  // -1: all outputs
+    std::string canonical() const;  // "bbands(20,2,2,0).upperband"
+    std::unique_ptr<Indicator> make() const { return spec->make(params); }
+};
+
+class IndicatorError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// All registered indicators, in a stable order (group, then name).
+const std::vector<IndicatorSpec>& registry();
+const IndicatorSpec* find(std::string_view name);  // case-insensitive, nullptr if unknown
+// Parses "name", "name(p1,p2,...)" and "name(...).output"; the output may be a
+// unique prefix ("bbands.upper"). Throws IndicatorError naming the problem.
+IndicatorRef parse(std::string_view text);
+inline std::unique_ptr<Indicator> make(std::string_view text) { return parse(text).make(); }
+
+}  // namespace pricecast::indicators

@@ -1,0 +1,51 @@
+// TA-Lib (compiled from the npm talib 2.0.5 tarball's C sources) called through
+// its abstract interface by function name: the reference our indicators must
+// match. Tests and benchmarks only; never linked into the pricecast binary.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace pricecast::test {
+
+bool have_talib();
+
+struct TalibParamInfo {
+    std::string name;  // "timeperiod" (optIn prefix dropped, lower case)
+    double default_value = 0;
+    bool integer = true;
+};
+
+struct TalibFunctionInfo {
+    std::string name;
+    std::vector<std::string> price_inputs;  // of open/high/low/close/volume, in TA-Lib's order
+    int real_inputs = 0;                     // number of plain "real" inputs
+    std::vector<TalibParamInfo> params;
+    std::vector<std::string> outputs;        // lower case, "out" prefix dropped
+    bool integer_output = false;
+};
+
+// Throws std::runtime_error for an unknown function.
+TalibFunctionInfo talib_info(const std::string& name);
+
+// Columns of the OHLCV arrays TA-Lib reads.
+struct OhlcvColumns {
+    std::vector<double> open, high, low, close, volume;
+    explicit OhlcvColumns(const std::vector<Bar>& bars);
+};
+
+struct TalibResult {
+    int lookback = 0;
+    int begin = 0;
+    // outputs[k][i]: output k at bar i, NaN before `begin`.
+    std::vector<std::vector<double>> outputs;
+};
+
+// Runs TA-Lib's function over the whole array (startIdx 0, endIdx n-1), the way a
+// batch user calls it. Plain real inputs are close (one input) or high, low (two),
+// python-talib's defaults. Throws std::runtime_error on a TA-Lib error code.
+TalibResult talib_run(const std::string& name, const std::vector<double>& params, const OhlcvColumns& data);
+
+}  // namespace pricecast::test
