@@ -57,6 +57,23 @@ void Indicator::restore(StateReader& in) {
     restore_fields(in);
 }
 
+void compute(Indicator& ind, std::span<const Bar> bars, std::vector<std::vector<double>>& result) {
+    const auto outputs = ind.values().size();
+    result.resize(outputs);
+    for (auto& col : result) col.reserve(col.size() + bars.size());
+    for (const Bar& b : bars) {
+        const bool ok = ind.update(b);
+        for (std::size_t k = 0; k < outputs; ++k)
+            result[k].push_back(ok && ind.ready() ? ind.value(k) : std::numeric_limits<double>::quiet_NaN());
+    }
+}
+
+std::vector<std::vector<double>> compute(Indicator& ind, std::span<const Bar> bars) {
+    std::vector<std::vector<double>> result;
+    compute(ind, bars, result);
+    return result;
+}
+
 // ---- registry -----------------------------------------------------------
 
 namespace {

@@ -102,6 +102,12 @@ protected:
     std::size_t bars_seen_ = 0;
 };
 
+// Batch computation = a loop of update(): result[k][i] is output k after bar i
+// (NaN before ready() and for bars update() rejected). Appends to `result`,
+// so a series can be fed in chunks.
+void compute(Indicator& ind, std::span<const Bar> bars, std::vector<std::vector<double>>& result);
+std::vector<std::vector<double>> compute(Indicator& ind, std::span<const Bar> bars);
+
 // ---- registry -----------------------------------------------------------
 
 // A parsed reference such as "bbands(20,2,2).upperband": spec, full parameter list

@@ -103,7 +103,10 @@ TalibFunctionInfo talib_info(const std::string& name) {
     for (unsigned i = 0; i < fi->nbOutput; ++i) {
         const TA_OutputParameterInfo* out = nullptr;
         check(TA_GetOutputParameterInfo(h, i, &out), name);
-        info.outputs.push_back(strip_lower(out->paramName, "out"));
+        // python-talib's names: outRealUpperBand -> upperband, outReal -> real.
+        std::string o = strip_lower(out->paramName, "out");
+        if (o.size() > 4 && o.starts_with("real")) o.erase(0, 4);
+        info.outputs.push_back(o);
         if (out->type == TA_Output_Integer) info.integer_output = true;
     }
     return info;
