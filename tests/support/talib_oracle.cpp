@@ -29,6 +29,11 @@ OhlcvColumns::OhlcvColumns(const std::vector<Bar>& bars) {
 #ifndef PRICECAST_HAVE_TALIB
 
 bool have_talib() { return false; }
+TalibCall::TalibCall(const std::string&, const std::vector<double>&, const OhlcvColumns&) {
+    throw std::runtime_error("TA-Lib not built");
+}
+TalibCall::~TalibCall() = default;
+void TalibCall::run(int, int) {}
 TalibFunctionInfo talib_info(const std::string&) { throw std::runtime_error("TA-Lib not built"); }
 TalibResult talib_run(const std::string&, const std::vector<double>&, const OhlcvColumns&) {
     throw std::runtime_error("TA-Lib not built");
@@ -112,17 +117,18 @@ TalibFunctionInfo talib_info(const std::string& name) {
     return info;
 }
 
-TalibResult talib_run(const std::string& name, const std::vector<double>& params, const OhlcvColumns& data) {
+namespace {
+
+// Binds inputs, parameters and output buffers (sized like the inputs) to a new
+// parameter holder.
+TA_ParamHolder* bind(const std::string& name, const std::vector<double>& params, const OhlcvColumns& data,
+                     std::vector<std::vector<double>>& real_out, std::vector<std::vector<int>>& int_out) {
     const TA_FuncHandle* h = handle_of(name);
     const TalibFunctionInfo info = talib_info(name);
     if (params.size() != info.params.size())
         throw std::runtime_error(name + ": expected " + std::to_string(info.params.size()) + " parameters");
     TA_ParamHolder* ph = nullptr;
     check(TA_ParamHolderAlloc(h, &ph), name);
-    struct Free {
-        TA_ParamHolder* p;
-        ~Free() { TA_ParamHolderFree(p); }
-    } guard{ph};
 
     const int n = static_cast<int>(data.close.size());
     unsigned in_index = 0;
@@ -151,8 +157,8 @@ TalibResult talib_run(const std::string& name, const std::vector<double>& params
         else
             check(TA_SetOptInputParamReal(ph, i, params[i]), name);
     }
-    std::vector<std::vector<double>> real_out(info.outputs.size(), std::vector<double>(static_cast<std::size_t>(n)));
-    std::vector<std::vector<int>> int_out(info.outputs.size(), std::vector<int>(static_cast<std::size_t>(n)));
+    real_out.assign(info.outputs.size(), std::vector<double>(static_cast<std::size_t>(n)));
+    int_out.assign(info.outputs.size(), std::vector<int>(static_cast<std::size_t>(n)));
     for (unsigned i = 0; i < info.outputs.size(); ++i) {
         const TA_OutputParameterInfo* out = nullptr;
         check(TA_GetOutputParameterInfo(h, i, &out), name);
@@ -161,6 +167,35 @@ TalibResult talib_run(const std::string& name, const std::vector<double>& params
         else
             check(TA_SetOutputParamRealPtr(ph, i, real_out[i].data()), name);
     }
+    return ph;
+}
+
+}  // namespace
+
+TalibCall::TalibCall(const std::string& name, const std::vector<double>& params, const OhlcvColumns& data) {
+    auto* ph = bind(name, params, data, real_out_, int_out_);
+    holder_ = ph;
+    check(TA_GetLookback(ph, &lookback_), name);
+}
+
+TalibCall::~TalibCall() { TA_ParamHolderFree(static_cast<TA_ParamHolder*>(holder_)); }
+
+void TalibCall::run(int first, int last) {
+    TA_Integer beg = 0, count = 0;
+    TA_CallFunc(static_cast<TA_ParamHolder*>(holder_), first, last, &beg, &count);
+}
+
+TalibResult talib_run(const std::string& name, const std::vector<double>& params, const OhlcvColumns& data) {
+    const TA_FuncHandle* h = handle_of(name);
+    const TalibFunctionInfo info = talib_info(name);
+    std::vector<std::vector<double>> real_out;
+    std::vector<std::vector<int>> int_out;
+    TA_ParamHolder* ph = bind(name, params, data, real_out, int_out);
+    struct Free {
+        TA_ParamHolder* p;
+        ~Free() { TA_ParamHolderFree(p); }
+    } guard{ph};
+    const int n = static_cast<int>(data.close.size());
     TalibResult r;
     check(TA_GetLookback(ph, &r.lookback), name);
     TA_Integer beg = 0, count = 0;

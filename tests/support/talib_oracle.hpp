@@ -48,4 +48,23 @@ struct TalibResult {
 // python-talib's defaults. Throws std::runtime_error on a TA-Lib error code.
 TalibResult talib_run(const std::string& name, const std::vector<double>& params, const OhlcvColumns& data);
 
+// A TA-Lib call prepared once (parameters bound, output buffers allocated) so
+// that benchmarks time TA_CallFunc alone. `run(first, last)` computes bars
+// first..last of the bound columns.
+class TalibCall {
+public:
+    TalibCall(const std::string& name, const std::vector<double>& params, const OhlcvColumns& data);
+    ~TalibCall();
+    TalibCall(const TalibCall&) = delete;
+    TalibCall& operator=(const TalibCall&) = delete;
+    void run(int first, int last);
+    int lookback() const { return lookback_; }
+
+private:
+    void* holder_ = nullptr;
+    std::vector<std::vector<double>> real_out_;
+    std::vector<std::vector<int>> int_out_;
+    int lookback_ = 0;
+};
+
 }  // namespace pricecast::test
