@@ -1,7 +1,125 @@
+// pricecast indicators list | compute
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
 #include "cli/commands.hpp"
+#include "data/ohlcv.hpp"
+#include "indicators/indicator.hpp"
 
 namespace pricecast::cli {
+namespace {
 
-void add_indicators_command(CLI::App& /*app*/) {}
+std::string format_default(const indicators::ParamSpec& p) {
+    return p.integer ? fmt::format("{}", static_cast<long long>(p.default_value)) : fmt::format("{}", p.default_value);
+}
+
+void append(std::string& list, const std::string& item) {
+    if (!list.empty()) list += ',';
+    list += item;
+}
+
+void list(const std::string& group, bool names_only) {
+    if (!names_only)
+        std::cout << fmt::format("{:<22} {:<10} {:<44} {:<30} {}\n", "name", "group", "parameters (defaults)",
+                                 "outputs", "lookback");
+    for (const auto& s : indicators::registry()) {
+        if (!group.empty() && indicators::to_string(s.group) != group) continue;
+        if (names_only) {
+            std::cout << s.name << "\n";
+            continue;
+        }
+        std::string params, outputs;
+        for (const auto& p : s.params) append(params, p.name + "=" + format_default(p));
+        for (const auto& o : s.outputs) append(outputs, o);
+        std::cout << fmt::format("{:<22} {:<10} {:<44} {:<30} {}\n", s.name, indicators::to_string(s.group), params,
+                                 outputs, indicators::parse(s.name).make()->lookback());
+    }
+}
+
+std::string format_value(double v, bool integer) {
+    if (std::isnan(v)) return "";
+    return integer ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{}", v);
+}
+
+void compute(const std::string& prices, const std::vector<std::string>& refs, const std::string& out_path) {
+    std::vector<indicators::IndicatorRef> parsed;
+    try {
+        for (const auto& r : refs) parsed.push_back(indicators::parse(r));
+    } catch (const indicators::IndicatorError& e) {
+        throw UsageError(e.what());
+    }
+    data::BarFile file;
+    try {
+        file = data::read_bar_file(prices);
+    } catch (const data::DataError& e) {
+        throw UsageError(e.what());
+    }
+    std::ofstream file_out;
+    if (!out_path.empty()) {
+        file_out.open(out_path);
+        if (!file_out) throw UsageError("cannot write " + out_path);
+    }
+    std::ostream& out = out_path.empty() ? std::cout : file_out;
+
+    std::vector<std::unique_ptr<indicators::Indicator>> objs;
+    out << "time";
+    for (const auto& r : parsed) {
+        objs.push_back(r.make());
+        const auto& outs = r.spec->outputs;
+        const std::string base = indicators::IndicatorRef{r.spec, r.params, -1}.canonical();
+        for (std::size_t k = 0; k < outs.size(); ++k)
+            if (r.output < 0 || r.output == static_cast<int>(k))
+                out << "," << (outs.size() == 1 ? base : base + "." + outs[k]);
+    }
+    out << "\n";
+    std::string line;
+    for (const Bar& b : file.bars) {
+        line = format_iso8601(b.open_time);
+        for (std::size_t j = 0; j < objs.size(); ++j) {
+            objs[j]->update(b);
+            const auto v = objs[j]->values();
+            for (std::size_t k = 0; k < v.size(); ++k)
+                if (parsed[j].output < 0 || parsed[j].output == static_cast<int>(k)) {
+                    line += ',';
+                    if (objs[j]->ready()) line += format_value(v[k], parsed[j].spec->integer_output);
+                }
+        }
+        out << line << "\n";
+    }
+}
+
+}  // namespace
+
+void add_indicators_command(CLI::App& app) {
+    auto* cmd = app.add_subcommand("indicators", "list the streaming indicators and compute them over a price file");
+    cmd->require_subcommand(1);
+    static CommonOptions common;
+
+    auto* ls = cmd->add_subcommand("list", "print every indicator: name, group, parameters with defaults, outputs, lookback");
+    static std::string group;
+    static bool names_only = false;
+    ls->add_option("--group", group, "only this group (overlap, momentum, volatility, volume, price, statistic, pattern)");
+    ls->add_flag("--names", names_only, "print names only");
+    add_common_options(*ls, common);
+    ls->callback([] { list(group, names_only); });
+
+    auto* comp = cmd->add_subcommand(
+        "compute",
+        "compute indicators over an OHLCV file and write a CSV: a time column, then one column per output, "
+        "empty before the indicator's lookback.\nExample: pricecast indicators compute --prices eth.json "
+        "'rsi(14)' 'macd(12,26,9)' 'bbands(20,2,2).upperband'");
+    static std::string prices, out;
+    static std::vector<std::string> refs;
+    comp->add_option("--prices", prices, "OHLCV file (CSV or JSON array, see `pricecast data check`)")->required();
+    comp->add_option("indicator", refs, "indicator references, TA-Lib names and parameter order: rsi(14), "
+                                        "stoch(5,3,0,3,0), bbands(20,2,2).upperband")
+        ->required();
+    comp->add_option("--out", out, "output CSV file (default: standard output)");
+    add_common_options(*comp, common);
+    comp->callback([] { compute(prices, refs, out); });
+}
 
 }  // namespace pricecast::cli

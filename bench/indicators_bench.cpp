@@ -1,0 +1,155 @@
+// Streaming indicator cost per bar next to TA-Lib's C batch functions run over
+// the same array in the same process, and next to what a naive streaming
+// service does: recompute every indicator over the last 100 bars on each bar.
+//
+// Prints Google Benchmark's table, then ratio tables per indicator, per group
+// and for the full set. Data: ETH_BTC-5m from ../shared/data when present,
+// otherwise a synthetic series of the same length.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#include "data/ohlcv.hpp"
+#include "indicators/indicator.hpp"
+#include "support/paths.hpp"
+#include "support/series.hpp"
+#include "support/talib_oracle.hpp"
+
+namespace pc = pricecast;
+namespace ind = pricecast::indicators;
+
+namespace {
+
+const std::vector<pc::Bar>& bars() {
+    static const std::vector<pc::Bar> b = [] {
+        const auto path = pc::test::shared_data() / "ohlcv/freqtrade/ETH_BTC-5m.json";
+        if (std::filesystem::exists(path)) return pc::data::read_bars(path);
+        std::fprintf(stderr, "note: %s absent, using a synthetic series\n", path.c_str());
+        return pc::test::synthetic_bars(5700, 1, 0.08);
+    }();
+    return b;
+}
+
+const pc::test::OhlcvColumns& columns() {
+    static const pc::test::OhlcvColumns c(bars());
+    return c;
+}
+
+double n_bars() { return static_cast<double>(bars().size()); }
+
+void ours(benchmark::State& state, const ind::IndicatorSpec* spec) {
+    for (auto _ : state) {
+        auto x = ind::parse(spec->name).make();
+        for (const auto& b : bars()) x->update(b);
+        benchmark::DoNotOptimize(x->value());
+    }
+    state.counters["ns_per_bar"] =
+        benchmark::Counter(n_bars(), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void talib(benchmark::State& state, const ind::IndicatorSpec* spec) {
+    pc::test::TalibCall call(spec->talib_name, ind::parse(spec->name).params, columns());
+    for (auto _ : state) call.run(0, static_cast<int>(bars().size()) - 1);
+    state.counters["ns_per_bar"] =
+        benchmark::Counter(n_bars(), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// The full set, as the live feature engine runs it: every bar through every indicator.
+void ours_all(benchmark::State& state) {
+    for (auto _ : state) {
+        std::vector<std::unique_ptr<ind::Indicator>> all;
+        for (const auto& s : ind::registry()) all.push_back(s.make(ind::parse(s.name).params));
+        for (const auto& b : bars())
+            for (auto& x : all) x->update(b);
+        benchmark::DoNotOptimize(all.back()->value());
+    }
+    state.counters["ns_per_bar"] =
+        benchmark::Counter(n_bars(), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void talib_all(benchmark::State& state) {
+    std::vector<std::unique_ptr<pc::test::TalibCall>> calls;
+    for (const auto& s : ind::registry())
+        calls.push_back(std::make_unique<pc::test::TalibCall>(s.talib_name, ind::parse(s.name).params, columns()));
+    for (auto _ : state)
+        for (auto& c : calls) c->run(0, static_cast<int>(bars().size()) - 1);
+    state.counters["ns_per_bar"] =
+        benchmark::Counter(n_bars(), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// A naive streaming service: on each new bar, recompute every indicator over the
+// last 100 bars with TA-Lib and keep the last value. Measured on 500 bars.
+void naive_all(benchmark::State& state) {
+    std::vector<std::unique_ptr<pc::test::TalibCall>> calls;
+    for (const auto& s : ind::registry())
+        calls.push_back(std::make_unique<pc::test::TalibCall>(s.talib_name, ind::parse(s.name).params, columns()));
+    const int first = 200, last = first + 500;
+    for (auto _ : state)
+        for (int t = first; t < last; ++t)
+            for (auto& c : calls) c->run(t - 99, t);
+    state.counters["ns_per_bar"] =
+        benchmark::Counter(500, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+// Collects ns/bar per benchmark name for the ratio tables.
+class Collector : public benchmark::ConsoleReporter {
+public:
+    std::map<std::string, double> ns_per_bar;
+    void ReportRuns(const std::vector<Run>& runs) override {
+        for (const auto& r : runs)
+            if (auto it = r.counters.find("ns_per_bar"); it != r.counters.end())
+                ns_per_bar[r.benchmark_name()] = it->second.value;
+        ConsoleReporter::ReportRuns(runs);
+    }
+};
+
+void print_tables(const Collector& c) {
+    auto get = [&](const std::string& k) {
+        auto it = c.ns_per_bar.find(k);
+        return it == c.ns_per_bar.end() ? 0.0 : it->second;
+    };
+    std::printf("\nPer indicator: our streaming update vs TA-Lib's batch function (ns per bar, %zu bars)\n",
+                bars().size());
+    std::printf("%-22s %-11s %10s %10s %8s\n", "indicator", "group", "ours", "ta-lib", "ratio");
+    std::map<std::string, std::pair<double, double>> groups;
+    for (const auto& s : ind::registry()) {
+        const double o = get("ours/" + s.name), t = get("talib/" + s.name);
+        groups[std::string(ind::to_string(s.group))].first += o;
+        groups[std::string(ind::to_string(s.group))].second += t;
+        std::printf("%-22s %-11s %10.1f %10.1f %8.2f\n", s.name.c_str(), std::string(ind::to_string(s.group)).c_str(),
+                    o, t, t > 0 ? o / t : 0);
+    }
+    std::printf("\nPer group (sum of per-indicator ns per bar)\n%-11s %10s %10s %8s\n", "group", "ours", "ta-lib",
+                "ratio");
+    for (const auto& [g, v] : groups)
+        std::printf("%-11s %10.1f %10.1f %8.2f\n", g.c_str(), v.first, v.second, v.second > 0 ? v.first / v.second : 0);
+    const double all = get("ours_all"), tall = get("talib_all"), naive = get("naive_all");
+    std::printf("\nFull set of %zu indicators, ns per bar\n", ind::registry().size());
+    std::printf("  ours, streaming, all indicators per bar : %10.1f\n", all);
+    std::printf("  TA-Lib, batch over the array            : %10.1f   ours / TA-Lib = %.2f (goal <= 2)\n", tall,
+                tall > 0 ? all / tall : 0);
+    std::printf("  naive: TA-Lib over the last 100 bars     : %10.1f   naive / ours = %.0fx (goal >= 100x)\n", naive,
+                all > 0 ? naive / all : 0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    for (const auto& s : ind::registry()) {
+        benchmark::RegisterBenchmark(("ours/" + s.name).c_str(), ours, &s);
+        if (pc::test::have_talib()) benchmark::RegisterBenchmark(("talib/" + s.name).c_str(), talib, &s);
+    }
+    benchmark::RegisterBenchmark("ours_all", ours_all);
+    if (pc::test::have_talib()) {
+        benchmark::RegisterBenchmark("talib_all", talib_all);
+        benchmark::RegisterBenchmark("naive_all", naive_all)->Iterations(3);
+    }
+    benchmark::Initialize(&argc, argv);
+    Collector collector;
+    benchmark::RunSpecifiedBenchmarks(&collector);
+    print_tables(collector);
+    benchmark::Shutdown();
+}
