@@ -122,8 +122,10 @@ public:
             std::string c(cols[i]);
             for (auto& ch : c) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
             const int idx = static_cast<int>(i);
-            if (c == "date" || c == "datetime" || c == "timestamp" || c == "time" || c == "date(ms)" ||
-                (c.empty() && i == 0)) {
+            if (c == "time" && map_.time >= 0) {
+                map_.clock = idx;  // separate Date and Time columns
+            } else if (c == "date" || c == "datetime" || c == "timestamp" || c == "time" || c == "date(ms)" ||
+                       (c.empty() && i == 0)) {
                 if (map_.time < 0) map_.time = idx;
             } else if (c == "open") map_.open = idx;
             else if (c == "high") map_.high = idx;
@@ -159,6 +161,11 @@ public:
             f[static_cast<std::size_t>(map_.time)] = joined_;
         }
         if (f.size() != ncols_) return true;
+        if (map_.clock >= 0) {
+            joined_ = std::string(f[static_cast<std::size_t>(map_.time)]) + "T" +
+                      std::string(f[static_cast<std::size_t>(map_.clock)]);
+            f[static_cast<std::size_t>(map_.time)] = joined_;
+        }
         auto t = parse_time(f[static_cast<std::size_t>(map_.time)]);
         auto get = [&](int i) { return i < 0 ? std::optional<double>(0.0) : number(f[static_cast<std::size_t>(i)]); };
         auto o = get(map_.open), h = get(map_.high), l = get(map_.low), c = get(map_.close), v = get(map_.volume);
@@ -174,7 +181,7 @@ private:
         return s;
     }
     struct Columns {
-        int time = -1, open = -1, high = -1, low = -1, close = -1, volume = -1;
+        int time = -1, clock = -1, open = -1, high = -1, low = -1, close = -1, volume = -1;
     };
     std::ifstream& in_;
     Columns map_;
