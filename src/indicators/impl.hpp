@@ -39,6 +39,29 @@ private:
 
 inline int iparam(const Params& p, std::size_t i) { return static_cast<int>(p.at(i)); }
 
+template <class T>
+Factory factory() {
+    return [](const Params& p) -> std::unique_ptr<Indicator> { return std::make_unique<T>(p); };
+}
+
+// A spec whose TA-Lib name is the upper-cased name.
+inline IndicatorSpec spec(std::string name, std::string description, Group group, std::vector<std::string> inputs,
+                          std::vector<ParamSpec> params, std::vector<std::string> outputs, Factory make,
+                          bool integer_output = false) {
+    std::string upper = name;
+    for (auto& c : upper) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+    return {std::move(name), std::move(upper), std::move(description), group, std::move(inputs), std::move(params),
+            std::move(outputs), integer_output, std::move(make)};
+}
+
+inline ParamSpec period_param(double def, double min = 2, const char* name = "timeperiod") {
+    return {name, def, min, 100000, true};
+}
+
+// TA-Lib's TA_IS_ZERO / TA_IS_ZERO_OR_NEG.
+inline bool is_zero(double v) noexcept { return -0.00000000000001 < v && v < 0.00000000000001; }
+inline bool is_zero_or_neg(double v) noexcept { return v < 0.00000000000001; }
+
 // Fixed-capacity window of the most recent values; never allocates after construction.
 template <class T = double>
 class Window {

@@ -21,8 +21,6 @@ MaType ma_type(double param) {
 
 namespace {
 
-ParamSpec period_param(double def, double min = 2) { return {"timeperiod", def, min, 100000, true}; }
-
 // An indicator that applies one scalar kernel to the close.
 template <class Kernel>
 class CloseKernel : public IndicatorImpl<CloseKernel<Kernel>> {
@@ -38,11 +36,6 @@ private:
     }
     Kernel k_;
 };
-
-template <class T>
-Factory factory() {
-    return [](const Params& p) -> std::unique_ptr<Indicator> { return std::make_unique<T>(p); };
-}
 
 }  // namespace
 

@@ -89,16 +89,20 @@ TalibFunctionInfo talib_info(const std::string& name) {
         check(TA_GetInputParameterInfo(h, i, &in), name);
         if (in->type == TA_Input_Real) {
             ++info.real_inputs;
+            info.inputs.push_back("real");
         } else if (in->type == TA_Input_Price) {
             static const std::pair<int, const char*> kFlags[] = {{TA_IN_PRICE_OPEN, "open"}, {TA_IN_PRICE_HIGH, "high"},
                                                                  {TA_IN_PRICE_LOW, "low"}, {TA_IN_PRICE_CLOSE, "close"},
                                                                  {TA_IN_PRICE_VOLUME, "volume"}};
             for (auto [flag, col] : kFlags)
-                if (in->flags & flag) info.price_inputs.emplace_back(col);
+                if (in->flags & flag) info.price_inputs.emplace_back(col), info.inputs.emplace_back(col);
         } else {
             throw std::runtime_error(name + ": integer inputs are not supported by the oracle");
         }
     }
+    int real_index = 0;
+    for (auto& in : info.inputs)
+        if (in == "real") in = info.real_inputs == 1 ? "close" : (real_index++ == 0 ? "high" : "low");
     for (unsigned i = 0; i < fi->nbOptInput; ++i) {
         const TA_OptInputParameterInfo* opt = nullptr;
         check(TA_GetOptInputParameterInfo(h, i, &opt), name);

@@ -22,6 +22,9 @@ struct TalibFunctionInfo {
     std::string name;
     std::vector<std::string> price_inputs;  // of open/high/low/close/volume, in TA-Lib's order
     int real_inputs = 0;                     // number of plain "real" inputs
+    // All inputs in TA-Lib's order; a plain real input reads close (one real) or
+    // high then low (two reals), python-talib's defaults.
+    std::vector<std::string> inputs;
     std::vector<TalibParamInfo> params;
     std::vector<std::string> outputs;        // lower case, "out" prefix dropped
     bool integer_output = false;
