@@ -1,8 +1,327 @@
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
+#include "indicators/ma.hpp"
 
 namespace pricecast::indicators {
+namespace {
 
-void register_momentum(std::vector<IndicatorSpec>& /*out*/) {}
+// ---- MOM, ROC, ROCP, ROCR, ROCR100: close against the close `period` bars ago.
+enum class Change { mom, roc, rocp, rocr, rocr100 };
+
+template <Change C>
+class PriceChange : public IndicatorImpl<PriceChange<C>> {
+public:
+    explicit PriceChange(const Params& p)
+        : IndicatorImpl<PriceChange<C>>(p, 1), period_(iparam(p, 0)), closes_(static_cast<std::size_t>(period_) + 1) {}
+    int lookback() const override { return period_; }
+    template <class V>
+    void fields(V& v) { v(closes_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        closes_.push(b.close);
+        if (!closes_.full()) return;
+        const double x = b.close, prev = closes_.oldest();
+        double& out = this->out_[0];
+        switch (C) {
+            case Change::mom: out = x - prev; break;
+            case Change::roc: out = prev != 0.0 ? ((x / prev) - 1.0) * 100.0 : 0.0; break;
+            case Change::rocp: out = prev != 0.0 ? (x - prev) / prev : 0.0; break;
+            case Change::rocr: out = prev != 0.0 ? x / prev : 0.0; break;
+            case Change::rocr100: out = prev != 0.0 ? (x / prev) * 100.0 : 0.0; break;
+        }
+    }
+    int period_;
+    Window<double> closes_;
+};
+
+class Bop : public IndicatorImpl<Bop> {
+public:
+    explicit Bop(const Params& p) : IndicatorImpl(p, 1) {}
+    int lookback() const override { return 0; }
+    template <class V>
+    void fields(V&) {}
+
+private:
+    void step(const Bar& b) noexcept override {
+        const double range = b.high - b.low;
+        out_[0] = is_zero_or_neg(range) ? 0.0 : (b.close - b.open) / range;
+    }
+};
+
+// Highest high and lowest low of the last `period` bars.
+class HighLowWindow {
+public:
+    HighLowWindow() = default;
+    explicit HighLowWindow(int period) : hi_(static_cast<std::size_t>(period)), lo_(static_cast<std::size_t>(period)) {}
+    void push(const Bar& b) noexcept {
+        hi_.push(b.high);
+        lo_.push(b.low);
+    }
+    double highest() const noexcept { return hi_.value(); }
+    double lowest() const noexcept { return lo_.value(); }
+    template <class V>
+    void fields(V& v) { v(hi_, lo_); }
+
+private:
+    WindowMax hi_;
+    WindowMin lo_;
+};
+
+class Willr : public IndicatorImpl<Willr> {
+public:
+    explicit Willr(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(period_) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(hl_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        hl_.push(b);
+        if (bars_seen_ + 1 < static_cast<std::size_t>(period_)) return;
+        const double diff = (hl_.highest() - hl_.lowest()) / (-100.0);
+        out_[0] = diff != 0.0 ? (hl_.highest() - b.close) / diff : 0.0;
+    }
+    int period_;
+    HighLowWindow hl_;
+};
+
+// ---- RSI and CMO: Wilder-smoothed gains and losses, seeded by their plain
+// averages over the first `period` changes (TA-Lib, unstable period 0).
+template <bool Cmo>
+class GainLoss : public IndicatorImpl<GainLoss<Cmo>> {
+public:
+    explicit GainLoss(const Params& p) : IndicatorImpl<GainLoss<Cmo>>(p, 1), period_(iparam(p, 0)) {}
+    int lookback() const override { return period_; }
+    template <class V>
+    void fields(V& v) { v(n_, prev_, gain_, loss_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        const double x = b.close;
+        if (n_++ == 0) {
+            prev_ = x;
+            return;
+        }
+        const double change = x - prev_;
+        prev_ = x;
+        const int changes = n_ - 1;
+        if (changes <= period_) {
+            if (change < 0) loss_ -= change;
+            else gain_ += change;
+            if (changes < period_) return;
+            loss_ /= period_;
+            gain_ /= period_;
+        } else {
+            loss_ *= (period_ - 1);
+            gain_ *= (period_ - 1);
+            if (change < 0) loss_ -= change;
+            else gain_ += change;
+            loss_ /= period_;
+            gain_ /= period_;
+        }
+        const double total = gain_ + loss_;
+        if constexpr (Cmo)
+            this->out_[0] = !is_zero(total) ? 100.0 * ((gain_ - loss_) / total) : 0.0;
+        else
+            this->out_[0] = !is_zero(total) ? 100.0 * (gain_ / total) : 0.0;
+    }
+    int period_;
+    int n_ = 0;
+    double prev_ = 0, gain_ = 0, loss_ = 0;
+};
+
+// ---- MACD: EMA(fast) - EMA(slow) and its EMA(signal). TA-Lib starts the fast
+// EMA late so that both EMAs produce their first value on the same bar.
+class Macd : public IndicatorImpl<Macd> {
+public:
+    explicit Macd(const Params& p) : IndicatorImpl(p, 3) {
+        int fast = iparam(p, 0), slow = iparam(p, 1);
+        if (slow < fast) std::swap(fast, slow);
+        fast_ = EmaState(fast);
+        slow_ = EmaState(slow);
+        signal_ = EmaState(iparam(p, 2));
+        fast_start_ = slow - fast;
+    }
+    int lookback() const override { return slow_.lookback() + signal_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(fast_, slow_, signal_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        const bool slow_ready = slow_.update(b.close);
+        if (bars_seen_ >= static_cast<std::size_t>(fast_start_)) fast_.update(b.close);
+        if (!slow_ready) return;
+        const double line = fast_.value() - slow_.value();
+        if (!signal_.update(line)) return;
+        out_[0] = line;
+        out_[1] = signal_.value();
+        out_[2] = line - signal_.value();
+    }
+    EmaState fast_, slow_, signal_;
+    int fast_start_ = 0;
+};
+
+// ---- APO / PPO: difference of two moving averages. Unlike MACD, TA-Lib starts
+// both averages at the first bar.
+template <bool Percent>
+class PriceOscillator : public IndicatorImpl<PriceOscillator<Percent>> {
+public:
+    explicit PriceOscillator(const Params& p) : IndicatorImpl<PriceOscillator<Percent>>(p, 1) {
+        int fast = iparam(p, 0), slow = iparam(p, 1);
+        if (slow < fast) std::swap(fast, slow);
+        fast_ = MovingAverage(ma_type(p.at(2)), fast);
+        slow_ = MovingAverage(ma_type(p.at(2)), slow);
+    }
+    int lookback() const override { return slow_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(fast_, slow_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        fast_.update(b.close);
+        if (!slow_.update(b.close)) return;
+        const double f = fast_.value(), s = slow_.value();
+        if constexpr (Percent)
+            this->out_[0] = !is_zero(s) ? ((f - s) / s) * 100.0 : 0.0;
+        else
+            this->out_[0] = f - s;
+    }
+    MovingAverage fast_, slow_;
+};
+
+// ---- STOCH / STOCHF: fast %K over the high-low range, then moving averages.
+class FastK {
+public:
+    FastK() = default;
+    explicit FastK(int period) : period_(period), hl_(period) {}
+    // True once `period` bars were seen; value() is then %K.
+    bool update(const Bar& b) noexcept {
+        hl_.push(b);
+        if (++n_ < period_) return false;
+        const double diff = (hl_.highest() - hl_.lowest()) / 100.0;
+        k_ = diff != 0.0 ? (b.close - hl_.lowest()) / diff : 0.0;
+        return true;
+    }
+    double value() const noexcept { return k_; }
+    int lookback() const noexcept { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(hl_, n_, k_); }
+
+private:
+    int period_ = 1;
+    HighLowWindow hl_;
+    int n_ = 0;
+    double k_ = 0;
+};
+
+class Stoch : public IndicatorImpl<Stoch> {
+public:
+    explicit Stoch(const Params& p)
+        : IndicatorImpl(p, 2),
+          k_(iparam(p, 0)),
+          slowk_(ma_type(p.at(2)), iparam(p, 1)),
+          slowd_(ma_type(p.at(4)), iparam(p, 3)) {}
+    int lookback() const override { return k_.lookback() + slowk_.lookback() + slowd_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(k_, slowk_, slowd_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (!k_.update(b) || !slowk_.update(k_.value()) || !slowd_.update(slowk_.value())) return;
+        out_[0] = slowk_.value();
+        out_[1] = slowd_.value();
+    }
+    FastK k_;
+    MovingAverage slowk_, slowd_;
+};
+
+class StochF : public IndicatorImpl<StochF> {
+public:
+    explicit StochF(const Params& p) : IndicatorImpl(p, 2), k_(iparam(p, 0)), d_(ma_type(p.at(2)), iparam(p, 1)) {}
+    int lookback() const override { return k_.lookback() + d_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(k_, d_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (!k_.update(b) || !d_.update(k_.value())) return;
+        out_[0] = k_.value();
+        out_[1] = d_.value();
+    }
+    FastK k_;
+    MovingAverage d_;
+};
+
+// ---- CCI: typical price against its mean deviation. The deviation needs
+// every value of the window, as in TA-Lib, so this one is O(period) per bar.
+class Cci : public IndicatorImpl<Cci> {
+public:
+    explicit Cci(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), tp_(static_cast<std::size_t>(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(tp_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        const double last = (b.high + b.low + b.close) / 3;
+        tp_.push(last);
+        if (!tp_.full()) return;
+        double avg = 0;
+        for (std::size_t j = tp_.size(); j-- > 0;) avg += tp_.ago(j);
+        avg /= period_;
+        double dev = 0;
+        for (std::size_t j = tp_.size(); j-- > 0;) dev += std::abs(tp_.ago(j) - avg);
+        const double d = last - avg;
+        out_[0] = (d != 0.0 && dev != 0.0) ? d / (0.015 * (dev / period_)) : 0.0;
+    }
+    int period_;
+    Window<double> tp_;
+};
+
+ParamSpec matype_param(const char* name = "matype") { return {name, 0, 0, 8, true}; }
+
+}  // namespace
+
+void register_momentum(std::vector<IndicatorSpec>& out) {
+    const std::vector<std::string> close{"close"}, hlc{"high", "low", "close"};
+    out.push_back(spec("mom", "Momentum", Group::momentum, close, {period_param(10, 1)}, {"real"},
+                       factory<PriceChange<Change::mom>>()));
+    out.push_back(spec("roc", "Rate of change : ((price/prevPrice)-1)*100", Group::momentum, close,
+                       {period_param(10, 1)}, {"real"}, factory<PriceChange<Change::roc>>()));
+    out.push_back(spec("rocp", "Rate of change Percentage: (price-prevPrice)/prevPrice", Group::momentum, close,
+                       {period_param(10, 1)}, {"real"}, factory<PriceChange<Change::rocp>>()));
+    out.push_back(spec("rocr", "Rate of change ratio: (price/prevPrice)", Group::momentum, close,
+                       {period_param(10, 1)}, {"real"}, factory<PriceChange<Change::rocr>>()));
+    out.push_back(spec("rocr100", "Rate of change ratio 100 scale: (price/prevPrice)*100", Group::momentum, close,
+                       {period_param(10, 1)}, {"real"}, factory<PriceChange<Change::rocr100>>()));
+    out.push_back(spec("bop", "Balance Of Power", Group::momentum, {"open", "high", "low", "close"}, {}, {"real"},
+                       factory<Bop>()));
+    out.push_back(spec("willr", "Williams' %R", Group::momentum, hlc, {period_param(14)}, {"real"}, factory<Willr>()));
+    out.push_back(spec("rsi", "Relative Strength Index", Group::momentum, close, {period_param(14)}, {"real"},
+                       factory<GainLoss<false>>()));
+    out.push_back(spec("cmo", "Chande Momentum Oscillator", Group::momentum, close, {period_param(14)}, {"real"},
+                       factory<GainLoss<true>>()));
+    out.push_back(spec("macd", "Moving Average Convergence/Divergence", Group::momentum, close,
+                       {period_param(12, 2, "fastperiod"), period_param(26, 2, "slowperiod"),
+                        period_param(9, 1, "signalperiod")},
+                       {"macd", "macdsignal", "macdhist"}, factory<Macd>()));
+    out.push_back(spec("apo", "Absolute Price Oscillator", Group::momentum, close,
+                       {period_param(12, 2, "fastperiod"), period_param(26, 2, "slowperiod"), matype_param()},
+                       {"real"}, factory<PriceOscillator<false>>()));
+    out.push_back(spec("ppo", "Percentage Price Oscillator", Group::momentum, close,
+                       {period_param(12, 2, "fastperiod"), period_param(26, 2, "slowperiod"), matype_param()},
+                       {"real"}, factory<PriceOscillator<true>>()));
+    out.push_back(spec("stoch", "Stochastic", Group::momentum, hlc,
+                       {period_param(5, 1, "fastk_period"), period_param(3, 1, "slowk_period"),
+                        matype_param("slowk_matype"), period_param(3, 1, "slowd_period"), matype_param("slowd_matype")},
+                       {"slowk", "slowd"}, factory<Stoch>()));
+    out.push_back(spec("stochf", "Stochastic Fast", Group::momentum, hlc,
+                       {period_param(5, 1, "fastk_period"), period_param(3, 1, "fastd_period"),
+                        matype_param("fastd_matype")},
+                       {"fastk", "fastd"}, factory<StochF>()));
+    out.push_back(spec("cci", "Commodity Channel Index", Group::momentum, hlc, {period_param(14)}, {"real"},
+                       factory<Cci>()));
+}
 
 }  // namespace pricecast::indicators
