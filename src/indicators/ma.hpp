@@ -4,6 +4,7 @@
 // before the first value; fields() for snapshots.
 #pragma once
 
+#include <array>
 #include <variant>
 
 #include "indicators/impl.hpp"
@@ -58,6 +59,80 @@ private:
     double prev_ = 0;
 };
 
+// Weighted MA (weights 1..period, newest heaviest) with running sums: the
+// weighted sum loses the whole previous window sum and gains period * x.
+class WmaState {
+public:
+    WmaState() = default;
+    explicit WmaState(int period) : period_(period), win_(static_cast<std::size_t>(period)) {}
+    bool update(double x) noexcept {
+        if (win_.full()) {
+            weighted_ += period_ * x - sum_;
+            sum_ += x - win_.oldest();
+        } else {
+            sum_ += x;
+            weighted_ += static_cast<double>(win_.size() + 1) * x;
+        }
+        win_.push(x);
+        return win_.full();
+    }
+    double value() const noexcept { return weighted_ / (period_ * (period_ + 1) / 2.0); }
+    int lookback() const noexcept { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(win_, sum_, weighted_); }
+
+private:
+    int period_ = 1;
+    Window<double> win_;
+    double sum_ = 0, weighted_ = 0;
+};
+
+// DEMA = 2 EMA - EMA(EMA); TEMA = 3 EMA - 3 EMA(EMA) + EMA(EMA(EMA)); each inner
+// EMA is seeded from the first values of the one before, as TA-Lib does.
+template <int Depth>
+class MultiEmaState {
+public:
+    MultiEmaState() = default;
+    explicit MultiEmaState(int period) {
+        for (auto& e : ema_) e = EmaState(period);
+    }
+    bool update(double x) noexcept {
+        for (int d = 0; d < Depth; ++d) {
+            if (!ema_[static_cast<std::size_t>(d)].update(x)) return false;
+            x = ema_[static_cast<std::size_t>(d)].value();
+        }
+        return true;
+    }
+    double value() const noexcept {
+        if constexpr (Depth == 2) return 2.0 * ema_[0].value() - ema_[1].value();
+        else return 3.0 * ema_[0].value() - 3.0 * ema_[1].value() + ema_[2].value();
+    }
+    int lookback() const noexcept { return Depth * ema_[0].lookback(); }
+    template <class V>
+    void fields(V& v) {
+        for (auto& e : ema_) e.fields(v);
+    }
+
+private:
+    std::array<EmaState, Depth> ema_;
+};
+
+// TRIMA = SMA of an SMA: (n+1)/2 twice for odd n, n/2 + 1 then n/2 for even n.
+class TrimaState {
+public:
+    TrimaState() = default;
+    explicit TrimaState(int period)
+        : first_(period % 2 ? (period + 1) / 2 : period / 2 + 1), second_(period % 2 ? (period + 1) / 2 : period / 2) {}
+    bool update(double x) noexcept { return first_.update(x) && second_.update(first_.value()); }
+    double value() const noexcept { return second_.value(); }
+    int lookback() const noexcept { return first_.lookback() + second_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(first_, second_); }
+
+private:
+    SmaState first_, second_;
+};
+
 // TA-Lib's MA(matype): one object for whichever average a parameter selects.
 class MovingAverage {
 public:
@@ -78,7 +153,7 @@ public:
     }
 
 private:
-    std::variant<SmaState, EmaState> kernel_;
+    std::variant<SmaState, EmaState, WmaState, MultiEmaState<2>, MultiEmaState<3>, TrimaState> kernel_;
 };
 
 // Throws IndicatorError for a matype that has no streaming kernel.
