@@ -94,17 +94,20 @@ private:
     std::size_t size_ = 0;
 };
 
-// Sum of the last `period` values with an exact recompute every `period * 64`
-// updates, so floating-point error from add/subtract cannot drift on long streams.
+// Sum of the last `period` values. By default an exact recompute every
+// `period * 64` updates keeps floating-point error from add/subtract from
+// drifting on long streams. Statistics where TA-Lib's own rounding dominates
+// (variances as E[x^2] - E[x]^2 on a small spread) pass `drift_fix = false` to
+// reproduce TA-Lib's running sum operation for operation.
 class WindowSum {
 public:
     WindowSum() = default;
-    explicit WindowSum(std::size_t period) : win_(period) {}
+    explicit WindowSum(std::size_t period, bool drift_fix = true) : win_(period), drift_fix_(drift_fix) {}
     void push(double v) noexcept {
         if (win_.full()) sum_ -= win_.oldest();
         win_.push(v);
         sum_ += v;
-        if (++since_exact_ >= win_.capacity() * 64) {
+        if (drift_fix_ && ++since_exact_ >= win_.capacity() * 64) {
             since_exact_ = 0;
             double s = 0;
             for (std::size_t k = win_.size(); k-- > 0;) s += win_.ago(k);
@@ -120,6 +123,7 @@ public:
 
 private:
     Window<double> win_;
+    bool drift_fix_ = true;
     double sum_ = 0;
     std::size_t since_exact_ = 0;
 };

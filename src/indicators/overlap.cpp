@@ -66,8 +66,8 @@ public:
           up_(p.at(1)),
           down_(p.at(2)),
           ma_(ma_type(p.at(3)), period_),
-          sum_(static_cast<std::size_t>(period_)),
-          sum2_(static_cast<std::size_t>(period_)) {}
+          sum_(static_cast<std::size_t>(period_), false),
+          sum2_(static_cast<std::size_t>(period_), false) {}
     int lookback() const override { return ma_.lookback(); }
     template <class V>
     void fields(V& v) { v(ma_, sum_, sum2_); }

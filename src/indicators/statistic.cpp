@@ -1,8 +1,203 @@
+#include <numbers>
+
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
 
 namespace pricecast::indicators {
+namespace {
 
-void register_statistic(std::vector<IndicatorSpec>& /*out*/) {}
+// VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period.
+template <bool Stddev>
+class Variance : public IndicatorImpl<Variance<Stddev>> {
+public:
+    explicit Variance(const Params& p)
+        : IndicatorImpl<Variance<Stddev>>(p, 1),
+          period_(iparam(p, 0)),
+          nbdev_(p.at(1)),
+          sum_(static_cast<std::size_t>(period_), false),
+          sum2_(static_cast<std::size_t>(period_), false) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(sum_, sum2_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        sum_.push(b.close);
+        sum2_.push(b.close * b.close);
+        if (!sum_.full()) return;
+        const double mean = sum_.sum() / period_;
+        const double var = sum2_.sum() / period_ - mean * mean;
+        if constexpr (Stddev)
+            this->out_[0] = !is_zero_or_neg(var) ? std::sqrt(var) * nbdev_ : 0.0;
+        else
+            this->out_[0] = var;
+    }
+    int period_;
+    double nbdev_;
+    WindowSum sum_, sum2_;
+};
+
+// Least-squares line over the last `period` closes, with TA-Lib's x axis
+// (x = bars ago). TA-Lib recomputes the sums over the window on every bar and
+// the slope is prone to cancellation, so this does the same O(period) loop to
+// give TA-Lib's values rather than a differently rounded O(1) update.
+enum class RegOut { value, slope, angle, intercept, tsf };
+
+template <RegOut Out>
+class LinearReg : public IndicatorImpl<LinearReg<Out>> {
+public:
+    explicit LinearReg(const Params& p)
+        : IndicatorImpl<LinearReg<Out>>(p, 1), period_(iparam(p, 0)), win_(static_cast<std::size_t>(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(win_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        win_.push(b.close);
+        if (!win_.full()) return;
+        const double n = period_;
+        double sum_y = 0, sum_xy = 0;
+        for (std::size_t i = win_.size(); i-- != 0;) {
+            const double y = win_.ago(i);
+            sum_y += y;
+            sum_xy += static_cast<double>(i) * y;
+        }
+        const double sum_x = n * (n - 1) * 0.5;
+        const double sum_x2 = n * (n - 1) * (2 * n - 1) / 6;
+        const double divisor = sum_x * sum_x - n * sum_x2;
+        const double m = (n * sum_xy - sum_x * sum_y) / divisor;
+        const double b0 = (sum_y - m * sum_x) / n;
+        double& out = this->out_[0];
+        switch (Out) {
+            case RegOut::value: out = b0 + m * (n - 1); break;
+            case RegOut::slope: out = m; break;
+            case RegOut::angle: out = std::atan(m) * (180.0 / std::numbers::pi); break;
+            case RegOut::intercept: out = b0; break;
+            case RegOut::tsf: out = b0 + m * n; break;
+        }
+    }
+    int period_;
+    Window<double> win_;
+};
+
+// Pearson correlation of high and low (python-talib's default inputs).
+class Correl : public IndicatorImpl<Correl> {
+public:
+    explicit Correl(const Params& p)
+        : IndicatorImpl(p, 1), period_(iparam(p, 0)), x_(sz()), y_(sz()), x2_(sz()), y2_(sz()), xy_(sz()) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(x_, y_, x2_, y2_, xy_); }
+
+private:
+    WindowSum sz() const { return WindowSum(static_cast<std::size_t>(period_), false); }
+    void step(const Bar& b) noexcept override {
+        const double x = b.high, y = b.low;
+        x_.push(x), y_.push(y), x2_.push(x * x), y2_.push(y * y), xy_.push(x * y);
+        if (!x_.full()) return;
+        const double n = period_;
+        const double sx = x_.sum(), sy = y_.sum();
+        const double t = (x2_.sum() - (sx * sx) / n) * (y2_.sum() - (sy * sy) / n);
+        out_[0] = !is_zero_or_neg(t) ? (xy_.sum() - (sx * sy) / n) / std::sqrt(t) : 0.0;
+    }
+    int period_;
+    WindowSum x_, y_, x2_, y2_, xy_;
+};
+
+// Beta of the high's returns against the low's returns over `period` returns.
+class Beta : public IndicatorImpl<Beta> {
+public:
+    explicit Beta(const Params& p)
+        : IndicatorImpl(p, 1), period_(iparam(p, 0)), xx_(sz()), xy_(sz()), x_(sz()), y_(sz()) {}
+    int lookback() const override { return period_; }
+    template <class V>
+    void fields(V& v) { v(started_, last_x_, last_y_, xx_, xy_, x_, y_); }
+
+private:
+    WindowSum sz() const { return WindowSum(static_cast<std::size_t>(period_), false); }
+    static double ret(double now, double last) { return !is_zero(last) ? (now - last) / last : 0.0; }
+    void step(const Bar& b) noexcept override {
+        if (!started_) {
+            started_ = true;
+            last_x_ = b.high, last_y_ = b.low;
+            return;
+        }
+        const double x = ret(b.high, last_x_), y = ret(b.low, last_y_);
+        last_x_ = b.high, last_y_ = b.low;
+        xx_.push(x * x), xy_.push(x * y), x_.push(x), y_.push(y);
+        if (!x_.full()) return;
+        const double n = period_;
+        const double d = (n * xx_.sum()) - (x_.sum() * x_.sum());
+        out_[0] = !is_zero(d) ? ((n * xy_.sum()) - (x_.sum() * y_.sum())) / d : 0.0;
+    }
+    int period_;
+    bool started_ = false;
+    double last_x_ = 0, last_y_ = 0;
+    WindowSum xx_, xy_, x_, y_;
+};
+
+class Sum : public IndicatorImpl<Sum> {
+public:
+    explicit Sum(const Params& p) : IndicatorImpl(p, 1), sum_(static_cast<std::size_t>(iparam(p, 0))) {}
+    int lookback() const override { return iparam(params_, 0) - 1; }
+    template <class V>
+    void fields(V& v) { v(sum_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        sum_.push(b.close);
+        if (sum_.full()) out_[0] = sum_.sum();
+    }
+    WindowSum sum_;
+};
+
+template <bool IsMax>
+class Extreme : public IndicatorImpl<Extreme<IsMax>> {
+public:
+    explicit Extreme(const Params& p)
+        : IndicatorImpl<Extreme<IsMax>>(p, 1), period_(iparam(p, 0)), ext_(static_cast<std::size_t>(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(ext_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        ext_.push(b.close);
+        if (ext_.count() >= static_cast<std::size_t>(period_)) this->out_[0] = ext_.value();
+    }
+    int period_;
+    WindowExtreme<IsMax> ext_;
+};
+
+}  // namespace
+
+void register_statistic(std::vector<IndicatorSpec>& out) {
+    const std::vector<std::string> close{"close"};
+    const ParamSpec nbdev{"nbdev", 1, -3e37, 3e37, false};
+    out.push_back(spec("stddev", "Standard Deviation", Group::statistic, close, {period_param(5), nbdev}, {"real"},
+                       factory<Variance<true>>()));
+    out.push_back(spec("var", "Variance", Group::statistic, close, {period_param(5, 1), nbdev}, {"real"},
+                       factory<Variance<false>>()));
+    out.push_back(spec("linearreg", "Linear Regression", Group::statistic, close, {period_param(14)}, {"real"},
+                       factory<LinearReg<RegOut::value>>()));
+    out.push_back(spec("linearreg_slope", "Linear Regression Slope", Group::statistic, close, {period_param(14)},
+                       {"real"}, factory<LinearReg<RegOut::slope>>()));
+    out.push_back(spec("linearreg_angle", "Linear Regression Angle", Group::statistic, close, {period_param(14)},
+                       {"real"}, factory<LinearReg<RegOut::angle>>()));
+    out.push_back(spec("linearreg_intercept", "Linear Regression Intercept", Group::statistic, close,
+                       {period_param(14)}, {"real"}, factory<LinearReg<RegOut::intercept>>()));
+    out.push_back(spec("tsf", "Time Series Forecast", Group::statistic, close, {period_param(14)}, {"real"},
+                       factory<LinearReg<RegOut::tsf>>()));
+    out.push_back(spec("correl", "Pearson's Correlation Coefficient (r)", Group::statistic, {"high", "low"},
+                       {period_param(30, 1)}, {"real"}, factory<Correl>()));
+    out.push_back(spec("beta", "Beta", Group::statistic, {"high", "low"}, {period_param(5, 1)}, {"real"},
+                       factory<Beta>()));
+    out.push_back(spec("sum", "Summation", Group::statistic, close, {period_param(30)}, {"real"}, factory<Sum>()));
+    out.push_back(spec("max", "Highest value over a specified period", Group::statistic, close, {period_param(30)},
+                       {"real"}, factory<Extreme<true>>()));
+    out.push_back(spec("min", "Lowest value over a specified period", Group::statistic, close, {period_param(30)},
+                       {"real"}, factory<Extreme<false>>()));
+}
 
 }  // namespace pricecast::indicators
