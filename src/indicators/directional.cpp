@@ -2,7 +2,214 @@
 #include "indicators/impl.hpp"
 
 namespace pricecast::indicators {
+namespace {
 
-void register_directional(std::vector<IndicatorSpec>& /*out*/) {}
+// Wilder's directional movement and true range, as TA-Lib computes them: sums of
+// the first period-1 moves, then x -= x / period; x += move on every bar.
+class DirectionalMovement {
+public:
+    DirectionalMovement() = default;
+    explicit DirectionalMovement(int period) : period_(period) {}
+    void update(const Bar& b) noexcept {
+        if (n_++ == 0) {
+            prev_high_ = b.high, prev_low_ = b.low, prev_close_ = b.close;
+            return;
+        }
+        const double diff_p = b.high - prev_high_, diff_m = prev_low_ - b.low;
+        double tr = b.high - b.low;
+        if (std::abs(b.high - prev_close_) > tr) tr = std::abs(b.high - prev_close_);
+        if (std::abs(b.low - prev_close_) > tr) tr = std::abs(b.low - prev_close_);
+        prev_high_ = b.high, prev_low_ = b.low, prev_close_ = b.close;
+        const bool smoothing = n_ > period_;
+        if (smoothing) {
+            minus_ -= minus_ / period_;
+            plus_ -= plus_ / period_;
+        }
+        if (diff_m > 0 && diff_p < diff_m) minus_ += diff_m;
+        else if (diff_p > 0 && diff_p > diff_m) plus_ += diff_p;
+        tr_ = smoothing ? tr_ - (tr_ / period_) + tr : tr_ + tr;
+    }
+    // Bars seen; DM sums are complete from bar period-1, DI from bar period.
+    int bars() const noexcept { return n_; }
+    double plus_dm() const noexcept { return plus_; }
+    double minus_dm() const noexcept { return minus_; }
+    bool has_range() const noexcept { return !is_zero(tr_); }
+    double plus_di() const noexcept { return 100.0 * (plus_ / tr_); }
+    double minus_di() const noexcept { return 100.0 * (minus_ / tr_); }
+    // DX of the current bar, or nothing when the range or the DI sum is zero.
+    bool dx(double& out) const noexcept {
+        if (!has_range()) return false;
+        const double m = minus_di(), p = plus_di(), sum = m + p;
+        if (is_zero(sum)) return false;
+        out = 100.0 * (std::abs(m - p) / sum);
+        return true;
+    }
+    template <class V>
+    void fields(V& v) { v(n_, prev_high_, prev_low_, prev_close_, plus_, minus_, tr_); }
+
+private:
+    int period_ = 14;
+    int n_ = 0;
+    double prev_high_ = 0, prev_low_ = 0, prev_close_ = 0;
+    double plus_ = 0, minus_ = 0, tr_ = 0;
+};
+
+enum class DmOut { plus_dm, minus_dm, plus_di, minus_di, dx };
+
+template <DmOut Out>
+class Directional : public IndicatorImpl<Directional<Out>> {
+public:
+    explicit Directional(const Params& p) : IndicatorImpl<Directional<Out>>(p, 1), period_(iparam(p, 0)), dm_(period_) {}
+    int lookback() const override {
+        return (Out == DmOut::plus_dm || Out == DmOut::minus_dm) ? period_ - 1 : period_;
+    }
+    template <class V>
+    void fields(V& v) { v(dm_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        dm_.update(b);
+        if (dm_.bars() <= lookback()) return;
+        double& out = this->out_[0];
+        switch (Out) {
+            case DmOut::plus_dm: out = dm_.plus_dm(); break;
+            case DmOut::minus_dm: out = dm_.minus_dm(); break;
+            case DmOut::plus_di: out = dm_.has_range() ? dm_.plus_di() : 0.0; break;
+            case DmOut::minus_di: out = dm_.has_range() ? dm_.minus_di() : 0.0; break;
+            case DmOut::dx: {
+                double dx = 0;
+                // TA-Lib repeats the previous DX when it is undefined (0 on the first bar).
+                if (dm_.dx(dx)) out = dx;
+                else if (std::isnan(out)) out = 0.0;
+                break;
+            }
+        }
+    }
+    int period_;
+    DirectionalMovement dm_;
+};
+
+// ADX: the mean of the first `period` DX values, then Wilder-smoothed DX.
+class AdxState {
+public:
+    AdxState() = default;
+    explicit AdxState(int period) : period_(period), dm_(period) {}
+    bool update(const Bar& b) noexcept {
+        dm_.update(b);
+        const int n = dm_.bars();
+        if (n <= period_) return false;
+        double dx = 0;
+        const bool has_dx = dm_.dx(dx);
+        if (n <= 2 * period_) {
+            if (has_dx) sum_dx_ += dx;
+            if (n < 2 * period_) return false;
+            adx_ = sum_dx_ / period_;
+            return true;
+        }
+        if (has_dx) adx_ = ((adx_ * (period_ - 1)) + dx) / period_;
+        return true;
+    }
+    double value() const noexcept { return adx_; }
+    int lookback() const noexcept { return 2 * period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(dm_, sum_dx_, adx_); }
+
+private:
+    int period_ = 14;
+    DirectionalMovement dm_;
+    double sum_dx_ = 0, adx_ = 0;
+};
+
+class Adx : public IndicatorImpl<Adx> {
+public:
+    explicit Adx(const Params& p) : IndicatorImpl(p, 1), adx_(iparam(p, 0)) {}
+    int lookback() const override { return adx_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(adx_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (adx_.update(b)) out_[0] = adx_.value();
+    }
+    AdxState adx_;
+};
+
+// ADXR: mean of today's ADX and the ADX period-1 bars ago.
+class Adxr : public IndicatorImpl<Adxr> {
+public:
+    explicit Adxr(const Params& p)
+        : IndicatorImpl(p, 1), period_(iparam(p, 0)), adx_(period_), past_(static_cast<std::size_t>(period_)) {}
+    int lookback() const override { return adx_.lookback() + period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(adx_, past_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (!adx_.update(b)) return;
+        past_.push(adx_.value());
+        if (past_.full()) out_[0] = (adx_.value() + past_.oldest()) / 2.0;
+    }
+    int period_;
+    AdxState adx_;
+    Window<double> past_;
+};
+
+// AROON over period+1 bars: how long ago the highest high and lowest low were
+// (the newest occurrence wins ties, as in TA-Lib).
+template <bool Oscillator>
+class Aroon : public IndicatorImpl<Aroon<Oscillator>> {
+public:
+    explicit Aroon(const Params& p)
+        : IndicatorImpl<Aroon<Oscillator>>(p, Oscillator ? 1 : 2),
+          period_(iparam(p, 0)),
+          hi_(static_cast<std::size_t>(period_) + 1),
+          lo_(static_cast<std::size_t>(period_) + 1) {}
+    int lookback() const override { return period_; }
+    template <class V>
+    void fields(V& v) { v(hi_, lo_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        hi_.push(b.high);
+        lo_.push(b.low);
+        const auto today = static_cast<double>(hi_.count() - 1);
+        if (hi_.count() <= static_cast<std::size_t>(period_)) return;
+        const double factor = 100.0 / period_;
+        const auto hi_idx = static_cast<double>(hi_.index()), lo_idx = static_cast<double>(lo_.index());
+        if constexpr (Oscillator) {
+            this->out_[0] = factor * (hi_idx - lo_idx);
+        } else {
+            this->out_[0] = factor * (period_ - (today - lo_idx));
+            this->out_[1] = factor * (period_ - (today - hi_idx));
+        }
+    }
+    int period_;
+    WindowMax hi_;
+    WindowMin lo_;
+};
+
+}  // namespace
+
+void register_directional(std::vector<IndicatorSpec>& out) {
+    const std::vector<std::string> hl{"high", "low"}, hlc{"high", "low", "close"};
+    out.push_back(spec("plus_dm", "Plus Directional Movement", Group::momentum, hl, {period_param(14)}, {"real"},
+                       factory<Directional<DmOut::plus_dm>>()));
+    out.push_back(spec("minus_dm", "Minus Directional Movement", Group::momentum, hl, {period_param(14)}, {"real"},
+                       factory<Directional<DmOut::minus_dm>>()));
+    out.push_back(spec("plus_di", "Plus Directional Indicator", Group::momentum, hlc, {period_param(14)}, {"real"},
+                       factory<Directional<DmOut::plus_di>>()));
+    out.push_back(spec("minus_di", "Minus Directional Indicator", Group::momentum, hlc, {period_param(14)}, {"real"},
+                       factory<Directional<DmOut::minus_di>>()));
+    out.push_back(spec("dx", "Directional Movement Index", Group::momentum, hlc, {period_param(14)}, {"real"},
+                       factory<Directional<DmOut::dx>>()));
+    out.push_back(spec("adx", "Average Directional Movement Index", Group::momentum, hlc, {period_param(14)},
+                       {"real"}, factory<Adx>()));
+    out.push_back(spec("adxr", "Average Directional Movement Index Rating", Group::momentum, hlc, {period_param(14)},
+                       {"real"}, factory<Adxr>()));
+    out.push_back(spec("aroon", "Aroon", Group::momentum, hl, {period_param(14)}, {"aroondown", "aroonup"},
+                       factory<Aroon<false>>()));
+    out.push_back(spec("aroonosc", "Aroon Oscillator", Group::momentum, hl, {period_param(14)}, {"real"},
+                       factory<Aroon<true>>()));
+}
 
 }  // namespace pricecast::indicators
