@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <array>
+
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
 #include "indicators/ma.hpp"
@@ -54,9 +57,10 @@ class HighLowWindow {
 public:
     HighLowWindow() = default;
     explicit HighLowWindow(int period) : hi_(static_cast<std::size_t>(period)), lo_(static_cast<std::size_t>(period)) {}
-    void push(const Bar& b) noexcept {
-        hi_.push(b.high);
-        lo_.push(b.low);
+    void push(const Bar& b) noexcept { push(b.high, b.low); }
+    void push(double high, double low) noexcept {
+        hi_.push(high);
+        lo_.push(low);
     }
     double highest() const noexcept { return hi_.value(); }
     double lowest() const noexcept { return lo_.value(); }
@@ -131,6 +135,43 @@ private:
     double prev_ = 0, gain_ = 0, loss_ = 0;
 };
 
+// RSI as a scalar kernel (for STOCHRSI), same arithmetic as GainLoss<false>.
+class RsiState {
+public:
+    RsiState() = default;
+    explicit RsiState(int period) : period_(period) {}
+    bool update(double x) noexcept {
+        if (n_++ == 0) {
+            prev_ = x;
+            return false;
+        }
+        const double change = x - prev_;
+        prev_ = x;
+        const int changes = n_ - 1;
+        if (changes > period_) {
+            loss_ *= (period_ - 1);
+            gain_ *= (period_ - 1);
+        }
+        if (change < 0) loss_ -= change;
+        else gain_ += change;
+        if (changes < period_) return false;
+        loss_ /= period_;
+        gain_ /= period_;
+        const double total = gain_ + loss_;
+        value_ = !is_zero(total) ? 100.0 * (gain_ / total) : 0.0;
+        return true;
+    }
+    double value() const noexcept { return value_; }
+    int lookback() const noexcept { return period_; }
+    template <class V>
+    void fields(V& v) { v(n_, prev_, gain_, loss_, value_); }
+
+private:
+    int period_ = 14;
+    int n_ = 0;
+    double prev_ = 0, gain_ = 0, loss_ = 0, value_ = 0;
+};
+
 // ---- MACD: EMA(fast) - EMA(slow) and its EMA(signal). TA-Lib starts the fast
 // EMA late so that both EMAs produce their first value on the same bar.
 class Macd : public IndicatorImpl<Macd> {
@@ -196,11 +237,12 @@ public:
     FastK() = default;
     explicit FastK(int period) : period_(period), hl_(period) {}
     // True once `period` bars were seen; value() is then %K.
-    bool update(const Bar& b) noexcept {
-        hl_.push(b);
+    bool update(const Bar& b) noexcept { return update(b.high, b.low, b.close); }
+    bool update(double high, double low, double close) noexcept {
+        hl_.push(high, low);
         if (++n_ < period_) return false;
         const double diff = (hl_.highest() - hl_.lowest()) / 100.0;
-        k_ = diff != 0.0 ? (b.close - hl_.lowest()) / diff : 0.0;
+        k_ = diff != 0.0 ? (close - hl_.lowest()) / diff : 0.0;
         return true;
     }
     double value() const noexcept { return k_; }
@@ -279,6 +321,127 @@ private:
     Window<double> tp_;
 };
 
+// STOCHRSI: STOCHF applied to the RSI series (high = low = close = RSI).
+class StochRsi : public IndicatorImpl<StochRsi> {
+public:
+    explicit StochRsi(const Params& p)
+        : IndicatorImpl(p, 2), rsi_(iparam(p, 0)), k_(iparam(p, 1)), d_(ma_type(p.at(3)), iparam(p, 2)) {}
+    int lookback() const override { return rsi_.lookback() + k_.lookback() + d_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(rsi_, k_, d_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (!rsi_.update(b.close)) return;
+        const double r = rsi_.value();
+        if (!k_.update(r, r, r) || !d_.update(k_.value())) return;
+        out_[0] = k_.value();
+        out_[1] = d_.value();
+    }
+    RsiState rsi_;
+    FastK k_;
+    MovingAverage d_;
+};
+
+// TRIX: one-bar rate of change of a triple EMA.
+class Trix : public IndicatorImpl<Trix> {
+public:
+    explicit Trix(const Params& p) : IndicatorImpl(p, 1), e1_(iparam(p, 0)), e2_(iparam(p, 0)), e3_(iparam(p, 0)) {}
+    int lookback() const override { return 3 * e1_.lookback() + 1; }
+    template <class V>
+    void fields(V& v) { v(e1_, e2_, e3_, has_prev_, prev_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (!e1_.update(b.close) || !e2_.update(e1_.value()) || !e3_.update(e2_.value())) return;
+        const double x = e3_.value();
+        if (has_prev_) out_[0] = prev_ != 0.0 ? ((x / prev_) - 1.0) * 100.0 : 0.0;
+        has_prev_ = true;
+        prev_ = x;
+    }
+    EmaState e1_, e2_, e3_;
+    bool has_prev_ = false;
+    double prev_ = 0;
+};
+
+// ULTOSC: buying pressure over true range on three horizons, weighted 4:2:1.
+class UltOsc : public IndicatorImpl<UltOsc> {
+public:
+    explicit UltOsc(const Params& p) : IndicatorImpl(p, 1) {
+        std::array<int, 3> per{iparam(p, 0), iparam(p, 1), iparam(p, 2)};
+        std::sort(per.begin(), per.end());
+        longest_ = per[2];
+        for (int i = 0; i < 3; ++i) {
+            bp_[static_cast<std::size_t>(i)] = WindowSum(static_cast<std::size_t>(per[static_cast<std::size_t>(i)]), false);
+            tr_[static_cast<std::size_t>(i)] = WindowSum(static_cast<std::size_t>(per[static_cast<std::size_t>(i)]), false);
+        }
+    }
+    int lookback() const override { return longest_; }
+    template <class V>
+    void fields(V& v) { v(bp_, tr_, has_prev_, prev_close_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (!has_prev_) {
+            has_prev_ = true;
+            prev_close_ = b.close;
+            return;
+        }
+        const double true_low = std::min(b.low, prev_close_);
+        double range = b.high - b.low;
+        if (std::abs(prev_close_ - b.high) > range) range = std::abs(prev_close_ - b.high);
+        if (std::abs(prev_close_ - b.low) > range) range = std::abs(prev_close_ - b.low);
+        const double pressure = b.close - true_low;
+        prev_close_ = b.close;
+        for (std::size_t i = 0; i < 3; ++i) bp_[i].push(pressure), tr_[i].push(range);
+        if (!bp_[2].full()) return;
+        double out = 0.0;
+        if (!is_zero(tr_[0].sum())) out += 4.0 * (bp_[0].sum() / tr_[0].sum());
+        if (!is_zero(tr_[1].sum())) out += 2.0 * (bp_[1].sum() / tr_[1].sum());
+        if (!is_zero(tr_[2].sum())) out += bp_[2].sum() / tr_[2].sum();
+        out_[0] = 100.0 * (out / 7.0);
+    }
+    int longest_ = 28;
+    std::array<WindowSum, 3> bp_, tr_;
+    bool has_prev_ = false;
+    double prev_close_ = 0;
+};
+
+// MFI: typical-price money flow split by direction over the period.
+class Mfi : public IndicatorImpl<Mfi> {
+public:
+    explicit Mfi(const Params& p)
+        : IndicatorImpl(p, 1),
+          period_(iparam(p, 0)),
+          pos_(static_cast<std::size_t>(period_), false),
+          neg_(static_cast<std::size_t>(period_), false) {}
+    int lookback() const override { return period_; }
+    template <class V>
+    void fields(V& v) { v(pos_, neg_, has_prev_, prev_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        double tp = (b.high + b.low + b.close) / 3.0;
+        if (!has_prev_) {
+            has_prev_ = true;
+            prev_ = tp;
+            return;
+        }
+        const double change = tp - prev_;
+        prev_ = tp;
+        tp *= b.volume;
+        pos_.push(change > 0 ? tp : 0.0);
+        neg_.push(change < 0 ? tp : 0.0);
+        if (!pos_.full()) return;
+        const double total = pos_.sum() + neg_.sum();
+        out_[0] = total < 1.0 ? 0.0 : 100.0 * (pos_.sum() / total);
+    }
+    int period_;
+    WindowSum pos_, neg_;
+    bool has_prev_ = false;
+    double prev_ = 0;
+};
+
 ParamSpec matype_param(const char* name = "matype") { return {name, 0, 0, 8, true}; }
 
 }  // namespace
@@ -320,6 +483,18 @@ void register_momentum(std::vector<IndicatorSpec>& out) {
                        {period_param(5, 1, "fastk_period"), period_param(3, 1, "fastd_period"),
                         matype_param("fastd_matype")},
                        {"fastk", "fastd"}, factory<StochF>()));
+    out.push_back(spec("stochrsi", "Stochastic Relative Strength Index", Group::momentum, close,
+                       {period_param(14), period_param(5, 1, "fastk_period"), period_param(3, 1, "fastd_period"),
+                        matype_param("fastd_matype")},
+                       {"fastk", "fastd"}, factory<StochRsi>()));
+    out.push_back(spec("trix", "1-day Rate-Of-Change (ROC) of a Triple Smooth EMA", Group::momentum, close,
+                       {period_param(30, 1)}, {"real"}, factory<Trix>()));
+    out.push_back(spec("ultosc", "Ultimate Oscillator", Group::momentum, hlc,
+                       {period_param(7, 1, "timeperiod1"), period_param(14, 1, "timeperiod2"),
+                        period_param(28, 1, "timeperiod3")},
+                       {"real"}, factory<UltOsc>()));
+    out.push_back(spec("mfi", "Money Flow Index", Group::volume, {"high", "low", "close", "volume"},
+                       {period_param(14)}, {"real"}, factory<Mfi>()));
     out.push_back(spec("cci", "Commodity Channel Index", Group::momentum, hlc, {period_param(14)}, {"real"},
                        factory<Cci>()));
 }
