@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
 #include "indicators/ma.hpp"
@@ -153,6 +155,105 @@ private:
     double sum_roc_ = 0, trailing_ = 0, kama_ = 0;
 };
 
+// T3 (Tillson): six cascaded EMAs, each seeded by the mean of the first
+// `period` values of the one before, combined with the volume factor.
+class T3 : public IndicatorImpl<T3> {
+public:
+    explicit T3(const Params& p) : IndicatorImpl(p, 1) {
+        for (auto& e : ema_) e = EmaState(iparam(p, 0));
+        const double a = p.at(1), a2 = a * a;
+        c1_ = -a2 * a;
+        c2_ = 3.0 * (a2 - c1_);
+        c3_ = -6.0 * a2 - 3.0 * (a - c1_);
+        c4_ = 1.0 + 3.0 * a - c1_ + 3.0 * a2;
+    }
+    int lookback() const override { return 6 * ema_[0].lookback(); }
+    template <class V>
+    void fields(V& v) {
+        for (auto& e : ema_) e.fields(v);
+    }
+
+private:
+    void step(const Bar& b) noexcept override {
+        double x = b.close;
+        for (auto& e : ema_) {
+            if (!e.update(x)) return;
+            x = e.value();
+        }
+        out_[0] = c1_ * ema_[5].value() + c2_ * ema_[4].value() + c3_ * ema_[3].value() + c4_ * ema_[2].value();
+    }
+    std::array<EmaState, 6> ema_;
+    double c1_ = 0, c2_ = 0, c3_ = 0, c4_ = 0;
+};
+
+// Parabolic SAR in TA-Lib's formulation: the first direction comes from the
+// first bar's minus directional movement; the value is the SAR in force for
+// the bar, before it is moved for the next one.
+class Sar : public IndicatorImpl<Sar> {
+public:
+    explicit Sar(const Params& p) : IndicatorImpl(p, 1), accel_(p.at(0)), max_(p.at(1)) {
+        if (accel_ > max_) accel_ = max_;
+        af_ = accel_;
+    }
+    int lookback() const override { return 1; }
+    template <class V>
+    void fields(V& v) { v(af_, ep_, sar_, is_long_, prev_high_, prev_low_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (bars_seen_ == 0) {
+            prev_high_ = b.high, prev_low_ = b.low;
+            return;
+        }
+        if (bars_seen_ == 1) {
+            const double diff_p = b.high - prev_high_, diff_m = prev_low_ - b.low;
+            is_long_ = !(diff_m > 0 && diff_p < diff_m);
+            ep_ = is_long_ ? b.high : b.low;
+            sar_ = is_long_ ? prev_low_ : prev_high_;
+            prev_high_ = b.high, prev_low_ = b.low;
+        }
+        const double prev_low = prev_low_, prev_high = prev_high_, low = b.low, high = b.high;
+        prev_low_ = low, prev_high_ = high;
+        if (is_long_) {
+            if (low <= sar_) {
+                is_long_ = false;
+                sar_ = std::max({ep_, prev_high, high});
+                out_[0] = sar_;
+                af_ = accel_;
+                ep_ = low;
+                sar_ = std::max({sar_ + af_ * (ep_ - sar_), prev_high, high});
+            } else {
+                out_[0] = sar_;
+                if (high > ep_) {
+                    ep_ = high;
+                    af_ = std::min(af_ + accel_, max_);
+                }
+                sar_ = std::min({sar_ + af_ * (ep_ - sar_), prev_low, low});
+            }
+        } else {
+            if (high >= sar_) {
+                is_long_ = true;
+                sar_ = std::min({ep_, prev_low, low});
+                out_[0] = sar_;
+                af_ = accel_;
+                ep_ = high;
+                sar_ = std::min({sar_ + af_ * (ep_ - sar_), prev_low, low});
+            } else {
+                out_[0] = sar_;
+                if (low < ep_) {
+                    ep_ = low;
+                    af_ = std::min(af_ + accel_, max_);
+                }
+                sar_ = std::max({sar_ + af_ * (ep_ - sar_), prev_high, high});
+            }
+        }
+    }
+    double accel_, max_;
+    double af_ = 0, ep_ = 0, sar_ = 0;
+    bool is_long_ = true;
+    double prev_high_ = 0, prev_low_ = 0;
+};
+
 }  // namespace
 
 void register_overlap(std::vector<IndicatorSpec>& out) {
@@ -170,6 +271,11 @@ void register_overlap(std::vector<IndicatorSpec>& out) {
                        factory<CloseKernel<TrimaState>>()));
     out.push_back(spec("kama", "Kaufman Adaptive Moving Average", Group::overlap, {"close"}, {period_param(30)},
                        {"real"}, factory<Kama>()));
+    out.push_back(spec("t3", "Triple Exponential Moving Average (T3)", Group::overlap, {"close"},
+                       {period_param(5), {"vfactor", 0.7, 0, 1, false}}, {"real"}, factory<T3>()));
+    out.push_back(spec("sar", "Parabolic SAR", Group::overlap, {"high", "low"},
+                       {{"acceleration", 0.02, 0, 3e37, false}, {"maximum", 0.2, 0, 3e37, false}}, {"real"},
+                       factory<Sar>()));
     out.push_back(spec("ma", "Moving average", Group::overlap, {"close"},
                        {period_param(30, 1), {"matype", 0, 0, 8, true}}, {"real"}, factory<Ma>()));
     out.push_back(spec("bbands", "Bollinger Bands", Group::overlap, {"close"},
