@@ -1,8 +1,293 @@
+// Candlestick patterns with TA-Lib's rules and outputs (+100 / -100 / 0, and
+// +-80 where TA-Lib marks a weaker form). To give exactly TA-Lib's output the
+// averages of recent candles are kept as TA-Lib keeps them: a running total
+// per (setting, candle offset) that starts accumulating at the same bar and is
+// updated with the same operations, so every comparison sees the same double.
+#include <algorithm>
+#include <array>
+
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
 
 namespace pricecast::indicators {
+namespace {
 
-void register_patterns(std::vector<IndicatorSpec>& /*out*/) {}
+struct Candle {
+    double open = 0, high = 0, low = 0, close = 0;
+    double body() const noexcept { return std::abs(close - open); }
+    double upper() const noexcept { return high - (close >= open ? close : open); }
+    double lower() const noexcept { return (close >= open ? open : close) - low; }
+    double range() const noexcept { return high - low; }
+    int color() const noexcept { return close >= open ? 1 : -1; }
+    template <class V>
+    void fields(V& v) { v(open, high, low, close); }
+    double top() const noexcept { return std::max(open, close); }
+    double bottom() const noexcept { return std::min(open, close); }
+};
+
+enum class RangeType { real_body, high_low, shadows };
+
+struct CandleSetting {
+    RangeType range;
+    int period;
+    double factor;
+};
+
+// TA-Lib's default candle settings (ta_common/ta_global.c, TA_CandleDefaultSettings).
+namespace setting {
+constexpr CandleSetting body_long{RangeType::real_body, 10, 1.0};
+constexpr CandleSetting body_very_long{RangeType::real_body, 10, 3.0};
+constexpr CandleSetting body_short{RangeType::real_body, 10, 1.0};
+constexpr CandleSetting body_doji{RangeType::high_low, 10, 0.1};
+constexpr CandleSetting shadow_long{RangeType::real_body, 0, 1.0};
+constexpr CandleSetting shadow_very_long{RangeType::real_body, 0, 2.0};
+constexpr CandleSetting shadow_short{RangeType::shadows, 10, 1.0};
+constexpr CandleSetting shadow_very_short{RangeType::high_low, 10, 0.1};
+constexpr CandleSetting near{RangeType::high_low, 5, 0.2};
+constexpr CandleSetting far{RangeType::high_low, 5, 0.6};
+constexpr CandleSetting equal{RangeType::high_low, 5, 0.05};
+}  // namespace setting
+
+double candle_range(const CandleSetting& s, const Candle& c) noexcept {
+    switch (s.range) {
+        case RangeType::real_body: return c.body();
+        case RangeType::high_low: return c.range();
+        case RangeType::shadows: return c.upper() + c.lower();
+    }
+    return 0;
+}
+
+// TA-Lib's running total of a setting's range for the candle `offset` bars back
+// (e.g. BodyLongPeriodTotal for candle i-2), for a pattern with `lookback`.
+class CandleAverage {
+public:
+    CandleAverage() = default;
+    CandleAverage(CandleSetting s, int offset, int lookback)
+        : s_(s), offset_(offset), start_(lookback - s.period), lookback_(lookback),
+          ranges_(static_cast<std::size_t>(s.period + offset + 1)) {}
+    // Call on every bar before the pattern is evaluated; t is the bar's index.
+    void push(const Candle& c, int t) noexcept {
+        ranges_.push(candle_range(s_, c));
+        if (t >= start_ && t < lookback_) total_ += ranges_.ago(static_cast<std::size_t>(offset_));
+    }
+    // TA_CANDLEAVERAGE for the candle at this offset.
+    double value(const Candle& at_offset) const noexcept {
+        const double base = s_.period != 0 ? total_ / s_.period : candle_range(s_, at_offset);
+        return s_.factor * base / (s_.range == RangeType::shadows ? 2.0 : 1.0);
+    }
+    // Call after evaluating a bar at or after the lookback.
+    void advance() noexcept {
+        total_ += ranges_.ago(static_cast<std::size_t>(offset_)) -
+                  ranges_.ago(static_cast<std::size_t>(offset_ + s_.period));
+    }
+    template <class V>
+    void fields(V& v) { v(ranges_, total_); }
+
+private:
+    CandleSetting s_{};
+    int offset_ = 0, start_ = 0, lookback_ = 0;
+    Window<double> ranges_;
+    double total_ = 0;
+};
+
+// Each rule gets the recent candles (c[0] newest) and its averages, and
+// returns TA-Lib's integer output.
+using Candles = std::array<Candle, 4>;
+struct Rule {
+    int lookback;
+    std::vector<std::pair<CandleSetting, int>> averages;  // (setting, offset), in the order `eval` reads them
+    int (*eval)(const Candles& c, const std::vector<CandleAverage>& avg, double param);
+};
+
+// ---- the rules, transcribed from TA-Lib's ta_CDL*.c -----------------------
+using A = std::vector<CandleAverage>;
+using namespace setting;
+
+int doji(const Candles& c, const A& a, double) { return c[0].body() <= a[0].value(c[0]) ? 100 : 0; }
+
+int hammer(const Candles& c, const A& a, double) {
+    return c[0].body() < a[0].value(c[0]) && c[0].lower() > a[1].value(c[0]) && c[0].upper() < a[2].value(c[0]) &&
+                   std::min(c[0].close, c[0].open) <= c[1].low + a[3].value(c[1])
+               ? 100
+               : 0;
+}
+
+int hangingman(const Candles& c, const A& a, double) {
+    return c[0].body() < a[0].value(c[0]) && c[0].lower() > a[1].value(c[0]) && c[0].upper() < a[2].value(c[0]) &&
+                   std::min(c[0].close, c[0].open) >= c[1].high - a[3].value(c[1])
+               ? -100
+               : 0;
+}
+
+int shootingstar(const Candles& c, const A& a, double) {
+    return c[0].body() < a[0].value(c[0]) && c[0].upper() > a[1].value(c[0]) && c[0].lower() < a[2].value(c[0]) &&
+                   c[0].bottom() > c[1].top()
+               ? -100
+               : 0;
+}
+
+int invertedhammer(const Candles& c, const A& a, double) {
+    return c[0].body() < a[0].value(c[0]) && c[0].upper() > a[1].value(c[0]) && c[0].lower() < a[2].value(c[0]) &&
+                   c[0].top() < c[1].bottom()
+               ? 100
+               : 0;
+}
+
+int engulfing(const Candles& c, const A&, double) {
+    const Candle &x = c[0], &p = c[1];
+    const bool white = x.color() == 1 && p.color() == -1 &&
+                       ((x.close >= p.open && x.open < p.close) || (x.close > p.open && x.open <= p.close));
+    const bool black = x.color() == -1 && p.color() == 1 &&
+                       ((x.open >= p.close && x.close < p.open) || (x.open > p.close && x.close <= p.open));
+    if (!white && !black) return 0;
+    return x.open != p.close && x.close != p.open ? x.color() * 100 : x.color() * 80;
+}
+
+int harami(const Candles& c, const A& a, double) {
+    const Candle &x = c[0], &p = c[1];
+    if (!(p.body() > a[0].value(p) && x.body() <= a[1].value(x))) return 0;
+    if (x.top() < p.top() && x.bottom() > p.bottom()) return -p.color() * 100;
+    if (x.top() <= p.top() && x.bottom() >= p.bottom()) return -p.color() * 80;
+    return 0;
+}
+
+int morningstar(const Candles& c, const A& a, double pen) {
+    return c[2].body() > a[0].value(c[2]) && c[2].color() == -1 && c[1].body() <= a[1].value(c[1]) &&
+                   c[1].top() < c[2].bottom() && c[0].body() > a[2].value(c[0]) && c[0].color() == 1 &&
+                   c[0].close > c[2].close + c[2].body() * pen
+               ? 100
+               : 0;
+}
+
+int eveningstar(const Candles& c, const A& a, double pen) {
+    return c[2].body() > a[0].value(c[2]) && c[2].color() == 1 && c[1].body() <= a[1].value(c[1]) &&
+                   c[1].bottom() > c[2].top() && c[0].body() > a[2].value(c[0]) && c[0].color() == -1 &&
+                   c[0].close < c[2].close - c[2].body() * pen
+               ? -100
+               : 0;
+}
+
+// averages: shadow_very_short at offsets 2,1,0; near 2,1; far 2,1; body_short 0.
+int threewhitesoldiers(const Candles& c, const A& a, double) {
+    return c[2].color() == 1 && c[2].upper() < a[0].value(c[2]) && c[1].color() == 1 &&
+                   c[1].upper() < a[1].value(c[1]) && c[0].color() == 1 && c[0].upper() < a[2].value(c[0]) &&
+                   c[0].close > c[1].close && c[1].close > c[2].close && c[1].open > c[2].open &&
+                   c[1].open <= c[2].close + a[3].value(c[2]) && c[0].open > c[1].open &&
+                   c[0].open <= c[1].close + a[4].value(c[1]) && c[1].body() > c[2].body() - a[5].value(c[2]) &&
+                   c[0].body() > c[1].body() - a[6].value(c[1]) && c[0].body() > a[7].value(c[0])
+               ? 100
+               : 0;
+}
+
+int threeblackcrows(const Candles& c, const A& a, double) {
+    return c[3].color() == 1 && c[2].color() == -1 && c[2].lower() < a[0].value(c[2]) && c[1].color() == -1 &&
+                   c[1].lower() < a[1].value(c[1]) && c[0].color() == -1 && c[0].lower() < a[2].value(c[0]) &&
+                   c[1].open < c[2].open && c[1].open > c[2].close && c[0].open < c[1].open &&
+                   c[0].open > c[1].close && c[3].high > c[2].close && c[2].close > c[1].close &&
+                   c[1].close > c[0].close
+               ? -100
+               : 0;
+}
+
+int marubozu(const Candles& c, const A& a, double) {
+    return c[0].body() > a[0].value(c[0]) && c[0].upper() < a[1].value(c[0]) && c[0].lower() < a[1].value(c[0])
+               ? c[0].color() * 100
+               : 0;
+}
+
+int spinningtop(const Candles& c, const A& a, double) {
+    return c[0].body() < a[0].value(c[0]) && c[0].upper() > c[0].body() && c[0].lower() > c[0].body()
+               ? c[0].color() * 100
+               : 0;
+}
+
+int dragonflydoji(const Candles& c, const A& a, double) {
+    return c[0].body() <= a[0].value(c[0]) && c[0].upper() < a[1].value(c[0]) && c[0].lower() > a[1].value(c[0])
+               ? 100
+               : 0;
+}
+
+int gravestonedoji(const Candles& c, const A& a, double) {
+    return c[0].body() <= a[0].value(c[0]) && c[0].lower() < a[1].value(c[0]) && c[0].upper() > a[1].value(c[0])
+               ? 100
+               : 0;
+}
+
+const CandleSetting& bs = body_short;
+const Rule kDoji{10, {{body_doji, 0}}, doji};
+const Rule kHammer{11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}}, hammer};
+const Rule kHangingMan{11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}}, hangingman};
+const Rule kShootingStar{11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}}, shootingstar};
+const Rule kInvertedHammer{11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}}, invertedhammer};
+const Rule kEngulfing{2, {}, engulfing};
+const Rule kHarami{11, {{body_long, 1}, {bs, 0}}, harami};
+const Rule kMorningStar{12, {{body_long, 2}, {bs, 1}, {bs, 0}}, morningstar};
+const Rule kEveningStar{12, {{body_long, 2}, {bs, 1}, {bs, 0}}, eveningstar};
+const Rule kThreeWhiteSoldiers{12,
+                               {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0}, {near, 2},
+                                {near, 1}, {far, 2}, {far, 1}, {bs, 0}},
+                               threewhitesoldiers};
+const Rule kThreeBlackCrows{13, {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0}},
+                            threeblackcrows};
+const Rule kMarubozu{10, {{body_long, 0}, {shadow_very_short, 0}}, marubozu};
+const Rule kSpinningTop{10, {{bs, 0}}, spinningtop};
+const Rule kDragonflyDoji{10, {{body_doji, 0}, {shadow_very_short, 0}}, dragonflydoji};
+const Rule kGravestoneDoji{10, {{body_doji, 0}, {shadow_very_short, 0}}, gravestonedoji};
+
+template <const Rule* R>
+class Pattern : public IndicatorImpl<Pattern<R>> {
+public:
+    explicit Pattern(const Params& p) : IndicatorImpl<Pattern<R>>(p, 1) {
+        for (auto [s, off] : R->averages) avg_.emplace_back(s, off, R->lookback);
+    }
+    int lookback() const override { return R->lookback; }
+    template <class V>
+    void fields(V& v) { v(recent_, avg_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        const Candle c{b.open, b.high, b.low, b.close};
+        for (std::size_t k = recent_.size() - 1; k > 0; --k) recent_[k] = recent_[k - 1];
+        recent_[0] = c;
+        const int t = static_cast<int>(this->bars_seen_);
+        for (auto& a : avg_) a.push(c, t);
+        if (t < R->lookback) return;
+        this->out_[0] = R->eval(recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
+        for (auto& a : avg_) a.advance();
+    }
+    Candles recent_{};
+    std::vector<CandleAverage> avg_;
+};
+
+template <const Rule* R>
+Factory pattern_factory() {
+    return factory<Pattern<R>>();
+}
+
+}  // namespace
+
+void register_patterns(std::vector<IndicatorSpec>& out) {
+    const std::vector<std::string> ohlc{"open", "high", "low", "close"};
+    const std::vector<std::string> integer{"integer"};
+    auto add = [&](const char* name, const char* desc, Factory f, std::vector<ParamSpec> params = {}) {
+        out.push_back(spec(name, desc, Group::pattern, ohlc, std::move(params), integer, std::move(f), true));
+    };
+    const ParamSpec penetration{"penetration", 0.3, 0, 3e37, false};
+    add("cdldoji", "Doji", pattern_factory<&kDoji>());
+    add("cdlhammer", "Hammer", pattern_factory<&kHammer>());
+    add("cdlhangingman", "Hanging Man", pattern_factory<&kHangingMan>());
+    add("cdlshootingstar", "Shooting Star", pattern_factory<&kShootingStar>());
+    add("cdlinvertedhammer", "Inverted Hammer", pattern_factory<&kInvertedHammer>());
+    add("cdlengulfing", "Engulfing Pattern", pattern_factory<&kEngulfing>());
+    add("cdlharami", "Harami Pattern", pattern_factory<&kHarami>());
+    add("cdlmorningstar", "Morning Star", pattern_factory<&kMorningStar>(), {penetration});
+    add("cdleveningstar", "Evening Star", pattern_factory<&kEveningStar>(), {penetration});
+    add("cdl3whitesoldiers", "Three Advancing White Soldiers", pattern_factory<&kThreeWhiteSoldiers>());
+    add("cdl3blackcrows", "Three Black Crows", pattern_factory<&kThreeBlackCrows>());
+    add("cdlmarubozu", "Marubozu", pattern_factory<&kMarubozu>());
+    add("cdlspinningtop", "Spinning Top", pattern_factory<&kSpinningTop>());
+    add("cdldragonflydoji", "Dragonfly Doji", pattern_factory<&kDragonflyDoji>());
+    add("cdlgravestonedoji", "Gravestone Doji", pattern_factory<&kGravestoneDoji>());
+}
 
 }  // namespace pricecast::indicators
