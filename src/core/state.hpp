@@ -84,8 +84,12 @@ private:
             std::uint64_t n = 0;
             get(n);
             if (n > rest_.size()) throw StateError("snapshot truncated");
-            v.clear();
-            v.resize(n);
+            // Same length: restore in place, so elements keep their configuration
+            // (fields() lists state, not settings).
+            if (n != v.size()) {
+                v.clear();
+                v.resize(n);
+            }
             for (auto& e : v) get(e);
         } else if constexpr (requires { v.size(); v.begin(); }) {  // fixed size (std::array)
             std::uint64_t n = 0;
