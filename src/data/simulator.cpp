@@ -26,7 +26,6 @@ MarketSimulator::MarketSimulator(SimulatorConfig config) : cfg_(std::move(config
         if (!(s.start_price > 0)) throw std::invalid_argument("simulator: start price of " + s.name + " must be > 0");
         sym_.push_back({s.start_price, 0, 0, {}});
     }
-    regime_ = static_cast<int>(cfg_.regimes.size() > 1 ? 1 : 0);
 }
 
 // splitmix64: tiny, fast and identical on every platform and standard library.
@@ -123,11 +122,12 @@ SimStep MarketSimulator::step() {
         b.high = std::max(b.open, b.close);
         b.low = std::min(b.open, b.close);
         const double volume = cfg_.base_volume * volume_profile(open) * (1 + 200 * std::abs(r)) * std::exp(0.3 * normal());
-        // Trades walk from open to close with noise; their extremes make the high and low.
-        const std::size_t n = cfg_.trades ? 1 + std::min<std::size_t>(poisson(volume / 200), static_cast<std::size_t>(cfg_.max_trades_per_bar)) : 0;
+        // At least two trades (the open and the close); those between walk with noise.
+        // The trades' extremes make the high and low.
+        const std::size_t n = cfg_.trades ? 2 + std::min<std::size_t>(poisson(volume / 200), static_cast<std::size_t>(cfg_.max_trades_per_bar)) : 0;
         double traded = 0;
         for (std::size_t k = 0; k < n; ++k) {
-            const double frac = n == 1 ? 1.0 : static_cast<double>(k) / static_cast<double>(n - 1);
+            const double frac = static_cast<double>(k) / static_cast<double>(n - 1);
             const double noise = k + 1 == n || k == 0 ? 0.0 : reg.vol * 0.5 * normal();
             const double price = b.open * std::exp(r * frac + noise);
             Trade tr{b.symbol, open + static_cast<Duration>(frac * static_cast<double>(cfg_.interval - 1)), price,

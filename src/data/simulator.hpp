@@ -84,7 +84,7 @@ private:
     SimulatorConfig cfg_;
     std::uint64_t rng_state_;
     std::vector<SymbolState> sym_;
-    int regime_ = 0;
+    int regime_ = 0;  // runs start in the first regime
     long t_ = 0;
     long news_id_ = 0;
 };
