@@ -130,14 +130,15 @@ private:
 
 // Max (or min) over the last `period` values in O(1) amortized with a monotonic
 // deque of (index, value) kept in a fixed ring, so push never allocates.
-// On ties the newest occurrence wins.
-template <bool IsMax>
+// On ties the newest occurrence wins, or with EarliestTie the oldest one still
+// in the window (what TA-Lib's rescans pick in MAXINDEX/MININDEX/MINMAXINDEX).
+template <bool IsMax, bool EarliestTie = false>
 class WindowExtreme {
 public:
     WindowExtreme() = default;
     explicit WindowExtreme(std::size_t period) : period_(period ? period : 1), ring_(period_ + 1) {}
     void push(double v) noexcept {
-        while (size_ > 0 && (IsMax ? at(size_ - 1).second <= v : at(size_ - 1).second >= v)) --size_;
+        while (size_ > 0 && dominated(at(size_ - 1).second, v)) --size_;
         at(size_++) = {count_, v};
         ++count_;
         while (at(0).first + period_ < count_) {
@@ -146,7 +147,7 @@ public:
         }
     }
     double value() const noexcept { return at(0).second; }
-    // Zero-based index (in pushes) of the extreme's newest occurrence.
+    // Zero-based index (in pushes) of the extreme's kept occurrence.
     std::size_t index() const noexcept { return at(0).first; }
     std::size_t count() const noexcept { return count_; }
 
@@ -155,6 +156,10 @@ public:
 
 private:
     using Entry = std::pair<std::size_t, double>;
+    static bool dominated(double old, double v) noexcept {
+        if constexpr (EarliestTie) return IsMax ? old < v : old > v;
+        return IsMax ? old <= v : old >= v;
+    }
     Entry& at(std::size_t k) noexcept { return ring_[(front_ + k) % ring_.size()]; }
     const Entry& at(std::size_t k) const noexcept { return ring_[(front_ + k) % ring_.size()]; }
 

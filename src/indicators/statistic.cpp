@@ -170,6 +170,117 @@ private:
     WindowExtreme<IsMax> ext_;
 };
 
+// The index TA-Lib reports for the window's extreme: it keeps its pick while
+// the pick stays in the window, moves to a new value that ties or beats it,
+// and rescans for the oldest extreme when the pick falls out.
+template <bool IsMax>
+class ArgExtreme {
+public:
+    ArgExtreme() = default;
+    explicit ArgExtreme(std::size_t period) : period_(period), win_(period) {}
+    // Returns true once the window is full and index()/value() are TA-Lib's.
+    bool push(double v) noexcept {
+        win_.push(v);
+        const std::size_t n = win_.count();
+        if (n < period_) return false;
+        const std::size_t today = n - 1;
+        if (!picked_ || index_ + period_ <= today) {
+            picked_ = true;
+            index_ = win_.index();
+            value_ = win_.value();
+        } else if (IsMax ? v >= value_ : v <= value_) {
+            index_ = today;
+            value_ = v;
+        }
+        return true;
+    }
+    std::size_t index() const noexcept { return index_; }
+    double value() const noexcept { return value_; }
+
+    template <class V>
+    void fields(V& v) { v(win_, picked_, index_, value_); }
+
+private:
+    std::size_t period_ = 1;
+    WindowExtreme<IsMax, true> win_;
+    bool picked_ = false;
+    std::size_t index_ = 0;
+    double value_ = 0;
+};
+
+template <bool IsMax>
+class ExtremeIndex : public IndicatorImpl<ExtremeIndex<IsMax>> {
+public:
+    explicit ExtremeIndex(const Params& p)
+        : IndicatorImpl<ExtremeIndex<IsMax>>(p, 1), period_(iparam(p, 0)), arg_(static_cast<std::size_t>(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(arg_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (arg_.push(b.close)) this->out_[0] = static_cast<double>(arg_.index());
+    }
+    int period_;
+    ArgExtreme<IsMax> arg_;
+};
+
+// MINMAX (min, max) and MINMAXINDEX (minidx, maxidx).
+template <bool Index>
+class MinMax : public IndicatorImpl<MinMax<Index>> {
+public:
+    explicit MinMax(const Params& p)
+        : IndicatorImpl<MinMax<Index>>(p, 2),
+          period_(iparam(p, 0)),
+          lo_(static_cast<std::size_t>(period_)),
+          hi_(static_cast<std::size_t>(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(lo_, hi_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        const bool ready = lo_.push(b.close);
+        hi_.push(b.close);
+        if (!ready) return;
+        if constexpr (Index) {
+            this->out_[0] = static_cast<double>(lo_.index());
+            this->out_[1] = static_cast<double>(hi_.index());
+        } else {
+            this->out_[0] = lo_.value();
+            this->out_[1] = hi_.value();
+        }
+    }
+    int period_;
+    ArgExtreme<false> lo_;
+    ArgExtreme<true> hi_;
+};
+
+// Mean absolute deviation around the window mean. No running form exists for
+// a sum of absolute values around a moving mean, so this loops like TA-Lib.
+class AvgDev : public IndicatorImpl<AvgDev> {
+public:
+    explicit AvgDev(const Params& p)
+        : IndicatorImpl(p, 1), period_(iparam(p, 0)), win_(static_cast<std::size_t>(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(win_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        win_.push(b.close);
+        if (!win_.full()) return;
+        const std::size_t n = win_.size();
+        double sum = 0;
+        for (std::size_t i = 0; i < n; ++i) sum += win_.ago(i);
+        double dev = 0;
+        for (std::size_t i = 0; i < n; ++i) dev += std::fabs(win_.ago(i) - sum / period_);
+        out_[0] = dev / period_;
+    }
+    int period_;
+    Window<double> win_;
+};
+
 }  // namespace
 
 void register_statistic(std::vector<IndicatorSpec>& out) {
@@ -198,6 +309,17 @@ void register_statistic(std::vector<IndicatorSpec>& out) {
                        {"real"}, factory<Extreme<true>>()));
     out.push_back(spec("min", "Lowest value over a specified period", Group::statistic, close, {period_param(30)},
                        {"real"}, factory<Extreme<false>>()));
+    out.push_back(spec("maxindex", "Index of highest value over a specified period", Group::statistic, close,
+                       {period_param(30)}, {"integer"}, factory<ExtremeIndex<true>>(), true));
+    out.push_back(spec("minindex", "Index of lowest value over a specified period", Group::statistic, close,
+                       {period_param(30)}, {"integer"}, factory<ExtremeIndex<false>>(), true));
+    out.push_back(spec("minmax", "Lowest and highest values over a specified period", Group::statistic, close,
+                       {period_param(30)}, {"min", "max"}, factory<MinMax<false>>()));
+    out.push_back(spec("minmaxindex", "Indexes of lowest and highest values over a specified period",
+                       Group::statistic, close, {period_param(30)}, {"minidx", "maxidx"}, factory<MinMax<true>>(),
+                       true));
+    out.push_back(spec("avgdev", "Average Deviation", Group::statistic, close, {period_param(14)}, {"real"},
+                       factory<AvgDev>()));
 }
 
 }  // namespace pricecast::indicators
