@@ -38,9 +38,11 @@ private:
 };
 
 // Least-squares line over the last `period` closes, with TA-Lib's x axis
-// (x = bars ago). TA-Lib recomputes the sums over the window on every bar and
-// the slope is prone to cancellation, so this does the same O(period) loop to
-// give TA-Lib's values rather than a differently rounded O(1) update.
+// (x = bars ago). TA-Lib recomputes the sums on every bar; here they run in
+// O(1): when a bar arrives every kept close ages by one, so
+// sum_xy' = sum_xy + sum_y - n * dropped. Both sums are recomputed in TA-Lib's
+// order on the first full window and every 64 windows after, so rounding
+// cannot drift on long streams.
 enum class RegOut { value, slope, angle, intercept, tsf };
 
 template <RegOut Out>
@@ -50,19 +52,21 @@ public:
         : IndicatorImpl<LinearReg<Out>>(p, 1), period_(iparam(p, 0)), win_(static_cast<std::size_t>(period_)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
-    void fields(V& v) { v(win_); }
+    void fields(V& v) { v(win_, sum_y_, sum_xy_, since_exact_); }
 
 private:
     void step(const Bar& b) noexcept override {
+        const double n = period_;
+        if (win_.full()) {
+            const double dropped = win_.oldest();
+            sum_xy_ += sum_y_ - n * dropped;
+            sum_y_ += b.close - dropped;
+        }
         win_.push(b.close);
         if (!win_.full()) return;
-        const double n = period_;
-        double sum_y = 0, sum_xy = 0;
-        for (std::size_t i = win_.size(); i-- != 0;) {
-            const double y = win_.ago(i);
-            sum_y += y;
-            sum_xy += static_cast<double>(i) * y;
-        }
+        if (since_exact_ == 0) recompute();
+        if (++since_exact_ == win_.capacity() * 64) since_exact_ = 0;
+        const double sum_y = sum_y_, sum_xy = sum_xy_;
         const double sum_x = n * (n - 1) * 0.5;
         const double sum_x2 = n * (n - 1) * (2 * n - 1) / 6;
         const double divisor = sum_x * sum_x - n * sum_x2;
@@ -77,8 +81,18 @@ private:
             case RegOut::tsf: out = b0 + m * n; break;
         }
     }
+    void recompute() noexcept {
+        sum_y_ = sum_xy_ = 0;
+        for (std::size_t i = win_.size(); i-- != 0;) {
+            const double y = win_.ago(i);
+            sum_y_ += y;
+            sum_xy_ += static_cast<double>(i) * y;
+        }
+    }
     int period_;
     Window<double> win_;
+    double sum_y_ = 0, sum_xy_ = 0;
+    std::size_t since_exact_ = 0;
 };
 
 // Pearson correlation of high and low (python-talib's default inputs).
