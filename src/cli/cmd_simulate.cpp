@@ -10,9 +10,9 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "data/news.hpp"
 #include "data/ohlcv.hpp"
 #include "data/simulator.hpp"
 
@@ -57,14 +57,6 @@ data::SimulatorConfig config_from(const SimulateOptions& o) {
     return cfg;
 }
 
-void write_news_line(std::ostream& out, const NewsItem& n) {
-    nlohmann::json j{{"id", n.id},           {"event_time", format_iso8601(n.event_time)},
-                     {"source", n.source},   {"symbols", n.symbols},
-                     {"headline", n.headline}, {"body", n.body},
-                     {"sentiment", n.sentiment}};
-    out << j.dump() << "\n";
-}
-
 void run(const SimulateOptions& o) {
     data::MarketSimulator sim(config_from(o));
     std::filesystem::create_directories(o.out);
@@ -95,10 +87,9 @@ void run(const SimulateOptions& o) {
         for (const auto& tr : step.trades)
             trades << fmt::format("{},{},{},{},{}\n", format_iso8601(tr.time), tr.symbol, tr.price, tr.amount,
                                   tr.side == Side::buy ? "buy" : "sell");
-        for (const auto& n : step.news) {
-            write_news_line(news, n);
+        data::write_news_jsonl(news, step.news);
+        for (const auto& n : step.news)
             for (const auto& s : n.symbols) sum[s].news++;
-        }
         if (tty && (t + 1) % 10000 == 0) std::cerr << fmt::format("\r{}/{} bars", t + 1, o.bars) << std::flush;
     }
     if (tty && o.bars >= 10000) std::cerr << "\n";

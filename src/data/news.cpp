@@ -1,0 +1,189 @@
+#include "data/news.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "data/ohlcv.hpp"
+
+namespace pricecast::data {
+namespace {
+
+std::optional<Timestamp> parse_news_time(const std::string& s) {
+    if (auto t = parse_iso8601(s)) return t;
+    double v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size() || !(v > 0)) return std::nullopt;
+    return v < 1e11 ? std::llround(v * 1e3) * kMillisecond : std::llround(v * 1e3) * kMicrosecond;
+}
+
+std::vector<std::string> split_symbols(const std::string& s) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : s + ";") {
+        if (c == ';' || c == '|' || c == ',') {
+            while (!cur.empty() && cur.back() == ' ') cur.pop_back();
+            if (!cur.empty()) out.push_back(cur);
+            cur.clear();
+        } else if (c != ' ' || !cur.empty()) {
+            cur += c;
+        }
+    }
+    return out;
+}
+
+// Checks the fields every consumer relies on; empty string when valid.
+std::string problem_of(const NewsItem& n) {
+    if (n.event_time == 0) return "missing or invalid event time";
+    if (n.headline.empty() && n.body.empty()) return "empty text";
+    if (!std::isnan(n.sentiment) && (n.sentiment < -1 || n.sentiment > 1)) return "sentiment outside [-1, 1]";
+    return {};
+}
+
+void accept(NewsFile& f, NewsItem n, std::size_t line) {
+    if (auto p = problem_of(n); !p.empty()) {
+        f.rejected.push_back({line, std::move(p)});
+        return;
+    }
+    if (n.id.empty()) n.id = fmt::format("line-{}", line);
+    f.items.push_back(std::move(n));
+}
+
+void read_jsonl(std::istream& in, NewsFile& f) {
+    std::string line;
+    for (std::size_t n = 1; std::getline(in, line); ++n) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+        nlohmann::json j;
+        try {
+            j = nlohmann::json::parse(line);
+        } catch (const std::exception&) {
+            f.rejected.push_back({n, "not a JSON object"});
+            continue;
+        }
+        if (!j.is_object()) {
+            f.rejected.push_back({n, "not a JSON object"});
+            continue;
+        }
+        NewsItem item;
+        auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : ""; };
+        item.id = str("id");
+        for (const char* k : {"event_time", "time", "timestamp", "date"}) {
+            if (!j.contains(k)) continue;
+            const auto& v = j[k];
+            auto t = v.is_string() ? parse_news_time(v.get<std::string>())
+                     : v.is_number() ? parse_news_time(fmt::format("{}", v.get<double>()))
+                                     : std::nullopt;
+            if (t) item.event_time = *t;
+            break;
+        }
+        item.source = str("source");
+        if (j.contains("symbols") && j["symbols"].is_array()) {
+            for (const auto& s : j["symbols"])
+                if (s.is_string()) item.symbols.push_back(s.get<std::string>());
+        } else {
+            item.symbols = split_symbols(str("symbols").empty() ? str("symbol") : str("symbols"));
+        }
+        item.headline = str("headline");
+        item.body = str("body");
+        if (j.contains("sentiment") && j["sentiment"].is_number()) item.sentiment = j["sentiment"].get<double>();
+        accept(f, std::move(item), n);
+    }
+}
+
+// One CSV record (RFC 4180); `line` advances over embedded newlines.
+bool csv_record(std::istream& in, std::vector<std::string>& fields, std::size_t& line) {
+    fields.assign(1, "");
+    bool quoted = false, any = false;
+    for (int c; (c = in.get()) != EOF;) {
+        any = true;
+        if (quoted) {
+            if (c == '"') {
+                if (in.peek() == '"') fields.back() += static_cast<char>(in.get());
+                else quoted = false;
+            } else {
+                if (c == '\n') ++line;
+                fields.back() += static_cast<char>(c);
+            }
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',') {
+            fields.emplace_back();
+        } else if (c == '\n') {
+            ++line;
+            return true;
+        } else if (c != '\r') {
+            fields.back() += static_cast<char>(c);
+        }
+    }
+    return any;
+}
+
+void read_csv(std::istream& in, NewsFile& f, const std::filesystem::path& path) {
+    std::vector<std::string> header, fields;
+    std::size_t line = 0;
+    if (!csv_record(in, header, line)) throw DataError(path.string() + ": empty file");
+    auto col = [&](std::initializer_list<const char*> names) {
+        for (std::size_t i = 0; i < header.size(); ++i)
+            for (const char* n : names)
+                if (header[i] == n) return static_cast<int>(i);
+        return -1;
+    };
+    const int id = col({"id"}), time = col({"event_time", "time", "timestamp", "date", "datetime"}),
+              source = col({"source"}), symbols = col({"symbols", "symbol", "tickers"}),
+              headline = col({"headline", "title", "text"}), body = col({"body", "summary"}),
+              sentiment = col({"sentiment"});
+    if (time < 0 || (headline < 0 && body < 0))
+        throw DataError(path.string() + ":1: header needs a time column and a headline or body column");
+    for (std::size_t start = line + 1; csv_record(in, fields, line); start = line + 1) {
+        if (fields.size() == 1 && fields[0].empty()) continue;
+        if (fields.size() != header.size()) {
+            f.rejected.push_back({start, fmt::format("{} fields, header has {}", fields.size(), header.size())});
+            continue;
+        }
+        auto get = [&](int i) { return i < 0 ? std::string() : fields[static_cast<std::size_t>(i)]; };
+        NewsItem n;
+        n.id = get(id);
+        n.event_time = parse_news_time(get(time)).value_or(0);
+        n.source = get(source);
+        n.symbols = split_symbols(get(symbols));
+        n.headline = get(headline);
+        n.body = get(body);
+        if (!get(sentiment).empty()) {
+            double v = 0;
+            const auto s = get(sentiment);
+            auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+            n.sentiment = ec == std::errc() && p == s.data() + s.size() ? v : 2.0;  // 2: reported as out of range
+        }
+        accept(f, std::move(n), start);
+    }
+}
+
+}  // namespace
+
+NewsFile read_news_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw DataError(path.string() + ": cannot open");
+    NewsFile f;
+    in >> std::ws;
+    if (in.peek() == '{') read_jsonl(in, f);
+    else read_csv(in, f, path);
+    return f;
+}
+
+std::vector<NewsItem> read_news(const std::filesystem::path& path) { return read_news_file(path).items; }
+
+void write_news_jsonl(std::ostream& out, std::span<const NewsItem> items) {
+    for (const auto& n : items) {
+        nlohmann::json j{{"id", n.id},         {"event_time", format_iso8601(n.event_time)},
+                         {"source", n.source}, {"symbols", n.symbols},
+                         {"headline", n.headline}, {"body", n.body}};
+        if (!std::isnan(n.sentiment)) j["sentiment"] = n.sentiment;
+        out << j.dump() << "\n";
+    }
+}
+
+}  // namespace pricecast::data

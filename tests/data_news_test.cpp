@@ -1,0 +1,65 @@
+// News readers: CSV (RFC 4180 quoting, embedded newlines) and JSON lines, a
+// reason and line number for each bad record, and a JSONL round trip.
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "data/news.hpp"
+#include "support/paths.hpp"
+
+namespace pricecast::data {
+namespace {
+
+TEST(News, CsvWithQuotesAndBadRecords) {
+    const auto f = read_news_file(test::test_data() / "news.csv");
+    ASSERT_EQ(f.items.size(), 2u);
+    EXPECT_EQ(f.items[0].headline, "ACME beats estimates, raises \"full-year\" guidance");
+    EXPECT_EQ(f.items[0].body, "Multi-line\nbody text");
+    EXPECT_EQ(f.items[0].symbols, (std::vector<std::string>{"ACME", "BOLT"}));
+    EXPECT_EQ(f.items[0].event_time, *parse_iso8601("2024-01-02T10:00:00Z"));
+    EXPECT_EQ(f.items[1].event_time, 1704189600 * kSecond);
+    ASSERT_EQ(f.rejected.size(), 3u);
+    EXPECT_EQ(f.rejected[0].line, 5u);  // the quoted newline makes n1 span lines 2-3
+    EXPECT_EQ(f.rejected[0].reason, "missing or invalid event time");
+    EXPECT_EQ(f.rejected[1].line, 6u);
+    EXPECT_EQ(f.rejected[1].reason, "empty text");
+    EXPECT_EQ(f.rejected[2].line, 7u);
+}
+
+TEST(News, JsonLines) {
+    const auto f = read_news_file(test::test_data() / "news.jsonl");
+    ASSERT_EQ(f.items.size(), 2u);
+    EXPECT_EQ(f.items[0].event_time, *parse_iso8601("2024-01-02T10:00:00.5Z"));
+    EXPECT_DOUBLE_EQ(f.items[0].sentiment, 0.6);
+    EXPECT_EQ(f.items[1].event_time, 1704189600 * kSecond);
+    EXPECT_EQ(f.items[1].symbols, (std::vector<std::string>{"ACME", "BOLT"}));
+    EXPECT_TRUE(std::isnan(f.items[1].sentiment));
+    ASSERT_EQ(f.rejected.size(), 2u);
+    EXPECT_EQ(f.rejected[0].line, 3u);
+    EXPECT_EQ(f.rejected[0].reason, "not a JSON object");
+    EXPECT_EQ(f.rejected[1].line, 4u);
+    EXPECT_EQ(f.rejected[1].reason, "sentiment outside [-1, 1]");
+}
+
+TEST(News, JsonlRoundTrip) {
+    const auto items = read_news(test::test_data() / "news.csv");
+    std::ostringstream out;
+    write_news_jsonl(out, items);
+    const auto tmp = std::filesystem::temp_directory_path() / "pricecast_news_roundtrip.jsonl";
+    { std::ofstream(tmp) << out.str(); }
+    const auto back = read_news(tmp);
+    std::filesystem::remove(tmp);
+    ASSERT_EQ(back.size(), items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        EXPECT_EQ(back[i].id, items[i].id);
+        EXPECT_EQ(back[i].event_time, items[i].event_time);
+        EXPECT_EQ(back[i].symbols, items[i].symbols);
+        EXPECT_EQ(back[i].headline, items[i].headline);
+        EXPECT_EQ(back[i].body, items[i].body);
+    }
+}
+
+}  // namespace
+}  // namespace pricecast::data
