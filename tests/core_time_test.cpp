@@ -1,0 +1,48 @@
+// Event time: ISO-8601 parse/format and durations.
+#include <gtest/gtest.h>
+
+#include "core/time.hpp"
+
+namespace pricecast {
+namespace {
+
+TEST(Time, ParsesIsoForms) {
+    EXPECT_EQ(parse_iso8601("1970-01-01"), 0);
+    EXPECT_EQ(parse_iso8601("2024-01-02"), 1704153600 * kSecond);
+    EXPECT_EQ(parse_iso8601("2024-01-02T03:04:05Z"), (1704153600 + 3 * 3600 + 4 * 60 + 5) * kSecond);
+    EXPECT_EQ(parse_iso8601("2024-01-02 03:04:05"), parse_iso8601("2024-01-02T03:04:05Z"));
+    EXPECT_EQ(parse_iso8601("2024-01-02T03:04:05.123456789Z"), *parse_iso8601("2024-01-02T03:04:05Z") + 123456789);
+    EXPECT_EQ(parse_iso8601("2024-01-02T05:04:05+02:00"), parse_iso8601("2024-01-02T03:04:05Z"));
+    EXPECT_EQ(parse_iso8601("2024-01-01T22:04:05-0500"), parse_iso8601("2024-01-02T03:04:05Z"));
+    EXPECT_EQ(parse_iso8601("2024-02-29"), 1709164800 * kSecond);  // leap day
+    EXPECT_EQ(parse_iso8601("1969-12-31T23:59:59Z"), -kSecond);
+}
+
+TEST(Time, RejectsInvalid) {
+    for (const char* bad : {"", "2024", "2024-13-01", "2023-02-29", "2024-01-02T25:00", "2024-01-02T03:04:05.",
+                            "2024-01-02Tx", "2024-01-02T03:04:05Zjunk", "02/01/2024"})
+        EXPECT_FALSE(parse_iso8601(bad)) << bad;
+}
+
+TEST(Time, FormatRoundTrips) {
+    for (Timestamp t : {Timestamp{0}, 1704153600 * kSecond + 5, 1704153600 * kSecond + 120 * kMillisecond,
+                        -kSecond - 1, 1704153600 * kSecond + 7 * kMicrosecond})
+        EXPECT_EQ(parse_iso8601(format_iso8601(t)), t) << format_iso8601(t);
+    EXPECT_EQ(format_iso8601(1704153600 * kSecond), "2024-01-02T00:00:00Z");
+    EXPECT_EQ(format_iso8601(1704153600 * kSecond + 500 * kMillisecond), "2024-01-02T00:00:00.500Z");
+}
+
+TEST(Time, Durations) {
+    EXPECT_EQ(parse_duration("5m"), 5 * kMinute);
+    EXPECT_EQ(parse_duration("1h"), kHour);
+    EXPECT_EQ(parse_duration("250ms"), 250 * kMillisecond);
+    EXPECT_FALSE(parse_duration("5"));
+    EXPECT_FALSE(parse_duration("-1m"));
+    EXPECT_FALSE(parse_duration("1y"));
+    EXPECT_EQ(format_duration(5 * kMinute), "5m");
+    EXPECT_EQ(format_duration(90 * kSecond), "90s");
+    EXPECT_EQ(format_duration(kDay), "1d");
+}
+
+}  // namespace
+}  // namespace pricecast
