@@ -61,7 +61,8 @@ class Directional : public IndicatorImpl<Directional<Out>> {
 public:
     explicit Directional(const Params& p) : IndicatorImpl<Directional<Out>>(p, 1), period_(iparam(p, 0)), dm_(period_) {}
     int lookback() const override {
-        return (Out == DmOut::plus_dm || Out == DmOut::minus_dm) ? period_ - 1 : period_;
+        if (Out == DmOut::plus_dm || Out == DmOut::minus_dm) return period_ > 1 ? period_ - 1 : 1;
+        return period_;
     }
     template <class V>
     void fields(V& v) { v(dm_); }
@@ -74,8 +75,8 @@ private:
         switch (Out) {
             case DmOut::plus_dm: out = dm_.plus_dm(); break;
             case DmOut::minus_dm: out = dm_.minus_dm(); break;
-            case DmOut::plus_di: out = dm_.has_range() ? dm_.plus_di() : 0.0; break;
-            case DmOut::minus_di: out = dm_.has_range() ? dm_.minus_di() : 0.0; break;
+            case DmOut::plus_di: out = dm_.has_range() ? dm_.plus_di() * di_scale() : 0.0; break;
+            case DmOut::minus_di: out = dm_.has_range() ? dm_.minus_di() * di_scale() : 0.0; break;
             case DmOut::dx: {
                 double dx = 0;
                 // TA-Lib repeats the previous DX when it is undefined (0 on the first bar).
@@ -85,6 +86,9 @@ private:
             }
         }
     }
+    // With period 1 the smoothed sums are the bar's own moves, and TA-Lib
+    // returns DM / TR there without the percent scale.
+    double di_scale() const noexcept { return period_ == 1 ? 0.01 : 1.0; }
     int period_;
     DirectionalMovement dm_;
 };
@@ -192,13 +196,13 @@ private:
 
 void register_directional(std::vector<IndicatorSpec>& out) {
     const std::vector<std::string> hl{"high", "low"}, hlc{"high", "low", "close"};
-    out.push_back(spec("plus_dm", "Plus Directional Movement", Group::momentum, hl, {period_param(14)}, {"real"},
+    out.push_back(spec("plus_dm", "Plus Directional Movement", Group::momentum, hl, {period_param(14, 1)}, {"real"},
                        factory<Directional<DmOut::plus_dm>>()));
-    out.push_back(spec("minus_dm", "Minus Directional Movement", Group::momentum, hl, {period_param(14)}, {"real"},
+    out.push_back(spec("minus_dm", "Minus Directional Movement", Group::momentum, hl, {period_param(14, 1)}, {"real"},
                        factory<Directional<DmOut::minus_dm>>()));
-    out.push_back(spec("plus_di", "Plus Directional Indicator", Group::momentum, hlc, {period_param(14)}, {"real"},
+    out.push_back(spec("plus_di", "Plus Directional Indicator", Group::momentum, hlc, {period_param(14, 1)}, {"real"},
                        factory<Directional<DmOut::plus_di>>()));
-    out.push_back(spec("minus_di", "Minus Directional Indicator", Group::momentum, hlc, {period_param(14)}, {"real"},
+    out.push_back(spec("minus_di", "Minus Directional Indicator", Group::momentum, hlc, {period_param(14, 1)}, {"real"},
                        factory<Directional<DmOut::minus_di>>()));
     out.push_back(spec("dx", "Directional Movement Index", Group::momentum, hlc, {period_param(14)}, {"real"},
                        factory<Directional<DmOut::dx>>()));

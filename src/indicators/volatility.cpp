@@ -67,7 +67,8 @@ private:
             atr_ += tr;
             atr_ /= period_;
         }
-        if constexpr (Normalized)
+        // TA-Lib's NATR with period 1 returns the plain true range, unnormalized.
+        if (Normalized && period_ != 1)
             this->out_[0] = b.close != 0.0 ? (atr_ / b.close) * 100.0 : 0.0;
         else
             this->out_[0] = atr_;
