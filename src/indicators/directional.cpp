@@ -59,7 +59,8 @@ enum class DmOut { plus_dm, minus_dm, plus_di, minus_di, dx };
 template <DmOut Out>
 class Directional : public IndicatorImpl<Directional<Out>> {
 public:
-    explicit Directional(const Params& p) : IndicatorImpl<Directional<Out>>(p, 1), period_(iparam(p, 0)), dm_(period_) {}
+    explicit Directional(const Params& p)
+        : IndicatorImpl<Directional<Out>>(p, 1), period_(iparam(p, 0)), dm_(period_) {}
     int lookback() const override {
         if (Out == DmOut::plus_dm || Out == DmOut::minus_dm) return period_ > 1 ? period_ - 1 : 1;
         return period_;
