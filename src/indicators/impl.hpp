@@ -1,6 +1,7 @@
 // Internals shared by the indicator families (not part of the public API).
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -136,13 +137,13 @@ template <bool IsMax, bool EarliestTie = false>
 class WindowExtreme {
 public:
     WindowExtreme() = default;
-    explicit WindowExtreme(std::size_t period) : period_(period ? period : 1), ring_(period_ + 1) {}
+    explicit WindowExtreme(std::size_t period) : period_(period ? period : 1), ring_(std::bit_ceil(period_ + 1)) {}
     void push(double v) noexcept {
         while (size_ > 0 && dominated(at(size_ - 1).second, v)) --size_;
         at(size_++) = {count_, v};
         ++count_;
         while (at(0).first + period_ < count_) {
-            front_ = front_ + 1 == ring_.size() ? 0 : front_ + 1;
+            front_ = (front_ + 1) & (ring_.size() - 1);
             --size_;
         }
     }
@@ -160,8 +161,9 @@ private:
         if constexpr (EarliestTie) return IsMax ? old < v : old > v;
         return IsMax ? old <= v : old >= v;
     }
-    Entry& at(std::size_t k) noexcept { return ring_[(front_ + k) % ring_.size()]; }
-    const Entry& at(std::size_t k) const noexcept { return ring_[(front_ + k) % ring_.size()]; }
+    // The ring's size is a power of two so wrapping is a mask, not a division.
+    Entry& at(std::size_t k) noexcept { return ring_[(front_ + k) & (ring_.size() - 1)]; }
+    const Entry& at(std::size_t k) const noexcept { return ring_[(front_ + k) & (ring_.size() - 1)]; }
 
     std::size_t period_ = 1;
     std::vector<Entry> ring_ = std::vector<Entry>(2);
