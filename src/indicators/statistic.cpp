@@ -6,7 +6,9 @@
 namespace pricecast::indicators {
 namespace {
 
-// VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period.
+// VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period, with
+// TA-Lib's running sums in its order (add the new close, evaluate, then drop
+// the oldest), so rounding follows TA-Lib on near-constant series.
 template <bool Stddev>
 class Variance : public IndicatorImpl<Variance<Stddev>> {
 public:
@@ -14,19 +16,23 @@ public:
         : IndicatorImpl<Variance<Stddev>>(p, 1),
           period_(iparam(p, 0)),
           nbdev_(p.at(1)),
-          sum_(static_cast<std::size_t>(period_), false),
-          sum2_(static_cast<std::size_t>(period_), false) {}
+          win_(static_cast<std::size_t>(period_)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
-    void fields(V& v) { v(sum_, sum2_); }
+    void fields(V& v) { v(win_, sum_, sum2_); }
 
 private:
     void step(const Bar& b) noexcept override {
-        sum_.push(b.close);
-        sum2_.push(b.close * b.close);
-        if (!sum_.full()) return;
-        const double mean = sum_.sum() / period_;
-        const double var = sum2_.sum() / period_ - mean * mean;
+        const double x = b.close;
+        win_.push(x);
+        sum_ += x;
+        sum2_ += x * x;
+        if (!win_.full()) return;
+        const double mean = sum_ / period_, mean2 = sum2_ / period_;
+        const double old = win_.oldest();
+        sum_ -= old;
+        sum2_ -= old * old;
+        const double var = mean2 - mean * mean;
         if constexpr (Stddev)
             this->out_[0] = !is_zero_or_neg(var) ? std::sqrt(var) * nbdev_ : 0.0;
         else
@@ -34,7 +40,8 @@ private:
     }
     int period_;
     double nbdev_;
-    WindowSum sum_, sum2_;
+    Window<double> win_;
+    double sum_ = 0, sum2_ = 0;
 };
 
 // Least-squares line over the last `period` closes, with TA-Lib's x axis
