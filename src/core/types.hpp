@@ -1,6 +1,7 @@
 // Core domain types shared by every component. Depends on nothing of ours.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -59,7 +60,19 @@ std::string_view to_string(BarProblem p);
 
 // Checks the values of one bar. Cheap and allocation-free: indicators call it on
 // every update so that a bad bar never reaches their state.
-BarProblem check_bar(double open, double high, double low, double close, double volume) noexcept;
+inline BarProblem check_bar(double open, double high, double low, double close, double volume) noexcept {
+    // One combined test for the common case keeps this cheap on every update.
+    if (std::isfinite(open + high + low + close + volume) && open > 0 && high > 0 && low > 0 && close > 0 &&
+        high >= (open > close ? open : close) && low <= (open < close ? open : close) && volume >= 0)
+        return BarProblem::none;
+    if (!std::isfinite(open) || !std::isfinite(high) || !std::isfinite(low) || !std::isfinite(close) ||
+        !std::isfinite(volume))
+        return BarProblem::non_finite;
+    if (open <= 0 || high <= 0 || low <= 0 || close <= 0) return BarProblem::non_positive_price;
+    if (high < (open > close ? open : close)) return BarProblem::high_below_open_close;
+    if (low > (open < close ? open : close)) return BarProblem::low_above_open_close;
+    return volume < 0 ? BarProblem::negative_volume : BarProblem::none;  // the sum above can overflow
+}
 inline BarProblem check_bar(const Bar& b) noexcept {
     return check_bar(b.open, b.high, b.low, b.close, b.volume);
 }

@@ -102,28 +102,36 @@ private:
     std::size_t since_exact_ = 0;
 };
 
-// Pearson correlation of high and low (python-talib's default inputs).
+// Pearson correlation of high and low (python-talib's default inputs), with
+// TA-Lib's running sums: drop the oldest pair, then add the new one.
 class Correl : public IndicatorImpl<Correl> {
 public:
     explicit Correl(const Params& p)
-        : IndicatorImpl(p, 1), period_(iparam(p, 0)), x_(sz()), y_(sz()), x2_(sz()), y2_(sz()), xy_(sz()) {}
+        : IndicatorImpl(p, 1),
+          period_(iparam(p, 0)),
+          xs_(static_cast<std::size_t>(period_)),
+          ys_(static_cast<std::size_t>(period_)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
-    void fields(V& v) { v(x_, y_, x2_, y2_, xy_); }
+    void fields(V& v) { v(xs_, ys_, sx_, sy_, sx2_, sy2_, sxy_); }
 
 private:
-    WindowSum sz() const { return WindowSum(static_cast<std::size_t>(period_), false); }
     void step(const Bar& b) noexcept override {
+        if (xs_.full()) {
+            const double tx = xs_.oldest(), ty = ys_.oldest();
+            sx_ -= tx, sx2_ -= tx * tx, sxy_ -= tx * ty, sy_ -= ty, sy2_ -= ty * ty;
+        }
         const double x = b.high, y = b.low;
-        x_.push(x), y_.push(y), x2_.push(x * x), y2_.push(y * y), xy_.push(x * y);
-        if (!x_.full()) return;
+        sx_ += x, sx2_ += x * x, sxy_ += x * y, sy_ += y, sy2_ += y * y;
+        xs_.push(x), ys_.push(y);
+        if (!xs_.full()) return;
         const double n = period_;
-        const double sx = x_.sum(), sy = y_.sum();
-        const double t = (x2_.sum() - (sx * sx) / n) * (y2_.sum() - (sy * sy) / n);
-        out_[0] = !is_zero_or_neg(t) ? (xy_.sum() - (sx * sy) / n) / std::sqrt(t) : 0.0;
+        const double t = (sx2_ - (sx_ * sx_) / n) * (sy2_ - (sy_ * sy_) / n);
+        out_[0] = !is_zero_or_neg(t) ? (sxy_ - (sx_ * sy_) / n) / std::sqrt(t) : 0.0;
     }
     int period_;
-    WindowSum x_, y_, x2_, y2_, xy_;
+    Window<double> xs_, ys_;
+    double sx_ = 0, sy_ = 0, sx2_ = 0, sy2_ = 0, sxy_ = 0;
 };
 
 // Beta of the high's returns against the low's returns over `period` returns.
