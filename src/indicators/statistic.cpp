@@ -134,17 +134,20 @@ private:
     double sx_ = 0, sy_ = 0, sx2_ = 0, sy2_ = 0, sxy_ = 0;
 };
 
-// Beta of the high's returns against the low's returns over `period` returns.
+// Beta of the high's returns against the low's returns over `period` returns,
+// with TA-Lib's running sums: add the new pair, evaluate, drop the oldest.
 class Beta : public IndicatorImpl<Beta> {
 public:
     explicit Beta(const Params& p)
-        : IndicatorImpl(p, 1), period_(iparam(p, 0)), xx_(sz()), xy_(sz()), x_(sz()), y_(sz()) {}
+        : IndicatorImpl(p, 1),
+          period_(iparam(p, 0)),
+          xs_(static_cast<std::size_t>(period_)),
+          ys_(static_cast<std::size_t>(period_)) {}
     int lookback() const override { return period_; }
     template <class V>
-    void fields(V& v) { v(started_, last_x_, last_y_, xx_, xy_, x_, y_); }
+    void fields(V& v) { v(started_, last_x_, last_y_, xs_, ys_, sxx_, sxy_, sx_, sy_); }
 
 private:
-    WindowSum sz() const { return WindowSum(static_cast<std::size_t>(period_), false); }
     static double ret(double now, double last) { return !is_zero(last) ? (now - last) / last : 0.0; }
     void step(const Bar& b) noexcept override {
         if (!started_) {
@@ -154,16 +157,20 @@ private:
         }
         const double x = ret(b.high, last_x_), y = ret(b.low, last_y_);
         last_x_ = b.high, last_y_ = b.low;
-        xx_.push(x * x), xy_.push(x * y), x_.push(x), y_.push(y);
-        if (!x_.full()) return;
+        sxx_ += x * x, sxy_ += x * y, sx_ += x, sy_ += y;
+        xs_.push(x), ys_.push(y);
+        if (!xs_.full()) return;
         const double n = period_;
-        const double d = (n * xx_.sum()) - (x_.sum() * x_.sum());
-        out_[0] = !is_zero(d) ? ((n * xy_.sum()) - (x_.sum() * y_.sum())) / d : 0.0;
+        const double d = (n * sxx_) - (sx_ * sx_);
+        out_[0] = !is_zero(d) ? ((n * sxy_) - (sx_ * sy_)) / d : 0.0;
+        const double tx = xs_.oldest(), ty = ys_.oldest();
+        sxx_ -= tx * tx, sxy_ -= tx * ty, sx_ -= tx, sy_ -= ty;
     }
     int period_;
     bool started_ = false;
     double last_x_ = 0, last_y_ = 0;
-    WindowSum xx_, xy_, x_, y_;
+    Window<double> xs_, ys_;
+    double sxx_ = 0, sxy_ = 0, sx_ = 0, sy_ = 0;
 };
 
 class Sum : public IndicatorImpl<Sum> {
