@@ -293,28 +293,33 @@ private:
 };
 
 // Mean absolute deviation around the window mean. No running form exists for
-// a sum of absolute values around a moving mean, so this loops like TA-Lib.
+// a sum of absolute values around a moving mean, so this loops like TA-Lib,
+// over its own ring in storage order (contiguous, no per-element wrap test).
 class AvgDev : public IndicatorImpl<AvgDev> {
 public:
     explicit AvgDev(const Params& p)
-        : IndicatorImpl(p, 1), period_(iparam(p, 0)), win_(static_cast<std::size_t>(period_)) {}
+        : IndicatorImpl(p, 1), period_(iparam(p, 0)), ring_(static_cast<std::size_t>(period_)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
-    void fields(V& v) { v(win_); }
+    void fields(V& v) { v(ring_, next_, filled_); }
 
 private:
     void step(const Bar& b) noexcept override {
-        win_.push(b.close);
-        if (!win_.full()) return;
-        const std::size_t n = win_.size();
+        ring_[next_] = b.close;
+        next_ = next_ + 1 == ring_.size() ? 0 : next_ + 1;
+        if (!filled_ && next_ != 0) return;
+        filled_ = true;
         double sum = 0;
-        for (std::size_t i = 0; i < n; ++i) sum += win_.ago(i);
+        for (const double x : ring_) sum += x;
+        const double mean = sum / period_;
         double dev = 0;
-        for (std::size_t i = 0; i < n; ++i) dev += std::fabs(win_.ago(i) - sum / period_);
+        for (const double x : ring_) dev += std::fabs(x - mean);
         out_[0] = dev / period_;
     }
     int period_;
-    Window<double> win_;
+    std::vector<double> ring_;
+    std::size_t next_ = 0;
+    bool filled_ = false;
 };
 
 }  // namespace
