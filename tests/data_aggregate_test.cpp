@@ -1,6 +1,7 @@
 // Bar aggregation against a deliberately simple, independent group-by written
 // here, on the real 1-minute and trade files, plus the rules for gaps, partial
 // bars and out-of-order input.
+#include <cstdlib>
 #include <map>
 
 #include <gtest/gtest.h>
@@ -63,6 +64,27 @@ TEST(Aggregate, RealMinuteBarsTo5mAnd1h) {
         const auto bars = read_bars(test::shared_data() / rel);
         for (Duration d : {5 * kMinute, kHour}) expect_equal(aggregate(bars, d), group_by(bars, d, bar_time, bar_fields));
     }
+}
+
+TEST(Aggregate, ResampleCliWritesTheSameBars) {
+    const char* rel = "ohlcv/freqtrade/UNITTEST_BTC-1m.json";
+    PRICECAST_REQUIRE_SHARED(rel);
+    const auto out = std::filesystem::temp_directory_path() / "pricecast_resample_test.csv";
+    const std::string cmd = test::pricecast_binary().string() + " data resample " +
+                            (test::shared_data() / rel).string() + " --to 5m --out " + out.string();
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    const auto got = read_bars(out);
+    const auto want = group_by(read_bars(test::shared_data() / rel), 5 * kMinute, bar_time, bar_fields);
+    ASSERT_EQ(got.size(), want.size());
+    std::size_t i = 0;
+    for (const auto& [t, e] : want) {
+        EXPECT_EQ(got[i].open_time, t);
+        EXPECT_EQ(got[i].interval, 5 * kMinute);
+        EXPECT_EQ(got[i].close, e.close);
+        EXPECT_NEAR(got[i].volume, e.volume, 1e-9 * std::max(1.0, e.volume));
+        ++i;
+    }
+    std::filesystem::remove(out);
 }
 
 TEST(Aggregate, RealTradesTo1m) {

@@ -1,10 +1,12 @@
-// pricecast data check FILE
+// pricecast data check FILE, pricecast data resample FILE --to 5m
+#include <fstream>
 #include <iostream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "data/aggregate.hpp"
 #include "data/ohlcv.hpp"
 
 namespace pricecast::cli {
@@ -54,6 +56,28 @@ void check(const std::string& path, bool json) {
     if (r.rejected() > 0) exit_code() = 2;
 }
 
+void resample(const std::string& path, const std::string& to, const std::string& out_path) {
+    const auto interval = parse_duration(to);
+    if (!interval || *interval <= 0) throw UsageError(fmt::format("--to: '{}' is not a duration (e.g. 5m, 1h)", to));
+    data::BarFile f;
+    try {
+        f = data::read_bar_file(path);
+    } catch (const data::DataError& e) {
+        throw UsageError(e.what());
+    }
+    if (f.report.rejected() > 0)
+        std::cerr << fmt::format("{}: {} records rejected (see 'pricecast data check')\n", path, f.report.rejected());
+    std::vector<Bar> bars;
+    for (auto& a : data::aggregate(f.bars, *interval)) bars.push_back(std::move(a.bar));
+    if (out_path.empty()) {
+        data::write_bars_csv(std::cout, bars);
+        return;
+    }
+    std::ofstream out(out_path);
+    if (!out) throw UsageError(fmt::format("{}: cannot open for writing", out_path));
+    data::write_bars_csv(out, bars);
+}
+
 }  // namespace
 
 void add_data_command(CLI::App& app) {
@@ -71,6 +95,17 @@ void add_data_command(CLI::App& app) {
     chk->add_flag("--json", json, "print the report as JSON");
     add_common_options(*chk, common);
     chk->callback([] { check(file, json); });
+
+    auto* rs = cmd->add_subcommand(
+        "resample",
+        "aggregate an OHLCV file to a longer interval (UTC epoch-aligned buckets; first/max/min/last, summed "
+        "volume; gaps produce no bar) and write CSV");
+    static std::string rs_file, rs_to, rs_out;
+    rs->add_option("file", rs_file, "OHLCV file")->required();
+    rs->add_option("--to", rs_to, "target interval, a multiple of the source interval (e.g. 5m, 1h)")->required();
+    rs->add_option("--out", rs_out, "output CSV (default: standard output)");
+    add_common_options(*rs, common);
+    rs->callback([] { resample(rs_file, rs_to, rs_out); });
 }
 
 }  // namespace pricecast::cli
