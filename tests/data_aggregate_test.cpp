@@ -3,6 +3,7 @@
 // bars and out-of-order input.
 #include <cstdlib>
 #include <map>
+#include <fstream>
 
 #include <gtest/gtest.h>
 
@@ -107,6 +108,29 @@ Bar minute(int m, double price) {
     b.open = b.high = b.low = b.close = price;
     b.volume = 1;
     return b;
+}
+
+TEST(Trades, CsvRoundTripOfEveryRealFormat) {
+    for (const char* rel : {"trades/freqtrade_XRP_ETH-trades.json.gz", "trades/freqtrade_kraken_BCHEUR.csv",
+                            "trades/freqtrade_orderflow_public_trades_list.csv"}) {
+        SCOPED_TRACE(rel);
+        PRICECAST_REQUIRE_SHARED(rel);
+        const auto trades = read_trades(test::shared_data() / rel);
+        const auto out = std::filesystem::temp_directory_path() / "pricecast_trades_roundtrip.csv";
+        {
+            std::ofstream f(out);
+            write_trades_csv(f, trades);
+        }
+        const auto back = read_trades(out, trades.front().symbol);
+        std::filesystem::remove(out);
+        ASSERT_EQ(back.size(), trades.size());
+        for (std::size_t i = 0; i < trades.size(); ++i) {
+            EXPECT_EQ(back[i].time, trades[i].time);
+            EXPECT_EQ(back[i].price, trades[i].price);
+            EXPECT_EQ(back[i].amount, trades[i].amount);
+            EXPECT_EQ(back[i].side, trades[i].side);
+        }
+    }
 }
 
 TEST(Aggregate, GapsPartialBarsAndOutOfOrder) {

@@ -110,4 +110,15 @@ std::vector<Trade> read_trades(const std::filesystem::path& path, std::string sy
     return out;
 }
 
+void write_trades_csv(std::ostream& out, std::span<const Trade> trades) {
+    out << "timestamp,price,amount,side\n";
+    for (const auto& t : trades) {
+        const char* side = t.side == Side::buy ? "buy" : t.side == Side::sell ? "sell" : "";
+        // Floor division keeps pre-1970 times exact too.
+        const Timestamp ms = t.time / kMillisecond - (t.time % kMillisecond < 0 ? 1 : 0);
+        const Timestamp us = (t.time - ms * kMillisecond) / kMicrosecond;
+        out << fmt::format("{}.{:03},{},{},{}\n", ms, us, t.price, t.amount, side);
+    }
+}
+
 }  // namespace pricecast::data
