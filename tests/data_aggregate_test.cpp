@@ -2,8 +2,8 @@
 // here, on the real 1-minute and trade files, plus the rules for gaps, partial
 // bars and out-of-order input.
 #include <cstdlib>
-#include <map>
 #include <fstream>
+#include <map>
 
 #include <gtest/gtest.h>
 
