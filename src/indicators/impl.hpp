@@ -63,6 +63,22 @@ inline ParamSpec period_param(double def, double min = 2, const char* name = "ti
 inline bool is_zero(double v) noexcept { return -0.00000000000001 < v && v < 0.00000000000001; }
 inline bool is_zero_or_neg(double v) noexcept { return v < 0.00000000000001; }
 
+// An indicator that applies one scalar kernel to the close.
+template <class Kernel>
+class CloseKernel : public IndicatorImpl<CloseKernel<Kernel>> {
+public:
+    explicit CloseKernel(const Params& p) : IndicatorImpl<CloseKernel<Kernel>>(p, 1), k_(iparam(p, 0)) {}
+    int lookback() const override { return k_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(k_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (k_.update(b.close)) this->out_[0] = k_.value();
+    }
+    Kernel k_;
+};
+
 // Fixed-capacity window of the most recent values; never allocates after construction.
 template <class T = double>
 class Window {

@@ -91,55 +91,13 @@ private:
 };
 
 // ---- RSI and CMO: Wilder-smoothed gains and losses, seeded by their plain
-// averages over the first `period` changes (TA-Lib, unstable period 0).
+// averages over the first `period` changes (TA-Lib, unstable period 0). One
+// scalar kernel serves RSI, CMO and STOCHRSI's inner RSI.
 template <bool Cmo>
-class GainLoss : public IndicatorImpl<GainLoss<Cmo>> {
+class GainLossState {
 public:
-    explicit GainLoss(const Params& p) : IndicatorImpl<GainLoss<Cmo>>(p, 1), period_(iparam(p, 0)) {}
-    int lookback() const override { return period_; }
-    template <class V>
-    void fields(V& v) { v(n_, prev_, gain_, loss_); }
-
-private:
-    void step(const Bar& b) noexcept override {
-        const double x = b.close;
-        if (n_++ == 0) {
-            prev_ = x;
-            return;
-        }
-        const double change = x - prev_;
-        prev_ = x;
-        const int changes = n_ - 1;
-        if (changes <= period_) {
-            if (change < 0) loss_ -= change;
-            else gain_ += change;
-            if (changes < period_) return;
-            loss_ /= period_;
-            gain_ /= period_;
-        } else {
-            loss_ *= (period_ - 1);
-            gain_ *= (period_ - 1);
-            if (change < 0) loss_ -= change;
-            else gain_ += change;
-            loss_ /= period_;
-            gain_ /= period_;
-        }
-        const double total = gain_ + loss_;
-        if constexpr (Cmo)
-            this->out_[0] = !is_zero(total) ? 100.0 * ((gain_ - loss_) / total) : 0.0;
-        else
-            this->out_[0] = !is_zero(total) ? 100.0 * (gain_ / total) : 0.0;
-    }
-    int period_;
-    int n_ = 0;
-    double prev_ = 0, gain_ = 0, loss_ = 0;
-};
-
-// RSI as a scalar kernel (for STOCHRSI), same arithmetic as GainLoss<false>.
-class RsiState {
-public:
-    RsiState() = default;
-    explicit RsiState(int period) : period_(period) {}
+    GainLossState() = default;
+    explicit GainLossState(int period) : period_(period) {}
     bool update(double x) noexcept {
         if (n_++ == 0) {
             prev_ = x;
@@ -158,7 +116,10 @@ public:
         loss_ /= period_;
         gain_ /= period_;
         const double total = gain_ + loss_;
-        value_ = !is_zero(total) ? 100.0 * (gain_ / total) : 0.0;
+        if constexpr (Cmo)
+            value_ = !is_zero(total) ? 100.0 * ((gain_ - loss_) / total) : 0.0;
+        else
+            value_ = !is_zero(total) ? 100.0 * (gain_ / total) : 0.0;
         return true;
     }
     double value() const noexcept { return value_; }
@@ -171,6 +132,9 @@ private:
     int n_ = 0;
     double prev_ = 0, gain_ = 0, loss_ = 0, value_ = 0;
 };
+using RsiState = GainLossState<false>;
+using CmoState = GainLossState<true>;
+
 
 // ---- MACD: EMA(fast) - EMA(slow) and its EMA(signal). TA-Lib starts the fast
 // EMA late so that both EMAs produce their first value on the same bar.
@@ -462,9 +426,9 @@ void register_momentum(std::vector<IndicatorSpec>& out) {
                        factory<Bop>()));
     out.push_back(spec("willr", "Williams' %R", Group::momentum, hlc, {period_param(14)}, {"real"}, factory<Willr>()));
     out.push_back(spec("rsi", "Relative Strength Index", Group::momentum, close, {period_param(14)}, {"real"},
-                       factory<GainLoss<false>>()));
+                       factory<CloseKernel<RsiState>>()));
     out.push_back(spec("cmo", "Chande Momentum Oscillator", Group::momentum, close, {period_param(14)}, {"real"},
-                       factory<GainLoss<true>>()));
+                       factory<CloseKernel<CmoState>>()));
     out.push_back(spec("macd", "Moving Average Convergence/Divergence", Group::momentum, close,
                        {period_param(12, 2, "fastperiod"), period_param(26, 2, "slowperiod"),
                         period_param(9, 1, "signalperiod")},

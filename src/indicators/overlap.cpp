@@ -28,21 +28,6 @@ MaType ma_type(double param) {
 
 namespace {
 
-// An indicator that applies one scalar kernel to the close.
-template <class Kernel>
-class CloseKernel : public IndicatorImpl<CloseKernel<Kernel>> {
-public:
-    explicit CloseKernel(const Params& p) : IndicatorImpl<CloseKernel<Kernel>>(p, 1), k_(iparam(p, 0)) {}
-    int lookback() const override { return k_.lookback(); }
-    template <class V>
-    void fields(V& v) { v(k_); }
-
-private:
-    void step(const Bar& b) noexcept override {
-        if (k_.update(b.close)) this->out_[0] = k_.value();
-    }
-    Kernel k_;
-};
 
 // MA(timeperiod, matype): any of the kernels by TA-Lib's type number.
 class Ma : public IndicatorImpl<Ma> {
