@@ -4,6 +4,12 @@
 namespace pricecast::indicators {
 namespace {
 
+// One step of the accumulation/distribution line, as TA-Lib computes it.
+double next_ad(double ad, const Bar& b) noexcept {
+    const double range = b.high - b.low;
+    return range > 0.0 ? ad + (((b.close - b.low) - (b.high - b.close)) / range) * b.volume : ad;
+}
+
 // Chaikin accumulation/distribution line.
 class Ad : public IndicatorImpl<Ad> {
 public:
@@ -14,8 +20,7 @@ public:
 
 private:
     void step(const Bar& b) noexcept override {
-        const double range = b.high - b.low;
-        if (range > 0.0) ad_ += (((b.close - b.low) - (b.high - b.close)) / range) * b.volume;
+        ad_ = next_ad(ad_, b);
         out_[0] = ad_;
     }
     double ad_ = 0;
@@ -62,8 +67,7 @@ public:
 
 private:
     void step(const Bar& b) noexcept override {
-        const double range = b.high - b.low;
-        if (range > 0.0) ad_ += (((b.close - b.low) - (b.high - b.close)) / range) * b.volume;
+        ad_ = next_ad(ad_, b);
         if (bars_seen_ == 0) {
             fast_ = slow_ = ad_;
         } else {
