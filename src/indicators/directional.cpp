@@ -16,9 +16,7 @@ public:
             return;
         }
         const double diff_p = b.high - prev_high_, diff_m = prev_low_ - b.low;
-        double tr = b.high - b.low;
-        if (std::abs(b.high - prev_close_) > tr) tr = std::abs(b.high - prev_close_);
-        if (std::abs(b.low - prev_close_) > tr) tr = std::abs(b.low - prev_close_);
+        const double tr = true_range(b.high, b.low, prev_close_);
         prev_high_ = b.high, prev_low_ = b.low, prev_close_ = b.close;
         const bool smoothing = n_ > period_;
         if (smoothing) {

@@ -59,6 +59,14 @@ inline ParamSpec period_param(double def, double min = 2, const char* name = "ti
     return {name, def, min, 100000, true};
 }
 
+// Wilder's true range of a bar against the previous close (TA-Lib's TRUE_RANGE).
+inline double true_range(double high, double low, double prev_close) noexcept {
+    double r = high - low;
+    if (std::abs(high - prev_close) > r) r = std::abs(high - prev_close);
+    if (std::abs(low - prev_close) > r) r = std::abs(low - prev_close);
+    return r;
+}
+
 // TA-Lib's TA_IS_ZERO / TA_IS_ZERO_OR_NEG.
 inline bool is_zero(double v) noexcept { return -0.00000000000001 < v && v < 0.00000000000001; }
 inline bool is_zero_or_neg(double v) noexcept { return v < 0.00000000000001; }

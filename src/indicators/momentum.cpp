@@ -352,9 +352,7 @@ private:
             return;
         }
         const double true_low = std::min(b.low, prev_close_);
-        double range = b.high - b.low;
-        if (std::abs(prev_close_ - b.high) > range) range = std::abs(prev_close_ - b.high);
-        if (std::abs(prev_close_ - b.low) > range) range = std::abs(prev_close_ - b.low);
+        const double range = true_range(b.high, b.low, prev_close_);
         const double pressure = b.close - true_low;
         prev_close_ = b.close;
         for (std::size_t i = 0; i < 3; ++i) bp_[i].push(pressure), tr_[i].push(range);

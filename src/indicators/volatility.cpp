@@ -11,9 +11,7 @@ class TrueRangeState {
 public:
     bool update(const Bar& b) noexcept {
         const bool had = has_prev_;
-        double r = b.high - b.low;
-        if (had) r = std::max({r, std::abs(b.high - prev_close_), std::abs(b.low - prev_close_)});
-        value_ = r;
+        value_ = had ? true_range(b.high, b.low, prev_close_) : b.high - b.low;
         prev_close_ = b.close;
         has_prev_ = true;
         return had;
