@@ -30,5 +30,8 @@ void add_data_command(CLI::App& app);        // cmd_data.cpp: data check, data r
 void add_simulate_command(CLI::App& app);    // cmd_simulate.cpp
 void add_indicators_command(CLI::App& app);  // cmd_indicators.cpp: indicators list, compute
 void add_demo_command(CLI::App& app);        // cmd_demo.cpp
+void add_sentiment_command(CLI::App& app);   // cmd_sentiment.cpp: sentiment score, train, eval
+void add_features_command(CLI::App& app);    // cmd_features.cpp: features schema, build
+void add_train_command(CLI::App& app);       // cmd_train.cpp: train, evaluate
 
 }  // namespace pricecast::cli

@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
     add_simulate_command(app);
     add_indicators_command(app);
     add_demo_command(app);
+    add_sentiment_command(app);
+    add_features_command(app);
+    add_train_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
