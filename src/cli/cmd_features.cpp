@@ -1,10 +1,186 @@
+// pricecast features schema | build
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.hpp"
+#include "data/news.hpp"
+#include "data/ohlcv.hpp"
+#include "features/features.hpp"
 
 namespace pricecast::cli {
+namespace {
+
+struct FeatureOptions {
+    std::vector<std::string> timeframes, indicators, windows;
+    std::string lateness;
+};
+
+// Flags override the defaults (and, later, the config file).
+features::FeatureConfig feature_config(const FeatureOptions& o) {
+    features::FeatureConfig c;
+    if (!o.timeframes.empty()) c.timeframes = o.timeframes;
+    if (!o.indicators.empty()) c.indicators = o.indicators;
+    if (!o.windows.empty()) c.sentiment_windows = o.windows;
+    if (!o.lateness.empty()) c.lateness = o.lateness;
+    return c;
+}
+
+features::Pipeline make_pipeline(features::FeatureConfig c) {
+    try {
+        return features::Pipeline(std::move(c));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+}
+
+void add_feature_options(CLI::App& cmd, FeatureOptions& o) {
+    cmd.add_option("--timeframes", o.timeframes, "timeframes, shortest (the base bars) first; default 1m,5m,1h")
+        ->delimiter(',');
+    cmd.add_option("--indicators", o.indicators,
+                   "indicator references replacing the default set; 'rsi(14)' on every timeframe, '5m:rsi(14)' on one")
+        ->delimiter(';');
+    cmd.add_option("--sentiment-windows", o.windows, "event-time sentiment windows; default 10m,1h")->delimiter(',');
+    cmd.add_option("--lateness", o.lateness, "how late a message may arrive and still count; default 1m");
+}
+
+const char* kind_name(features::ColumnKind k) {
+    switch (k) {
+        case features::ColumnKind::indicator: return "indicator";
+        case features::ColumnKind::derived: return "derived";
+        case features::ColumnKind::sentiment: return "sentiment";
+        case features::ColumnKind::interaction: return "interaction";
+    }
+    return "?";
+}
+
+void schema(const FeatureOptions& o, bool json) {
+    const auto p = make_pipeline(feature_config(o));
+    const auto& s = p.schema();
+    if (json) {
+        nlohmann::json cols = nlohmann::json::array();
+        for (const auto& c : s.columns())
+            cols.push_back({{"name", c.name}, {"kind", kind_name(c.kind)}, {"timeframe", c.timeframe},
+                            {"source", c.source}, {"type", c.integer ? "int" : "real"}});
+        std::cout << nlohmann::json{{"hash", s.hash_hex()}, {"columns", cols}}.dump(2) << "\n";
+        return;
+    }
+    std::cout << fmt::format("schema {}  ({} columns)\n", s.hash_hex(), s.size());
+    std::cout << fmt::format("{:>4}  {:<44} {:<12} {:<6} {}\n", "#", "name", "kind", "type", "timeframe");
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto& c = s.columns()[i];
+        std::cout << fmt::format("{:>4}  {:<44} {:<12} {:<6} {}\n", i, c.name, kind_name(c.kind),
+                                 c.integer ? "int" : "real", c.timeframe);
+    }
+}
+
+std::vector<Bar> read_prices(const std::vector<std::string>& files) {
+    std::vector<Bar> bars;
+    for (const auto& f : files) {
+        try {
+            auto file = data::read_bar_file(f);
+            if (file.report.rejected() > 0)
+                std::cerr << fmt::format("{}: {} bars rejected (see `pricecast data check {}`)\n", f,
+                                         file.report.rejected(), f);
+            bars.insert(bars.end(), file.bars.begin(), file.bars.end());
+        } catch (const data::DataError& e) {
+            throw UsageError(e.what());
+        }
+    }
+    return bars;
+}
+
+std::vector<NewsItem> read_news(const std::string& path) {
+    if (path.empty()) return {};
+    data::NewsFile file;
+    try {
+        file = data::read_news_file(path);
+    } catch (const data::DataError& e) {
+        throw UsageError(e.what());
+    }
+    for (std::size_t i = 0; i < std::min<std::size_t>(file.rejected.size(), 5); ++i)
+        std::cerr << fmt::format("{}:{}: {}\n", path, file.rejected[i].line, file.rejected[i].reason);
+    if (file.rejected.size() > 5) std::cerr << fmt::format("{}: {} more rejected\n", path, file.rejected.size() - 5);
+    return std::move(file.items);
+}
+
+// Without --timeframes: the bars' own interval and two longer ones, so that a
+// file of 5-minute or daily bars works without options.
+std::vector<std::string> timeframes_for(Duration base) {
+    if (base == kMinute) return features::FeatureConfig{}.timeframes;
+    std::vector<std::string> tfs = {format_duration(base)};
+    for (Duration d : {5 * kMinute, 15 * kMinute, kHour, 4 * kHour, 24 * kHour, 7 * 24 * kHour})
+        if (tfs.size() < 3 && d >= 3 * base && d % base == 0) tfs.push_back(format_duration(d));
+    std::cerr << fmt::format("timeframes: {} (from the bars' interval; --timeframes to choose)\n", fmt::join(tfs, ","));
+    return tfs;
+}
+
+void build(const FeatureOptions& o, const std::vector<std::string>& prices, const std::string& news_path,
+           const std::string& out, std::string format) {
+    auto cfg = feature_config(o);
+    const auto bars = read_prices(prices);
+    if (bars.empty()) throw UsageError("--prices: no valid bars");
+    if (o.timeframes.empty()) cfg.timeframes = timeframes_for(bars.front().interval);
+    std::set<std::string> symbols;
+    for (const auto& b : bars) symbols.insert(b.symbol);
+    cfg.symbols.assign(symbols.begin(), symbols.end());
+    const auto pipeline = make_pipeline(cfg);  // validates the configuration before the work starts
+    const auto& schema = pipeline.schema();
+    const auto news = read_news(news_path);
+
+    features::PipelineStats stats;
+    const auto rows = features::build(cfg, bars, news, &stats);
+    if (format.empty()) format = out.ends_with(".csv") ? "csv" : "bin";
+    if (format == "csv") {
+        std::ofstream f(out);
+        if (!f) throw std::runtime_error(out + ": cannot open for writing");
+        features::write_csv(f, schema, rows);
+    } else {
+        features::write_binary(out, schema, rows);
+    }
+    const auto complete = std::count_if(rows.begin(), rows.end(), [](const auto& r) { return r.complete; });
+    std::cerr << fmt::format("{}: {} rows ({} complete) x {} columns, schema {}; {} bars, {} news in\n", out,
+                             rows.size(), complete, schema.size(), schema.hash_hex(), stats.bars_in, stats.news_in);
+    for (std::size_t r = 0; r < features::kRejectionKinds; ++r)
+        if (stats.rejected[r] > 0)
+            std::cerr << fmt::format("  rejected {}: {}\n", stats.rejected[r],
+                                     features::to_string(static_cast<features::Rejection>(r)));
+}
+
+}  // namespace
 
 void add_features_command(CLI::App& app) {
-    auto* cmd = app.add_subcommand("features", "(being built)");
-    cmd->require_subcommand(0);
+    auto* cmd = app.add_subcommand("features", "the feature pipeline: schema and batch builds of the feature matrix");
+    cmd->require_subcommand(1);
+    static CommonOptions common;
+    static FeatureOptions fo;
+
+    auto* sch = cmd->add_subcommand("schema", "print the feature columns in order and the schema hash models are tied to");
+    static bool json = false;
+    sch->add_flag("--json", json, "machine-readable output");
+    add_feature_options(*sch, fo);
+    add_common_options(*sch, common);
+    sch->callback([] { schema(fo, json); });
+
+    auto* b = cmd->add_subcommand(
+        "build",
+        "compute the feature matrix over price files (and news) with the same pipeline the live service runs.\n"
+        "News needs a sentiment score; rejected records are counted by reason.\n"
+        "Example: pricecast features build --prices eth-1m.csv --news news.jsonl --out features.bin");
+    static std::vector<std::string> prices;
+    static std::string news, out, format;
+    b->add_option("--prices", prices, "OHLCV files of the base timeframe, one symbol each (repeatable)")->required();
+    b->add_option("--news", news, "news file (JSON lines or CSV, see `pricecast data`)");
+    b->add_option("--out", out, "output file: .csv, otherwise the binary matrix format")->required();
+    b->add_option("--format", format, "csv or bin (default: from the --out extension)")
+        ->check(CLI::IsMember({"csv", "bin"}));
+    add_feature_options(*b, fo);
+    add_common_options(*b, common);
+    b->callback([] { build(fo, prices, news, out, format); });
 }
 
 }  // namespace pricecast::cli
