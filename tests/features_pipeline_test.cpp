@@ -197,6 +197,18 @@ TEST(FeaturePipeline, StreamEqualsBatchUnderRandomInterleavings) {
     }
 }
 
+TEST(FeaturePipeline, StreamEqualsBatchOnRealData) {
+    PRICECAST_REQUIRE_SHARED("ohlcv/freqtrade/ETH_BTC-5m.json");
+    Market m;
+    m.bars = data::read_bars(test::shared_data() / "ohlcv/freqtrade/ETH_BTC-5m.json");
+    m.news = random_news(m.bars, 800, 4);
+    const auto cfg = config_for(m.bars.front().interval);
+    const auto batch = build(cfg, m.bars, m.news);
+    ASSERT_EQ(batch.size(), m.bars.size());
+    for (std::uint64_t seed = 1; seed <= 2; ++seed)
+        EXPECT_TRUE(identical(batch, stream(cfg, m, interleave(m, 2 * kMinute, 5 * kMinute, seed))));
+}
+
 TEST(FeaturePipeline, NewsLaterThanTheLatenessIsCountedAndDropped) {
     const Market m = simulate(400, 12);
     const auto cfg = sim_config();
