@@ -434,8 +434,12 @@ TEST(FeaturePipeline, BadInputIsRejectedWithAReasonAndCounted) {
     EXPECT_EQ(bad([](NewsItem& n) { n.symbols = {"ZZZZ"}; }), Rejection::unknown_symbol);
     EXPECT_EQ(bad([](NewsItem& n) { n.sentiment = std::nan(""); }), Rejection::unscored);
     EXPECT_EQ(bad([](NewsItem& n) { n.sentiment = 3; }), Rejection::unscored);
-    EXPECT_EQ(bad([](NewsItem& n) { n.symbols = {"ACME", "ZZZZ"}; }), std::nullopt) << "known tags still count";
+    EXPECT_EQ(bad([](NewsItem& n) {
+                  n.symbols = {"ACME", "ZZZZ"};
+                  n.headline = "ACME to buy ZZZZ";
+              }), std::nullopt) << "known tags still count";
     EXPECT_EQ(p.push(good, sink), std::nullopt);
+    EXPECT_EQ(p.push(good, sink), Rejection::duplicate) << "an at-least-once redelivery counts once";
 
     Bar nan_bar = m.bars[0];
     nan_bar.close = std::nan("");
@@ -450,7 +454,7 @@ TEST(FeaturePipeline, BadInputIsRejectedWithAReasonAndCounted) {
     EXPECT_EQ(p.push(m.bars[0], sink), Rejection::out_of_order);
 
     const auto& st = p.stats();
-    EXPECT_EQ(st.rejected_total(), 11u);
+    EXPECT_EQ(st.rejected_total(), 12u);
     EXPECT_EQ(st.rejected[static_cast<std::size_t>(Rejection::invalid_utf8)], 2u);
     // The pipeline keeps running: the rest of the stream gives the batch result.
     for (std::size_t i = 1; i < m.bars.size(); ++i) p.push(m.bars[i], sink);

@@ -106,9 +106,10 @@ enum class Rejection : std::uint8_t {
     bad_bar,         // fails check_bar
     wrong_interval,  // not a bar of the base timeframe
     out_of_order,    // a bar not after the previous bar of its symbol
+    duplicate,       // the same news item (time, id, text, score) again: a redelivery
 };
 std::string_view to_string(Rejection r);
-inline constexpr std::size_t kRejectionKinds = 9;
+inline constexpr std::size_t kRejectionKinds = 10;
 
 struct PipelineStats {
     std::uint64_t bars_in = 0, news_in = 0, vectors_out = 0;

@@ -14,6 +14,10 @@ void NewsWindow::add(const ScoredNews& item) {
     items_.insert(std::upper_bound(items_.begin(), items_.end(), item), item);
 }
 
+bool NewsWindow::contains(const ScoredNews& item) const {
+    return std::binary_search(items_.begin(), items_.end(), item);
+}
+
 void NewsWindow::prune(Timestamp time) {
     auto end = std::upper_bound(items_.begin(), items_.end(), time,
                                 [](Timestamp t, const ScoredNews& n) { return t < n.time; });

@@ -27,6 +27,7 @@ inline constexpr std::size_t kWindowStatCount = 5;
 class NewsWindow {
 public:
     void add(const ScoredNews& item);
+    bool contains(const ScoredNews& item) const;
     // Forgets items at or before `time` (no later window can reach them).
     void prune(Timestamp time);
     // Statistics over items with event time in (t - window, t], summed in

@@ -118,6 +118,7 @@ std::string_view to_string(Rejection r) {
         case Rejection::bad_bar: return "invalid bar values";
         case Rejection::wrong_interval: return "not a bar of the base timeframe";
         case Rejection::out_of_order: return "bar not after the previous bar of its symbol";
+        case Rejection::duplicate: return "duplicate news item";
     }
     return "?";
 }
@@ -254,6 +255,7 @@ struct Pipeline::Impl {
         if (!n.symbols.empty() && tagged.empty()) return reject(Rejection::unknown_symbol);
         if (n.event_time < watermark()) return reject(Rejection::late);
         const ScoredNews item{n.event_time, fnv1a(n.id + '\n' + n.headline + '\n' + n.body), n.sentiment};
+        if (market.contains(item)) return reject(Rejection::duplicate);
         for (const std::string* s : tagged) state_of(*s).news.add(item);
         market.add(item);
         return std::nullopt;
