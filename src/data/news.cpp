@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "data/csv.hpp"
 #include "data/ohlcv.hpp"
 
 namespace pricecast::data {
@@ -94,34 +95,6 @@ void read_jsonl(std::istream& in, NewsFile& f) {
     }
 }
 
-// One CSV record (RFC 4180); `line` advances over embedded newlines.
-bool csv_record(std::istream& in, std::vector<std::string>& fields, std::size_t& line) {
-    fields.assign(1, "");
-    bool quoted = false, any = false;
-    for (int c; (c = in.get()) != EOF;) {
-        any = true;
-        if (quoted) {
-            if (c == '"') {
-                if (in.peek() == '"') fields.back() += static_cast<char>(in.get());
-                else quoted = false;
-            } else {
-                if (c == '\n') ++line;
-                fields.back() += static_cast<char>(c);
-            }
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == ',') {
-            fields.emplace_back();
-        } else if (c == '\n') {
-            ++line;
-            return true;
-        } else if (c != '\r') {
-            fields.back() += static_cast<char>(c);
-        }
-    }
-    return any;
-}
-
 void read_csv(std::istream& in, NewsFile& f, const std::filesystem::path& path) {
     std::vector<std::string> header, fields;
     std::size_t line = 0;
@@ -138,7 +111,7 @@ void read_csv(std::istream& in, NewsFile& f, const std::filesystem::path& path) 
               sentiment = col({"sentiment"});
     if (time < 0 || (headline < 0 && body < 0))
         throw DataError(path.string() + ":1: header needs a time column and a headline or body column");
-    for (std::size_t start = line + 1; csv_record(in, fields, line); start = line + 1) {
+    for (std::size_t start = line + 1; read_csv_record(in, fields, line); start = line + 1) {
         if (fields.size() == 1 && fields[0].empty()) continue;
         if (fields.size() != header.size()) {
             f.rejected.push_back({start, fmt::format("{} fields, header has {}", fields.size(), header.size())});
