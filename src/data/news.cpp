@@ -98,7 +98,7 @@ void read_jsonl(std::istream& in, NewsFile& f) {
 void read_csv(std::istream& in, NewsFile& f, const std::filesystem::path& path) {
     std::vector<std::string> header, fields;
     std::size_t line = 0;
-    if (!csv_record(in, header, line)) throw DataError(path.string() + ": empty file");
+    if (!read_csv_record(in, header, line)) throw DataError(path.string() + ": empty file");
     auto col = [&](std::initializer_list<const char*> names) {
         for (std::size_t i = 0; i < header.size(); ++i)
             for (const char* n : names)
