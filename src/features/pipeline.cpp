@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <tuple>
 
+#include "core/text.hpp"
 #include "features/bar_features.hpp"
 #include "features/features.hpp"
 #include "features/news_window.hpp"
@@ -61,20 +62,8 @@ std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 0xcbf29ce484222325ULL)
 
 // Empty or invalid UTF-8 text gets a reason; valid text none.
 std::optional<Rejection> text_problem(const NewsItem& n) {
-    auto blank = [](const std::string& s) {
-        return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
-    };
-    if (blank(n.headline) && blank(n.body)) return Rejection::empty_text;
-    for (const std::string* s : {&n.headline, &n.body}) {
-        for (std::size_t i = 0; i < s->size();) {
-            const auto c = static_cast<unsigned char>((*s)[i]);
-            const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-            if (len == 0 || i + len > s->size()) return Rejection::invalid_utf8;
-            for (std::size_t k = 1; k < len; ++k)
-                if ((static_cast<unsigned char>((*s)[i + k]) >> 6) != 0x2) return Rejection::invalid_utf8;
-            i += len;
-        }
-    }
+    if (is_blank(n.headline) && is_blank(n.body)) return Rejection::empty_text;
+    if (invalid_utf8_at(n.headline) || invalid_utf8_at(n.body)) return Rejection::invalid_utf8;
     return std::nullopt;
 }
 
