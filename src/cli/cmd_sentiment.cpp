@@ -1,10 +1,123 @@
+// pricecast sentiment score | train | eval
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "cli/commands.hpp"
+#include "sentiment/sentiment.hpp"
 
 namespace pricecast::cli {
+namespace {
+
+namespace st = pricecast::sentiment;
+
+std::unique_ptr<st::SentimentScorer> make_scorer(const std::string& model) {
+    try {
+        if (model.empty()) return std::make_unique<st::LexiconScorer>(st::LexiconScorer::load());
+        return std::make_unique<st::LogisticScorer>(st::LogisticScorer::load(model));
+    } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+}
+
+std::vector<st::LabeledText> read_data(const std::string& path) {
+    try {
+        return st::read_labeled(path);
+    } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+}
+
+void score(const std::vector<std::string>& texts, const std::string& model, bool json) {
+    const auto scorer = make_scorer(model);
+    for (const auto& t : texts) {
+        if (auto problem = st::check_text(t)) throw UsageError("text: " + *problem);
+        const auto s = scorer->score(t);
+        if (json) {
+            std::cout << nlohmann::json{{"text", t}, {"score", s.score}, {"label", st::to_string(s.label)},
+                                        {"confidence", s.confidence}, {"scorer", scorer->name()}}
+                             .dump()
+                      << "\n";
+        } else {
+            std::cout << fmt::format("{:+.3f}  {:<8}  confidence {:.2f}  {}\n", s.score, st::to_string(s.label),
+                                     s.confidence, t);
+        }
+    }
+}
+
+void print(const st::EvalReport& r, bool json, const std::string& title) {
+    if (json) {
+        std::cout << r.to_json().dump(2) << "\n";
+    } else {
+        std::cout << title << "\n" << r.to_text();
+    }
+}
+
+}  // namespace
 
 void add_sentiment_command(CLI::App& app) {
-    auto* cmd = app.add_subcommand("sentiment", "(being built)");
-    cmd->require_subcommand(0);
+    auto* cmd = app.add_subcommand("sentiment", "score news text, train and evaluate the sentiment classifier");
+    cmd->require_subcommand(1);
+    static CommonOptions common;
+    static std::string model;
+    static bool json = false;
+
+    auto* sc = cmd->add_subcommand("score", "score texts: score in [-1, 1], label, confidence (lexicon unless --model)");
+    static std::vector<std::string> texts;
+    sc->add_option("text", texts, "one or more texts")->required();
+    sc->add_option("--model", model, "a classifier artifact from `sentiment train`");
+    sc->add_flag("--json", json, "one JSON object per line");
+    add_common_options(*sc, common);
+    sc->callback([] { score(texts, model, json); });
+
+    auto* tr = cmd->add_subcommand(
+        "train",
+        "train the hashed word+bigram logistic-regression classifier and save it as a versioned artifact.\n"
+        "Data: CSV with text,label columns or Financial PhraseBank sentence@label lines.\n"
+        "Prints a stratified k-fold cross-validation of the same settings first (--folds 0 to skip).");
+    static std::string data, out;
+    static st::LogisticOptions opt;
+    static int folds = 10;
+    tr->add_option("--data", data, "labeled sentences")->required();
+    tr->add_option("--out", out, "artifact file to write")->required();
+    tr->add_option("--epochs", opt.epochs, "passes over the data")->capture_default_str()->check(CLI::Range(1, 1000));
+    tr->add_option("--hash-bits", opt.hash_bits, "log2 of the feature space")->capture_default_str()->check(CLI::Range(8, 24));
+    tr->add_option("--l2", opt.l2, "L2 penalty")->capture_default_str();
+    tr->add_option("--seed", opt.seed, "shuffling seed")->capture_default_str();
+    tr->add_flag("--balanced", opt.balanced_class_weights, "weight classes inversely to their frequency");
+    tr->add_option("--folds", folds, "cross-validation folds reported before training on everything")->capture_default_str();
+    tr->add_flag("--json", json, "print the report as JSON");
+    add_common_options(*tr, common);
+    tr->callback([] {
+        const auto rows = read_data(data);
+        if (folds >= 2) print(st::cross_validate(rows, folds, opt), json, fmt::format("{}-fold cross-validation", folds));
+        st::LogisticScorer::train(rows, opt).save(out);
+        std::cerr << fmt::format("wrote {} (trained on {} sentences)\n", out, rows.size());
+    });
+
+    auto* ev = cmd->add_subcommand(
+        "eval",
+        "evaluate a scorer on labeled sentences: accuracy, macro-F1, per-class precision/recall/F1, confusion.\n"
+        "Lexicon scorer unless --model; --folds K cross-validates a fresh classifier on the file instead.");
+    static std::string eval_data;
+    static int eval_folds = 0;
+    ev->add_option("--data", eval_data, "labeled sentences")->required();
+    ev->add_option("--model", model, "a classifier artifact from `sentiment train`");
+    ev->add_option("--folds", eval_folds, "cross-validate the classifier with K stratified folds");
+    ev->add_flag("--json", json, "print the report as JSON");
+    add_common_options(*ev, common);
+    ev->callback([] {
+        const auto rows = read_data(eval_data);
+        if (eval_folds >= 2) {
+            if (!model.empty()) throw UsageError("--folds trains fresh classifiers; it does not take --model");
+            print(st::cross_validate(rows, eval_folds, {}), json, fmt::format("classifier, {}-fold cross-validation", eval_folds));
+            return;
+        }
+        const auto scorer = make_scorer(model);
+        print(st::evaluate(*scorer, rows), json, scorer->name() + " scorer");
+    });
 }
 
 }  // namespace pricecast::cli
