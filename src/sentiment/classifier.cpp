@@ -29,6 +29,14 @@ struct Feature {
 };
 
 // Sparse row: hashed unigrams and bigrams (with sentence boundaries), duplicates merged.
+// Strips a few English inflections so "increased", "increases" and "increase"
+// share a feature (the word itself stays a feature too).
+std::string_view crude_stem(std::string_view w) {
+    for (std::string_view suf : {"ing", "ed", "es", "s"})
+        if (w.size() > suf.size() + 3 && w.ends_with(suf)) return w.substr(0, w.size() - suf.size());
+    return w;
+}
+
 // The lexicon scorer's verdict as two extra features (stacking): it knows rules
 // a bag of words cannot express, such as "loss narrowed" being good news.
 void add_lexicon_features(std::vector<Feature>& row, const LexiconScorer& lexicon, std::string_view text, int bits) {
@@ -47,6 +55,7 @@ std::vector<Feature> featurize(std::string_view text, int bits, bool bigrams, co
     };
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         add(fnv1a(tokens[i].text));
+        if (auto stem = crude_stem(tokens[i].text); stem.size() != tokens[i].text.size()) add(fnv1a(stem, fnv1a("~")));
         if (bigrams) {
             const std::string_view prev = i ? std::string_view(tokens[i - 1].text) : std::string_view("<s>");
             add(fnv1a(tokens[i].text, fnv1a(" ", fnv1a(prev))));
