@@ -68,6 +68,7 @@ public:
     // Throws std::runtime_error naming the file and line of a bad entry.
     static LexiconScorer load(const std::filesystem::path& dir = default_dir());
 
+    using SentimentScorer::score;
     Sentiment score(std::string_view text) const override;
     std::string name() const override { return "lexicon"; }
     std::size_t entries() const;
@@ -76,7 +77,6 @@ private:
     struct Data;
     LexiconScorer();
     std::shared_ptr<const Data> data_;
-    using SentimentScorer::score;
 };
 
 // ---- trainable classifier ----------------------------------------------------------------
@@ -107,6 +107,7 @@ public:
     static LogisticScorer load(const std::filesystem::path& path);
     void save(const std::filesystem::path& path) const;
 
+    using SentimentScorer::score;
     Sentiment score(std::string_view text) const override;
     std::array<double, kLabels> probabilities(std::string_view text) const;
     std::string name() const override { return "logistic"; }
@@ -118,7 +119,6 @@ private:
     std::vector<float> weights_;  // kLabels x (2^hash_bits + 1): one bias per class at the end
     std::shared_ptr<const LexiconScorer> lexicon_;
     nlohmann::json info_;
-    using SentimentScorer::score;
 };
 
 // ---- data and evaluation ---------------------------------------------------------------------
