@@ -1,5 +1,7 @@
 // pricecast features schema | build
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -11,6 +13,7 @@
 #include "data/news.hpp"
 #include "data/ohlcv.hpp"
 #include "features/features.hpp"
+#include "sentiment/sentiment.hpp"
 
 namespace pricecast::cli {
 namespace {
@@ -94,6 +97,21 @@ std::vector<Bar> read_prices(const std::vector<std::string>& files) {
     return bars;
 }
 
+// News without a score gets one from the lexicon scorer, or from a trained
+// classifier artifact; items with a score keep it.
+void score_news(std::vector<NewsItem>& news, const std::string& model) {
+    if (std::none_of(news.begin(), news.end(), [](const NewsItem& n) { return std::isnan(n.sentiment); })) return;
+    std::unique_ptr<sentiment::SentimentScorer> scorer;
+    try {
+        if (model.empty()) scorer = std::make_unique<sentiment::LexiconScorer>(sentiment::LexiconScorer::load());
+        else scorer = std::make_unique<sentiment::LogisticScorer>(sentiment::LogisticScorer::load(model));
+    } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+    for (auto& n : news)
+        if (std::isnan(n.sentiment) && !sentiment::check_text(n.headline + n.body)) n.sentiment = scorer->score(n).score;
+}
+
 std::vector<NewsItem> read_news(const std::string& path) {
     if (path.empty()) return {};
     data::NewsFile file;
@@ -120,7 +138,7 @@ std::vector<std::string> timeframes_for(Duration base) {
 }
 
 void build(const FeatureOptions& o, const std::vector<std::string>& prices, const std::string& news_path,
-           const std::string& out, std::string format) {
+           const std::string& sentiment_model, const std::string& out, std::string format) {
     auto cfg = feature_config(o);
     const auto bars = read_prices(prices);
     if (bars.empty()) throw UsageError("--prices: no valid bars");
@@ -130,7 +148,8 @@ void build(const FeatureOptions& o, const std::vector<std::string>& prices, cons
     cfg.symbols.assign(symbols.begin(), symbols.end());
     const auto pipeline = make_pipeline(cfg);  // validates the configuration before the work starts
     const auto& schema = pipeline.schema();
-    const auto news = read_news(news_path);
+    auto news = read_news(news_path);
+    score_news(news, sentiment_model);
 
     features::PipelineStats stats;
     const auto rows = features::build(cfg, bars, news, &stats);
@@ -169,18 +188,20 @@ void add_features_command(CLI::App& app) {
     auto* b = cmd->add_subcommand(
         "build",
         "compute the feature matrix over price files (and news) with the same pipeline the live service runs.\n"
-        "News needs a sentiment score; rejected records are counted by reason.\n"
+        "News without a sentiment score is scored (lexicon, or --sentiment-model); rejected records are counted by reason.\n"
         "Example: pricecast features build --prices eth-1m.csv --news news.jsonl --out features.bin");
     static std::vector<std::string> prices;
-    static std::string news, out, format;
+    static std::string news, out, format, sentiment_model;
     b->add_option("--prices", prices, "OHLCV files of the base timeframe, one symbol each (repeatable)")->required();
     b->add_option("--news", news, "news file (JSON lines or CSV, see `pricecast data`)");
+    b->add_option("--sentiment-model", sentiment_model,
+                  "classifier artifact (`sentiment train`) that scores news without a score; default: the lexicon");
     b->add_option("--out", out, "output file: .csv, otherwise the binary matrix format")->required();
     b->add_option("--format", format, "csv or bin (default: from the --out extension)")
         ->check(CLI::IsMember({"csv", "bin"}));
     add_feature_options(*b, fo);
     add_common_options(*b, common);
-    b->callback([] { build(fo, prices, news, out, format); });
+    b->callback([] { build(fo, prices, news, sentiment_model, out, format); });
 }
 
 }  // namespace pricecast::cli

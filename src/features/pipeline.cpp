@@ -86,7 +86,7 @@ std::vector<std::string> FeatureConfig::default_indicators() {
         // momentum
         "rsi(14)", "macd(12,26,9)", "adx(14)", "adxr(14)", "plus_di(14)", "minus_di(14)", "apo", "ppo",
         "aroon(14)", "aroonosc(14)", "bop", "cci(14)", "cmo(14)", "mom(10)", "roc(10)", "stoch", "stochf",
-        "stochrsi", "trix(30)", "ultosc", "willr(14)", "mfi(14)",
+        "stochrsi", "trix(15)", "ultosc", "willr(14)", "mfi(14)",
         // volatility, volume, statistics
         "atr(14)", "natr(14)", "trange", "obv", "ad", "adosc", "stddev(20)", "linearreg_slope(14)", "tsf(14)",
         "correl(30)", "beta(5)",
