@@ -1,0 +1,141 @@
+// The `features` and `sentiment` subcommands as a user runs them: results that
+// read back, and every class of bad input answered with exit 2 and a message
+// naming the problem.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "data/simulator.hpp"
+#include "features/features.hpp"
+#include "support/paths.hpp"
+
+namespace pricecast {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Run {
+    int status = -1;
+    std::string output;  // stdout and stderr
+};
+
+Run run(const std::string& args) {
+    const std::string cmd = test::pricecast_binary().string() + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    Run r;
+    if (!p) return r;
+    char buf[4096];
+    while (auto n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
+    r.status = WEXITSTATUS(pclose(p));
+    return r;
+}
+
+class CliTest : public testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("pricecast-cli-" + std::to_string(::getpid()));
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    std::string write(const std::string& name, const std::string& bytes) {
+        std::ofstream(dir_ / name, std::ios::binary) << bytes;
+        return (dir_ / name).string();
+    }
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+    fs::path dir_;
+};
+
+TEST_F(CliTest, FeaturesBuildWritesAMatrixWithTheSchemaHash) {
+    ASSERT_EQ(run("simulate --symbols ACME,BOLT --bars 400 --seed 3 --out " + path("sim")).status, 0);
+    // News without scores gets scored; a record without a time is reported with its line.
+    std::ifstream in(path("sim/news.jsonl"));
+    std::string news, line;
+    while (std::getline(in, line)) {
+        auto j = nlohmann::json::parse(line);
+        j.erase("sentiment");
+        news += j.dump() + "\n";
+    }
+    news += "{\"id\":\"x\",\"headline\":\"no time here\",\"symbols\":[\"ACME\"]}\n";
+    write("news.jsonl", news);
+    const auto r = run("features build --prices " + path("sim/ACME.csv") + " --prices " + path("sim/BOLT.csv") +
+                       " --news " + path("news.jsonl") + " --out " + path("f.bin"));
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("news.jsonl:"), std::string::npos) << "the bad news line is named: " << r.output;
+    const auto m = features::read_binary(path("f.bin"));
+    EXPECT_EQ(m.rows(), 800u);
+    const auto schema = run("features schema --json");
+    ASSERT_EQ(schema.status, 0);
+    EXPECT_EQ(nlohmann::json::parse(schema.output)["hash"], fmt::format("{:016x}", m.schema_hash));
+    const auto sent = std::find(m.columns.begin(), m.columns.end(), "sent:1h:count") - m.columns.begin();
+    double news_seen = 0;
+    for (std::size_t r = 0; r < m.rows(); ++r) news_seen += m.values[r * m.columns.size() + static_cast<std::size_t>(sent)];
+    EXPECT_GT(news_seen, 0) << "unscored news was scored and reached the windows";
+}
+
+TEST_F(CliTest, FeaturesBadInput) {
+    auto r = run("features schema --timeframes 1m,7x");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("'7x'"), std::string::npos) << r.output;
+    r = run("features schema --indicators 'rsi(14);nosuch(2)'");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("nosuch"), std::string::npos) << r.output;
+    r = run("features build --prices " + path("missing.csv") + " --out " + path("x.bin"));
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
+    write("junk.bin", "not a matrix");
+    EXPECT_THROW(features::read_binary(path("junk.bin")), std::runtime_error);
+}
+
+TEST_F(CliTest, SentimentScoreTrainEval) {
+    auto r = run("sentiment score 'Operating loss narrowed' 'Sales fell sharply' --json");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("\"label\":\"positive\""), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("\"label\":\"negative\""), std::string::npos) << r.output;
+
+    std::string csv = "text,label\n";
+    for (int i = 0; i < 20; ++i)
+        csv += fmt::format("sales rose {0},positive\nsales fell {0},negative\nmeeting held {0},neutral\n", i);
+    write("train.csv", csv);
+    r = run("sentiment train --data " + path("train.csv") + " --out " + path("m.bin") + " --folds 4 --hash-bits 12");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("4-fold cross-validation"), std::string::npos) << r.output;
+    r = run("sentiment score --model " + path("m.bin") + " 'sales rose again'");
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.output.find("positive"), std::string::npos) << r.output;
+    r = run("sentiment eval --data " + path("train.csv") + " --json");
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(nlohmann::json::parse(r.output)["n"], 60);
+}
+
+TEST_F(CliTest, SentimentBadInput) {
+    struct Case {
+        std::string args, message;
+    };
+    write("badlabel.csv", "text,label\nfine,neutral\nhm,great\n");
+    write("nocolumns.csv", "a,b\n1,2\n");
+    write("junk.bin", "{\"format\":\"x\"}\n");
+    const std::vector<Case> cases = {
+        {"sentiment score '  '", "empty text"},
+        {"sentiment score \"$(printf 'caf\\377')\"", "invalid UTF-8 at byte 3"},
+        {"sentiment eval --data " + path("nosuch.csv"), "cannot open"},
+        {"sentiment eval --data " + path("badlabel.csv"), "badlabel.csv:3: label 'great'"},
+        {"sentiment eval --data " + path("nocolumns.csv"), "needs a 'text' and a 'label' column"},
+        {"sentiment score --model " + path("junk.bin") + " hello", "not a sentiment model artifact"},
+        {"sentiment train --data " + path("badlabel.csv") + " --out " + path("o.bin"), "label 'great'"},
+    };
+    for (const auto& c : cases) {
+        const auto r = run(c.args);
+        EXPECT_EQ(r.status, 2) << c.args << "\n" << r.output;
+        EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    }
+}
+
+}  // namespace
+}  // namespace pricecast
