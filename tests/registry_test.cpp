@@ -13,6 +13,7 @@
 
 #include "registry/registry.hpp"
 #include "registry/sha256.hpp"
+#include "support/paths.hpp"
 
 namespace fs = std::filesystem;
 using namespace pricecast;
@@ -410,6 +411,77 @@ TEST_F(RegistryTest, DeleteVersion) {
     EXPECT_EQ(reg.register_version("m", spec("y", 0.5)).version, 4);
     EXPECT_TRUE(reg.check().ok());
     EXPECT_TRUE(reg.check().leftovers.empty());
+}
+
+// Runs the pricecast binary; returns its exit code and stdout+stderr.
+std::pair<int, std::string> run_cli(const std::string& args) {
+    const std::string cmd = test::pricecast_binary().string() + " " + args + " 2>&1";
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (const std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+    const int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+TEST_F(RegistryTest, CliPromoteRollbackHistoryDelete) {
+    {
+        Registry reg(data_dir, options());
+        reg.register_version("m", spec("a", 0.40));
+        reg.register_version("m", spec("b", 0.45));
+        reg.register_version("m", spec("c", 0.42));
+    }
+    const std::string dd = " --data-dir " + data_dir.string();
+    auto [code, out] = run_cli("registry promote m 1" + dd);
+    EXPECT_EQ(code, 0) << out;
+    std::tie(code, out) = run_cli("registry promote m 2 --who carol --reason 'better on Q1'" + dd);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_EQ(out, "m version 2 is now champion\n");
+
+    std::tie(code, out) = run_cli("registry promote m 3" + dd);  // worse: refused
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("does not beat champion version 2"), std::string::npos) << out;
+    std::tie(code, out) = run_cli("registry promote m 3 --force" + dd);  // --force needs --reason
+    EXPECT_EQ(code, 2) << out;
+    std::tie(code, out) = run_cli("registry promote m 9" + dd);
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("model 'm' has no version 9"), std::string::npos) << out;
+    std::tie(code, out) = run_cli("registry show nope" + dd);
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("no registered model 'nope'"), std::string::npos) << out;
+    std::tie(code, out) = run_cli("registry delete m 2" + dd);  // the champion
+    EXPECT_EQ(code, 2) << out;
+
+    std::tie(code, out) = run_cli("registry rollback m --reason oops" + dd);
+    EXPECT_EQ(code, 0) << out;
+    EXPECT_EQ(out, "m: champion rolled back from version 2 to version 1\n");
+    std::tie(code, out) = run_cli("registry delete m 3 --reason unused" + dd);
+    EXPECT_EQ(code, 0) << out;
+
+    std::tie(code, out) = run_cli("registry history m --json" + dd);
+    ASSERT_EQ(code, 0) << out;
+    const auto h = nlohmann::json::parse(out);
+    ASSERT_EQ(h.size(), 7u);  // 3 registers, 2 promotions, rollback, delete
+    EXPECT_EQ(h[4]["who"], "carol");
+    EXPECT_EQ(h[4]["reason"].get<std::string>().substr(0, 14), "better on Q1; ");
+    EXPECT_EQ(h[5]["action"], "rollback");
+    EXPECT_EQ(h[5]["reason"], "oops");
+    EXPECT_EQ(h[6]["action"], "delete");
+
+    std::tie(code, out) = run_cli("registry show m/champion --json" + dd);
+    ASSERT_EQ(code, 0) << out;
+    const auto v = nlohmann::json::parse(out);
+    EXPECT_EQ(v["version"], 1);
+    EXPECT_EQ(v["stage"], "Production");
+    EXPECT_EQ(v["files"].size(), 2u);
+    std::tie(code, out) = run_cli("registry list --json" + dd);
+    ASSERT_EQ(code, 0) << out;
+    EXPECT_EQ(nlohmann::json::parse(out)[0]["aliases"]["champion"], 1);
+    std::tie(code, out) = run_cli("registry verify m --schema abcdef0123456789" + dd);
+    EXPECT_EQ(code, 0) << out;
+    std::tie(code, out) = run_cli("registry verify m/2 --schema 1234" + dd);
+    EXPECT_EQ(code, 1) << out;
+    EXPECT_NE(out.find("feature schema mismatch"), std::string::npos) << out;
 }
 
 // Runs `body` in a child process; returns its wait status.

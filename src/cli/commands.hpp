@@ -33,5 +33,6 @@ void add_demo_command(CLI::App& app);        // cmd_demo.cpp
 void add_sentiment_command(CLI::App& app);   // cmd_sentiment.cpp: sentiment score, train, eval
 void add_features_command(CLI::App& app);    // cmd_features.cpp: features schema, build
 void add_train_command(CLI::App& app);       // cmd_train.cpp: train, evaluate
+void add_registry_command(CLI::App& app);    // cmd_registry.cpp: registry list, show, promote, rollback, ...
 
 }  // namespace pricecast::cli

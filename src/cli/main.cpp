@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     add_sentiment_command(app);
     add_features_command(app);
     add_train_command(app);
+    add_registry_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

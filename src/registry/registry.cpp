@@ -9,6 +9,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -190,6 +191,46 @@ std::string_view stage_name(Stage s) {
 
 std::string schema_hash_hex(std::uint64_t hash) { return fmt::format("{:016x}", hash); }
 
+nlohmann::json to_json(const ModelVersion& v) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : v.files) files.push_back({{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}});
+    nlohmann::json tags = nlohmann::json::object();
+    for (const auto& [k, val] : v.tags) tags[k] = val;
+    return {{"model", v.model},
+            {"version", v.version},
+            {"kind", v.kind},
+            {"stage", stage_name(v.stage)},
+            {"aliases", v.aliases},
+            {"feature_schema_hash", schema_hash_hex(v.feature_schema_hash)},
+            {"params", v.params},
+            {"metrics", v.metrics},
+            {"eval_window", v.eval_window},
+            {"data_from", format_iso8601(v.data_from)},
+            {"data_to", format_iso8601(v.data_to)},
+            {"data_hash", v.data_hash},
+            {"code_version", v.code_version},
+            {"created", format_iso8601(v.created)},
+            {"description", v.description},
+            {"tags", tags},
+            {"artifact_dir", v.artifact_dir.string()},
+            {"files", files}};
+}
+
+nlohmann::json to_json(const RegisteredModel& m) {
+    return {{"name", m.name},
+            {"created", format_iso8601(m.created)},
+            {"latest_version", m.latest_version},
+            {"versions", m.version_count},
+            {"aliases", m.aliases}};
+}
+
+nlohmann::json to_json(const HistoryEntry& e) {
+    const auto opt = [](std::optional<int> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+    return {{"id", e.id},           {"model", e.model}, {"alias", e.alias}, {"action", e.action},
+            {"old_version", opt(e.old_version)}, {"new_version", opt(e.new_version)},
+            {"who", e.who},         {"at", format_iso8601(e.at)}, {"reason", e.reason}};
+}
+
 Registry::Registry(const fs::path& data_dir, Options options)
     : root_(fs::absolute(data_dir) / "registry"), options_(std::move(options)) {
     fs::create_directories(root_ / "artifacts");
@@ -224,8 +265,9 @@ Timestamp Registry::now() const {
 
 std::string Registry::who() const {
     if (!options_.who.empty()) return options_.who;
-    const char* user = std::getenv("USER");
-    return user && *user ? user : "unknown";
+    if (const char* user = std::getenv("USER"); user && *user) return user;
+    if (const passwd* pw = ::getpwuid(::getuid()); pw && pw->pw_name) return pw->pw_name;
+    return "unknown";
 }
 
 void Registry::step(std::string_view name) const {

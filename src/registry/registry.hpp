@@ -122,6 +122,11 @@ struct HistoryEntry {
     std::string reason;
 };
 
+// JSON views for the CLI and the API (times as ISO-8601, hashes as hex).
+nlohmann::json to_json(const ModelVersion& v);
+nlohmann::json to_json(const RegisteredModel& m);
+nlohmann::json to_json(const HistoryEntry& e);
+
 struct PromotionGate {
     std::string metric = "macro_f1";  // higher is better
     double margin = 0.0;              // the candidate must exceed the champion by more than this
