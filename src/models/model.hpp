@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@ namespace pricecast::models {
 enum class Trend : std::uint8_t { down = 0, stable = 1, up = 2 };
 inline constexpr std::size_t kClasses = 3;
 using ClassProbs = std::array<float, kClasses>;
+std::string_view to_string(Trend t);  // "DOWN", "STABLE", "UP"
 
 // n samples, each a window of `steps` feature vectors of `width` values,
 // oldest first, row-major: values[(i * steps + s) * width + f].
