@@ -1,4 +1,4 @@
-// pricecast registry list | show | promote | rollback | history | delete | verify
+// pricecast registry list | show | promote | rollback | history | delete | verify | check
 #include <iostream>
 
 #include <fmt/format.h>
@@ -19,7 +19,7 @@ struct RegistryOptions {
     std::string model_ref, alias = std::string(registry::kChampion), reason, who, metric = "macro_f1", schema;
     int version = 0;
     double margin = 0.0;
-    bool force = false;
+    bool force = false, gc = false;
 };
 
 RegistryOptions& opts() {
@@ -183,6 +183,16 @@ void verify() {
                              schema ? ", schema hash matches" : "");
 }
 
+void check() {
+    auto reg = open_registry();
+    const auto report = reg.check();
+    for (const auto& p : report.problems) std::cout << "problem: " << p << "\n";
+    for (const auto& l : report.leftovers) std::cout << "leftover: " << l << "\n";
+    if (opts().gc) std::cout << fmt::format("removed {} leftover folders\n", reg.collect_garbage());
+    std::cout << (report.ok() ? "registry consistent\n" : "registry has problems\n");
+    if (!report.ok()) exit_code() = 1;
+}
+
 CLI::App* leaf(CLI::App* parent, const char* name, const char* help, void (*body)()) {
     auto* c = parent->add_subcommand(name, help);
     add_common_options(*c, opts().common);
@@ -236,6 +246,9 @@ void add_registry_command(CLI::App& app) {
     auto* ve = leaf(cmd, "verify", "recompute the artifacts' sha256 (and compare a feature schema hash)", verify);
     ve->add_option("model", o.model_ref, "MODEL (its champion) or MODEL/VERSION")->required();
     ve->add_option("--schema", o.schema, "expected feature schema hash (hex, from `pricecast features schema`)");
+
+    leaf(cmd, "check", "database integrity, every artifact's sha256, leftovers of killed writers", check)
+        ->add_flag("--gc", o.gc, "remove leftover folders of writers that died");
 }
 
 }  // namespace pricecast::cli

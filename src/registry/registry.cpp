@@ -719,6 +719,7 @@ void Registry::delete_version(const std::string& model, int version, const std::
 // ---- consistency ---------------------------------------------------------------------
 
 ConsistencyReport Registry::check() {
+    Txn txn(db_, false);  // one snapshot for the rows compared with the folders
     ConsistencyReport r;
     {
         Stmt s(db_, "PRAGMA integrity_check");

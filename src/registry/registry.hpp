@@ -193,7 +193,8 @@ public:
     void delete_version(const std::string& model, int version, const std::string& reason = {});
 
     // SQLite integrity and foreign-key checks plus every version's files present
-    // with their sha256. Folders of killed writers are leftovers, not problems.
+    // with their sha256. Folders of killed writers are leftovers, not problems
+    // (a registration in flight in another process can show as one too).
     ConsistencyReport check();
     // Removes staging folders of writers that are no longer running and
     // artifact folders with no version row. Returns how many were removed.
