@@ -102,18 +102,25 @@ protected:
         for (int i = 0; i < 20; ++i) train.labels.push_back(i < downs ? models::Trend::down : models::Trend::stable);
         FrequencyModel m({}, model_schema);
         m.fit(train, {}, {});
-        const fs::path dir = root / ("saved-" + std::to_string(saved++));
-        fs::create_directories(dir);
-        m.save(dir);
-        registry::NewVersion v;
-        v.artifact_dir = dir;
-        v.kind = m.kind();
-        v.feature_schema_hash = registered_schema;
-        v.metrics = {{"macro_f1", f1}};
-        v.eval_window = "w1";
-        const int version = reg->register_version("m", v).version;
-        expected[version] = m.predict_proba(batch_of(1))[0];
-        return version;
+        ++saved;
+        registry::NewVersion meta;
+        meta.metrics = {{"macro_f1", f1}};
+        meta.eval_window = "w1";
+        registry::ModelVersion v;
+        if (registered_schema == model_schema) {
+            v = registry::register_model(*reg, "m", m, meta);
+            EXPECT_EQ(v.kind, "frequency");
+            EXPECT_EQ(v.feature_schema_hash, model_schema);
+            EXPECT_EQ(v.params, m.describe());
+        } else {  // a registry row that disagrees with its model
+            meta.artifact_dir = root / ("saved-" + std::to_string(saved));
+            fs::create_directories(meta.artifact_dir);
+            m.save(meta.artifact_dir);
+            meta.feature_schema_hash = registered_schema;
+            v = reg->register_version("m", meta);
+        }
+        expected[v.version] = m.predict_proba(batch_of(1))[0];
+        return v.version;
     }
 
     static void flip_byte(const fs::path& file) {
@@ -128,6 +135,8 @@ protected:
 
 TEST_F(ManagerTest, LoadsChampionAndChallengerAndPredicts) {
     const int v1 = register_model(0.4), v2 = register_model(0.5);
+    for (const auto& e : fs::directory_iterator(reg->root() / "artifacts" / "m"))  // register_model's scratch is gone
+        EXPECT_FALSE(e.path().filename().string().starts_with(".")) << e.path();
     reg->promote("m", v1);
     reg->promote("m", v2, "challenger");
     ModelManager mm(data_dir, load_frequency);

@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include "models/model.hpp"
 #include "registry/sha256.hpp"
 
 namespace pricecast::registry {
@@ -768,6 +769,27 @@ std::size_t Registry::collect_garbage() {
     }
     txn.commit();
     return removed;
+}
+
+ModelVersion register_model(Registry& reg, const std::string& name, const models::Model& model, NewVersion meta) {
+    check_model_name(name);
+    // A staging name, so collect_garbage() cleans it up if we die before the end.
+    const fs::path scratch = reg.root() / "artifacts" / name / (std::string(kStagingPrefix) + random_suffix() + "-save");
+    fs::create_directories(scratch);
+    try {
+        model.save(scratch);
+        meta.artifact_dir = scratch;
+        meta.kind = model.kind();
+        meta.feature_schema_hash = model.feature_schema_hash();
+        if (meta.params.empty()) meta.params = model.describe();
+        auto v = reg.register_version(name, meta);
+        fs::remove_all(scratch);
+        return v;
+    } catch (...) {
+        std::error_code ec;
+        fs::remove_all(scratch, ec);
+        throw;
+    }
 }
 
 }  // namespace pricecast::registry

@@ -38,6 +38,10 @@
 
 struct sqlite3;
 
+namespace pricecast::models {
+class Model;
+}
+
 namespace pricecast::registry {
 
 class RegistryError : public std::runtime_error {
@@ -218,5 +222,10 @@ private:
     Options options_;
     sqlite3* db_ = nullptr;
 };
+
+// For trainers: saves `model` (Model::save) to a scratch folder and registers
+// it. kind and feature schema hash come from the model; params from
+// model.describe() when meta.params is empty; meta.artifact_dir is ignored.
+ModelVersion register_model(Registry& reg, const std::string& name, const models::Model& model, NewVersion meta);
 
 }  // namespace pricecast::registry
