@@ -21,15 +21,19 @@ namespace {
 struct FeatureOptions {
     std::vector<std::string> timeframes, indicators, windows;
     std::string lateness;
+    CLI::Option *timeframes_flag = nullptr, *indicators_flag = nullptr, *windows_flag = nullptr, *lateness_flag = nullptr;
 };
 
-// Flags override the defaults (and, later, the config file).
-features::FeatureConfig feature_config(const FeatureOptions& o) {
+// Flags override the [features] keys of the configuration.
+features::FeatureConfig feature_config(const FeatureOptions& o, CommonOptions& common) {
+    const Config& cfg = common.config();
     features::FeatureConfig c;
-    if (!o.timeframes.empty()) c.timeframes = o.timeframes;
-    if (!o.indicators.empty()) c.indicators = o.indicators;
-    if (!o.windows.empty()) c.sentiment_windows = o.windows;
-    if (!o.lateness.empty()) c.lateness = o.lateness;
+    c.timeframes = flag_or_config(o.timeframes_flag, o.timeframes, [&] { return cfg.strings("features.timeframes"); });
+    auto refs = flag_or_config(o.indicators_flag, o.indicators, [&] { return cfg.strings("features.indicators"); });
+    if (!refs.empty()) c.indicators = std::move(refs);
+    c.sentiment_windows = flag_or_config(o.windows_flag, o.windows, [&] { return cfg.strings("features.sentiment_windows"); });
+    c.lateness = flag_or_config(o.lateness_flag, o.lateness, [&] { return cfg.string("features.lateness"); });
+    c.symbols = cfg.strings("features.symbols");
     return c;
 }
 
@@ -42,13 +46,16 @@ features::Pipeline make_pipeline(features::FeatureConfig c) {
 }
 
 void add_feature_options(CLI::App& cmd, FeatureOptions& o) {
-    cmd.add_option("--timeframes", o.timeframes, "timeframes, shortest (the base bars) first; default 1m,5m,1h")
-        ->delimiter(',');
-    cmd.add_option("--indicators", o.indicators,
-                   "indicator references replacing the default set; 'rsi(14)' on every timeframe, '5m:rsi(14)' on one")
-        ->delimiter(';');
-    cmd.add_option("--sentiment-windows", o.windows, "event-time sentiment windows; default 10m,1h")->delimiter(',');
-    cmd.add_option("--lateness", o.lateness, "how late a message may arrive and still count; default 1m");
+    o.timeframes_flag =
+        cmd.add_option("--timeframes", o.timeframes, "timeframes, shortest (the base bars) first; default 1m,5m,1h")
+            ->delimiter(',');
+    o.indicators_flag = cmd.add_option("--indicators", o.indicators,
+                                       "indicator references replacing the default set, separated by ';': 'rsi(14)' "
+                                       "on every timeframe, '5m:rsi(14)' on one")
+                            ->delimiter(';');
+    o.windows_flag = cmd.add_option("--sentiment-windows", o.windows, "event-time sentiment windows; default 10m,1h")
+                         ->delimiter(',');
+    o.lateness_flag = cmd.add_option("--lateness", o.lateness, "how late a message may arrive and still count; default 1m");
 }
 
 const char* kind_name(features::ColumnKind k) {
@@ -61,8 +68,8 @@ const char* kind_name(features::ColumnKind k) {
     return "?";
 }
 
-void schema(const FeatureOptions& o, bool json) {
-    const auto p = make_pipeline(feature_config(o));
+void schema(const FeatureOptions& o, CommonOptions& common, bool json) {
+    const auto p = make_pipeline(feature_config(o, common));
     const auto& s = p.schema();
     if (json) {
         nlohmann::json cols = nlohmann::json::array();
@@ -99,15 +106,9 @@ std::vector<Bar> read_prices(const std::vector<std::string>& files) {
 
 // News without a score gets one from the lexicon scorer, or from a trained
 // classifier artifact; items with a score keep it.
-void score_news(std::vector<NewsItem>& news, const std::string& model) {
+void score_news(std::vector<NewsItem>& news, const std::string& model, CommonOptions& common) {
     if (std::none_of(news.begin(), news.end(), [](const NewsItem& n) { return std::isnan(n.sentiment); })) return;
-    std::unique_ptr<sentiment::SentimentScorer> scorer;
-    try {
-        if (model.empty()) scorer = std::make_unique<sentiment::LexiconScorer>(sentiment::LexiconScorer::load());
-        else scorer = std::make_unique<sentiment::LogisticScorer>(sentiment::LogisticScorer::load(model));
-    } catch (const std::runtime_error& e) {
-        throw UsageError(e.what());
-    }
+    const auto scorer = make_sentiment_scorer(model, common);
     for (auto& n : news)
         if (std::isnan(n.sentiment) && !sentiment::check_text(n.headline + n.body)) n.sentiment = scorer->score(n).score;
 }
@@ -137,19 +138,20 @@ std::vector<std::string> timeframes_for(Duration base) {
     return tfs;
 }
 
-void build(const FeatureOptions& o, const std::vector<std::string>& prices, const std::string& news_path,
-           const std::string& sentiment_model, const std::string& out, std::string format) {
-    auto cfg = feature_config(o);
+void build(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
+           const std::string& news_path, const std::string& sentiment_model, const std::string& out, std::string format) {
+    auto cfg = feature_config(o, common);
     const auto bars = read_prices(prices);
     if (bars.empty()) throw UsageError("--prices: no valid bars");
-    if (o.timeframes.empty()) cfg.timeframes = timeframes_for(bars.front().interval);
+    if (o.timeframes_flag->count() == 0 && common.config().source("features.timeframes") == "default")
+        cfg.timeframes = timeframes_for(bars.front().interval);
     std::set<std::string> symbols;
     for (const auto& b : bars) symbols.insert(b.symbol);
     cfg.symbols.assign(symbols.begin(), symbols.end());
     const auto pipeline = make_pipeline(cfg);  // validates the configuration before the work starts
     const auto& schema = pipeline.schema();
     auto news = read_news(news_path);
-    score_news(news, sentiment_model);
+    score_news(news, sentiment_model, common);
 
     features::PipelineStats stats;
     const auto rows = features::build(cfg, bars, news, &stats);
@@ -183,7 +185,7 @@ void add_features_command(CLI::App& app) {
     sch->add_flag("--json", json, "machine-readable output");
     add_feature_options(*sch, fo);
     add_common_options(*sch, common);
-    sch->callback([] { schema(fo, json); });
+    sch->callback([] { schema(fo, common, json); });
 
     auto* b = cmd->add_subcommand(
         "build",
@@ -195,13 +197,14 @@ void add_features_command(CLI::App& app) {
     b->add_option("--prices", prices, "OHLCV files of the base timeframe, one symbol each (repeatable)")->required();
     b->add_option("--news", news, "news file (JSON lines or CSV, see `pricecast data`)");
     b->add_option("--sentiment-model", sentiment_model,
-                  "classifier artifact (`sentiment train`) that scores news without a score; default: the lexicon");
+                  "classifier artifact (`sentiment train`) that scores news without a score; default: sentiment.model "
+                  "in --config, else the lexicon");
     b->add_option("--out", out, "output file: .csv, otherwise the binary matrix format")->required();
     b->add_option("--format", format, "csv or bin (default: from the --out extension)")
         ->check(CLI::IsMember({"csv", "bin"}));
     add_feature_options(*b, fo);
     add_common_options(*b, common);
-    b->callback([] { build(fo, prices, news, sentiment_model, out, format); });
+    b->callback([] { build(fo, common, prices, news, sentiment_model, out, format); });
 }
 
 }  // namespace pricecast::cli

@@ -30,7 +30,7 @@ RegistryOptions& opts() {
 Registry open_registry() {
     registry::Options o;
     o.who = opts().who;
-    return Registry(opts().common.data_dir, o);
+    return Registry(opts().common.data_dir(), o);
 }
 
 // Unknown names and refused requests are the caller's to fix: exit 2.

@@ -9,18 +9,23 @@
 #include "sentiment/sentiment.hpp"
 
 namespace pricecast::cli {
-namespace {
 
-namespace st = pricecast::sentiment;
-
-std::unique_ptr<st::SentimentScorer> make_scorer(const std::string& model) {
+std::unique_ptr<sentiment::SentimentScorer> make_sentiment_scorer(const std::string& model_flag, CommonOptions& common) {
+    const auto model = model_flag.empty() ? common.config().string("sentiment.model") : model_flag;
+    const auto dir = common.config().string("sentiment.lexicon_dir");
     try {
-        if (model.empty()) return std::make_unique<st::LexiconScorer>(st::LexiconScorer::load());
-        return std::make_unique<st::LogisticScorer>(st::LogisticScorer::load(model));
+        if (model.empty())
+            return std::make_unique<sentiment::LexiconScorer>(
+                sentiment::LexiconScorer::load(dir.empty() ? sentiment::LexiconScorer::default_dir() : std::filesystem::path(dir)));
+        return std::make_unique<sentiment::LogisticScorer>(sentiment::LogisticScorer::load(model));
     } catch (const std::runtime_error& e) {
         throw UsageError(e.what());
     }
 }
+
+namespace {
+
+namespace st = pricecast::sentiment;
 
 std::vector<st::LabeledText> read_data(const std::string& path) {
     try {
@@ -30,8 +35,8 @@ std::vector<st::LabeledText> read_data(const std::string& path) {
     }
 }
 
-void score(const std::vector<std::string>& texts, const std::string& model, bool json) {
-    const auto scorer = make_scorer(model);
+void score(const std::vector<std::string>& texts, const std::string& model, CommonOptions& common, bool json) {
+    const auto scorer = make_sentiment_scorer(model, common);
     for (const auto& t : texts) {
         if (auto problem = st::check_text(t)) throw UsageError("text: " + *problem);
         const auto s = scorer->score(t);
@@ -67,10 +72,10 @@ void add_sentiment_command(CLI::App& app) {
     auto* sc = cmd->add_subcommand("score", "score texts: score in [-1, 1], label, confidence (lexicon unless --model)");
     static std::vector<std::string> texts;
     sc->add_option("text", texts, "one or more texts")->required();
-    sc->add_option("--model", model, "a classifier artifact from `sentiment train`");
+    sc->add_option("--model", model, "a classifier artifact from `sentiment train` (default: sentiment.model in --config)");
     sc->add_flag("--json", json, "one JSON object per line");
     add_common_options(*sc, common);
-    sc->callback([] { score(texts, model, json); });
+    sc->callback([] { score(texts, model, common, json); });
 
     auto* tr = cmd->add_subcommand(
         "train",
@@ -115,7 +120,7 @@ void add_sentiment_command(CLI::App& app) {
             print(st::cross_validate(rows, eval_folds, {}), json, fmt::format("classifier, {}-fold cross-validation", eval_folds));
             return;
         }
-        const auto scorer = make_scorer(model);
+        const auto scorer = make_sentiment_scorer(model, common);
         print(st::evaluate(*scorer, rows), json, scorer->name() + " scorer");
     });
 }

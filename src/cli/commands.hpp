@@ -2,10 +2,15 @@
 // throws CliError (exit 2, bad usage or input) or any other exception (exit 1).
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
 #include <CLI/CLI.hpp>
+
+#include "core/config.hpp"
+#include "sentiment/sentiment.hpp"
 
 namespace pricecast::cli {
 
@@ -18,10 +23,30 @@ public:
 // Options every subcommand accepts (DESIGN.md: --config, --data-dir, --log-format).
 struct CommonOptions {
     std::string config_file;
-    std::string data_dir;
+    std::string data_dir_flag;
     std::string log_format = "text";
+    CLI::Option* data_dir_option = nullptr;
+
+    // The --config file (or defaults and the environment), loaded on first use;
+    // a bad file is a UsageError naming the line.
+    const Config& config();
+    // --data-dir, else PRICECAST_DATA_DIR, else the config file, else ./pricecast-data.
+    std::string data_dir();
+
+private:
+    std::optional<Config> config_;
 };
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
+
+// A flag's value when it was given on the command line, else the config key's.
+template <class T, class Get>
+T flag_or_config(const CLI::Option* flag, const T& flag_value, Get from_config) {
+    return flag && flag->count() > 0 ? flag_value : from_config();
+}
+
+// The configured news scorer: --model (or sentiment.model) names a classifier
+// artifact; otherwise the lexicon (from sentiment.lexicon_dir when set).
+std::unique_ptr<sentiment::SentimentScorer> make_sentiment_scorer(const std::string& model_flag, CommonOptions& common);
 
 // Exit code a subcommand asks for after it ran (0 unless set).
 int& exit_code();

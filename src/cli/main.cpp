@@ -12,12 +12,28 @@ int& exit_code() {
     return code;
 }
 
+const Config& CommonOptions::config() {
+    if (!config_) {
+        try {
+            config_ = config_file.empty() ? Config() : Config::load(config_file);
+        } catch (const ConfigError& e) {
+            throw UsageError(e.what());
+        }
+    }
+    return *config_;
+}
+
+std::string CommonOptions::data_dir() {
+    return flag_or_config(data_dir_option, data_dir_flag, [&] { return config().string("data_dir"); });
+}
+
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
-    cmd.add_option("--config", opts.config_file, "TOML configuration file");
-    const char* env = std::getenv("PRICECAST_DATA_DIR");
-    opts.data_dir = env ? env : "pricecast-data";
-    cmd.add_option("--data-dir", opts.data_dir, "where the registry, logs, snapshots and reports live")
-        ->capture_default_str();
+    cmd.add_option("--config", opts.config_file,
+                   "TOML configuration file (see config/pricecast.example.toml); every key can also be set as "
+                   "PRICECAST_<SECTION>_<KEY> in the environment");
+    opts.data_dir_option = cmd.add_option("--data-dir", opts.data_dir_flag,
+                                          "where the registry, logs, snapshots and reports live (default: "
+                                          "$PRICECAST_DATA_DIR, else data_dir in --config, else ./pricecast-data)");
     cmd.add_option("--log-format", opts.log_format, "text or json")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();

@@ -1,0 +1,288 @@
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <optional>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace pricecast {
+
+const std::vector<ConfigKey>& config_keys() {
+    using T = ConfigType;
+    static const std::vector<ConfigKey> keys = {
+        {"data_dir", T::string, R"("pricecast-data")", "where the registry, prediction log, snapshots and reports live"},
+        {"log_format", T::string, R"("text")", "log lines: \"text\" (human-readable) or \"json\" (one object per line)"},
+
+        {"features.timeframes", T::string_list, R"(["1m", "5m", "1h"])",
+         "bar timeframes, shortest first; the first is the interval of the input bars"},
+        {"features.indicators", T::string_list, "[]",
+         "indicator references (\"rsi(14)\" on every timeframe, \"5m:rsi(14)\" on one); [] = the built-in set of "
+         "`pricecast features schema`"},
+        {"features.sentiment_windows", T::string_list, R"(["10m", "1h"])", "event-time sentiment windows"},
+        {"features.lateness", T::duration, R"("1m")",
+         "how late a message may arrive and still count; bars wait this long for late news"},
+        {"features.symbols", T::string_list, "[]", "symbols accepted by the feature pipeline; [] = any"},
+
+        {"sentiment.model", T::string, R"("")",
+         "classifier artifact from `pricecast sentiment train` used to score news; \"\" = the lexicon scorer"},
+        {"sentiment.lexicon_dir", T::string, R"("")",
+         "folder with the lexicon files; \"\" = the ones shipped in data/sentiment"},
+
+        {"simulator.symbols", T::string_list, R"(["ACME", "BOLT"])", "simulated symbols"},
+        {"simulator.seed", T::integer, "42", "random seed: the same seed gives the same market"},
+        {"simulator.bars", T::integer, "1440", "bars per symbol written by `pricecast simulate`"},
+        {"simulator.interval", T::duration, R"("1m")", "bar interval"},
+        {"simulator.start", T::string, R"("2024-01-02T00:00:00Z")", "event time of the first bar (ISO-8601)"},
+        {"simulator.news_rate", T::real, "0.02", "expected news items per symbol per bar"},
+        {"simulator.news_impact", T::real, "0.002",
+         "log return per unit of news sentiment (0 with ar1 = ar2 = 0: a pure random walk)"},
+        {"simulator.news_delay", T::integer, "2", "bars between a news item and the start of its price move"},
+        {"simulator.ar1", T::real, "0.0", "lag-1 autocorrelation planted in returns"},
+        {"simulator.ar2", T::real, "0.0", "lag-2 autocorrelation planted in returns"},
+    };
+    return keys;
+}
+
+std::string_view to_string(ConfigType t) {
+    switch (t) {
+        case ConfigType::integer: return "integer";
+        case ConfigType::real: return "number";
+        case ConfigType::boolean: return "boolean (true or false)";
+        case ConfigType::string: return "string";
+        case ConfigType::string_list: return "list of strings";
+        case ConfigType::duration: return "duration string (\"30s\", \"1m\", \"1h\")";
+    }
+    return "?";
+}
+
+namespace {
+
+const ConfigKey* find_key(std::string_view name) {
+    for (const auto& k : config_keys())
+        if (k.name == name) return &k;
+    return nullptr;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diag = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t up = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+            diag = up;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string suggestion(std::string_view name) {
+    const ConfigKey* best = nullptr;
+    std::size_t best_d = 4;
+    for (const auto& k : config_keys())
+        if (auto d = edit_distance(name, k.name); d < best_d) best_d = d, best = &k;
+    return best ? fmt::format(" (did you mean '{}'?)", best->name) : "";
+}
+
+std::string where(const toml::node& n, const std::string& file) {
+    const auto& s = n.source();
+    return fmt::format("{}:{}:{}", file, s.begin.line, s.begin.column);
+}
+
+// Does the node hold a value of the key's type?
+bool fits(const toml::node& n, ConfigType t) {
+    switch (t) {
+        case ConfigType::integer: return n.is_integer();
+        case ConfigType::real: return n.is_floating_point() || n.is_integer();
+        case ConfigType::boolean: return n.is_boolean();
+        case ConfigType::string: return n.is_string();
+        case ConfigType::duration: return n.is_string() && parse_duration(**n.as_string()).has_value();
+        case ConfigType::string_list: {
+            const auto* a = n.as_array();
+            return a && std::all_of(a->begin(), a->end(), [](const toml::node& e) { return e.is_string(); });
+        }
+    }
+    return false;
+}
+
+// An environment value as TOML text of the key's type.
+std::string env_as_toml(const std::string& raw, ConfigType t) {
+    auto quote = [](std::string_view s) {
+        std::string q = "\"";
+        for (char c : s) q += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+        return q + "\"";
+    };
+    switch (t) {
+        case ConfigType::string:
+        case ConfigType::duration: return quote(raw);
+        case ConfigType::string_list: {
+            std::string out = "[";
+            std::size_t start = 0;
+            while (start <= raw.size() && !raw.empty()) {
+                const auto comma = raw.find(',', start);
+                const auto item = raw.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                out += (out.size() > 1 ? ", " : "") + quote(item);
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+            }
+            return out + "]";
+        }
+        default: return raw;
+    }
+}
+
+}  // namespace
+
+struct Config::Impl {
+    toml::table defaults, file;
+    std::string file_name;
+
+    static toml::table parse(const std::string& text, const std::string& name) {
+        try {
+            return toml::parse(text, name);
+        } catch (const toml::parse_error& e) {
+            throw ConfigError(fmt::format("{}:{}:{}: {}", name, e.source().begin.line, e.source().begin.column,
+                                          e.description()));
+        }
+    }
+
+    // The value of a key from the environment, parsed and type-checked; nullopt if unset.
+    std::optional<toml::table> env(const ConfigKey& k) const {
+        const std::string var = env_name(k.name);
+        const char* raw = std::getenv(var.c_str());
+        if (!raw) return std::nullopt;
+        toml::table t;
+        try {
+            t = toml::parse("v = " + env_as_toml(raw, k.type));
+        } catch (const toml::parse_error&) {
+        }
+        if (!t.contains("v") || !fits(*t.get("v"), k.type))
+            throw ConfigError(fmt::format("env {}: '{}' is not a {} (for {})", var, raw, to_string(k.type), k.name));
+        return t;
+    }
+
+    // The node for a key and where it came from.
+    std::pair<toml::node_view<const toml::node>, std::string> lookup(std::string_view name, toml::table& env_holder) const {
+        const ConfigKey* k = find_key(name);
+        if (!k) throw ConfigError(fmt::format("no configuration key '{}'{}", name, suggestion(name)));
+        if (auto e = env(*k)) {
+            env_holder = std::move(*e);
+            return {toml::node_view<const toml::node>(env_holder.get("v")), "env " + env_name(name)};
+        }
+        if (auto n = file.at_path(name); n) return {n, where(*n.node(), file_name)};
+        return {defaults.at_path(name), "default"};
+    }
+
+    // Every leaf of the file must be a declared key of the right type.
+    void check(const toml::table& t, const std::string& prefix) const {
+        for (const auto& [key, node] : t) {
+            const std::string name = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
+            if (const auto* sub = node.as_table(); sub && !find_key(name)) {
+                check(*sub, name);
+                continue;
+            }
+            const ConfigKey* k = find_key(name);
+            if (!k)
+                throw ConfigError(fmt::format("{}: unknown key '{}'{}", where(node, file_name), name, suggestion(name)));
+            if (!fits(node, k->type))
+                throw ConfigError(fmt::format("{}: {} must be a {}", where(node, file_name), name, to_string(k->type)));
+        }
+    }
+};
+
+Config::Config() : impl_(std::make_unique<Impl>()) {
+    std::string text;
+    for (const auto& k : config_keys()) text += fmt::format("\"{}\" = {}\n", k.name, k.default_value);
+    // Dotted names in quotes are literal keys; re-nest them through at_path-friendly tables.
+    const auto flat = Impl::parse(text, "defaults");
+    for (const auto& [key, node] : flat) {
+        const std::string name(key.str());
+        const auto dot = name.find('.');
+        if (dot == std::string::npos) {
+            impl_->defaults.insert(name, node);
+        } else {
+            auto* section = impl_->defaults.emplace<toml::table>(name.substr(0, dot)).first->second.as_table();
+            section->insert(name.substr(dot + 1), node);
+        }
+    }
+    for (const auto& k : config_keys()) impl_->env(k);  // bad environment values fail early
+}
+
+Config Config::load(const std::filesystem::path& file) {
+    Config c;
+    std::ifstream in(file);
+    if (!in) throw ConfigError(file.string() + ": cannot open the configuration file");
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    c.impl_->file_name = file.string();
+    c.impl_->file = Impl::parse(text, file.string());
+    c.impl_->check(c.impl_->file, "");
+    return c;
+}
+
+Config::~Config() = default;
+Config::Config(Config&&) noexcept = default;
+Config& Config::operator=(Config&&) noexcept = default;
+
+std::string Config::env_name(std::string_view key) {
+    std::string s = "PRICECAST_";
+    for (char c : key) s += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+namespace {
+
+template <class F>
+auto typed(const Config::Impl& impl, std::string_view key, ConfigType want, F get) {
+    toml::table env_holder;
+    auto [node, from] = impl.lookup(key, env_holder);
+    const ConfigKey* k = find_key(key);
+    if (k->type != want && !(want == ConfigType::string && k->type == ConfigType::duration))
+        throw std::logic_error(fmt::format("config key {} is a {}, read as a {}", key, to_string(k->type), to_string(want)));
+    return get(*node.node());
+}
+
+}  // namespace
+
+std::int64_t Config::integer(std::string_view key) const {
+    return typed(*impl_, key, ConfigType::integer, [](const toml::node& n) { return **n.as_integer(); });
+}
+double Config::real(std::string_view key) const {
+    return typed(*impl_, key, ConfigType::real, [](const toml::node& n) { return *n.value<double>(); });
+}
+bool Config::boolean(std::string_view key) const {
+    return typed(*impl_, key, ConfigType::boolean, [](const toml::node& n) { return **n.as_boolean(); });
+}
+std::string Config::string(std::string_view key) const {
+    return typed(*impl_, key, ConfigType::string, [](const toml::node& n) { return **n.as_string(); });
+}
+std::vector<std::string> Config::strings(std::string_view key) const {
+    return typed(*impl_, key, ConfigType::string_list, [](const toml::node& n) {
+        std::vector<std::string> out;
+        for (const auto& e : *n.as_array()) out.push_back(**e.as_string());
+        return out;
+    });
+}
+Duration Config::duration(std::string_view key) const {
+    return typed(*impl_, key, ConfigType::duration, [](const toml::node& n) { return *parse_duration(**n.as_string()); });
+}
+
+std::string Config::source(std::string_view key) const {
+    toml::table env_holder;
+    return impl_->lookup(key, env_holder).second;
+}
+
+std::string Config::value_text(std::string_view key) const {
+    toml::table env_holder;
+    auto [node, from] = impl_->lookup(key, env_holder);
+    std::ostringstream out;
+    node.visit([&](const auto& v) { out << toml::toml_formatter(v); });
+    return out.str();
+}
+
+}  // namespace pricecast
