@@ -137,5 +137,36 @@ TEST_F(CliTest, SentimentBadInput) {
     }
 }
 
+TEST_F(CliTest, ConfigFileAndEnvironmentReachTheSubcommands) {
+    const auto cfg = write("pc.toml", "[features]\ntimeframes = [\"5m\", \"1h\"]\n[simulator]\nsymbols = [\"XA\", \"XB\", \"XC\"]\nbars = 12\n");
+    auto r = run("features schema --config " + cfg);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("5m:sma(5)"), std::string::npos);
+    EXPECT_EQ(r.output.find("1m:sma(5)"), std::string::npos);
+    r = run("features schema --config " + cfg + " --timeframes 1m,5m");
+    EXPECT_NE(r.output.find("1m:sma(5)"), std::string::npos) << "a flag wins over the file";
+    const std::string env_cmd = "env PRICECAST_FEATURES_TIMEFRAMES=1h,1d " + test::pricecast_binary().string() +
+                                " features schema --config " + cfg + " 2>&1";
+    FILE* p = popen(env_cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (auto n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    EXPECT_EQ(WEXITSTATUS(pclose(p)), 0);
+    EXPECT_NE(out.find("1d:sma(5)"), std::string::npos) << "the environment wins over the file";
+
+    r = run("simulate --config " + cfg + " --out " + path("sim"));
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("XC       12 bars"), std::string::npos) << r.output;
+
+    const auto bad = write("bad.toml", "[simulator]\nbars = \"many\"\n");
+    r = run("simulate --config " + bad + " --out " + path("sim"));
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.output.find("bad.toml:2:8: simulator.bars must be an integer"), std::string::npos) << r.output;
+    r = run("config check " + bad);
+    EXPECT_EQ(r.status, 2);
+    r = run("config show --config " + cfg);
+    EXPECT_NE(r.output.find("pc.toml:5:8"), std::string::npos) << "show says where each value came from: " << r.output;
+}
+
 }  // namespace
 }  // namespace pricecast

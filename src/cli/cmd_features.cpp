@@ -178,14 +178,15 @@ void add_features_command(CLI::App& app) {
     auto* cmd = app.add_subcommand("features", "the feature pipeline: schema and batch builds of the feature matrix");
     cmd->require_subcommand(1);
     static CommonOptions common;
-    static FeatureOptions fo;
+    // One set per subcommand: the flag pointers tell whether a flag was given.
+    static FeatureOptions schema_fo, build_fo;
 
     auto* sch = cmd->add_subcommand("schema", "print the feature columns in order and the schema hash models are tied to");
     static bool json = false;
     sch->add_flag("--json", json, "machine-readable output");
-    add_feature_options(*sch, fo);
+    add_feature_options(*sch, schema_fo);
     add_common_options(*sch, common);
-    sch->callback([] { schema(fo, common, json); });
+    sch->callback([] { schema(schema_fo, common, json); });
 
     auto* b = cmd->add_subcommand(
         "build",
@@ -202,9 +203,9 @@ void add_features_command(CLI::App& app) {
     b->add_option("--out", out, "output file: .csv, otherwise the binary matrix format")->required();
     b->add_option("--format", format, "csv or bin (default: from the --out extension)")
         ->check(CLI::IsMember({"csv", "bin"}));
-    add_feature_options(*b, fo);
+    add_feature_options(*b, build_fo);
     add_common_options(*b, common);
-    b->callback([] { build(fo, common, prices, news, sentiment_model, out, format); });
+    b->callback([] { build(build_fo, common, prices, news, sentiment_model, out, format); });
 }
 
 }  // namespace pricecast::cli

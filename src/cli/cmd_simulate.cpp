@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
 #include "data/news.hpp"
@@ -55,6 +56,27 @@ data::SimulatorConfig config_from(const SimulateOptions& o) {
     cfg.regime_switch_at = static_cast<int>(o.regime_switch_at);
     cfg.trades = !o.no_trades;
     return cfg;
+}
+
+// [simulator] keys of the configuration fill in every flag not given.
+void apply_config(SimulateOptions& o, const CLI::App& cmd, CommonOptions& common) {
+    const Config& c = common.config();
+    auto unset = [&](const char* flag) { return cmd.get_option(flag)->count() == 0; };
+    auto in_range = [](const char* key, double v, double lo, double hi) {
+        if (v < lo || v > hi) throw UsageError(fmt::format("{}: {} is outside [{}, {}]", key, v, lo, hi));
+        return v;
+    };
+    if (unset("--symbols")) o.symbols = fmt::format("{}", fmt::join(c.strings("simulator.symbols"), ","));
+    if (unset("--bars")) o.bars = static_cast<long>(in_range("simulator.bars", static_cast<double>(c.integer("simulator.bars")), 1, 1e9));
+    if (unset("--seed")) o.seed = static_cast<std::uint64_t>(c.integer("simulator.seed"));
+    if (unset("--interval")) o.interval = c.string("simulator.interval");
+    if (unset("--start")) o.start = c.string("simulator.start");
+    if (unset("--news-impact")) o.news_impact = c.real("simulator.news_impact");
+    if (unset("--news-rate")) o.news_rate = in_range("simulator.news_rate", c.real("simulator.news_rate"), 0, 10);
+    if (unset("--news-delay"))
+        o.news_delay = static_cast<int>(in_range("simulator.news_delay", static_cast<double>(c.integer("simulator.news_delay")), 0, 60));
+    if (unset("--ar1")) o.ar1 = in_range("simulator.ar1", c.real("simulator.ar1"), -0.95, 0.95);
+    if (unset("--ar2")) o.ar2 = in_range("simulator.ar2", c.real("simulator.ar2"), -0.95, 0.95);
 }
 
 void run(const SimulateOptions& o) {
@@ -124,7 +146,10 @@ void add_simulate_command(CLI::App& app) {
     cmd->add_flag("--no-trades", o.no_trades, "do not generate trades (faster)");
     cmd->add_option("--out", o.out, "output folder")->capture_default_str();
     add_common_options(*cmd, common);
-    cmd->callback([] { run(o); });
+    cmd->callback([cmd] {
+        apply_config(o, *cmd, common);
+        run(o);
+    });
 }
 
 }  // namespace pricecast::cli

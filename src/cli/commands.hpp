@@ -24,8 +24,8 @@ public:
 struct CommonOptions {
     std::string config_file;
     std::string data_dir_flag;
+    bool data_dir_given = false;  // set when --data-dir is parsed (one object may serve several subcommands)
     std::string log_format = "text";
-    CLI::Option* data_dir_option = nullptr;
 
     // The --config file (or defaults and the environment), loaded on first use;
     // a bad file is a UsageError naming the line.
@@ -58,6 +58,7 @@ void add_demo_command(CLI::App& app);        // cmd_demo.cpp
 void add_sentiment_command(CLI::App& app);   // cmd_sentiment.cpp: sentiment score, train, eval
 void add_features_command(CLI::App& app);    // cmd_features.cpp: features schema, build
 void add_train_command(CLI::App& app);       // cmd_train.cpp: train, evaluate
+void add_config_command(CLI::App& app);      // cmd_config.cpp: config show, check
 void add_registry_command(CLI::App& app);    // cmd_registry.cpp: registry list, show, promote, rollback, ...
 
 }  // namespace pricecast::cli

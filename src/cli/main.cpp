@@ -24,16 +24,17 @@ const Config& CommonOptions::config() {
 }
 
 std::string CommonOptions::data_dir() {
-    return flag_or_config(data_dir_option, data_dir_flag, [&] { return config().string("data_dir"); });
+    return data_dir_given ? data_dir_flag : config().string("data_dir");
 }
 
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
     cmd.add_option("--config", opts.config_file,
                    "TOML configuration file (see config/pricecast.example.toml); every key can also be set as "
                    "PRICECAST_<SECTION>_<KEY> in the environment");
-    opts.data_dir_option = cmd.add_option("--data-dir", opts.data_dir_flag,
-                                          "where the registry, logs, snapshots and reports live (default: "
-                                          "$PRICECAST_DATA_DIR, else data_dir in --config, else ./pricecast-data)");
+    cmd.add_option("--data-dir", opts.data_dir_flag,
+                   "where the registry, logs, snapshots and reports live (default: $PRICECAST_DATA_DIR, else "
+                   "data_dir in --config, else ./pricecast-data)")
+        ->each([&opts](const std::string&) { opts.data_dir_given = true; });
     cmd.add_option("--log-format", opts.log_format, "text or json")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
@@ -53,6 +54,7 @@ int main(int argc, char** argv) {
     add_sentiment_command(app);
     add_features_command(app);
     add_train_command(app);
+    add_config_command(app);
     add_registry_command(app);
     try {
         app.parse(argc, argv);

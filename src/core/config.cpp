@@ -61,6 +61,11 @@ std::string_view to_string(ConfigType t) {
 
 namespace {
 
+std::string a_type(ConfigType t) {
+    const auto name = to_string(t);
+    return (name.front() == 'i' ? "an " : "a ") + std::string(name);
+}
+
 const ConfigKey* find_key(std::string_view name) {
     for (const auto& k : config_keys())
         if (k.name == name) return &k;
@@ -163,7 +168,7 @@ struct Config::Impl {
         } catch (const toml::parse_error&) {
         }
         if (!t.contains("v") || !fits(*t.get("v"), k.type))
-            throw ConfigError(fmt::format("env {}: '{}' is not a {} (for {})", var, raw, to_string(k.type), k.name));
+            throw ConfigError(fmt::format("env {}: '{}' is not {} (for {})", var, raw, a_type(k.type), k.name));
         return t;
     }
 
@@ -191,7 +196,7 @@ struct Config::Impl {
             if (!k)
                 throw ConfigError(fmt::format("{}: unknown key '{}'{}", where(node, file_name), name, suggestion(name)));
             if (!fits(node, k->type))
-                throw ConfigError(fmt::format("{}: {} must be a {}", where(node, file_name), name, to_string(k->type)));
+                throw ConfigError(fmt::format("{}: {} must be {}", where(node, file_name), name, a_type(k->type)));
         }
     }
 };
