@@ -138,23 +138,33 @@ std::vector<std::string> timeframes_for(Duration base) {
     return tfs;
 }
 
-void build(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
-           const std::string& news_path, const std::string& sentiment_model, const std::string& out, std::string format) {
+struct Built {
+    features::FeatureSchema schema;
+    std::vector<features::FeatureVector> rows;
+    features::PipelineStats stats;
+};
+
+Built build_from_files(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
+                       const std::string& news_path, const std::string& sentiment_model) {
     auto cfg = feature_config(o, common);
     const auto bars = read_prices(prices);
     if (bars.empty()) throw UsageError("--prices: no valid bars");
-    if (o.timeframes_flag->count() == 0 && common.config().source("features.timeframes") == "default")
+    if ((!o.timeframes_flag || o.timeframes_flag->count() == 0) &&
+        common.config().source("features.timeframes") == "default")
         cfg.timeframes = timeframes_for(bars.front().interval);
     std::set<std::string> symbols;
     for (const auto& b : bars) symbols.insert(b.symbol);
     cfg.symbols.assign(symbols.begin(), symbols.end());
-    const auto pipeline = make_pipeline(cfg);  // validates the configuration before the work starts
-    const auto& schema = pipeline.schema();
+    Built b{make_pipeline(cfg).schema(), {}, {}};  // validates the configuration before the work starts
     auto news = read_news(news_path);
     score_news(news, sentiment_model, common);
+    b.rows = features::build(cfg, bars, news, &b.stats);
+    return b;
+}
 
-    features::PipelineStats stats;
-    const auto rows = features::build(cfg, bars, news, &stats);
+void build(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
+           const std::string& news_path, const std::string& sentiment_model, const std::string& out, std::string format) {
+    const auto [schema, rows, stats] = build_from_files(o, common, prices, news_path, sentiment_model);
     if (format.empty()) format = out.ends_with(".csv") ? "csv" : "bin";
     if (format == "csv") {
         std::ofstream f(out);
@@ -173,6 +183,12 @@ void build(const FeatureOptions& o, CommonOptions& common, const std::vector<std
 }
 
 }  // namespace
+
+features::FeatureMatrix feature_matrix_from_files(CommonOptions& common, const std::vector<std::string>& prices,
+                                                  const std::string& news, const std::string& sentiment_model) {
+    const auto b = build_from_files(FeatureOptions{}, common, prices, news, sentiment_model);
+    return features::to_matrix(b.schema, b.rows);
+}
 
 void add_features_command(CLI::App& app) {
     auto* cmd = app.add_subcommand("features", "the feature pipeline: schema and batch builds of the feature matrix");

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/config.hpp"
+#include "features/features.hpp"
 #include "sentiment/sentiment.hpp"
 
 namespace pricecast::cli {
@@ -47,6 +48,11 @@ T flag_or_config(const CLI::Option* flag, const T& flag_value, Get from_config) 
 // The configured news scorer: --model (or sentiment.model) names a classifier
 // artifact; otherwise the lexicon (from sentiment.lexicon_dir when set).
 std::unique_ptr<sentiment::SentimentScorer> make_sentiment_scorer(const std::string& model_flag, CommonOptions& common);
+
+// The feature matrix of price files (and news) with the [features] configuration;
+// bad files are UsageErrors naming them.
+features::FeatureMatrix feature_matrix_from_files(CommonOptions& common, const std::vector<std::string>& prices,
+                                                  const std::string& news, const std::string& sentiment_model);
 
 // Exit code a subcommand asks for after it ran (0 unless set).
 int& exit_code();

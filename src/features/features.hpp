@@ -177,5 +177,7 @@ struct FeatureMatrix {
 };
 // Throws std::runtime_error naming the file and what is wrong with it.
 FeatureMatrix read_binary(const std::filesystem::path& path);
+// The same matrix from vectors in memory.
+FeatureMatrix to_matrix(const FeatureSchema& schema, std::span<const FeatureVector> rows);
 
 }  // namespace pricecast::features

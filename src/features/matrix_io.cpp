@@ -140,4 +140,18 @@ FeatureMatrix read_binary(const std::filesystem::path& path) {
     return m;
 }
 
+FeatureMatrix to_matrix(const FeatureSchema& schema, std::span<const FeatureVector> rows) {
+    FeatureMatrix m;
+    for (const auto& c : schema.columns()) m.columns.push_back(c.name);
+    m.schema_hash = schema.hash();
+    m.values.reserve(rows.size() * schema.size());
+    for (const auto& r : rows) {
+        m.symbols.push_back(r.symbol);
+        m.times.push_back(r.close_time);
+        m.closes.push_back(r.close);
+        m.values.insert(m.values.end(), r.values.begin(), r.values.end());
+    }
+    return m;
+}
+
 }  // namespace pricecast::features
