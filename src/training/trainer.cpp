@@ -1,0 +1,107 @@
+#include "training/trainer.hpp"
+
+#include <algorithm>
+#include <map>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace pricecast::training {
+namespace {
+
+using models::ClassProbs;
+using models::Trend;
+
+std::vector<ClassProbs> one_hot(std::span<const Trend> classes) {
+    std::vector<ClassProbs> p(classes.size(), ClassProbs{0, 0, 0});
+    for (std::size_t i = 0; i < classes.size(); ++i) p[i][static_cast<std::size_t>(classes[i])] = 1;
+    return p;
+}
+
+std::array<double, models::kClasses> shares(std::span<const Trend> labels) {
+    std::array<double, models::kClasses> n{};
+    for (auto l : labels) n[static_cast<std::size_t>(l)] += 1;
+    for (auto& x : n) x /= std::max<double>(1, static_cast<double>(labels.size()));
+    return n;
+}
+
+Trend majority(std::span<const Trend> labels) {
+    const auto s = shares(labels);
+    return static_cast<Trend>(std::max_element(s.begin(), s.end()) - s.begin());
+}
+
+}  // namespace
+
+Duration bar_interval(const features::FeatureMatrix& m) {
+    std::map<std::string, Timestamp> last;
+    std::map<Duration, std::size_t> gaps;
+    for (std::size_t i = 0; i < m.rows(); ++i) {
+        if (auto it = last.find(m.symbols[i]); it != last.end()) ++gaps[m.times[i] - it->second];
+        last[m.symbols[i]] = m.times[i];
+    }
+    if (gaps.empty()) return 0;
+    return std::max_element(gaps.begin(), gaps.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
+}
+
+WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const models::LabelConfig& lc,
+                                     WalkForwardConfig wf, const ModelFactory& make, const FoldObserver& observe) {
+    const auto returns = models::row_returns(m, lc);
+    const auto probe = make();
+    const auto windows = models::make_windows(m, probe->steps());
+    wf.purge = bar_interval(m) * lc.horizon;
+    const auto splits = walk_forward(windows.set.times, wf);
+
+    WalkForwardResult r;
+    std::vector<Trend> truth, majority_pred, persistence_pred;
+    std::vector<ClassProbs> probs_all;
+    for (std::size_t k = 0; k < splits.size(); ++k) {
+        const auto& s = splits[k];
+        std::vector<std::size_t> train_rows;
+        for (auto i : s.train) train_rows.push_back(windows.rows[i]);
+        models::Labeler labeler(lc);
+        labeler.fit(returns, train_rows);
+        const auto train = models::select(windows, s.train, labeler, returns);
+        const auto valid = models::select(windows, s.valid, labeler, returns);
+        const auto test = models::select(windows, s.test, labeler, returns);
+        if (train.size() == 0 || test.size() == 0)
+            throw std::invalid_argument(fmt::format("walk-forward fold {}: no labeled samples", k + 1));
+        auto model = make();
+        model->fit(train, valid, {});
+        const auto probs = model->predict_proba(test);
+        const Trend maj = majority(train.labels);
+        FoldResult f{s.test_from, s.test_to, train.size(), valid.size(), test.size(), shares(train.labels),
+                     evaluate(test.labels, probs),
+                     evaluate(test.labels, one_hot(std::vector<Trend>(test.size(), maj))),
+                     evaluate(test.labels, one_hot(test.last_realized))};
+        if (observe) observe(k, splits.size(), f);
+        r.folds.push_back(f);
+        truth.insert(truth.end(), test.labels.begin(), test.labels.end());
+        probs_all.insert(probs_all.end(), probs.begin(), probs.end());
+        majority_pred.insert(majority_pred.end(), test.size(), maj);
+        persistence_pred.insert(persistence_pred.end(), test.last_realized.begin(), test.last_realized.end());
+        r.last_model = std::move(model);
+        r.last_labeler = labeler;
+    }
+    r.model = evaluate(truth, probs_all);
+    r.majority = evaluate(truth, one_hot(majority_pred));
+    r.persistence = evaluate(truth, one_hot(persistence_pred));
+    r.test_balance = shares(truth);
+    return r;
+}
+
+nlohmann::json WalkForwardResult::to_json() const {
+    nlohmann::json folds_json = nlohmann::json::array();
+    for (std::size_t k = 0; k < folds.size(); ++k) {
+        const auto& f = folds[k];
+        folds_json.push_back({{"fold", k + 1}, {"test_from", format_iso8601(f.test_from)},
+                              {"test_to", format_iso8601(f.test_to)}, {"train", f.train}, {"valid", f.valid},
+                              {"test", f.test}, {"train_balance", f.train_balance}, {"model", f.model.to_json()},
+                              {"majority", f.majority.to_json()}, {"persistence", f.persistence.to_json()}});
+    }
+    return {{"overall", {{"model", model.to_json()}, {"majority", majority.to_json()}, {"persistence", persistence.to_json()}}},
+            {"test_balance", test_balance},
+            {"labels", last_labeler.to_json()},
+            {"folds", folds_json}};
+}
+
+}  // namespace pricecast::training

@@ -1,0 +1,45 @@
+// Walk-forward training and evaluation: for each fold, fit the labels on the
+// training split, train a fresh model (early stopping on the validation tail),
+// predict the test block, and score it next to the majority and persistence
+// baselines on exactly the same bars.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "features/features.hpp"
+#include "models/dataset.hpp"
+#include "training/metrics.hpp"
+#include "training/splits.hpp"
+
+namespace pricecast::training {
+
+struct FoldResult {
+    Timestamp test_from = 0, test_to = 0;
+    std::size_t train = 0, valid = 0, test = 0;
+    std::array<double, models::kClasses> train_balance{};
+    ClassMetrics model, majority, persistence;
+};
+
+struct WalkForwardResult {
+    std::vector<FoldResult> folds;
+    ClassMetrics model, majority, persistence;  // over all test blocks together
+    std::array<double, models::kClasses> test_balance{};
+    std::unique_ptr<models::Model> last_model;  // trained on the last fold's training split
+    models::Labeler last_labeler{{}};
+    nlohmann::json to_json() const;
+};
+
+using ModelFactory = std::function<std::unique_ptr<models::Model>()>;
+using FoldObserver = std::function<void(std::size_t fold, std::size_t folds, const FoldResult&)>;
+
+// The matrix's bar interval x horizon is the purge gap. Throws std::invalid_argument
+// when the matrix is too short for the folds or a fold has no labeled samples.
+WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const models::LabelConfig& labels,
+                                     WalkForwardConfig wf, const ModelFactory& make, const FoldObserver& observe = {});
+
+// The most common gap between consecutive rows of a symbol.
+Duration bar_interval(const features::FeatureMatrix& m);
+
+}  // namespace pricecast::training
