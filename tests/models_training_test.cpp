@@ -1,0 +1,190 @@
+// Labels, windows, walk-forward splits, the XGBoost models and the whole
+// walk-forward trainer: it must find a planted signal and find nothing in noise.
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "models/dataset.hpp"
+#include "models/xgboost_model.hpp"
+#include "training/trainer.hpp"
+
+namespace pricecast::models {
+namespace {
+
+using features::FeatureMatrix;
+
+// Two symbols interleaved by time; feature 0 is the signal x_t, feature 1 noise.
+// close[t+1] = close[t] * (1 + strength * x_t + noise).
+FeatureMatrix synthetic(std::size_t bars, double strength, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> z(0, 1);
+    FeatureMatrix m;
+    m.columns = {"x", "noise"};
+    double close[2] = {100, 50};
+    for (std::size_t t = 0; t < bars; ++t)
+        for (int s = 0; s < 2; ++s) {
+            const double x = z(rng);
+            m.symbols.push_back(s ? "B" : "A");
+            m.times.push_back(static_cast<Timestamp>(t) * kMinute);
+            m.closes.push_back(close[s]);
+            m.values.push_back(x);
+            m.values.push_back(z(rng));
+            close[s] *= 1 + strength * x + 0.002 * z(rng);
+        }
+    return m;
+}
+
+TEST(Labels, PerSymbolReturnsAndThresholds) {
+    FeatureMatrix m;
+    m.columns = {"f"};
+    const double a[] = {100, 102, 101, 101.5}, b[] = {10, 9, 9.5, 9.5};
+    for (int t = 0; t < 4; ++t) {
+        m.symbols.insert(m.symbols.end(), {"A", "B"});
+        m.times.insert(m.times.end(), {t * kMinute, t * kMinute});
+        m.closes.insert(m.closes.end(), {a[t], b[t]});
+        m.values.insert(m.values.end(), {1.0, 1.0});
+    }
+    LabelConfig cfg;  // fixed 1%, horizon 1
+    const auto r = row_returns(m, cfg);
+    EXPECT_DOUBLE_EQ(r.forward[0], 102.0 / 100 - 1);       // A 100 -> 102
+    EXPECT_DOUBLE_EQ(r.forward[1], -0.1);        // B 10 -> 9
+    EXPECT_TRUE(std::isnan(r.forward[6]));       // A's last bar has no future
+    EXPECT_DOUBLE_EQ(r.past[2], 102.0 / 100 - 1);          // A at t=1 looks back to t=0
+    Labeler l(cfg);
+    l.fit(r, std::vector<std::size_t>{0, 1, 2, 3});
+    EXPECT_EQ(l.forward_class(r, 0), Trend::up);
+    EXPECT_EQ(l.forward_class(r, 1), Trend::down);
+    EXPECT_EQ(l.forward_class(r, 4), Trend::stable);  // A 101 -> 101.5 is 0.5%
+    EXPECT_EQ(l.forward_class(r, 6), std::nullopt);
+
+    cfg.mode = ThresholdMode::quantile;
+    Labeler q(cfg);
+    q.fit(r, std::vector<std::size_t>{0, 2, 4});  // A's known returns only
+    auto r2 = r;
+    r2.forward[1] = r2.forward[3] = 5.0;  // rows outside the training set cannot move the thresholds
+    Labeler q2(cfg);
+    q2.fit(r2, std::vector<std::size_t>{0, 2, 4});
+    EXPECT_EQ(q.to_json()["up"], q2.to_json()["up"]);
+    EXPECT_EQ(q.to_json()["down"], q2.to_json()["down"]);
+}
+
+TEST(Windows, NeverCrossSymbolsOrIncompleteRows) {
+    FeatureMatrix m = synthetic(10, 0, 1);
+    m.values[2 * 4] = std::nan("");  // row 4 = A at t=2 is incomplete
+    const auto w = make_windows(m, 3);
+    for (std::size_t i = 0; i < w.rows.size(); ++i) {
+        const auto row = w.rows[i];
+        EXPECT_NE(row, 4u);
+        if (m.symbols[row] == "A") {
+            EXPECT_GE(m.times[row], 5 * kMinute) << "A's windows restart after t=2";
+        }
+        // The window's last vector is the row's own.
+        EXPECT_EQ(w.set.sample(i)[2 * 2], static_cast<float>(m.values[row * 2]));
+    }
+    EXPECT_EQ(w.rows.size(), (10u - 2) + (10u - 5));
+}
+
+TEST(Splits, OrderedPurgedAndDisjoint) {
+    std::vector<Timestamp> times;
+    for (int t = 0; t < 500; ++t) times.insert(times.end(), {t * kMinute, t * kMinute});
+    training::WalkForwardConfig cfg;
+    cfg.folds = 4;
+    cfg.purge = 3 * kMinute;
+    const auto splits = training::walk_forward(times, cfg);
+    ASSERT_EQ(splits.size(), 4u);
+    for (std::size_t k = 0; k < splits.size(); ++k) {
+        const auto& s = splits[k];
+        if (k) {
+            EXPECT_EQ(s.test_from, splits[k - 1].test_to) << "test blocks tile the tail";
+        }
+        for (auto i : s.test) EXPECT_TRUE(times[i] >= s.test_from && times[i] < s.test_to);
+        Timestamp valid_first = s.test_from;
+        for (auto i : s.valid) {
+            EXPECT_LT(times[i], s.test_from - cfg.purge + 1);
+            valid_first = std::min(valid_first, times[i]);
+        }
+        for (auto i : s.train) EXPECT_LT(times[i], valid_first - cfg.purge + 1) << "purged before validation";
+        EXPECT_FALSE(s.train.empty());
+        EXPECT_FALSE(s.valid.empty());
+        if (k) {
+            EXPECT_GT(s.train.size(), splits[k - 1].train.size()) << "expanding window";
+        }
+    }
+}
+
+TEST(Xgboost, SaveLoadGivesIdenticalProbabilities) {
+    const auto m = synthetic(800, 0.003, 2);
+    LabelConfig lc;
+    lc.mode = ThresholdMode::quantile;
+    const auto r = row_returns(m, lc);
+    const auto w = make_windows(m, 2);
+    std::vector<std::size_t> all(w.rows.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    Labeler l(lc);
+    l.fit(r, w.rows);
+    const auto set = select(w, all, l, r);
+    for (bool rf : {false, true}) {
+        XgboostConfig cfg;
+        cfg.random_forest = rf;
+        cfg.rounds = 30;
+        cfg.forest_trees = 20;
+        cfg.steps = 2;
+        cfg.feature_schema_hash = 0xabcdef;
+        XgboostModel model(cfg);
+        model.fit(set, set, {});
+        const auto dir = std::filesystem::temp_directory_path() / ("pricecast-xgb-" + std::to_string(::getpid()) + (rf ? "rf" : "gb"));
+        model.save(dir);
+        const auto back = XgboostModel::load(dir);
+        EXPECT_EQ(back->kind(), rf ? "rf" : "gbdt");
+        EXPECT_EQ(back->feature_schema_hash(), 0xabcdefu);
+        const auto p = model.predict_proba(set), q = back->predict_proba(set);
+        ASSERT_EQ(p.size(), q.size());
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            EXPECT_EQ(p[i], q[i]);
+            EXPECT_NEAR(p[i][0] + p[i][1] + p[i][2], 1.0, 1e-5);
+        }
+        std::filesystem::remove_all(dir);
+    }
+    EXPECT_THROW(XgboostModel::load("/nonexistent"), std::runtime_error);
+}
+
+training::WalkForwardResult train_on(const FeatureMatrix& m, bool rf) {
+    LabelConfig lc;
+    lc.mode = ThresholdMode::quantile;
+    XgboostConfig cfg;
+    cfg.random_forest = rf;
+    cfg.rounds = 60;
+    cfg.forest_trees = 40;
+    training::WalkForwardConfig wf;
+    wf.folds = 3;
+    return training::walk_forward_train(m, lc, wf, [&] { return std::make_unique<XgboostModel>(cfg); });
+}
+
+// Two-proportion bound: how far apart two accuracies on n bars may be by chance (95%).
+double chance_margin(double p, std::size_t n) { return 1.96 * std::sqrt(2 * p * (1 - p) / static_cast<double>(n)); }
+
+TEST(WalkForward, FindsAPlantedSignalAndBeatsBothBaselines) {
+    const auto m = synthetic(3000, 0.004, 3);
+    for (bool rf : {false, true}) {
+        const auto r = train_on(m, rf);
+        std::printf("%s planted: accuracy %.3f, majority %.3f, persistence %.3f (n=%zu)\n", rf ? "rf" : "gbdt",
+                    r.model.accuracy, r.majority.accuracy, r.persistence.accuracy, r.model.n);
+        const double margin = chance_margin(0.5, r.model.n);
+        EXPECT_GT(r.model.accuracy, r.majority.accuracy + margin);
+        EXPECT_GT(r.model.accuracy, r.persistence.accuracy + margin);
+        EXPECT_GT(r.model.macro_f1, 0.55);
+    }
+}
+
+TEST(WalkForward, FindsNothingInNoise) {
+    const auto m = synthetic(3000, 0.0, 4);
+    const auto r = train_on(m, false);
+    std::printf("gbdt noise: accuracy %.3f, majority %.3f (n=%zu)\n", r.model.accuracy, r.majority.accuracy, r.model.n);
+    EXPECT_LT(r.model.accuracy, r.majority.accuracy + chance_margin(r.majority.accuracy, r.model.n));
+}
+
+}  // namespace
+}  // namespace pricecast::models
