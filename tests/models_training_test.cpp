@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "data/simulator.hpp"
 #include "models/dataset.hpp"
 #include "models/xgboost_model.hpp"
 #include "training/trainer.hpp"
@@ -184,6 +185,84 @@ TEST(WalkForward, FindsNothingInNoise) {
     const auto r = train_on(m, false);
     std::printf("gbdt noise: accuracy %.3f, majority %.3f (n=%zu)\n", r.model.accuracy, r.majority.accuracy, r.model.n);
     EXPECT_LT(r.model.accuracy, r.majority.accuracy + chance_margin(r.majority.accuracy, r.model.n));
+}
+
+// The simulator with one regime and a lag-2 dependence persistence cannot see
+// (EVALUATION.md): r_t = 0.3 r_{t-2} + sigma z. Its Bayes-optimal rule is known
+// in closed form, so the models are measured against it, not against a fit.
+constexpr double kAr2 = 0.3, kSigma = 0.001;
+
+FeatureMatrix ar2_market(std::size_t bars) {
+    auto cfg = data::default_simulator_config();
+    cfg.symbols = {{"A", 100}, {"B", 50}, {"C", 20}};
+    cfg.regimes = {{"one", 0.0, kSigma}};
+    cfg.ar2 = kAr2;
+    cfg.news_impact = 0;
+    cfg.trades = false;
+    cfg.seed = 11;
+    data::MarketSimulator sim(cfg);
+    std::vector<Bar> all;
+    for (std::size_t i = 0; i < bars; ++i) {
+        auto s = sim.step();
+        all.insert(all.end(), s.bars.begin(), s.bars.end());
+    }
+    features::FeatureConfig fc;
+    fc.timeframes = {"1m"};
+    fc.indicators = {"rsi(14)", "roc(2)"};
+    fc.sentiment_windows = {"10m"};
+    const auto rows = features::build(fc, all, {});
+    return features::to_matrix(features::Pipeline(fc).schema(), rows);
+}
+
+// P(class) of the next log return ~ N(0.3 r_{t-1}, sigma^2) against the quantile
+// thresholds of its stationary law N(0, sigma^2 / (1 - 0.3^2)).
+class BayesRule final : public Model {
+public:
+    explicit BayesRule(std::size_t lag_column) : col_(lag_column) {}
+    std::string kind() const override { return "bayes"; }
+    std::size_t steps() const override { return 1; }
+    void fit(const SampleSet&, const SampleSet&, const ProgressFn&) override {}
+    std::vector<ClassProbs> predict_proba(const SampleSet& batch) const override {
+        const double sd_u = kSigma / std::sqrt(1 - kAr2 * kAr2);
+        const double q = 0.4307272992954576 * sd_u;  // Phi^-1(2/3)
+        auto cdf = [](double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); };
+        std::vector<ClassProbs> out;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            const double mu = kAr2 * std::log1p(batch.sample(i)[col_]);
+            const double down = cdf((std::log1p(-q) - mu) / kSigma), up = 1 - cdf((std::log1p(q) - mu) / kSigma);
+            out.push_back({static_cast<float>(down), static_cast<float>(1 - down - up), static_cast<float>(up)});
+        }
+        return out;
+    }
+    void save(const std::filesystem::path&) const override {}
+    std::uint64_t feature_schema_hash() const override { return 0; }
+    nlohmann::json describe() const override { return {{"kind", "bayes"}}; }
+
+private:
+    std::size_t col_;
+};
+
+TEST(WalkForward, ReachesNinetyPercentOfTheBayesRuleOnTheSimulator) {
+    const auto m = ar2_market(4000);
+    const auto lag = static_cast<std::size_t>(std::find(m.columns.begin(), m.columns.end(), "1m:return_lag(1)") - m.columns.begin());
+    ASSERT_LT(lag, m.columns.size());
+    LabelConfig lc;
+    lc.mode = ThresholdMode::quantile;
+    training::WalkForwardConfig wf;
+    wf.folds = 3;
+    const auto bayes = training::walk_forward_train(m, lc, wf, [&] { return std::make_unique<BayesRule>(lag); });
+    XgboostConfig cfg;
+    cfg.rounds = 200;
+    cfg.steps = 1;
+    const auto gbdt = training::walk_forward_train(m, lc, wf, [&] { return std::make_unique<XgboostModel>(cfg); });
+    std::printf("AR(2) simulator: bayes %.3f, gbdt %.3f (%.1f%% of bayes), majority %.3f, persistence %.3f (n=%zu)\n",
+                bayes.model.accuracy, gbdt.model.accuracy, 100 * gbdt.model.accuracy / bayes.model.accuracy,
+                gbdt.majority.accuracy, gbdt.persistence.accuracy, gbdt.model.n);
+    ASSERT_EQ(bayes.model.n, gbdt.model.n) << "the same test bars";
+    EXPECT_GE(gbdt.model.accuracy, 0.9 * bayes.model.accuracy);
+    const double margin = chance_margin(0.4, gbdt.model.n);
+    EXPECT_GT(gbdt.model.accuracy, gbdt.majority.accuracy + margin);
+    EXPECT_GT(gbdt.model.accuracy, gbdt.persistence.accuracy + margin);
 }
 
 }  // namespace
