@@ -180,6 +180,17 @@ TEST(WalkForward, FindsAPlantedSignalAndBeatsBothBaselines) {
     }
 }
 
+// EVALUATION.md's leak detector: with tomorrow's return among the features the
+// harness must report near-perfect accuracy, or it is not passing data through.
+TEST(WalkForward, LeakDetectorSeesTheFuture) {
+    auto m = synthetic(2000, 0.0, 5);
+    const auto r = row_returns(m, LabelConfig{});
+    for (std::size_t i = 0; i < m.rows(); ++i) m.values[i * 2 + 1] = std::isfinite(r.forward[i]) ? r.forward[i] : 0.0;
+    const auto result = train_on(m, false);
+    std::printf("leak detector: accuracy %.3f\n", result.model.accuracy);
+    EXPECT_GT(result.model.accuracy, 0.95);
+}
+
 TEST(WalkForward, FindsNothingInNoise) {
     const auto m = synthetic(3000, 0.0, 4);
     const auto r = train_on(m, false);
