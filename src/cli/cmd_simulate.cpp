@@ -1,6 +1,5 @@
 // pricecast simulate: write a simulated market (bars, trades, news) to a folder.
-#include <unistd.h>
-
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,8 +10,10 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "core/progress.hpp"
 #include "data/news.hpp"
 #include "data/ohlcv.hpp"
 #include "data/simulator.hpp"
@@ -93,7 +94,10 @@ void run(const SimulateOptions& o) {
     trades << "time,symbol,price,amount,side\n";
     struct Summary { double first = 0, last = 0, sum_r2 = 0; long n = 0, news = 0; };
     std::map<std::string, Summary> sum;
-    const bool tty = isatty(STDERR_FILENO);
+    spdlog::info("simulate: {} symbols x {} bars of {}, seed {}, into {}", sim.config().symbols.size(), o.bars,
+                 o.interval, o.seed, o.out);
+    const auto started = std::chrono::steady_clock::now();
+    Progress progress("simulate", static_cast<std::uint64_t>(o.bars), "bars");
     for (long t = 0; t < o.bars; ++t) {
         auto step = sim.step();
         for (const auto& b : step.bars) {
@@ -112,13 +116,15 @@ void run(const SimulateOptions& o) {
         data::write_news_jsonl(news, step.news);
         for (const auto& n : step.news)
             for (const auto& s : n.symbols) sum[s].news++;
-        if (tty && (t + 1) % 10000 == 0) std::cerr << fmt::format("\r{}/{} bars", t + 1, o.bars) << std::flush;
+        progress.update(static_cast<std::uint64_t>(t + 1));
     }
-    if (tty && o.bars >= 10000) std::cerr << "\n";
+    progress.finish();
     for (const auto& [name, s] : sum)
         std::cout << fmt::format("{:<8} {} bars  return {:+.2f}%  vol/bar {:.4f}%  news {}\n", name, s.n,
                                  100 * (s.last / s.first - 1), 100 * std::sqrt(s.sum_r2 / std::max(1L, s.n)), s.news);
     std::cout << "wrote " << o.out << "/<symbol>.csv, trades.csv, news.jsonl\n";
+    spdlog::info("simulate: wrote {} in {:.2f} s", o.out,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 }  // namespace

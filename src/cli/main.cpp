@@ -1,9 +1,12 @@
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "core/logging.hpp"
 
 namespace pricecast::cli {
 
@@ -27,7 +30,33 @@ std::string CommonOptions::data_dir() {
     return data_dir_given ? data_dir_flag : config().string("data_dir");
 }
 
+namespace {
+
+// Which CommonOptions serve which subcommand: the log format is chosen once,
+// after parsing, from the options of the subcommand that runs.
+std::map<const CLI::App*, CommonOptions*>& common_options_of() {
+    static std::map<const CLI::App*, CommonOptions*> m;
+    return m;
+}
+
+// --log-format, else log_format of the configuration (file or PRICECAST_LOG_FORMAT).
+LogFormat log_format_of_run(const CLI::App& app) {
+    const CLI::App* leaf = &app;
+    while (!leaf->get_subcommands().empty()) leaf = leaf->get_subcommands().front();
+    const auto it = common_options_of().find(leaf);
+    if (it == common_options_of().end()) return LogFormat::text;
+    CommonOptions& opts = *it->second;
+    if (leaf->get_option("--log-format")->count() > 0) return *parse_log_format(opts.log_format);
+    const Config& config = opts.config();
+    const auto name = config.string("log_format");
+    if (auto f = parse_log_format(name)) return *f;
+    throw UsageError(fmt::format("log_format ({}): '{}' is not text or json", config.source("log_format"), name));
+}
+
+}  // namespace
+
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
+    common_options_of()[&cmd] = &opts;
     cmd.add_option("--config", opts.config_file,
                    "TOML configuration file (see config/pricecast.example.toml); every key can also be set as "
                    "PRICECAST_<SECTION>_<KEY> in the environment");
@@ -56,6 +85,9 @@ int main(int argc, char** argv) {
     add_train_command(app);
     add_config_command(app);
     add_registry_command(app);
+    pricecast::configure_logging(pricecast::LogFormat::text);
+    // Runs after every option is parsed, before the subcommand's callback.
+    app.parse_complete_callback([&app] { pricecast::configure_logging(log_format_of_run(app)); });
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
