@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/config.hpp"
+#include "data/simulator.hpp"
 #include "features/features.hpp"
 #include "sentiment/sentiment.hpp"
 
@@ -53,6 +54,19 @@ std::unique_ptr<sentiment::SentimentScorer> make_sentiment_scorer(const std::str
 // bad files are UsageErrors naming them.
 features::FeatureMatrix feature_matrix_from_files(CommonOptions& common, const std::vector<std::string>& prices,
                                                   const std::string& news, const std::string& sentiment_model);
+
+// Simulator flags shared by `simulate` and `demo`; each falls back to its
+// [simulator] key when not given.
+struct SimulatorFlags {
+    std::string symbols, interval, start;
+    std::uint64_t seed = 0;
+    double news_impact = 0, news_rate = 0, ar1 = 0, ar2 = 0;
+    int news_delay = 0;
+    long regime_switch_at = -1;
+};
+void add_simulator_options(CLI::App& cmd, SimulatorFlags& flags);
+// Flags given on `cmd`'s command line, else the [simulator] configuration.
+data::SimulatorConfig simulator_config(SimulatorFlags flags, const CLI::App& cmd, CommonOptions& common);
 
 // Exit code a subcommand asks for after it ran (0 unless set).
 int& exit_code();
