@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "models/dataset.hpp"
+#include "models/lstm.hpp"
 #include "models/xgboost_model.hpp"
 #include "registry/registry.hpp"
 #include "training/trainer.hpp"
@@ -22,7 +24,7 @@ namespace {
 struct TrainOptions {
     std::string features_file, news, sentiment_model, model = "gbdt", labels = "fixed", out = "model", register_as;
     std::vector<std::string> prices;
-    int horizon = 1, folds = 4, lags = 2, rounds = 400;
+    int horizon = 1, folds = 4, lags = 2, rounds = 400, steps = 60, epochs = 200;
     double threshold = 0.01, vol_k = 0.5, quantile = 1.0 / 3.0;
     std::uint64_t seed = 1;
 };
@@ -61,20 +63,46 @@ void train(TrainOptions& o, CommonOptions& common) {
     lc.quantile = o.quantile;
     training::WalkForwardConfig wf;
     wf.folds = o.folds;
-    const auto cfg = model_config(o, m);
+    training::ModelFactory make;
+    if (o.model == "lstm") {
+        models::LstmConfig lc_net;
+        lc_net.steps = static_cast<std::size_t>(o.steps);
+        lc_net.max_epochs = o.epochs;
+        lc_net.seed = o.seed;
+        lc_net.feature_schema_hash = m.schema_hash;
+        make = [lc_net] { return std::make_unique<models::LstmAttentionModel>(lc_net); };
+    } else {
+        const auto cfg = model_config(o, m);
+        make = [cfg] { return std::make_unique<models::XgboostModel>(cfg); };
+    }
     std::cerr << fmt::format("{} rows x {} features; {} walk-forward folds\n", m.rows(), m.columns.size(), o.folds);
+    // Epoch (or boosting round) lines with an ETA, redrawn in place on a terminal only.
+    const bool tty = isatty(STDERR_FILENO);
+    auto started = std::chrono::steady_clock::now();
+    models::ProgressFn progress = [&](const models::TrainingProgress& p) {
+        if (!tty) return;
+        if (p.step == 1) started = std::chrono::steady_clock::now();
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        const double eta = p.step ? elapsed / static_cast<double>(p.step) * static_cast<double>(p.total_steps - p.step) : 0;
+        std::cerr << fmt::format("\r  {} {}/{}  train {:.4f}  valid {:.4f}  acc {:.3f}  lr {:.1e}  ETA <= {:.0f}s   ",
+                                 o.model == "lstm" ? "epoch" : "round", p.step, p.total_steps, p.train_loss, p.valid_loss,
+                                 p.valid_accuracy, p.learning_rate, eta)
+                  << std::flush;
+    };
     training::WalkForwardResult r;
     try {
         r = training::walk_forward_train(
-            m, lc, wf, [&] { return std::make_unique<models::XgboostModel>(cfg); },
+            m, lc, wf, make,
             [&](std::size_t k, std::size_t n, const training::FoldResult& f) {
+                if (tty) std::cerr << "\r\033[K";
                 std::cerr << fmt::format("fold {}/{} [{} .. {}): train {} ({}), valid {}, test {}\n", k + 1, n,
                                          format_iso8601(f.test_from), format_iso8601(f.test_to), f.train,
                                          balance(f.train_balance), f.valid, f.test);
                 std::cerr << fmt::format("  {}: accuracy {:.4f} macro-F1 {:.4f} | majority {:.4f} | persistence {:.4f}\n",
                                          o.model, f.model.accuracy, f.model.macro_f1, f.majority.accuracy,
                                          f.persistence.accuracy);
-            });
+            },
+            progress);
     } catch (const std::invalid_argument& e) {
         throw UsageError(std::string(e.what()) + " (need more complete rows, or fewer --walk-forward folds)");
     }
@@ -124,7 +152,11 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--prices", o.prices, "OHLCV files (the features are built on the fly)");
     cmd->add_option("--news", o.news, "news file for the sentiment features (with --prices)");
     cmd->add_option("--sentiment-model", o.sentiment_model, "classifier artifact that scores unscored news");
-    cmd->add_option("--model", o.model, "model kind")->check(CLI::IsMember({"gbdt", "rf"}))->capture_default_str();
+    cmd->add_option("--model", o.model, "gbdt, rf (XGBoost) or lstm (LSTM + attention, libtorch)")
+        ->check(CLI::IsMember({"gbdt", "rf", "lstm"}))
+        ->capture_default_str();
+    cmd->add_option("--steps", o.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();
+    cmd->add_option("--epochs", o.epochs, "lstm: epochs at most (early stopping on the validation tail)")->capture_default_str();
     cmd->add_option("--horizon", o.horizon, "bars ahead of the label")->check(CLI::Range(1, 1000))->capture_default_str();
     cmd->add_option("--labels", o.labels, "threshold: fixed (--threshold), volatility (--vol-k x rolling std), quantile "
                                           "(balanced on the training split)")

@@ -44,7 +44,8 @@ Duration bar_interval(const features::FeatureMatrix& m) {
 }
 
 WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const models::LabelConfig& lc,
-                                     WalkForwardConfig wf, const ModelFactory& make, const FoldObserver& observe) {
+                                     WalkForwardConfig wf, const ModelFactory& make, const FoldObserver& observe,
+                                     const models::ProgressFn& progress) {
     const auto returns = models::row_returns(m, lc);
     const auto probe = make();
     const auto windows = models::make_windows(m, probe->steps());
@@ -66,7 +67,7 @@ WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const mod
         if (train.size() == 0 || test.size() == 0)
             throw std::invalid_argument(fmt::format("walk-forward fold {}: no labeled samples", k + 1));
         auto model = make();
-        model->fit(train, valid, {});
+        model->fit(train, valid, progress);
         const auto probs = model->predict_proba(test);
         const Trend maj = majority(train.labels);
         FoldResult f{s.test_from, s.test_to, train.size(), valid.size(), test.size(), shares(train.labels),

@@ -37,7 +37,8 @@ using FoldObserver = std::function<void(std::size_t fold, std::size_t folds, con
 // The matrix's bar interval x horizon is the purge gap. Throws std::invalid_argument
 // when the matrix is too short for the folds or a fold has no labeled samples.
 WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const models::LabelConfig& labels,
-                                     WalkForwardConfig wf, const ModelFactory& make, const FoldObserver& observe = {});
+                                     WalkForwardConfig wf, const ModelFactory& make, const FoldObserver& observe = {},
+                                     const models::ProgressFn& progress = {});
 
 // The most common gap between consecutive rows of a symbol.
 Duration bar_interval(const features::FeatureMatrix& m);
