@@ -1,0 +1,152 @@
+// DESIGN.md "Conventions a user relies on", checked on the built binary: the
+// demo runs and shows its columns; --log-format json (or log_format in the
+// configuration) gives JSON lines on stderr; progress stays off stderr when it
+// is not a terminal; [simulator] keys and their PRICECAST_* variables reach
+// simulate and demo, and flags win over both.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/paths.hpp"
+
+namespace pricecast {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+    int status = -1;
+    std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> v;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) v.push_back(l);
+    return v;
+}
+
+class CliConventions : public testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("pricecast-conventions-" + std::to_string(::getpid()));
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    // `env` is a prefix of VAR=value assignments for the shell.
+    Result run(const std::string& args, const std::string& env = "") {
+        const auto err = dir_ / "stderr.txt";
+        const auto cmd = fmt::format("{} {} {} 2>'{}'", env, test::pricecast_binary().string(), args, err.string());
+        Result r;
+        FILE* p = popen(cmd.c_str(), "r");
+        if (!p) return r;
+        char buf[4096];
+        while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+        r.status = WEXITSTATUS(pclose(p));
+        r.err = slurp(err);
+        return r;
+    }
+    std::string write(const std::string& name, const std::string& text) {
+        std::ofstream(dir_ / name) << text;
+        return path(name);
+    }
+    std::string path(const std::string& name) const { return fmt::format("'{}'", (dir_ / name).string()); }
+    fs::path dir_;
+};
+
+TEST_F(CliConventions, DemoStreamsTheSimulatorThroughTheFeaturePipeline) {
+    const auto r = run("demo --bars 100 --speed 0 --symbols ACME,BOLT,CRUX --news-rate 0.2");
+    ASSERT_EQ(r.status, 0) << r.out << r.err;
+    for (const char* column : {"symbol", "close", "rsi 1m", "rsi 5m", "sent 10m", "news 10m", "pattern"})
+        EXPECT_NE(r.out.find(column), std::string::npos) << column << " in\n" << r.out;
+    EXPECT_NE(r.out.find("bar 100/100, 300 feature vectors"), std::string::npos) << r.out;
+    for (const char* symbol : {"\nACME ", "\nBOLT ", "\nCRUX "}) EXPECT_NE(r.out.find(symbol), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no screen redraws when stdout is not a terminal";
+}
+
+TEST_F(CliConventions, DemoReadsTheSimulatorSectionAndFlagsWin) {
+    const auto cfg = write("demo.toml", "[simulator]\nsymbols = [\"ZED\", \"YAK\"]\nseed = 5\n");
+    const auto from_file = run("demo --bars 20 --speed 0 --config " + cfg);
+    ASSERT_EQ(from_file.status, 0) << from_file.err;
+    EXPECT_NE(from_file.out.find("\nZED "), std::string::npos) << from_file.out;
+    EXPECT_EQ(from_file.out.find("\nACME "), std::string::npos) << from_file.out;
+
+    const auto from_env = run("demo --bars 20 --speed 0 --config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
+    ASSERT_EQ(from_env.status, 0) << from_env.err;
+    EXPECT_NE(from_env.out.find("\nQUUX "), std::string::npos) << "the environment wins over the file";
+
+    const auto from_flag = run("demo --bars 20 --speed 0 --symbols FLAG --config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
+    ASSERT_EQ(from_flag.status, 0) << from_flag.err;
+    EXPECT_NE(from_flag.out.find("\nFLAG "), std::string::npos) << "the flag wins over both";
+    EXPECT_EQ(from_flag.out.find("QUUX"), std::string::npos);
+
+    const auto bad = run("demo --bars 20 --speed 0 --config " + write("bad.toml", "[simulator]\nseed = \"five\"\n"));
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.err.find("bad.toml:2"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliConventions, SimulateWithTheSameSeedFromConfigOrFlagWritesTheSameMarket) {
+    const auto cfg = write("sim.toml", "[simulator]\nseed = 11\nbars = 30\n");
+    ASSERT_EQ(run("simulate --no-trades --config " + cfg + " --out " + path("a")).status, 0);
+    ASSERT_EQ(run("simulate --no-trades --seed 11 --bars 30 --out " + path("b")).status, 0);
+    ASSERT_EQ(run("simulate --no-trades --bars 30 --out " + path("c"), "PRICECAST_SIMULATOR_SEED=12").status, 0);
+    const auto a = slurp(dir_ / "a" / "ACME.csv");
+    EXPECT_EQ(lines(a).size(), 31u) << "simulator.bars = 30 and a header";
+    EXPECT_EQ(a, slurp(dir_ / "b" / "ACME.csv"));
+    EXPECT_NE(a, slurp(dir_ / "c" / "ACME.csv")) << "PRICECAST_SIMULATOR_SEED changes the market";
+    const auto bad = run("simulate --out " + path("d"), "PRICECAST_SIMULATOR_SEED=abc");
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.err.find("PRICECAST_SIMULATOR_SEED"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliConventions, JsonLogLinesOnStderrAndNoProgressOffATerminal) {
+    // An output folder whose name needs escaping in JSON: the log line names it.
+    const std::string out = (dir_ / "we\"ird\\name").string();
+    const auto r = run("simulate --bars 20000 --no-trades --log-format json --out '" + out + "'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto ls = lines(r.err);
+    ASSERT_GE(ls.size(), 2u) << r.err;
+    for (const auto& l : ls) {
+        const auto j = nlohmann::json::parse(l);  // throws (fails the test) on a non-JSON line, progress included
+        EXPECT_EQ(j["level"], "info");
+        EXPECT_TRUE(j.contains("time"));
+    }
+    EXPECT_NE(nlohmann::json::parse(ls.back())["msg"].get<std::string>().find(out), std::string::npos) << ls.back();
+    EXPECT_EQ(r.out.find('{'), std::string::npos) << "logs stay off stdout: " << r.out;
+}
+
+TEST_F(CliConventions, LogFormatFromTheConfigurationAndItsErrors) {
+    const auto cfg = write("log.toml", "log_format = \"json\"\n");
+    const auto from_file = run("simulate --bars 10 --out " + path("s") + " --config " + cfg);
+    ASSERT_EQ(from_file.status, 0) << from_file.err;
+    EXPECT_FALSE(nlohmann::json::parse(lines(from_file.err).front(), nullptr, false).is_discarded()) << from_file.err;
+
+    const auto flag_wins = run("simulate --bars 10 --out " + path("s") + " --log-format text --config " + cfg);
+    ASSERT_EQ(flag_wins.status, 0);
+    EXPECT_NE(flag_wins.err.find(" info simulate:"), std::string::npos) << flag_wins.err;
+    EXPECT_EQ(flag_wins.err.find('{'), std::string::npos) << flag_wins.err;
+
+    const auto bad = run("simulate --bars 10 --out " + path("s"), "PRICECAST_LOG_FORMAT=xml");
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.err.find("PRICECAST_LOG_FORMAT"), std::string::npos) << bad.err;
+    EXPECT_EQ(run("simulate --log-format yaml --out " + path("s")).status, 2);
+}
+
+}  // namespace
+}  // namespace pricecast
