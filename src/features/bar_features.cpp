@@ -161,7 +161,7 @@ void TimeframeFeatures::close_bar() {
     std::size_t i = 0;
     for (std::size_t k = 0; k < indicators_.size(); ++k) {
         auto& ind = *indicators_[k];
-        ind.update(open_);
+        ind.update_valid(open_);  // built from base bars the pipeline checked
         if (selected_output_[k] >= 0) {
             values_[i++] = ind.value(static_cast<std::size_t>(selected_output_[k]));
         } else {

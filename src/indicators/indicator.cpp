@@ -30,8 +30,7 @@ Indicator::Indicator(Params params, std::size_t outputs)
 
 bool Indicator::update(const Bar& bar) noexcept {
     if (check_bar(bar) != BarProblem::none) return false;
-    step(bar);
-    ++bars_seen_;
+    update_valid(bar);
     return true;
 }
 

@@ -72,6 +72,12 @@ public:
     // Feeds one closed bar. Returns false, with no change of state, when the bar
     // fails check_bar() (NaN, non-positive price, high < low, ...).
     bool update(const Bar& bar) noexcept;
+    // The same for a bar that already passed check_bar(): a feature engine
+    // checks each bar once, not once per indicator.
+    void update_valid(const Bar& bar) noexcept {
+        step(bar);
+        ++bars_seen_;
+    }
     bool ready() const noexcept { return bars_seen_ > static_cast<std::size_t>(lookback()); }
     std::size_t bars_seen() const noexcept { return bars_seen_; }
     // Current outputs in spec().outputs order; NaN until ready().
