@@ -177,6 +177,7 @@ TEST(WalkForward, FindsAPlantedSignalAndBeatsBothBaselines) {
         EXPECT_GT(r.model.accuracy, r.majority.accuracy + margin);
         EXPECT_GT(r.model.accuracy, r.persistence.accuracy + margin);
         EXPECT_GT(r.model.macro_f1, 0.55);
+        EXPECT_GT(r.model.sign_accuracy, 0.9) << "the planted signal is directional";
     }
 }
 

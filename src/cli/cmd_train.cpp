@@ -108,8 +108,10 @@ void train(TrainOptions& o, CommonOptions& common) {
     }
     std::cout << fmt::format("out of sample, {} test bars over {} folds (class balance {}):\n", r.model.n, r.folds.size(),
                              balance(r.test_balance));
-    std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}  balanced {:.4f}  log loss {:.4f}\n", o.model,
-                             r.model.accuracy, r.model.macro_f1, r.model.balanced_accuracy, r.model.log_loss);
+    std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}  balanced {:.4f}  log loss {:.4f}  "
+                             "sign accuracy {:.4f} on {} called moves\n",
+                             o.model, r.model.accuracy, r.model.macro_f1, r.model.balanced_accuracy, r.model.log_loss,
+                             r.model.sign_accuracy, r.model.sign_n);
     std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}\n", "majority", r.majority.accuracy, r.majority.macro_f1);
     std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}\n", "persistence", r.persistence.accuracy,
                              r.persistence.macro_f1);

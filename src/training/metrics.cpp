@@ -35,6 +35,10 @@ ClassMetrics evaluate(std::span<const models::Trend> truth, std::span<const mode
         m.macro_f1 += m.f1[c] / kClasses;
         if (actual) m.balanced_accuracy += m.recall[c], ++present;
     }
+    const auto down = static_cast<std::size_t>(models::Trend::down), up = static_cast<std::size_t>(models::Trend::up);
+    m.sign_n = m.confusion[down][down] + m.confusion[up][up] + m.confusion[down][up] + m.confusion[up][down];
+    if (m.sign_n)
+        m.sign_accuracy = static_cast<double>(m.confusion[down][down] + m.confusion[up][up]) / static_cast<double>(m.sign_n);
     if (m.n) {
         m.accuracy = static_cast<double>(correct) / static_cast<double>(m.n);
         m.log_loss = loss / static_cast<double>(m.n);
@@ -45,7 +49,8 @@ ClassMetrics evaluate(std::span<const models::Trend> truth, std::span<const mode
 
 nlohmann::json ClassMetrics::to_json() const {
     nlohmann::json j{{"n", n}, {"accuracy", accuracy}, {"macro_f1", macro_f1},
-                     {"balanced_accuracy", balanced_accuracy}, {"log_loss", log_loss}};
+                     {"balanced_accuracy", balanced_accuracy}, {"log_loss", log_loss},
+                     {"sign_accuracy", sign_accuracy}, {"sign_n", sign_n}};
     for (std::size_t c = 0; c < kClasses; ++c) {
         const std::string name(models::to_string(static_cast<models::Trend>(c)));
         j["per_class"][name] = {{"precision", precision[c]}, {"recall", recall[c]}, {"f1", f1[c]}};
