@@ -86,7 +86,7 @@ TEST(Progress, FinishDrawsTheTotalTimeAndEndsTheLine) {
     const auto f = frames(out.str());
     ASSERT_EQ(f.size(), 3u);
     EXPECT_EQ(f[1], "features 50000/50000 rows 100% 20.0k rows/s ETA 0s");
-    EXPECT_EQ(f[2], "features 50000/50000 rows 100% 20.0k rows/s in 3s");
+    EXPECT_EQ(f[2], "features 50000/50000 rows 100% 20.0k rows/s in 2.5s");
     EXPECT_EQ(out.str().back(), '\n');
 }
 

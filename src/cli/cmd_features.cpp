@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.hpp"
+#include "core/progress.hpp"
 #include "data/news.hpp"
 #include "data/ohlcv.hpp"
 #include "features/features.hpp"
@@ -158,7 +159,9 @@ Built build_from_files(const FeatureOptions& o, CommonOptions& common, const std
     Built b{make_pipeline(cfg).schema(), {}, {}};  // validates the configuration before the work starts
     auto news = read_news(news_path);
     score_news(news, sentiment_model, common);
-    b.rows = features::build(cfg, bars, news, &b.stats);
+    Progress progress("features", bars.size() + news.size(), "messages");
+    b.rows = features::build(cfg, bars, news, &b.stats, [&](std::size_t done, std::size_t) { progress.update(done); });
+    progress.finish();
     return b;
 }
 

@@ -68,7 +68,7 @@ std::string Progress::line() const {
                                                   : fmt::format("{}{}", done_, unit));
     if (total_ > 0) out += fmt::format(" {:.0f}%", 100.0 * static_cast<double>(done_) / static_cast<double>(total_));
     if (rate > 0) out += fmt::format(" {}{}/s", si(rate), unit);
-    if (finished_) return out + fmt::format(" in {}", format_eta(elapsed));
+    if (finished_) return out + " in " + (elapsed < 10 ? fmt::format("{:.1f}s", elapsed) : format_eta(elapsed));
     if (total_ > 0 && rate > 0)
         out += " ETA " + format_eta(static_cast<double>(total_ - std::min(done_, total_)) / rate);
     return out;

@@ -154,8 +154,11 @@ private:
 };
 
 // Batch: the same Pipeline fed with bars and news merged in event time.
+// `progress`, when set, is told (messages done, messages in all) as it goes.
+using BuildProgress = std::function<void(std::size_t done, std::size_t total)>;
 std::vector<FeatureVector> build(const FeatureConfig& config, std::span<const Bar> bars,
-                                 std::span<const NewsItem> news, PipelineStats* stats = nullptr);
+                                 std::span<const NewsItem> news, PipelineStats* stats = nullptr,
+                                 const BuildProgress& progress = {});
 
 // ---- the feature matrix on disk ---------------------------------------------
 

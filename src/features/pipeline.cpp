@@ -382,7 +382,8 @@ std::string Pipeline::snapshot() const { return impl_->snapshot(); }
 void Pipeline::restore(std::string_view bytes) { impl_->restore(bytes); }
 
 std::vector<FeatureVector> build(const FeatureConfig& config, std::span<const Bar> bars,
-                                 std::span<const NewsItem> news, PipelineStats* stats) {
+                                 std::span<const NewsItem> news, PipelineStats* stats,
+                                 const BuildProgress& progress) {
     // Event-time order; news at a bar's close time goes first (it is visible to it).
     std::vector<std::tuple<Timestamp, int, std::size_t>> order;
     order.reserve(bars.size() + news.size());
@@ -393,9 +394,11 @@ std::vector<FeatureVector> build(const FeatureConfig& config, std::span<const Ba
     Pipeline p(config);
     std::vector<FeatureVector> out;
     VectorSink sink = [&](const FeatureVector& v) { out.push_back(v); };
+    std::size_t done = 0;
     for (const auto& [t, kind, i] : order) {
         if (kind == 1) p.push(bars[i], sink);
         else p.push(news[i], sink);
+        if (progress && (++done % 4096 == 0 || done == order.size())) progress(done, order.size());
     }
     p.finish(sink);
     if (stats) *stats = p.stats();
