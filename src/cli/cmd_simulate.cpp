@@ -44,8 +44,9 @@ namespace {
 void apply_config(SimulatorFlags& f, const CLI::App& cmd, CommonOptions& common) {
     const Config& c = common.config();
     auto unset = [&](const char* flag) { return cmd.get_option(flag)->count() == 0; };
-    auto in_range = [](const char* key, double v, double lo, double hi) {
-        if (v < lo || v > hi) throw UsageError(fmt::format("{}: {} is outside [{}, {}]", key, v, lo, hi));
+    auto in_range = [&c](const char* key, double v, double lo, double hi) {
+        if (v < lo || v > hi)
+            throw UsageError(fmt::format("{} ({}): {} is outside [{}, {}]", key, c.source(key), v, lo, hi));
         return v;
     };
     if (unset("--symbols")) f.symbols = fmt::format("{}", fmt::join(c.strings("simulator.symbols"), ","));
@@ -54,8 +55,10 @@ void apply_config(SimulatorFlags& f, const CLI::App& cmd, CommonOptions& common)
     if (unset("--start")) f.start = c.string("simulator.start");
     if (unset("--news-impact")) f.news_impact = c.real("simulator.news_impact");
     if (unset("--news-rate")) f.news_rate = in_range("simulator.news_rate", c.real("simulator.news_rate"), 0, 10);
-    if (unset("--news-delay"))
-        f.news_delay = static_cast<int>(in_range("simulator.news_delay", static_cast<double>(c.integer("simulator.news_delay")), 0, 60));
+    if (unset("--news-delay")) {
+        const auto delay = static_cast<double>(c.integer("simulator.news_delay"));
+        f.news_delay = static_cast<int>(in_range("simulator.news_delay", delay, 0, 60));
+    }
     if (unset("--ar1")) f.ar1 = in_range("simulator.ar1", c.real("simulator.ar1"), -0.95, 0.95);
     if (unset("--ar2")) f.ar2 = in_range("simulator.ar2", c.real("simulator.ar2"), -0.95, 0.95);
 }
@@ -95,6 +98,13 @@ struct SimulateOptions {
     bool no_trades = false;
     std::string out = "sim";
 };
+
+long configured_bars(const Config& c) {
+    const auto bars = c.integer("simulator.bars");
+    if (bars < 1)
+        throw UsageError(fmt::format("simulator.bars ({}): {} is not positive", c.source("simulator.bars"), bars));
+    return static_cast<long>(bars);
+}
 
 void run(const SimulateOptions& o, data::SimulatorConfig cfg) {
     cfg.trades = !o.no_trades;
@@ -159,11 +169,7 @@ void add_simulate_command(CLI::App& app) {
     cmd->add_option("--out", o.out, "output folder")->capture_default_str();
     add_common_options(*cmd, common);
     cmd->callback([cmd] {
-        if (cmd->get_option("--bars")->count() == 0) {
-            const auto bars = common.config().integer("simulator.bars");
-            if (bars < 1) throw UsageError(fmt::format("simulator.bars ({}): {} is not positive", common.config().source("simulator.bars"), bars));
-            o.bars = static_cast<long>(bars);
-        }
+        if (cmd->get_option("--bars")->count() == 0) o.bars = configured_bars(common.config());
         run(o, simulator_config(o.sim, *cmd, common));
     });
 }
