@@ -77,6 +77,7 @@ TEST_F(CliConventions, DemoStreamsTheSimulatorThroughTheFeaturePipeline) {
         EXPECT_NE(r.out.find(column), std::string::npos) << column << " in\n" << r.out;
     EXPECT_NE(r.out.find("bar 100/100, 300 feature vectors"), std::string::npos) << r.out;
     for (const char* symbol : {"\nACME ", "\nBOLT ", "\nCRUX "}) EXPECT_NE(r.out.find(symbol), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\" lexicon "), std::string::npos) << "the latest headline with its lexicon score: " << r.out;
     EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no screen redraws when stdout is not a terminal";
 }
 

@@ -50,6 +50,7 @@ struct Table {
     std::vector<std::size_t> shown;    // column index per kShown entry
     std::vector<std::size_t> patterns; // the base timeframe's candlestick columns
     std::map<std::string, Row> rows;
+    std::string last_news;  // the latest headline with the score the pipeline got
 
     explicit Table(const features::FeatureSchema& s) : schema(s) {
         for (const auto& c : kShown) shown.push_back(s.index(c.column));
@@ -83,6 +84,7 @@ struct Table {
             }
             out += fmt::format("  {}\n", r.pattern);
         }
+        if (!last_news.empty()) out += "\nlast news: " + last_news + "\n";
         return out;
     }
 };
@@ -109,6 +111,8 @@ void run(const DemoOptions& o, data::SimulatorConfig cfg, const sentiment::Senti
         // The headline's score replaces the simulator's: the demo shows what the scorer sees.
         for (auto& n : step.news) {
             n.sentiment = scorer.score(n).score;
+            table.last_news = fmt::format("{} \"{}\" {} {:+.2f}", format_iso8601(n.event_time).substr(11, 8), n.headline,
+                                          scorer.name(), n.sentiment);
             pipeline.push(n, sink);
         }
         for (const auto& b : step.bars) pipeline.push(b, sink);
