@@ -64,9 +64,10 @@ void add_common_options(CLI::App& cmd, CommonOptions& opts) {
                    "where the registry, logs, snapshots and reports live (default: $PRICECAST_DATA_DIR, else "
                    "data_dir in --config, else ./pricecast-data)")
         ->each([&opts](const std::string&) { opts.data_dir_given = true; });
-    cmd.add_option("--log-format", opts.log_format, "text or json")
-        ->check(CLI::IsMember({"text", "json"}))
-        ->capture_default_str();
+    cmd.add_option("--log-format", opts.log_format,
+                   "log lines on stderr: text or json (JSON lines); default: log_format in --config or "
+                   "$PRICECAST_LOG_FORMAT, else text")
+        ->check(CLI::IsMember({"text", "json"}));
 }
 
 }  // namespace pricecast::cli
