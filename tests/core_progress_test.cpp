@@ -1,5 +1,6 @@
 // Progress: silent unless enabled (a terminal), redrawn at most once per
 // interval, ETA from the average rate. The clock is injected: no timing here.
+#include <iostream>
 #include <limits>
 #include <sstream>
 
@@ -99,6 +100,28 @@ TEST(Progress, WorkFinishedBeforeTheFirstRedrawStaysSilent) {
         p.update(10);
     }
     EXPECT_EQ(out.str(), "");
+}
+
+TEST(Progress, ALineOnStderrIsOpenUntilFinished) {
+    testing::internal::CaptureStderr();
+    FakeClock clock;
+    auto o = clock.options(std::cerr);
+    {
+        Progress p("load", 10, "", o);
+        EXPECT_FALSE(progress_line_open()) << "nothing drawn yet";
+        clock.t += 1s;
+        p.update(5);
+        EXPECT_TRUE(progress_line_open()) << "the logger must clear it before writing";
+        p.finish();
+        EXPECT_FALSE(progress_line_open());
+    }
+    std::ostringstream elsewhere;
+    Progress q("other", 10, "", clock.options(elsewhere));
+    clock.t += 1s;
+    q.update(5);
+    EXPECT_FALSE(progress_line_open()) << "a line on another stream is not stderr's";
+    const auto err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("load 5/10"), std::string::npos) << err;
 }
 
 TEST(Progress, EtaFormat) {

@@ -1,9 +1,13 @@
 #include "core/logging.hpp"
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "core/progress.hpp"
 
 namespace pricecast {
 namespace {
@@ -17,6 +21,18 @@ public:
         dest.append(quoted.data(), quoted.data() + quoted.size());
     }
     std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessage>(); }
+};
+
+// stderr, first erasing a progress line drawn there (the next redraw brings it back).
+class StderrSink final : public spdlog::sinks::stderr_color_sink_mt {
+    using Base = spdlog::sinks::stderr_color_sink_mt;
+
+public:
+    using Base::Base;
+    void log(const spdlog::details::log_msg& msg) override {
+        if (progress_line_open()) std::fputs("\r\x1b[K", stderr);
+        Base::log(msg);
+    }
 };
 
 constexpr const char* kTextPattern = "%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v";
@@ -43,7 +59,7 @@ std::unique_ptr<spdlog::formatter> make_log_formatter(LogFormat format) {
 void configure_logging(LogFormat format) {
     // Colours only for text on a terminal; the sink detects the terminal.
     const auto colours = format == LogFormat::text ? spdlog::color_mode::automatic : spdlog::color_mode::never;
-    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>(colours);
+    auto sink = std::make_shared<StderrSink>(colours);
     sink->set_formatter(make_log_formatter(format));
     auto logger = std::make_shared<spdlog::logger>("pricecast", std::move(sink));
     logger->set_level(spdlog::default_logger()->level());

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <iostream>
 
@@ -9,6 +10,8 @@
 
 namespace pricecast {
 namespace {
+
+std::atomic<bool> g_line_open{false};
 
 std::string si(double v) {
     if (v >= 1e9) return fmt::format("{:.1f}G", v / 1e9);
@@ -26,6 +29,8 @@ std::string format_eta(double seconds) {
     if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
     return fmt::format("{}h{:02}m", s / 3600, s / 60 % 60);
 }
+
+bool progress_line_open() noexcept { return g_line_open.load(std::memory_order_relaxed); }
 
 bool Progress::stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
 
@@ -56,6 +61,7 @@ void Progress::finish() {
     if (!opt_.enabled || !drawn_) return;
     draw();
     *opt_.out << "\n" << std::flush;
+    if (opt_.out == &std::cerr) g_line_open = false;
 }
 
 std::string Progress::line() const {
@@ -78,6 +84,7 @@ void Progress::draw() {
     // \r and erase-to-end-of-line: the line is redrawn in place.
     *opt_.out << "\r" << line() << "\x1b[K" << std::flush;
     drawn_ = true;
+    if (opt_.out == &std::cerr) g_line_open = true;
 }
 
 }  // namespace pricecast

@@ -56,6 +56,10 @@ private:
     bool drawn_ = false, finished_ = false;
 };
 
+// True while a progress line is drawn on stderr and not finished. The logger
+// clears such a line before writing, so a log line never runs into it.
+bool progress_line_open() noexcept;
+
 // "42s", "3m05s", "2h07m": durations as a person reads them.
 std::string format_eta(double seconds);
 
