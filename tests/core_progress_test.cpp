@@ -124,6 +124,17 @@ TEST(Progress, ALineOnStderrIsOpenUntilFinished) {
     EXPECT_NE(err.find("load 5/10"), std::string::npos) << err;
 }
 
+TEST(Progress, ADetailFollowsTheEta) {
+    std::ostringstream out;
+    FakeClock clock;
+    Progress p("train", 20, "epochs", clock.options(out));
+    clock.t += 4s;
+    p.update(2, "valid loss 0.4123");
+    const auto f = frames(out.str());
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0], "train 2/20 epochs 10% 0.5 epochs/s ETA 36s  valid loss 0.4123");
+}
+
 TEST(Progress, EtaFormat) {
     EXPECT_EQ(format_eta(0), "0s");
     EXPECT_EQ(format_eta(59.4), "59s");

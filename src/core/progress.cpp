@@ -17,7 +17,8 @@ std::string si(double v) {
     if (v >= 1e9) return fmt::format("{:.1f}G", v / 1e9);
     if (v >= 1e6) return fmt::format("{:.1f}M", v / 1e6);
     if (v >= 1e4) return fmt::format("{:.1f}k", v / 1e3);
-    return fmt::format("{:.0f}", v);
+    if (v >= 10) return fmt::format("{:.0f}", v);
+    return fmt::format("{:.2g}", v);  // slow work: 0.5 epochs/s, not 0
 }
 
 }  // namespace
@@ -54,6 +55,11 @@ void Progress::update(std::uint64_t done) {
     draw();
 }
 
+void Progress::update(std::uint64_t done, std::string_view detail) {
+    detail_ = detail;
+    update(done);
+}
+
 void Progress::finish() {
     if (finished_) return;
     finished_ = true;
@@ -74,10 +80,12 @@ std::string Progress::line() const {
                                                   : fmt::format("{}{}", done_, unit));
     if (total_ > 0) out += fmt::format(" {:.0f}%", 100.0 * static_cast<double>(done_) / static_cast<double>(total_));
     if (rate > 0) out += fmt::format(" {}{}/s", si(rate), unit);
-    if (finished_) return out + " in " + (elapsed < 10 ? fmt::format("{:.1f}s", elapsed) : format_eta(elapsed));
-    if (total_ > 0 && rate > 0)
+    if (finished_) {
+        out += " in " + (elapsed < 10 ? fmt::format("{:.1f}s", elapsed) : format_eta(elapsed));
+    } else if (total_ > 0 && rate > 0) {
         out += " ETA " + format_eta(static_cast<double>(total_ - std::min(done_, total_)) / rate);
-    return out;
+    }
+    return detail_.empty() ? out : out + "  " + detail_;
 }
 
 void Progress::draw() {

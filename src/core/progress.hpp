@@ -15,6 +15,7 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 
 namespace pricecast {
 
@@ -38,6 +39,8 @@ public:
 
     // `done` units finished so far.
     void update(std::uint64_t done);
+    // The same, with a short note drawn after the ETA ("valid loss 0.4123").
+    void update(std::uint64_t done, std::string_view detail);
     // Draws the final state and ends the line; later calls do nothing.
     void finish();
 
@@ -49,7 +52,7 @@ public:
 private:
     void draw();
 
-    std::string label_, unit_;
+    std::string label_, unit_, detail_;
     std::uint64_t total_, done_ = 0;
     Options opt_;
     Clock::time_point start_, last_draw_;
