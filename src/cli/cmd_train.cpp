@@ -1,9 +1,7 @@
 // pricecast train: walk-forward training and evaluation of a model on the
 // feature matrix, against the baselines on the same test blocks.
-#include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "core/progress.hpp"
 #include "models/dataset.hpp"
 #include "models/lstm.hpp"
 #include "models/xgboost_model.hpp"
@@ -76,25 +75,20 @@ void train(TrainOptions& o, CommonOptions& common) {
         make = [cfg] { return std::make_unique<models::XgboostModel>(cfg); };
     }
     std::cerr << fmt::format("{} rows x {} features; {} walk-forward folds\n", m.rows(), m.columns.size(), o.folds);
-    // Epoch (or boosting round) lines with an ETA, redrawn in place on a terminal only.
-    const bool tty = isatty(STDERR_FILENO);
-    auto started = std::chrono::steady_clock::now();
+    // Epochs (or boosting rounds) of the current fold, with an ETA, on a terminal only.
+    std::unique_ptr<Progress> bar;
     models::ProgressFn progress = [&](const models::TrainingProgress& p) {
-        if (!tty) return;
-        if (p.step == 1) started = std::chrono::steady_clock::now();
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        const double eta = p.step ? elapsed / static_cast<double>(p.step) * static_cast<double>(p.total_steps - p.step) : 0;
-        std::cerr << fmt::format("\r  {} {}/{}  train {:.4f}  valid {:.4f}  acc {:.3f}  lr {:.1e}  ETA <= {:.0f}s   ",
-                                 o.model == "lstm" ? "epoch" : "round", p.step, p.total_steps, p.train_loss, p.valid_loss,
-                                 p.valid_accuracy, p.learning_rate, eta)
-                  << std::flush;
+        if (p.step == 1) bar = std::make_unique<Progress>(o.model == "lstm" ? "epoch" : "round", p.total_steps);
+        bar->update(p.step, fmt::format("train {:.4f} valid {:.4f} acc {:.3f} lr {:.1e}", p.train_loss, p.valid_loss,
+                                        p.valid_accuracy, p.learning_rate));
     };
     training::WalkForwardResult r;
     try {
         r = training::walk_forward_train(
             m, lc, wf, make,
             [&](std::size_t k, std::size_t n, const training::FoldResult& f) {
-                if (tty) std::cerr << "\r\033[K";
+                if (bar) bar->finish();
+                bar.reset();
                 std::cerr << fmt::format("fold {}/{} [{} .. {}): train {} ({}), valid {}, test {}\n", k + 1, n,
                                          format_iso8601(f.test_from), format_iso8601(f.test_to), f.train,
                                          balance(f.train_balance), f.valid, f.test);
