@@ -173,9 +173,10 @@ TEST(WalkForward, FindsAPlantedSignalAndBeatsBothBaselines) {
         const auto r = train_on(m, rf);
         std::printf("%s planted: accuracy %.3f, majority %.3f, persistence %.3f (n=%zu)\n", rf ? "rf" : "gbdt",
                     r.model.accuracy, r.majority.accuracy, r.persistence.accuracy, r.model.n);
-        const double margin = chance_margin(0.5, r.model.n);
-        EXPECT_GT(r.model.accuracy, r.majority.accuracy + margin);
-        EXPECT_GT(r.model.accuracy, r.persistence.accuracy + margin);
+        EXPECT_GT(r.intervals.minus_majority.low, 0) << "beats majority beyond its 95% interval";
+        EXPECT_GT(r.intervals.minus_persistence.low, 0) << "beats persistence beyond its 95% interval";
+        EXPECT_LT(r.intervals.accuracy.low, r.model.accuracy);
+        EXPECT_GT(r.intervals.accuracy.high, r.model.accuracy);
         EXPECT_GT(r.model.macro_f1, 0.55);
         EXPECT_GT(r.model.sign_accuracy, 0.9) << "the planted signal is directional";
     }
@@ -196,7 +197,8 @@ TEST(WalkForward, FindsNothingInNoise) {
     const auto m = synthetic(3000, 0.0, 4);
     const auto r = train_on(m, false);
     std::printf("gbdt noise: accuracy %.3f, majority %.3f (n=%zu)\n", r.model.accuracy, r.majority.accuracy, r.model.n);
-    EXPECT_LT(r.model.accuracy, r.majority.accuracy + chance_margin(r.majority.accuracy, r.model.n));
+    std::printf("  accuracy - majority 95%% interval [%+.3f, %+.3f]\n", r.intervals.minus_majority.low, r.intervals.minus_majority.high);
+    EXPECT_LE(r.intervals.minus_majority.low, 0) << "no skill beyond the majority baseline's interval";
 }
 
 // The simulator with one regime and a lag-2 dependence persistence cannot see

@@ -109,6 +109,11 @@ void train(TrainOptions& o, CommonOptions& common) {
     std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}\n", "majority", r.majority.accuracy, r.majority.macro_f1);
     std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}\n", "persistence", r.persistence.accuracy,
                              r.persistence.macro_f1);
+    const auto& ci = r.intervals;
+    std::cout << fmt::format("  95% block-bootstrap intervals: accuracy [{:.4f}, {:.4f}], macro-F1 [{:.4f}, {:.4f}],\n"
+                             "  accuracy - majority [{:+.4f}, {:+.4f}], accuracy - persistence [{:+.4f}, {:+.4f}]\n",
+                             ci.accuracy.low, ci.accuracy.high, ci.macro_f1.low, ci.macro_f1.high, ci.minus_majority.low,
+                             ci.minus_majority.high, ci.minus_persistence.low, ci.minus_persistence.high);
 
     // The model of the last fold (trained on the most data) is the one kept.
     const std::filesystem::path out(o.out);

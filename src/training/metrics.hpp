@@ -27,4 +27,19 @@ struct ClassMetrics {
 // Predicted class = argmax of the probabilities; log loss clips at 1e-15 as sklearn does.
 ClassMetrics evaluate(std::span<const models::Trend> truth, std::span<const models::ClassProbs> probs);
 
+struct Interval {
+    double low = 0, high = 0;
+};
+
+// 95% moving-block bootstrap intervals over test rows in time order (blocks keep
+// the serial dependence of neighbouring bars). The differences are paired: the
+// model and the baseline are resampled on the same rows.
+struct BootstrapIntervals {
+    Interval accuracy, macro_f1, minus_majority, minus_persistence;
+    nlohmann::json to_json() const;
+};
+BootstrapIntervals bootstrap(std::span<const models::Trend> truth, std::span<const models::ClassProbs> model,
+                             std::span<const models::Trend> majority, std::span<const models::Trend> persistence,
+                             int resamples = 1000, std::size_t block = 20, std::uint64_t seed = 1);
+
 }  // namespace pricecast::training

@@ -87,6 +87,7 @@ WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const mod
     r.majority = evaluate(truth, one_hot(majority_pred));
     r.persistence = evaluate(truth, one_hot(persistence_pred));
     r.test_balance = shares(truth);
+    r.intervals = bootstrap(truth, probs_all, majority_pred, persistence_pred);
     return r;
 }
 
@@ -100,6 +101,7 @@ nlohmann::json WalkForwardResult::to_json() const {
                               {"majority", f.majority.to_json()}, {"persistence", f.persistence.to_json()}});
     }
     return {{"overall", {{"model", model.to_json()}, {"majority", majority.to_json()}, {"persistence", persistence.to_json()}}},
+            {"intervals", intervals.to_json()},
             {"test_balance", test_balance},
             {"labels", last_labeler.to_json()},
             {"folds", folds_json}};

@@ -25,6 +25,7 @@ struct FoldResult {
 struct WalkForwardResult {
     std::vector<FoldResult> folds;
     ClassMetrics model, majority, persistence;  // over all test blocks together
+    BootstrapIntervals intervals;                // of the model, and of its margin over each baseline
     std::array<double, models::kClasses> test_balance{};
     std::unique_ptr<models::Model> last_model;  // trained on the last fold's training split
     models::Labeler last_labeler{{}};
