@@ -9,6 +9,7 @@
 
 #include "data/simulator.hpp"
 #include "models/dataset.hpp"
+#include "models/ensemble.hpp"
 #include "models/xgboost_model.hpp"
 #include "training/trainer.hpp"
 
@@ -152,16 +153,54 @@ TEST(Xgboost, SaveLoadGivesIdenticalProbabilities) {
     EXPECT_THROW(XgboostModel::load("/nonexistent"), std::runtime_error);
 }
 
-training::WalkForwardResult train_on(const FeatureMatrix& m, bool rf) {
-    LabelConfig lc;
-    lc.mode = ThresholdMode::quantile;
+XgboostConfig small_trees(bool rf) {
     XgboostConfig cfg;
     cfg.random_forest = rf;
     cfg.rounds = 60;
     cfg.forest_trees = 40;
+    return cfg;
+}
+
+std::unique_ptr<Model> small_ensemble() {
+    std::vector<std::unique_ptr<Model>> members;
+    members.push_back(std::make_unique<XgboostModel>(small_trees(false)));
+    members.push_back(std::make_unique<XgboostModel>(small_trees(true)));
+    return std::make_unique<EnsembleModel>(std::move(members));
+}
+
+training::WalkForwardResult train_on(const FeatureMatrix& m, const std::string& kind) {
+    LabelConfig lc;
+    lc.mode = ThresholdMode::quantile;
     training::WalkForwardConfig wf;
     wf.folds = 3;
-    return training::walk_forward_train(m, lc, wf, [&] { return std::make_unique<XgboostModel>(cfg); });
+    return training::walk_forward_train(m, lc, wf, [&]() -> std::unique_ptr<Model> {
+        if (kind == "ensemble") return small_ensemble();
+        return std::make_unique<XgboostModel>(small_trees(kind == "rf"));
+    });
+}
+
+TEST(Ensemble, WeightsOnTheSimplexAndLoadModelRoundTrip) {
+    const auto m = synthetic(800, 0.003, 6);
+    LabelConfig lc;
+    lc.mode = ThresholdMode::quantile;
+    const auto r = row_returns(m, lc);
+    const auto w = make_windows(m, 1);
+    std::vector<std::size_t> first, second;
+    for (std::size_t i = 0; i < w.rows.size(); ++i) (i < w.rows.size() * 3 / 4 ? first : second).push_back(i);
+    Labeler l(lc);
+    l.fit(r, w.rows);
+    auto e = small_ensemble();
+    e->fit(select(w, first, l, r), select(w, second, l, r), {});
+    const auto& weights = static_cast<EnsembleModel&>(*e).weights();
+    EXPECT_NEAR(weights[0] + weights[1], 1.0, 1e-12);
+    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-ens-" + std::to_string(::getpid()));
+    e->save(dir);
+    const auto back = load_model(dir);
+    EXPECT_EQ(back->kind(), "ensemble");
+    const auto test = select(w, second, l, r);
+    EXPECT_EQ(back->predict_proba(test), e->predict_proba(test));
+    std::filesystem::remove_all(dir);
+    EXPECT_THROW(load_model(dir), std::runtime_error);
 }
 
 // Two-proportion bound: how far apart two accuracies on n bars may be by chance (95%).
@@ -169,9 +208,9 @@ double chance_margin(double p, std::size_t n) { return 1.96 * std::sqrt(2 * p * 
 
 TEST(WalkForward, FindsAPlantedSignalAndBeatsBothBaselines) {
     const auto m = synthetic(3000, 0.004, 3);
-    for (bool rf : {false, true}) {
-        const auto r = train_on(m, rf);
-        std::printf("%s planted: accuracy %.3f, majority %.3f, persistence %.3f (n=%zu)\n", rf ? "rf" : "gbdt",
+    for (const char* kind : {"gbdt", "rf", "ensemble"}) {
+        const auto r = train_on(m, kind);
+        std::printf("%s planted: accuracy %.3f, majority %.3f, persistence %.3f (n=%zu)\n", kind,
                     r.model.accuracy, r.majority.accuracy, r.persistence.accuracy, r.model.n);
         EXPECT_GT(r.intervals.minus_majority.low, 0) << "beats majority beyond its 95% interval";
         EXPECT_GT(r.intervals.minus_persistence.low, 0) << "beats persistence beyond its 95% interval";
@@ -188,15 +227,15 @@ TEST(WalkForward, LeakDetectorSeesTheFuture) {
     auto m = synthetic(2000, 0.0, 5);
     const auto r = row_returns(m, LabelConfig{});
     for (std::size_t i = 0; i < m.rows(); ++i) m.values[i * 2 + 1] = std::isfinite(r.forward[i]) ? r.forward[i] : 0.0;
-    const auto result = train_on(m, false);
+    const auto result = train_on(m, "gbdt");
     std::printf("leak detector: accuracy %.3f\n", result.model.accuracy);
     EXPECT_GT(result.model.accuracy, 0.95);
 }
 
 TEST(WalkForward, FindsNothingInNoise) {
     const auto m = synthetic(3000, 0.0, 4);
-    const auto r = train_on(m, false);
-    std::printf("gbdt noise: accuracy %.3f, majority %.3f (n=%zu)\n", r.model.accuracy, r.majority.accuracy, r.model.n);
+    const auto r = train_on(m, "ensemble");
+    std::printf("ensemble noise: accuracy %.3f, majority %.3f (n=%zu)\n", r.model.accuracy, r.majority.accuracy, r.model.n);
     std::printf("  accuracy - majority 95%% interval [%+.3f, %+.3f]\n", r.intervals.minus_majority.low, r.intervals.minus_majority.high);
     EXPECT_LE(r.intervals.minus_majority.low, 0) << "no skill beyond the majority baseline's interval";
 }

@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "core/progress.hpp"
 #include "models/dataset.hpp"
+#include "models/ensemble.hpp"
 #include "models/lstm.hpp"
 #include "models/xgboost_model.hpp"
 #include "registry/registry.hpp"
@@ -22,7 +23,7 @@ namespace {
 
 struct TrainOptions {
     std::string features_file, news, sentiment_model, model = "gbdt", labels = "fixed", out = "model", register_as;
-    std::vector<std::string> prices;
+    std::vector<std::string> prices, members = {"gbdt", "rf"};
     int horizon = 1, folds = 4, lags = 2, rounds = 400, steps = 60, epochs = 200;
     double threshold = 0.01, vol_k = 0.5, quantile = 1.0 / 3.0;
     std::uint64_t seed = 1;
@@ -62,18 +63,27 @@ void train(TrainOptions& o, CommonOptions& common) {
     lc.quantile = o.quantile;
     training::WalkForwardConfig wf;
     wf.folds = o.folds;
-    training::ModelFactory make;
-    if (o.model == "lstm") {
-        models::LstmConfig lc_net;
-        lc_net.steps = static_cast<std::size_t>(o.steps);
-        lc_net.max_epochs = o.epochs;
-        lc_net.seed = o.seed;
-        lc_net.feature_schema_hash = m.schema_hash;
-        make = [lc_net] { return std::make_unique<models::LstmAttentionModel>(lc_net); };
-    } else {
-        const auto cfg = model_config(o, m);
-        make = [cfg] { return std::make_unique<models::XgboostModel>(cfg); };
-    }
+    models::LstmConfig net;
+    net.steps = static_cast<std::size_t>(o.steps);
+    net.max_epochs = o.epochs;
+    net.seed = o.seed;
+    net.feature_schema_hash = m.schema_hash;
+    auto trees = [&](bool forest) {
+        auto c = model_config(o, m);
+        c.random_forest = forest;
+        return c;
+    };
+    const auto gbdt = trees(false), rf = trees(true);
+    auto member = [=](const std::string& kind) -> std::unique_ptr<models::Model> {
+        if (kind == "lstm") return std::make_unique<models::LstmAttentionModel>(net);
+        return std::make_unique<models::XgboostModel>(kind == "rf" ? rf : gbdt);
+    };
+    training::ModelFactory make = [=, &o, &m] () -> std::unique_ptr<models::Model> {
+        if (o.model != "ensemble") return member(o.model);
+        std::vector<std::unique_ptr<models::Model>> members;
+        for (const auto& k : o.members) members.push_back(member(k));
+        return std::make_unique<models::EnsembleModel>(std::move(members), m.schema_hash);
+    };
     std::cerr << fmt::format("{} rows x {} features; {} walk-forward folds\n", m.rows(), m.columns.size(), o.folds);
     // Epochs (or boosting rounds) of the current fold, with an ETA, on a terminal only.
     std::unique_ptr<Progress> bar;
@@ -153,7 +163,13 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--prices", o.prices, "OHLCV files (the features are built on the fly)");
     cmd->add_option("--news", o.news, "news file for the sentiment features (with --prices)");
     cmd->add_option("--sentiment-model", o.sentiment_model, "classifier artifact that scores unscored news");
-    cmd->add_option("--model", o.model, "gbdt, rf (XGBoost) or lstm (LSTM + attention, libtorch)")
+    cmd->add_option("--model", o.model,
+                    "gbdt, rf (XGBoost), lstm (LSTM + attention, libtorch) or ensemble (of --members, weights fit on "
+                    "the validation tail)")
+        ->check(CLI::IsMember({"gbdt", "rf", "lstm", "ensemble"}))
+        ->capture_default_str();
+    cmd->add_option("--members", o.members, "ensemble members")
+        ->delimiter(',')
         ->check(CLI::IsMember({"gbdt", "rf", "lstm"}))
         ->capture_default_str();
     cmd->add_option("--steps", o.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();

@@ -63,7 +63,7 @@ private:
     nlohmann::json summary_;  // training summary (epochs, best validation loss)
 };
 
-// Reads a directory written by LstmAttentionModel::save.
+// Reads a directory written by LstmAttentionModel::save (load_model dispatches here).
 std::unique_ptr<Model> load_lstm(const std::filesystem::path& dir);
 
 }  // namespace pricecast::models

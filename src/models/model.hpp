@@ -72,4 +72,8 @@ public:
     virtual nlohmann::json describe() const = 0;
 };
 
+// Reads any model saved by Model::save, by the kind in its model.json; throws
+// std::runtime_error naming the file and the problem.
+std::unique_ptr<Model> load_model(const std::filesystem::path& dir);
+
 }  // namespace pricecast::models
