@@ -1,0 +1,133 @@
+// The LSTM-attention model, C++ (libtorch) next to python3-torch on the same
+// architecture, weights and shapes, one thread each, in the same run: batch-1
+// and batch-256 inference, one training step of batch 64, and 1,000 symbols
+// predicted in one batched call against 1,000 batch-1 calls.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "models/lstm.hpp"
+
+namespace pm = pricecast::models;
+
+namespace {
+
+pm::LstmConfig config() {
+    pm::LstmConfig c;  // the original design's architecture on [B, 60, 40]
+    c.width = 40;
+    c.threads = 1;
+    return c;
+}
+
+const pm::LstmAttentionModel& model() {
+    static const pm::LstmAttentionModel m(config());
+    return m;
+}
+
+std::vector<float> input(std::size_t batch) {
+    std::mt19937_64 rng(batch);
+    std::normal_distribution<float> z(0, 1);
+    std::vector<float> x(batch * 60 * 40);
+    for (auto& v : x) v = z(rng);
+    return x;
+}
+
+void forward(benchmark::State& state) {
+    const auto b = static_cast<std::size_t>(state.range(0));
+    const auto x = input(b);
+    for (auto _ : state) benchmark::DoNotOptimize(model().forward_raw(x, b));
+}
+
+// 1,000 symbols one by one, as a service that predicts per symbol would.
+void forward_1000_singly(benchmark::State& state) {
+    const auto x = input(1000);
+    for (auto _ : state)
+        for (std::size_t s = 0; s < 1000; ++s)
+            benchmark::DoNotOptimize(model().forward_raw(std::vector<float>(x.begin() + static_cast<std::ptrdiff_t>(s * 2400),
+                                                                            x.begin() + static_cast<std::ptrdiff_t>((s + 1) * 2400)),
+                                                         1));
+}
+
+// One epoch of ten batch-64 steps (fit also fits the scaler: a small extra).
+void train_steps(benchmark::State& state) {
+    pm::SampleSet s;
+    s.steps = 60;
+    s.width = 40;
+    s.values = input(640);
+    for (int i = 0; i < 640; ++i) s.labels.push_back(static_cast<pm::Trend>(i % 3));
+    auto cfg = config();
+    cfg.max_epochs = 1;
+    for (auto _ : state) {
+        pm::LstmAttentionModel m(cfg);
+        m.fit(s, {}, {});
+    }
+    state.counters["steps"] = 10;
+}
+
+class Collector : public benchmark::ConsoleReporter {
+public:
+    std::map<std::string, double> seconds;
+    void ReportRuns(const std::vector<Run>& runs) override {
+        for (const auto& r : runs) seconds[r.benchmark_name()] = r.real_accumulated_time / static_cast<double>(r.iterations);
+        ConsoleReporter::ReportRuns(runs);
+    }
+};
+
+nlohmann::json python_reference() {
+    if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) return {};
+    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-lstm-bench-" + std::to_string(::getpid()));
+    model().export_parameters(dir);
+    const std::string cmd = "/usr/bin/python3 " + std::string(PRICECAST_TEST_DATA) + "/../../bench/lstm_reference.py " + dir.string();
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    char buf[4096];
+    while (auto n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    pclose(p);
+    std::filesystem::remove_all(dir);
+    try {
+        return nlohmann::json::parse(out);
+    } catch (const std::exception&) {
+        std::fprintf(stderr, "python reference failed: %s\n", out.c_str());
+        return {};
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::RegisterBenchmark("lstm/forward/batch:1", forward)->Arg(1)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("lstm/forward/batch:256", forward)->Arg(256)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("lstm/forward/batch:1000", forward)->Arg(1000)->Unit(benchmark::kMillisecond)->Iterations(3);
+    benchmark::RegisterBenchmark("lstm/forward/1000_singly", forward_1000_singly)->Unit(benchmark::kMillisecond)->Iterations(1);
+    benchmark::RegisterBenchmark("lstm/train/epoch_10x64", train_steps)->Unit(benchmark::kMillisecond)->Iterations(2);
+    benchmark::Initialize(&argc, argv);
+    Collector c;
+    benchmark::RunSpecifiedBenchmarks(&c);
+    auto get = [&](const std::string& prefix) {
+        for (const auto& [k, v] : c.seconds)
+            if (k.rfind(prefix, 0) == 0) return v;
+        return 0.0;
+    };
+    const auto py = python_reference();
+    auto row = [&](const char* what, double ours, const char* key) {
+        const double ref = py.contains(key) ? py[key].get<double>() : 0.0;
+        std::printf("  %-30s %10.3f ms %10.3f ms %8.2f\n", what, ours * 1e3, ref * 1e3, ref > 0 ? ours / ref : 0.0);
+    };
+    std::printf("\nLSTM(2x128) + MHA(8) + MLP on [B, 60, 40], one thread: C++ vs python3-torch, same weights\n");
+    std::printf("  %-30s %13s %13s %8s\n", "", "c++", "python", "ratio");
+    row("forward, batch 1", get("lstm/forward/batch:1/"), "forward_b1");
+    row("forward, batch 256", get("lstm/forward/batch:256/"), "forward_b256");
+    row("forward, batch 1000", get("lstm/forward/batch:1000/"), "forward_b1000");
+    row("training step, batch 64", get("lstm/train/epoch_10x64") / 10, "train_step_b64");
+    if (py.empty()) std::printf("  (python3-torch not available: no reference column)\n");
+    const double batched = get("lstm/forward/batch:1000/"), singly = get("lstm/forward/1000_singly");
+    std::printf("\n1,000 symbols: one batched call %.1f ms vs 1,000 batch-1 calls %.1f ms (%.1fx)\n", batched * 1e3,
+                singly * 1e3, batched > 0 ? singly / batched : 0.0);
+    benchmark::Shutdown();
+}
