@@ -318,5 +318,29 @@ TEST(WalkForward, ReachesNinetyPercentOfTheBayesRuleOnTheSimulator) {
     EXPECT_GT(gbdt.model.accuracy, gbdt.persistence.accuracy + margin);
 }
 
+TEST(VolatilityBaseline, KeepsOnlySignFreeInputsOnTheSameRows) {
+    const auto m = ar2_market(200);
+    const auto v = training::volatility_only(m);
+    ASSERT_EQ(v.rows(), m.rows());
+    EXPECT_EQ(v.columns.back(), "|pct_change(1)|");
+    for (const auto& c : v.columns) {
+        EXPECT_EQ(c.find("rsi"), std::string::npos) << c;
+        EXPECT_EQ(c.find("roc("), std::string::npos) << c;
+        EXPECT_EQ(c.find(":mean"), std::string::npos) << c;
+    }
+    EXPECT_NE(std::find(v.columns.begin(), v.columns.end(), "1m:volatility(20)"), v.columns.end());
+    auto complete = [](const FeatureMatrix& x, std::size_t r) {
+        const auto w = x.columns.size();
+        return std::all_of(x.values.begin() + static_cast<std::ptrdiff_t>(r * w),
+                           x.values.begin() + static_cast<std::ptrdiff_t>((r + 1) * w), [](double d) { return std::isfinite(d); });
+    };
+    for (std::size_t r = 0; r < m.rows(); ++r) EXPECT_EQ(complete(m, r), complete(v, r)) << "row " << r;
+    const auto col = static_cast<std::size_t>(std::find(m.columns.begin(), m.columns.end(), "1m:pct_change(1)") - m.columns.begin());
+    for (std::size_t r = 0; r < m.rows(); ++r)
+        if (complete(m, r)) {
+            EXPECT_EQ(v.values[r * v.columns.size() + v.columns.size() - 1], std::abs(m.values[r * m.columns.size() + col]));
+        }
+}
+
 }  // namespace
 }  // namespace pricecast::models

@@ -23,6 +23,7 @@ namespace {
 
 struct TrainOptions {
     std::string features_file, news, sentiment_model, model = "gbdt", labels = "fixed", out = "model", register_as;
+    bool volatility_baseline = false;
     std::vector<std::string> prices, members = {"gbdt", "rf"};
     int horizon = 1, folds = 4, lags = 2, rounds = 400, steps = 60, epochs = 200;
     double threshold = 0.01, vol_k = 0.5, quantile = 1.0 / 3.0;
@@ -125,6 +126,19 @@ void train(TrainOptions& o, CommonOptions& common) {
                              ci.accuracy.low, ci.accuracy.high, ci.macro_f1.low, ci.macro_f1.high, ci.minus_majority.low,
                              ci.minus_majority.high, ci.minus_persistence.low, ci.minus_persistence.high);
 
+    nlohmann::json vol_json;
+    if (o.volatility_baseline) {
+        // The same model kind, walk-forward, on sign-free inputs only: what it gains
+        // over majority is "calm vs busy", not direction.
+        const auto v = training::walk_forward_train(training::volatility_only(m), lc, wf, make);
+        std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}  95% [{:.4f}, {:.4f}]  (same model, sign-free "
+                                 "inputs only)\n",
+                                 "volatility", v.model.accuracy, v.model.macro_f1, v.intervals.accuracy.low,
+                                 v.intervals.accuracy.high);
+        vol_json = v.model.to_json();
+        vol_json["accuracy_interval"] = {v.intervals.accuracy.low, v.intervals.accuracy.high};
+    }
+
     // The model of the last fold (trained on the most data) is the one kept.
     const std::filesystem::path out(o.out);
     r.last_model->save(out);
@@ -133,6 +147,7 @@ void train(TrainOptions& o, CommonOptions& common) {
     report["rows"] = m.rows();
     report["features"] = m.columns.size();
     report["schema_hash"] = fmt::format("{:016x}", m.schema_hash);
+    if (!vol_json.is_null()) report["overall"]["volatility_only"] = vol_json;
     std::ofstream(out / "report.json") << report.dump(2) << "\n";
     std::cerr << fmt::format("wrote {} (model of the last fold) and {}\n", out.string(), (out / "report.json").string());
 
@@ -188,6 +203,9 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--walk-forward", o.folds, "test blocks")->check(CLI::Range(1, 50))->capture_default_str();
     cmd->add_option("--rounds", o.rounds, "boosting rounds at most (early stopping on the validation tail)")->capture_default_str();
     cmd->add_option("--seed", o.seed, "random seed")->capture_default_str();
+    cmd->add_flag("--volatility-baseline", o.volatility_baseline,
+                  "also train the same model on sign-free inputs only (volatility, ranges, volume ratio, |return|): "
+                  "skill beyond it is directional");
     cmd->add_option("--out", o.out, "folder for the model and report.json")->capture_default_str();
     cmd->add_option("--register", o.register_as, "register the model under this name in the registry (--data-dir)");
     add_common_options(*cmd, common);

@@ -1,6 +1,7 @@
 #include "training/trainer.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -31,6 +32,38 @@ Trend majority(std::span<const Trend> labels) {
 }
 
 }  // namespace
+
+features::FeatureMatrix volatility_only(const features::FeatureMatrix& m) {
+    auto sign_free = [](const std::string& n) {
+        if (n.rfind("x:", 0) == 0) return false;
+        if (n.rfind("sent:", 0) == 0 || n.rfind("market:", 0) == 0) return n.ends_with(":std") || n.ends_with(":count");
+        for (const char* k : {"atr(", "stddev(", "trange", "bb_width", "volatility(", "volume_ratio", "hl_ratio"})
+            if (n.find(k) != std::string::npos) return true;
+        return false;
+    };
+    std::vector<std::size_t> keep;
+    std::size_t change = m.columns.size();
+    for (std::size_t c = 0; c < m.columns.size(); ++c) {
+        if (change == m.columns.size() && m.columns[c].ends_with(":pct_change(1)") && m.columns[c].rfind("x:", 0) != 0)
+            change = c;
+        if (sign_free(m.columns[c])) keep.push_back(c);
+    }
+    features::FeatureMatrix v;
+    v.schema_hash = m.schema_hash;
+    v.symbols = m.symbols;
+    v.times = m.times;
+    v.closes = m.closes;
+    for (auto c : keep) v.columns.push_back(m.columns[c]);
+    v.columns.push_back("|pct_change(1)|");
+    const std::size_t w = m.columns.size();
+    for (std::size_t r = 0; r < m.rows(); ++r) {
+        bool complete = true;
+        for (std::size_t c = 0; c < w; ++c) complete = complete && std::isfinite(m.values[r * w + c]);
+        for (auto c : keep) v.values.push_back(complete ? m.values[r * w + c] : NAN);
+        v.values.push_back(complete && change < w ? std::abs(m.values[r * w + change]) : NAN);
+    }
+    return v;
+}
 
 Duration bar_interval(const features::FeatureMatrix& m) {
     std::map<std::string, Timestamp> last;

@@ -41,6 +41,12 @@ WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const mod
                                      WalkForwardConfig wf, const ModelFactory& make, const FoldObserver& observe = {},
                                      const models::ProgressFn& progress = {});
 
+// The sign-free columns of a matrix (volatility, ranges, volume ratios) plus the
+// absolute 1-bar return: inputs that tell calm from busy bars but not up from
+// down (EVALUATION.md's volatility-only baseline). Rows incomplete in `m` stay
+// incomplete, so both matrices give the same samples.
+features::FeatureMatrix volatility_only(const features::FeatureMatrix& m);
+
 // The most common gap between consecutive rows of a symbol.
 Duration bar_interval(const features::FeatureMatrix& m);
 
