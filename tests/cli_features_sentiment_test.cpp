@@ -168,5 +168,24 @@ TEST_F(CliTest, ConfigFileAndEnvironmentReachTheSubcommands) {
     EXPECT_NE(r.output.find("pc.toml:5:8"), std::string::npos) << "show says where each value came from: " << r.output;
 }
 
+TEST_F(CliTest, TrainThenEvaluateRefusingAnotherSchema) {
+    ASSERT_EQ(run("simulate --symbols ACME --bars 2500 --seed 9 --no-trades --out " + path("sim")).status, 0);
+    const auto cfg = write("short.toml", "[features]\ntimeframes = [\"1m\", \"5m\"]\n");
+    auto r = run("train --config " + cfg + " --prices " + path("sim/ACME.csv") +
+                 " --labels quantile --walk-forward 2 --rounds 20 --out " + path("model"));
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("95% block-bootstrap intervals"), std::string::npos) << r.output;
+    EXPECT_TRUE(fs::exists(dir_ / "model" / "report.json"));
+    r = run("evaluate --config " + cfg + " --model " + path("model") + " --prices " + path("sim/ACME.csv"));
+    EXPECT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("(gbdt) on "), std::string::npos) << r.output;
+    r = run("evaluate --model " + path("model") + " --prices " + path("sim/ACME.csv"));  // default 1m/5m/1h schema
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("was trained on feature schema"), std::string::npos) << r.output;
+    r = run("evaluate --model " + path("nothing") + " --prices " + path("sim/ACME.csv"));
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("model.json"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace pricecast

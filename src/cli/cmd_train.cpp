@@ -164,6 +164,48 @@ void train(TrainOptions& o, CommonOptions& common) {
     }
 }
 
+// Scores a saved model on other data with the labels (and fitted thresholds)
+// it was trained with.
+void evaluate(const std::string& model_dir, const std::string& features_file, const std::vector<std::string>& prices,
+              const std::string& news, CommonOptions& common) {
+    std::unique_ptr<models::Model> model;
+    nlohmann::json report;
+    try {
+        model = models::load_model(model_dir);
+        std::ifstream f(std::filesystem::path(model_dir) / "report.json");
+        if (!f) throw std::runtime_error(model_dir + "/report.json: cannot open (written by `pricecast train`)");
+        report = nlohmann::json::parse(f);
+    } catch (const std::exception& e) {
+        throw UsageError(e.what());
+    }
+    if (features_file.empty() == prices.empty()) throw UsageError("give either --features FILE or --prices FILE");
+    features::FeatureMatrix m;
+    try {
+        m = features_file.empty() ? feature_matrix_from_files(common, prices, news, "") : features::read_binary(features_file);
+    } catch (const std::runtime_error& e) {
+        throw UsageError(e.what());
+    }
+    if (model->feature_schema_hash() != m.schema_hash)
+        throw UsageError(fmt::format("the model was trained on feature schema {:016x}, these features are schema {:016x} "
+                                     "(same timeframes, indicators and windows needed; see `pricecast features schema`)",
+                                     model->feature_schema_hash(), m.schema_hash));
+    const auto labeler = models::Labeler::from_json(report.at("labels"));
+    const auto returns = models::row_returns(m, labeler.config());
+    const auto windows = models::make_windows(m, model->steps());
+    std::vector<std::size_t> all(windows.rows.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    const auto set = models::select(windows, all, labeler, returns);
+    if (set.size() == 0) throw UsageError("no labeled samples in these data");
+    const auto r = training::evaluate(set.labels, model->predict_proba(set));
+    std::vector<models::ClassProbs> persistence(set.size(), models::ClassProbs{0, 0, 0});
+    for (std::size_t i = 0; i < set.size(); ++i) persistence[i][static_cast<std::size_t>(set.last_realized[i])] = 1;
+    const auto p = training::evaluate(set.labels, persistence);
+    std::cout << fmt::format("{} ({}) on {} bars: accuracy {:.4f}  macro-F1 {:.4f}  log loss {:.4f}  sign accuracy {:.4f}\n",
+                             model_dir, model->kind(), r.n, r.accuracy, r.macro_f1, r.log_loss, r.sign_accuracy);
+    std::cout << fmt::format("persistence on the same bars: accuracy {:.4f}  macro-F1 {:.4f}\n", p.accuracy, p.macro_f1);
+    std::cout << r.to_json().dump(2) << "\n";
+}
+
 }  // namespace
 
 void add_train_command(CLI::App& app) {
@@ -210,6 +252,19 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--register", o.register_as, "register the model under this name in the registry (--data-dir)");
     add_common_options(*cmd, common);
     cmd->callback([] { train(o, common); });
+
+    auto* ev = app.add_subcommand(
+        "evaluate", "score a model saved by `pricecast train` on other data, with the labels it was trained with; "
+                    "refuses features of another schema");
+    static std::string model_dir, ev_features, ev_news;
+    static std::vector<std::string> ev_prices;
+    static CommonOptions ev_common;
+    ev->add_option("--model", model_dir, "model folder written by `pricecast train --out`")->required();
+    ev->add_option("--features", ev_features, "feature matrix from `pricecast features build` (binary)");
+    ev->add_option("--prices", ev_prices, "OHLCV files (the features are built on the fly)");
+    ev->add_option("--news", ev_news, "news file for the sentiment features (with --prices)");
+    add_common_options(*ev, ev_common);
+    ev->callback([] { evaluate(model_dir, ev_features, ev_prices, ev_news, ev_common); });
 }
 
 }  // namespace pricecast::cli

@@ -41,6 +41,19 @@ nlohmann::json LabelConfig::to_json() const {
             {"vol_k", vol_k},     {"vol_window", vol_window},            {"quantile", quantile}};
 }
 
+LabelConfig LabelConfig::from_json(const nlohmann::json& j) {
+    LabelConfig c;
+    c.horizon = j.at("horizon");
+    const auto mode = parse_threshold_mode(j.at("mode").get<std::string>());
+    if (!mode) throw std::invalid_argument("labels: unknown mode " + j.at("mode").dump());
+    c.mode = *mode;
+    c.threshold = j.at("threshold");
+    c.vol_k = j.at("vol_k");
+    c.vol_window = j.at("vol_window");
+    c.quantile = j.at("quantile");
+    return c;
+}
+
 RowReturns row_returns(const features::FeatureMatrix& m, const LabelConfig& cfg) {
     if (cfg.horizon < 1) throw std::invalid_argument("label horizon must be at least 1 bar");
     RowReturns r;
@@ -109,6 +122,13 @@ nlohmann::json Labeler::to_json() const {
     j["down"] = down_;
     j["up"] = up_;
     return j;
+}
+
+Labeler Labeler::from_json(const nlohmann::json& j) {
+    Labeler l(LabelConfig::from_json(j));
+    l.down_ = j.at("down");
+    l.up_ = j.at("up");
+    return l;
 }
 
 Windows make_windows(const features::FeatureMatrix& m, std::size_t steps) {

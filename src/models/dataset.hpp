@@ -29,6 +29,7 @@ struct LabelConfig {
     int vol_window = 20;             // bars of that std (known at the row's time)
     double quantile = 1.0 / 3.0;     // quantile: this share of training returns is DOWN, as many UP
     nlohmann::json to_json() const;
+    static LabelConfig from_json(const nlohmann::json& j);
 };
 
 // Per matrix row: the forward return (NaN when unknown), the return over the
@@ -46,7 +47,8 @@ public:
     std::optional<Trend> forward_class(const RowReturns& r, std::size_t row) const;
     std::optional<Trend> past_class(const RowReturns& r, std::size_t row) const;
     const LabelConfig& config() const { return cfg_; }
-    nlohmann::json to_json() const;
+    nlohmann::json to_json() const;  // the configuration and the fitted thresholds
+    static Labeler from_json(const nlohmann::json& j);
 
 private:
     std::optional<Trend> classify(double ret, double scale) const;
