@@ -62,39 +62,13 @@ struct LstmAttentionModel::Net {
     Network module;
 };
 
-nlohmann::json LstmConfig::to_json() const {
-    return {{"width", width}, {"steps", steps}, {"hidden", hidden}, {"layers", layers}, {"heads", heads},
-            {"head_hidden", head_hidden}, {"dropout", dropout}, {"head_dropout", head_dropout},
-            {"learning_rate", learning_rate}, {"weight_decay", weight_decay}, {"batch_size", batch_size},
-            {"max_epochs", max_epochs}, {"early_stopping", early_stopping}, {"lr_patience", lr_patience},
-            {"lr_factor", lr_factor}, {"grad_clip", grad_clip}, {"class_weights", class_weights}, {"seed", seed},
-            {"threads", threads}, {"feature_schema_hash", fmt::format("{:016x}", feature_schema_hash)}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LstmConfig, width, steps, hidden, layers, heads, head_hidden, dropout,
+                                                head_dropout, learning_rate, weight_decay, batch_size, max_epochs,
+                                                early_stopping, lr_patience, lr_factor, grad_clip, class_weights, seed,
+                                                threads, feature_schema_hash)
 
-LstmConfig LstmConfig::from_json(const nlohmann::json& j) {
-    LstmConfig c;
-    c.width = j.at("width");
-    c.steps = j.at("steps");
-    c.hidden = j.at("hidden");
-    c.layers = j.at("layers");
-    c.heads = j.at("heads");
-    c.head_hidden = j.at("head_hidden");
-    c.dropout = j.at("dropout");
-    c.head_dropout = j.at("head_dropout");
-    c.learning_rate = j.at("learning_rate");
-    c.weight_decay = j.at("weight_decay");
-    c.batch_size = j.at("batch_size");
-    c.max_epochs = j.at("max_epochs");
-    c.early_stopping = j.at("early_stopping");
-    c.lr_patience = j.at("lr_patience");
-    c.lr_factor = j.at("lr_factor");
-    c.grad_clip = j.at("grad_clip");
-    c.class_weights = j.at("class_weights");
-    c.seed = j.at("seed");
-    c.threads = j.at("threads");
-    c.feature_schema_hash = std::stoull(j.at("feature_schema_hash").get<std::string>(), nullptr, 16);
-    return c;
-}
+nlohmann::json LstmConfig::to_json() const { return *this; }
+LstmConfig LstmConfig::from_json(const nlohmann::json& j) { return j.get<LstmConfig>(); }
 
 LstmAttentionModel::LstmAttentionModel(LstmConfig cfg) : cfg_(std::move(cfg)) {
     if (cfg_.width > 0) {

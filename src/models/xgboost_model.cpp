@@ -47,30 +47,12 @@ struct XgboostModel::Booster {
     ~Booster() { XGBoosterFree(h); }
 };
 
-nlohmann::json XgboostConfig::to_json() const {
-    return {{"random_forest", random_forest}, {"rounds", rounds}, {"early_stopping", early_stopping},
-            {"eta", eta}, {"max_depth", max_depth}, {"subsample", subsample}, {"colsample", colsample},
-            {"forest_trees", forest_trees}, {"min_child_weight", min_child_weight}, {"threads", threads},
-            {"seed", seed}, {"steps", steps}, {"feature_schema_hash", fmt::format("{:016x}", feature_schema_hash)}};
-}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(XgboostConfig, random_forest, rounds, early_stopping, eta, max_depth,
+                                                subsample, colsample, forest_trees, min_child_weight, threads, seed, steps,
+                                                feature_schema_hash)
 
-XgboostConfig XgboostConfig::from_json(const nlohmann::json& j) {
-    XgboostConfig c;
-    c.random_forest = j.at("random_forest");
-    c.rounds = j.at("rounds");
-    c.early_stopping = j.at("early_stopping");
-    c.eta = j.at("eta");
-    c.max_depth = j.at("max_depth");
-    c.subsample = j.at("subsample");
-    c.colsample = j.at("colsample");
-    c.forest_trees = j.at("forest_trees");
-    c.min_child_weight = j.at("min_child_weight");
-    c.threads = j.at("threads");
-    c.seed = j.at("seed");
-    c.steps = j.at("steps");
-    c.feature_schema_hash = std::stoull(j.at("feature_schema_hash").get<std::string>(), nullptr, 16);
-    return c;
-}
+nlohmann::json XgboostConfig::to_json() const { return *this; }
+XgboostConfig XgboostConfig::from_json(const nlohmann::json& j) { return j.get<XgboostConfig>(); }
 
 XgboostModel::XgboostModel(XgboostConfig cfg) : cfg_(std::move(cfg)) {}
 XgboostModel::~XgboostModel() = default;
