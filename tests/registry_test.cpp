@@ -571,9 +571,9 @@ TEST_F(RegistryTest, WriterKilledMidPromotionChangesNothing) {
 
 TEST_F(RegistryTest, TwoProcessesRegisteringConcurrently) {
     constexpr int kEach = 20;
-    { Registry init(data_dir, options()); }
     // Artifact folders are prepared first and both children start on one signal
-    // (the pipe closing), so their registrations overlap.
+    // (the pipe closing), so their registrations overlap; they also race to
+    // create the registry itself.
     std::vector<std::vector<NewVersion>> specs(2);
     for (int p = 0; p < 2; ++p)
         for (int i = 0; i < kEach; ++i) specs[p].push_back(spec(fmt::format("p{}-{}", p, i), 0.4));
@@ -591,7 +591,8 @@ TEST_F(RegistryTest, TwoProcessesRegisteringConcurrently) {
             try {
                 Registry reg(data_dir, options("proc" + std::to_string(p)));
                 for (const auto& s : specs[static_cast<std::size_t>(p)]) reg.register_version("shared", s);
-            } catch (...) {
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "child %d: %s\n", p, e.what());
                 code = 3;
             }
             ::_exit(code);
@@ -600,11 +601,9 @@ TEST_F(RegistryTest, TwoProcessesRegisteringConcurrently) {
     }
     ::close(go[0]);
     ::close(go[1]);
-    for (const pid_t pid : children) {
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
-    }
+    std::vector<int> statuses;
+    for (const pid_t pid : children) ::waitpid(pid, &statuses.emplace_back(0), 0);
+    for (const int status : statuses) ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
     Registry reg(data_dir, options());
     const auto versions = reg.list_versions("shared");
     ASSERT_EQ(versions.size(), 2u * kEach);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <random>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <pwd.h>
@@ -56,6 +57,18 @@ CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
 
 void exec(sqlite3* db, const char* sql) {
     if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(db, sql);
+}
+
+// The journal mode is stored in the file. Switching it needs an exclusive lock
+// for which SQLite does not call the busy handler, so when two processes create
+// the registry at once, the loser retries until the winner's switch is done.
+void enable_wal(sqlite3* db) {
+    for (int waited_ms = 0;; waited_ms += 5) {
+        const int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK) return;
+        if ((rc & 0xFF) != SQLITE_BUSY || waited_ms >= kBusyTimeoutMs) fail(db, "PRAGMA journal_mode=WAL");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
 }
 
 class Stmt {
@@ -227,9 +240,15 @@ nlohmann::json to_json(const RegisteredModel& m) {
 
 nlohmann::json to_json(const HistoryEntry& e) {
     const auto opt = [](std::optional<int> v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-    return {{"id", e.id},           {"model", e.model}, {"alias", e.alias}, {"action", e.action},
-            {"old_version", opt(e.old_version)}, {"new_version", opt(e.new_version)},
-            {"who", e.who},         {"at", format_iso8601(e.at)}, {"reason", e.reason}};
+    return {{"id", e.id},
+            {"model", e.model},
+            {"alias", e.alias},
+            {"action", e.action},
+            {"old_version", opt(e.old_version)},
+            {"new_version", opt(e.new_version)},
+            {"who", e.who},
+            {"at", format_iso8601(e.at)},
+            {"reason", e.reason}};
 }
 
 Registry::Registry(const fs::path& data_dir, Options options)
@@ -244,7 +263,7 @@ Registry::Registry(const fs::path& data_dir, Options options)
     }
     try {
         sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-        exec(db_, "PRAGMA journal_mode=WAL");
+        enable_wal(db_);
         exec(db_, "PRAGMA foreign_keys=ON");
         Txn txn(db_, true);
         exec(db_, kSchema);
