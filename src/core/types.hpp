@@ -1,6 +1,7 @@
 // Core domain types shared by every component. Depends on nothing of ours.
 #pragma once
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -43,6 +44,23 @@ struct NewsItem {
     // Optional score in [-1, 1] attached by a source that already knows it
     // (the simulator does); NaN when absent.
     double sentiment = std::numeric_limits<double>::quiet_NaN();
+};
+
+// One published prediction: what the inference service sends to `predictions`
+// and what clients read. `cls` and `probs` are in class order DOWN, STABLE, UP.
+struct Prediction {
+    std::string symbol;
+    Timestamp bar_time = 0;      // close time of the bar predicted from
+    Timestamp feature_time = 0;  // close time of the newest feature vector used
+    std::string model;           // registered model name
+    int version = 0;             // registry version that answered
+    std::string slot = "champion";  // or "challenger" (shadow/A-B)
+    int cls = 1;
+    std::array<float, 3> probs{};
+    double confidence = 0;       // max(probs)
+    double close = 0;            // the bar's close, for outcome resolution
+    Duration latency = 0;        // bar's last input -> publication
+    Timestamp published_at = 0;
 };
 
 // Why a bar is invalid on its own (sequence problems such as duplicates are

@@ -1,0 +1,71 @@
+// The HTTP + WebSocket server (Boost.Beast): REST routes, the /ws prediction
+// stream, the dashboard's static files and /metrics, on one port (plus the
+// original design's WebSocket port 8765 when asked).
+//
+//   api::Server server(services, options);
+//   server.start();          // returns once listening; serves on its own threads
+//   ... server.port() ...
+//   server.stop();           // closes listeners and connections, joins threads
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bus/bus.hpp"
+#include "features/features.hpp"
+#include "serving/model_manager.hpp"
+#include "serving/stores.hpp"
+
+namespace pricecast::api {
+
+enum class Role { read, admin };
+
+struct ApiKey {
+    std::string key;
+    Role role = Role::read;
+};
+
+struct ServerOptions {
+    std::string host = "127.0.0.1";
+    int port = 8080;              // HTTP + /ws; 0 picks a free port
+    int ws_port = -1;             // extra WebSocket-only listener (8765 in the original design); -1: none
+    std::vector<ApiKey> keys;     // empty: no authentication (embedded demo)
+    std::size_t max_body_bytes = 1 << 20;
+    std::size_t max_header_bytes = 16 << 10;
+    std::size_t ws_queue_limit = 256;  // per client; past it the client is dropped
+    std::filesystem::path web_root;    // dashboard files served at /; empty: none
+    int threads = 2;
+};
+
+// The parts of the running system the routes read and act on. Pointers may be
+// null when this process does not run that part; routes needing it answer 503.
+struct Services {
+    serving::PredictionStore* predictions = nullptr;
+    serving::FeatureStore* features = nullptr;
+    serving::ModelManager* models = nullptr;   // POST /v1/predict, /ready
+    std::string model_name;                    // the served registered model
+    const features::FeatureSchema* schema = nullptr;  // width check of /v1/predict
+    std::filesystem::path data_dir;            // the registry: /v1/models, promote, rollback
+    bus::Bus* bus = nullptr;                   // POST /v1/news publishes to news-raw; /ready
+};
+
+class Server {
+public:
+    Server(Services services, ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+    void start();
+    void stop();
+    int port() const;     // the bound HTTP port
+    int ws_port() const;  // the bound extra WebSocket port, or -1
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pricecast::api

@@ -1,0 +1,62 @@
+// What the API serves from memory: recent predictions and the latest feature
+// vector per symbol, fed from the `predictions` and `ml-features` topics (or
+// directly by the inference service in the embedded mode).
+//
+// Both stores drop duplicates by (symbol, bar time): the bus delivers at least
+// once, clients see each bar once.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+#include "features/features.hpp"
+
+namespace pricecast::serving {
+
+class PredictionStore {
+public:
+    using Listener = std::function<void(const Prediction&)>;
+
+    explicit PredictionStore(std::size_t per_symbol = 10'000);
+    // False when a prediction for (symbol, bar_time, slot) is already stored,
+    // or is older than everything retained for the symbol.
+    bool add(const Prediction& p);
+    std::optional<Prediction> latest(const std::string& symbol) const;
+    // Champion predictions with from <= bar_time <= to, oldest first.
+    std::vector<Prediction> range(const std::string& symbol, Timestamp from, Timestamp to) const;
+    std::vector<std::string> symbols() const;
+    std::uint64_t duplicates() const;
+    // Called after every accepted champion prediction, on the adding thread;
+    // returns an id for unlisten.
+    int listen(Listener listener);
+    void unlisten(int id);
+
+private:
+    std::size_t per_symbol_;
+    mutable std::mutex mutex_;
+    std::map<std::string, std::vector<Prediction>> by_symbol_;  // champion, ordered by bar_time
+    std::uint64_t duplicates_ = 0;
+    std::map<std::string, Timestamp> last_challenger_;
+    std::map<int, Listener> listeners_;
+    int next_listener_ = 0;
+};
+
+class FeatureStore {
+public:
+    // False for a duplicate or older vector of the symbol.
+    bool add(const features::FeatureVector& v);
+    std::optional<features::FeatureVector> latest(const std::string& symbol) const;
+    std::vector<std::string> symbols() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::map<std::string, features::FeatureVector> latest_;
+};
+
+}  // namespace pricecast::serving
