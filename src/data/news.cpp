@@ -54,6 +54,40 @@ void accept(NewsFile& f, NewsItem n, std::size_t line) {
     f.items.push_back(std::move(n));
 }
 
+}  // namespace
+
+NewsItem news_from_json(const nlohmann::json& j, std::string& problem) {
+    NewsItem item;
+    problem.clear();
+    auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : ""; };
+    item.id = str("id");
+    for (const char* k : {"event_time", "time", "timestamp", "date"}) {
+        if (!j.contains(k)) continue;
+        const auto& v = j[k];
+        // Integers past 1e17 are epoch ns (the bus's exact form); other numbers are epoch s or ms.
+        auto t = v.is_string()                                      ? parse_news_time(v.get<std::string>())
+                 : v.is_number_integer() && v.get<double>() > 1e17 ? std::optional(v.get<Timestamp>())
+                 : v.is_number()                                    ? parse_news_time(fmt::format("{}", v.get<double>()))
+                                                                    : std::nullopt;
+        if (t) item.event_time = *t;
+        break;
+    }
+    item.source = str("source");
+    if (j.contains("symbols") && j["symbols"].is_array()) {
+        for (const auto& s : j["symbols"])
+            if (s.is_string()) item.symbols.push_back(s.get<std::string>());
+    } else {
+        item.symbols = split_symbols(str("symbols").empty() ? str("symbol") : str("symbols"));
+    }
+    item.headline = str("headline");
+    item.body = str("body");
+    if (j.contains("sentiment") && j["sentiment"].is_number()) item.sentiment = j["sentiment"].get<double>();
+    problem = problem_of(item);
+    return item;
+}
+
+namespace {
+
 void read_jsonl(std::istream& in, NewsFile& f) {
     std::string line;
     for (std::size_t n = 1; std::getline(in, line); ++n) {
@@ -69,28 +103,12 @@ void read_jsonl(std::istream& in, NewsFile& f) {
             f.rejected.push_back({n, "not a JSON object"});
             continue;
         }
-        NewsItem item;
-        auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : ""; };
-        item.id = str("id");
-        for (const char* k : {"event_time", "time", "timestamp", "date"}) {
-            if (!j.contains(k)) continue;
-            const auto& v = j[k];
-            auto t = v.is_string() ? parse_news_time(v.get<std::string>())
-                     : v.is_number() ? parse_news_time(fmt::format("{}", v.get<double>()))
-                                     : std::nullopt;
-            if (t) item.event_time = *t;
-            break;
+        std::string problem;
+        NewsItem item = news_from_json(j, problem);
+        if (!problem.empty()) {
+            f.rejected.push_back({n, std::move(problem)});
+            continue;
         }
-        item.source = str("source");
-        if (j.contains("symbols") && j["symbols"].is_array()) {
-            for (const auto& s : j["symbols"])
-                if (s.is_string()) item.symbols.push_back(s.get<std::string>());
-        } else {
-            item.symbols = split_symbols(str("symbols").empty() ? str("symbol") : str("symbols"));
-        }
-        item.headline = str("headline");
-        item.body = str("body");
-        if (j.contains("sentiment") && j["sentiment"].is_number()) item.sentiment = j["sentiment"].get<double>();
         accept(f, std::move(item), n);
     }
 }

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "core/types.hpp"
 
 namespace pricecast::data {
@@ -30,6 +32,11 @@ struct NewsFile {
 // Throws DataError when the file cannot be opened or a CSV has no usable header.
 NewsFile read_news_file(const std::filesystem::path& path);
 std::vector<NewsItem> read_news(const std::filesystem::path& path);
+
+// One news object in the JSONL layout above (also the body of POST /v1/news
+// and the `news-raw` message). `problem` is empty when the item is usable,
+// else names what is wrong.
+NewsItem news_from_json(const nlohmann::json& j, std::string& problem);
 
 // One JSON object per line; read_news reads it back.
 void write_news_jsonl(std::ostream& out, std::span<const NewsItem> items);
