@@ -76,16 +76,16 @@ NewsItem decode_news(std::string_view text) {
 
 std::string news_key(const NewsItem& n) { return n.symbols.empty() ? std::string() : n.symbols.front(); }
 
-std::string encode(const features::FeatureVector& f) {
+std::string encode(const features::FeatureVector& f, Timestamp input_at) {
     json values = json::array();
     for (double v : f.values) values.push_back(std::isfinite(v) ? json(v) : json(nullptr));
     return json{{"v", kWireVersion},        {"schema", f.schema_hash}, {"symbol", f.symbol},
                 {"close_time", f.close_time}, {"close", f.close},        {"complete", f.complete},
-                {"values", std::move(values)}}
+                {"input_at", input_at},       {"values", std::move(values)}}
         .dump();
 }
 
-features::FeatureVector decode_features(std::string_view text) {
+features::FeatureVector decode_features(std::string_view text, Timestamp* input_at) {
     const json j = parse(text, "features");
     features::FeatureVector f;
     f.schema_hash = field<std::uint64_t>(j, "schema", "features");
@@ -93,6 +93,7 @@ features::FeatureVector decode_features(std::string_view text) {
     f.close_time = field<Timestamp>(j, "close_time", "features");
     f.close = field<double>(j, "close", "features");
     f.complete = field<bool>(j, "complete", "features");
+    if (input_at) *input_at = j.value("input_at", Timestamp{0});
     const auto& values = j.find("values");
     if (values == j.end() || !values->is_array()) throw MessageError("features message: field \"values\" must be an array");
     f.values.reserve(values->size());

@@ -30,13 +30,15 @@ public:
 
 std::string encode(const Bar& bar);
 std::string encode(const NewsItem& news);
-std::string encode(const features::FeatureVector& vector);
+// `input_at`: wall time (ns) the input that released the vector was published,
+// carried so the inference service can report end-to-end latency.
+std::string encode(const features::FeatureVector& vector, Timestamp input_at = 0);
 std::string encode(const Prediction& prediction);
 
 Bar decode_bar(std::string_view json);
 // Accepts the news file layout too (ISO-8601 times), as POST /v1/news does.
 NewsItem decode_news(std::string_view json);
-features::FeatureVector decode_features(std::string_view json);
+features::FeatureVector decode_features(std::string_view json, Timestamp* input_at = nullptr);
 Prediction decode_prediction(std::string_view json);
 
 // The message key of a news item.

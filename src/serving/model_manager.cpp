@@ -140,7 +140,7 @@ std::shared_ptr<const LoadedModel> ModelManager::current(const std::string& name
     return slot == Slot::champion ? it->second.champion : it->second.challenger;
 }
 
-Prediction ModelManager::predict(const std::string& name, const models::SampleSet& batch, Slot slot) const {
+ModelOutput ModelManager::predict(const std::string& name, const models::SampleSet& batch, Slot slot) const {
     const auto m = current(name, slot);
     if (!m) {
         ++prediction_failures_;
@@ -149,7 +149,7 @@ Prediction ModelManager::predict(const std::string& name, const models::SampleSe
                                        err ? " (" + *err + ")" : std::string()));
     }
     try {
-        Prediction p{m->version.version, m->model->predict_proba(batch)};
+        ModelOutput p{m->version.version, m->model->predict_proba(batch)};
         ++predictions_;
         return p;
     } catch (...) {

@@ -52,7 +52,7 @@ struct LoadedModel {
     std::unique_ptr<const models::Model> model;
 };
 
-struct Prediction {
+struct ModelOutput {
     int version = 0;
     std::vector<models::ClassProbs> probs;
 };
@@ -88,7 +88,7 @@ public:
     // Null when nothing is loaded in that slot.
     std::shared_ptr<const LoadedModel> current(const std::string& name, Slot slot = Slot::champion) const;
     // Throws ServingError when nothing is loaded; the model's own errors propagate.
-    Prediction predict(const std::string& name, const models::SampleSet& batch, Slot slot = Slot::champion) const;
+    ModelOutput predict(const std::string& name, const models::SampleSet& batch, Slot slot = Slot::champion) const;
 
     // The last refresh problem for `name` (cleared by a refresh without one).
     std::optional<std::string> last_error(const std::string& name) const;

@@ -1,0 +1,159 @@
+// The live services of the original design, each a loop over the bus:
+//
+//   PriceService      simulator or file replay  -> price-data, news-raw
+//   SentimentService  news-raw                  -> sentiment-data
+//   FeatureService    price-data + sentiment-data -> ml-features (snapshots its pipeline)
+//   InferenceService  ml-features               -> predictions (model manager, batched per bar close)
+//   StoreFeed         predictions + ml-features -> the API's in-memory stores
+//
+// Every consumer commits only after what it published is flushed, so a
+// crash replays from the last commit (at least once); the stores and the
+// inference windows drop what they already have by (symbol, bar time). The
+// same classes run in one process over the in-process bus (embedded mode) or
+// one role per process over Kafka.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "bus/bus.hpp"
+#include "data/simulator.hpp"
+#include "features/features.hpp"
+#include "sentiment/sentiment.hpp"
+#include "serving/model_manager.hpp"
+#include "serving/stores.hpp"
+
+namespace pricecast::serving {
+
+// Wall clock, ns since the epoch.
+Timestamp wall_now();
+
+struct PriceSourceOptions {
+    std::optional<data::SimulatorConfig> simulator;  // or replay files:
+    std::vector<std::filesystem::path> price_files;
+    std::filesystem::path news_file;
+    // Event time per wall time: 60 replays a minute of market per second;
+    // 0 publishes as fast as the bus takes it.
+    double speed = 0;
+    long max_steps = -1;  // simulator bars per symbol; -1: until stopped
+};
+
+class PriceService {
+public:
+    PriceService(bus::Bus& bus, PriceSourceOptions options);
+    // Returns at the end of the source or when stop is requested.
+    void run(std::stop_token stop);
+    std::uint64_t bars() const { return bars_; }
+    std::uint64_t news() const { return news_; }
+
+private:
+    void pace(Timestamp event_time);
+    void publish(const Bar& bar);
+    void publish(NewsItem news);
+    void run_simulator(std::stop_token stop);
+    void run_files(std::stop_token stop);
+
+    bus::Bus& bus_;
+    PriceSourceOptions options_;
+    Timestamp first_event_ = -1;
+    std::chrono::steady_clock::time_point first_wall_;
+    std::atomic<std::uint64_t> bars_{0}, news_{0};
+};
+
+class SentimentService {
+public:
+    SentimentService(bus::Bus& bus, const sentiment::SentimentScorer& scorer);
+    void run(std::stop_token stop);
+    std::uint64_t scored() const { return scored_; }
+    std::uint64_t rejected() const { return rejected_; }
+
+private:
+    bus::Bus& bus_;
+    const sentiment::SentimentScorer& scorer_;
+    std::atomic<std::uint64_t> scored_{0}, rejected_{0};
+};
+
+struct FeatureServiceOptions {
+    features::FeatureConfig config;
+    std::filesystem::path snapshot_file;  // empty: no snapshots
+    std::chrono::milliseconds snapshot_every{10'000};
+};
+
+class FeatureService {
+public:
+    // Restores the pipeline from the snapshot file when it exists (a schema
+    // mismatch is an error: delete the snapshot to start afresh).
+    FeatureService(bus::Bus& bus, FeatureServiceOptions options);
+    void run(std::stop_token stop);
+    const features::FeatureSchema& schema() const { return pipeline_.schema(); }
+    std::uint64_t published() const { return published_; }
+    std::uint64_t rejected() const { return rejected_; }
+
+private:
+    void checkpoint(bus::Consumer& in);
+
+    bus::Bus& bus_;
+    FeatureServiceOptions options_;
+    features::Pipeline pipeline_;
+    std::map<std::pair<std::string, std::int32_t>, std::int64_t> processed_;  // last offset per partition
+    std::atomic<std::uint64_t> published_{0}, rejected_{0};
+};
+
+struct InferenceOptions {
+    std::string model;            // registered model name the manager watches
+    std::size_t window = 60;      // vectors kept per symbol (>= the model's steps)
+    std::size_t max_batch = 4096; // messages handled per model call at most
+    std::chrono::milliseconds commit_every{200};
+};
+
+class InferenceService {
+public:
+    InferenceService(bus::Bus& bus, ModelManager& models, InferenceOptions options);
+    void run(std::stop_token stop);
+    std::uint64_t published() const { return published_; }
+
+private:
+    struct Held {
+        features::FeatureVector vector;
+        std::int32_t partition = 0;
+        std::int64_t offset = 0;
+        Timestamp input_at = 0;
+    };
+    struct Ready {
+        std::string symbol;
+        const Held* newest;
+    };
+    void handle(const bus::Message& m, std::map<Timestamp, std::vector<Ready>>& ready);
+    void predict(const std::vector<Ready>& group);
+    void predict_slot(const std::vector<Ready>& group, Slot slot);
+    void commit(bus::Consumer& in);
+
+    bus::Bus& bus_;
+    ModelManager& models_;
+    InferenceOptions options_;
+    std::map<std::string, std::deque<Held>> windows_;
+    std::string features_topic_;
+    std::atomic<std::uint64_t> published_{0}, rejected_{0};
+    bool warned_no_model_ = false;
+};
+
+class StoreFeed {
+public:
+    StoreFeed(bus::Bus& bus, PredictionStore& predictions, FeatureStore* features, std::string group = "api");
+    void run(std::stop_token stop);
+
+private:
+    bus::Bus& bus_;
+    PredictionStore& predictions_;
+    FeatureStore* features_;
+    std::string group_;
+};
+
+}  // namespace pricecast::serving
