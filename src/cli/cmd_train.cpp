@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "core/progress.hpp"
+#include "models/baseline.hpp"
 #include "models/dataset.hpp"
 #include "models/ensemble.hpp"
 #include "models/lstm.hpp"
@@ -77,6 +78,8 @@ void train(TrainOptions& o, CommonOptions& common) {
     const auto gbdt = trees(false), rf = trees(true);
     auto member = [=](const std::string& kind) -> std::unique_ptr<models::Model> {
         if (kind == "lstm") return std::make_unique<models::LstmAttentionModel>(net);
+        if (kind == "majority") return std::make_unique<models::MajorityModel>(m.schema_hash);
+        if (kind == "persistence") return std::make_unique<models::PersistenceModel>(m.schema_hash);
         return std::make_unique<models::XgboostModel>(kind == "rf" ? rf : gbdt);
     };
     training::ModelFactory make = [=, &o, &m] () -> std::unique_ptr<models::Model> {
@@ -222,8 +225,9 @@ void add_train_command(CLI::App& app) {
     cmd->add_option("--sentiment-model", o.sentiment_model, "classifier artifact that scores unscored news");
     cmd->add_option("--model", o.model,
                     "gbdt, rf (XGBoost), lstm (LSTM + attention, libtorch) or ensemble (of --members, weights fit on "
-                    "the validation tail)")
-        ->check(CLI::IsMember({"gbdt", "rf", "lstm", "ensemble"}))
+                    "the validation tail), or a baseline: majority (training class shares) or persistence (repeat the last "
+                    "realized class)")
+        ->check(CLI::IsMember({"gbdt", "rf", "lstm", "ensemble", "majority", "persistence"}))
         ->capture_default_str();
     cmd->add_option("--members", o.members, "ensemble members")
         ->delimiter(',')

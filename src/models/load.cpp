@@ -3,6 +3,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "models/baseline.hpp"
 #include "models/ensemble.hpp"
 #include "models/lstm.hpp"
 #include "models/xgboost_model.hpp"
@@ -21,6 +22,8 @@ std::unique_ptr<Model> load_model(const std::filesystem::path& dir) {
     const std::string kind = j.value("kind", "");
     if (kind == "gbdt" || kind == "rf") return XgboostModel::load(dir);
     if (kind == "lstm") return load_lstm(dir);
+    if (kind == "majority") return MajorityModel::load(dir);
+    if (kind == "persistence") return PersistenceModel::load(dir);
     if (kind == "ensemble") {
         std::vector<std::unique_ptr<Model>> members;
         for (std::size_t m = 0; m < j.at("members").size(); ++m) members.push_back(load_model(dir / ("member-" + std::to_string(m))));

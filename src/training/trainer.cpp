@@ -7,17 +7,13 @@
 
 #include <fmt/format.h>
 
+#include "models/baseline.hpp"
+
 namespace pricecast::training {
 namespace {
 
 using models::ClassProbs;
 using models::Trend;
-
-std::vector<ClassProbs> one_hot(std::span<const Trend> classes) {
-    std::vector<ClassProbs> p(classes.size(), ClassProbs{0, 0, 0});
-    for (std::size_t i = 0; i < classes.size(); ++i) p[i][static_cast<std::size_t>(classes[i])] = 1;
-    return p;
-}
 
 std::array<double, models::kClasses> shares(std::span<const Trend> labels) {
     std::array<double, models::kClasses> n{};
@@ -87,7 +83,7 @@ WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const mod
 
     WalkForwardResult r;
     std::vector<Trend> truth, majority_pred, persistence_pred;
-    std::vector<ClassProbs> probs_all;
+    std::vector<ClassProbs> probs_all, majority_probs_all, persistence_probs_all;
     for (std::size_t k = 0; k < splits.size(); ++k) {
         const auto& s = splits[k];
         std::vector<std::size_t> train_rows;
@@ -102,23 +98,29 @@ WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const mod
         auto model = make();
         model->fit(train, valid, progress);
         const auto probs = model->predict_proba(test);
+        // The baselines are Models too, fit on the same training split.
+        models::MajorityModel majority_model(model->feature_schema_hash());
+        majority_model.fit(train, valid, {});
+        const auto majority_probs = majority_model.predict_proba(test);
+        const auto persistence_probs = models::PersistenceModel().predict_proba(test);
         const Trend maj = majority(train.labels);
         FoldResult f{s.test_from, s.test_to, train.size(), valid.size(), test.size(), shares(train.labels),
-                     evaluate(test.labels, probs),
-                     evaluate(test.labels, one_hot(std::vector<Trend>(test.size(), maj))),
-                     evaluate(test.labels, one_hot(test.last_realized))};
+                     evaluate(test.labels, probs), evaluate(test.labels, majority_probs),
+                     evaluate(test.labels, persistence_probs)};
         if (observe) observe(k, splits.size(), f);
         r.folds.push_back(f);
         truth.insert(truth.end(), test.labels.begin(), test.labels.end());
         probs_all.insert(probs_all.end(), probs.begin(), probs.end());
         majority_pred.insert(majority_pred.end(), test.size(), maj);
+        majority_probs_all.insert(majority_probs_all.end(), majority_probs.begin(), majority_probs.end());
+        persistence_probs_all.insert(persistence_probs_all.end(), persistence_probs.begin(), persistence_probs.end());
         persistence_pred.insert(persistence_pred.end(), test.last_realized.begin(), test.last_realized.end());
         r.last_model = std::move(model);
         r.last_labeler = labeler;
     }
     r.model = evaluate(truth, probs_all);
-    r.majority = evaluate(truth, one_hot(majority_pred));
-    r.persistence = evaluate(truth, one_hot(persistence_pred));
+    r.majority = evaluate(truth, majority_probs_all);
+    r.persistence = evaluate(truth, persistence_probs_all);
     r.test_balance = shares(truth);
     r.intervals = bootstrap(truth, probs_all, majority_pred, persistence_pred);
     return r;
