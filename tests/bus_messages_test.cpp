@@ -107,7 +107,7 @@ TEST(Messages, BadMessagesNameTheProblem) {
                  "field \"open\" has the wrong type");
     expect_error(decode_news, R"({"id":"a","headline":"h"})", "event time");
     expect_error(decode_news, R"({"id":"a","event_time":1704153600000000000})", "empty text");
-    expect_error(decode_features, R"({"v":1,"schema":1,"symbol":"A","close_time":1,"close":1,"complete":true,"values":[1,"x"]})",
+    expect_error([](std::string_view t) { return decode_features(t); }, R"({"v":1,"schema":1,"symbol":"A","close_time":1,"close":1,"complete":true,"values":[1,"x"]})",
                  "non-number");
     expect_error(decode_prediction,
                  R"({"v":1,"symbol":"A","bar_time":1,"feature_time":1,"model":"m","version":1,"slot":"champion","class":7,"probs":[0,0,1],"confidence":1,"close":1,"latency":0,"published_at":0})",
