@@ -32,8 +32,9 @@ public:
     std::vector<Prediction> range(const std::string& symbol, Timestamp from, Timestamp to) const;
     std::vector<std::string> symbols() const;
     std::uint64_t duplicates() const;
-    // Called after every accepted champion prediction, on the adding thread;
-    // returns an id for unlisten.
+    // Called after every accepted champion prediction, on the adding thread
+    // with the store locked: a listener must be quick and must not call back
+    // into the store. Returns an id for unlisten.
     int listen(Listener listener);
     void unlisten(int id);
 

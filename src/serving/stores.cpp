@@ -1,0 +1,104 @@
+#include "serving/stores.hpp"
+
+#include <algorithm>
+
+namespace pricecast::serving {
+
+PredictionStore::PredictionStore(std::size_t per_symbol) : per_symbol_(std::max<std::size_t>(per_symbol, 1)) {}
+
+bool PredictionStore::add(const Prediction& p) {
+    std::lock_guard lock(mutex_);
+    if (p.slot != "champion") {
+        // Challenger predictions are only deduplicated: clients read the champion.
+        auto [it, fresh] = last_challenger_.try_emplace(p.symbol, p.bar_time);
+        if (!fresh && p.bar_time <= it->second) {
+            ++duplicates_;
+            return false;
+        }
+        it->second = p.bar_time;
+        return true;
+    }
+    auto& rows = by_symbol_[p.symbol];
+    const auto at = std::lower_bound(rows.begin(), rows.end(), p.bar_time,
+                                     [](const Prediction& r, Timestamp t) { return r.bar_time < t; });
+    const bool stored = at != rows.end() && at->bar_time == p.bar_time;
+    const bool older_than_all = !rows.empty() && at == rows.begin();
+    if (stored || older_than_all) {
+        ++duplicates_;
+        return false;
+    }
+    rows.insert(at, p);
+    if (rows.size() > per_symbol_) rows.erase(rows.begin());
+    // Under the lock so every listener sees a symbol's predictions in the order
+    // they were accepted, and none runs after unlisten() returns.
+    for (const auto& [id, listener] : listeners_) listener(p);
+    return true;
+}
+
+std::optional<Prediction> PredictionStore::latest(const std::string& symbol) const {
+    std::lock_guard lock(mutex_);
+    const auto it = by_symbol_.find(symbol);
+    if (it == by_symbol_.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+}
+
+std::vector<Prediction> PredictionStore::range(const std::string& symbol, Timestamp from, Timestamp to) const {
+    std::lock_guard lock(mutex_);
+    const auto it = by_symbol_.find(symbol);
+    if (it == by_symbol_.end() || from > to) return {};
+    const auto& rows = it->second;
+    const auto by_time = [](const Prediction& r, Timestamp t) { return r.bar_time < t; };
+    const auto first = std::lower_bound(rows.begin(), rows.end(), from, by_time);
+    const auto last = std::upper_bound(rows.begin(), rows.end(), to,
+                                       [](Timestamp t, const Prediction& r) { return t < r.bar_time; });
+    return {first, last};
+}
+
+std::vector<std::string> PredictionStore::symbols() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [symbol, rows] : by_symbol_)
+        if (!rows.empty()) out.push_back(symbol);
+    return out;
+}
+
+std::uint64_t PredictionStore::duplicates() const {
+    std::lock_guard lock(mutex_);
+    return duplicates_;
+}
+
+int PredictionStore::listen(Listener listener) {
+    std::lock_guard lock(mutex_);
+    listeners_.emplace(next_listener_, std::move(listener));
+    return next_listener_++;
+}
+
+void PredictionStore::unlisten(int id) {
+    std::lock_guard lock(mutex_);
+    listeners_.erase(id);
+}
+
+bool FeatureStore::add(const features::FeatureVector& v) {
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = latest_.try_emplace(v.symbol, v);
+    if (fresh) return true;
+    if (v.close_time <= it->second.close_time) return false;
+    it->second = v;
+    return true;
+}
+
+std::optional<features::FeatureVector> FeatureStore::latest(const std::string& symbol) const {
+    std::lock_guard lock(mutex_);
+    const auto it = latest_.find(symbol);
+    if (it == latest_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<std::string> FeatureStore::symbols() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [symbol, v] : latest_) out.push_back(symbol);
+    return out;
+}
+
+}  // namespace pricecast::serving
