@@ -1,0 +1,336 @@
+// Model monitoring: the prediction log, outcomes resolved from the price
+// stream, rolling metrics, drift and alerts.
+//
+//     monitor::PredictionLog log(monitor::PredictionLog::default_path(data_dir));
+//     monitor::OutcomeResolver resolver({.horizon = 5, .threshold = 0.002},
+//                                       [&](const monitor::Outcome& o) { log.set_outcome(o); });
+//     // for every published prediction and every closed bar, in any interleaving:
+//     log.append(prediction);  resolver.on_prediction(prediction);
+//     resolver.on_bar(bar);
+//     auto rows = monitor::rolling_metrics(log, {}, {24 * kHour, 168 * kHour});
+//
+// Times are event times (bar close times); nothing here reads the wall clock,
+// so a replay gives the same metrics, drift and alerts as the live run.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/time.hpp"
+#include "core/types.hpp"
+
+struct sqlite3;
+
+namespace pricecast::monitor {
+
+class MonitorError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+inline constexpr int kClasses = 3;  // DOWN, STABLE, UP
+
+// The label rule of training with a fixed threshold (models::LabelConfig,
+// ThresholdMode::fixed): the return over `horizon` bars above `threshold` is
+// UP, below -threshold DOWN, else STABLE.
+struct LabelRule {
+    int horizon = 1;
+    double threshold = 0.01;
+};
+// Throws MonitorError naming the field when the rule is unusable.
+void validate(const LabelRule& rule);
+int realized_class(double close_at_prediction, double close_after_horizon, double threshold);
+
+// ---- prediction log -----------------------------------------------------------
+
+struct Outcome {
+    std::string symbol{};
+    Timestamp bar_time = 0;     // the predicted-from bar
+    int cls = 1;                // realized class
+    double close_after = 0;     // the close `horizon` bars later
+    Timestamp resolved_at = 0;  // close time of that bar
+};
+
+struct LoggedPrediction {
+    Prediction prediction{};
+    std::optional<int> outcome{};  // empty while pending
+    double close_after = 0;
+    Timestamp resolved_at = 0;
+};
+
+struct LogQuery {
+    std::string model{};               // empty = any
+    std::optional<int> version{};
+    std::string slot{};                // empty = any
+    std::string symbol{};              // empty = any
+    Timestamp from = 0;              // from < bar_time <= to
+    Timestamp to = INT64_MAX;
+    bool resolved_only = false;
+};
+
+struct ModelKey {
+    std::string model{};
+    int version = 0;
+    std::string slot{};
+    auto operator<=>(const ModelKey&) const = default;
+};
+
+// SQLite file (WAL) shared by the processes that write and read it.
+// Thread-safe (one connection in serialized mode).
+class PredictionLog {
+public:
+    explicit PredictionLog(const std::filesystem::path& file);
+    ~PredictionLog();
+    PredictionLog(const PredictionLog&) = delete;
+    PredictionLog& operator=(const PredictionLog&) = delete;
+
+    static std::filesystem::path default_path(const std::filesystem::path& data_dir);
+
+    // False when (symbol, bar_time, model, version, slot) is already logged:
+    // the bus delivers at least once. Throws MonitorError naming a bad field.
+    bool append(const Prediction& p);
+    std::size_t append(std::span<const Prediction> ps);  // one transaction; returns rows added
+    // Sets the outcome of every prediction of (symbol, bar_time); returns how many.
+    std::size_t set_outcome(const Outcome& o);
+
+    std::vector<LoggedPrediction> query(const LogQuery& q) const;  // by bar_time, then symbol
+    std::vector<Prediction> pending(Timestamp from = 0) const;      // unresolved, from < bar_time
+    std::vector<ModelKey> models() const;
+    std::optional<Timestamp> latest_bar_time() const;
+
+private:
+    sqlite3* db_ = nullptr;
+};
+
+// ---- outcomes -----------------------------------------------------------------
+
+// Resolves a prediction once the `horizon` bars after its bar have all closed
+// for its symbol, from its own close and the close `horizon` bars later. A
+// missing bar (a gap) leaves it pending, and so does a price that has not
+// arrived: an outcome is computed from the prices it needs or not at all. A
+// late bar that fills a gap resolves what it unblocks. Predictions and bars
+// may arrive in any order; each (symbol, bar_time) resolves once.
+class OutcomeResolver {
+public:
+    using Sink = std::function<void(const Outcome&)>;
+    struct Stats {
+        std::uint64_t bars = 0, predictions = 0, resolved = 0, bad_bars = 0;
+    };
+
+    // Keeps the last `keep_bars` closes per symbol for predictions that arrive after their bars.
+    OutcomeResolver(LabelRule rule, Sink sink, std::size_t keep_bars = 4096);
+    void on_prediction(const Prediction& p);
+    void on_bar(const Bar& b);
+    std::size_t pending() const;
+    const Stats& stats() const { return stats_; }
+
+    std::string save() const;
+    void restore(std::string_view bytes);  // throws StateError on a foreign or truncated snapshot
+
+private:
+    struct Waiting {
+        Timestamp bar_time = 0;
+        double close = 0;
+        template <class V> void fields(V& v) { v(bar_time, close); }
+    };
+    struct SymbolState {
+        std::string symbol{};
+        Duration interval = 0;
+        std::vector<std::pair<Timestamp, double>> closes{};  // by close time
+        std::vector<Waiting> waiting{};                       // by bar time
+        template <class V> void fields(V& v) { v(symbol, interval, closes, waiting); }
+    };
+    SymbolState& state(const std::string& symbol);
+    bool try_resolve(SymbolState& s, const Waiting& w);
+
+    LabelRule rule_;
+    Sink sink_;
+    std::size_t keep_bars_;
+    std::vector<SymbolState> symbols_;
+    Stats stats_;
+};
+
+// ---- metrics ------------------------------------------------------------------
+
+struct ClassScores {
+    double precision = 0, recall = 0, f1 = 0;  // 0 when undefined (sklearn's zero_division=0)
+    std::size_t support = 0, predicted = 0;
+};
+
+struct ReliabilityBin {
+    double lower = 0, upper = 0;  // on the confidence max(probs)
+    std::size_t count = 0;
+    double mean_confidence = 0, accuracy = 0;  // NaN when empty
+};
+
+struct Metrics {
+    std::size_t predictions = 0;  // in the window, resolved or not
+    std::size_t resolved = 0;
+    std::array<double, kClasses> class_mix{};  // share of predicted classes over all predictions
+    // On resolved predictions; NaN when there are none.
+    double accuracy = 0, macro_f1 = 0, log_loss = 0, brier = 0, ece = 0;
+    std::array<ClassScores, kClasses> classes{};
+    std::vector<ReliabilityBin> reliability{};  // 10 equal bins on [0, 1]
+};
+
+// Log loss clips the true class's probability to [1e-15, 1] after dividing by
+// the row's sum (as sklearn); Brier is the multi-class one, the sum over
+// classes of (p - y)^2, averaged over rows.
+Metrics compute_metrics(std::span<const LoggedPrediction> rows);
+nlohmann::json to_json(const Metrics& m);
+
+struct MetricsRow {
+    ModelKey key{};
+    std::string symbol{};  // "" = all symbols
+    Duration window = 0;
+    Timestamp end = 0;   // window is (end - window, end]
+    Metrics metrics{};
+};
+nlohmann::json to_json(const MetricsRow& r);
+
+struct MetricsQuery {
+    std::string model{};  // empty = every model
+    std::optional<int> version{};
+    std::string symbol{};              // empty = all symbols and each symbol
+    std::optional<Timestamp> end{};    // default: the newest bar time in the log
+};
+// One row per (model, version, slot) x (all symbols, each symbol) x window.
+std::vector<MetricsRow> rolling_metrics(const PredictionLog& log, const MetricsQuery& q,
+                                        std::span<const Duration> windows);
+
+// ---- drift --------------------------------------------------------------------
+
+struct DriftConfig {
+    Duration short_window = 24 * kHour;
+    Duration long_window = 168 * kHour;
+    double max_accuracy_drop = 0.05;  // short below long by more than this alarms
+    std::size_t min_samples = 100;    // resolved predictions needed in the short window
+    double psi_alarm = 0.25;
+    double ks_p_alarm = 0.001;        // and KS p-value below this
+    std::size_t min_feature_samples = 100;
+    std::size_t top_features = 5;
+};
+void validate(const DriftConfig& c);  // throws MonitorError naming the field
+
+struct PerformanceDrift {
+    bool alarm = false;
+    bool enough_samples = false;
+    double short_accuracy = 0, long_accuracy = 0;
+    std::size_t short_resolved = 0, long_resolved = 0;
+};
+PerformanceDrift performance_drift(const Metrics& short_window, const Metrics& long_window, const DriftConfig& c);
+
+// The training-time distribution of each feature: decile edges with the
+// reference share in each bin (for PSI) and a sorted sample (for KS).
+class Reference {
+public:
+    struct Feature {
+        std::string name{};
+        std::vector<double> edges{};   // 9 inner cut points; bins are (-inf, e0], (e0, e1], ..., (e8, inf)
+        std::vector<double> shares{};  // reference share per bin (10)
+        std::vector<double> sample{};  // sorted, at most sample_size values
+    };
+    // columns[f] holds feature f's values; non-finite values are skipped.
+    static Reference fit(const std::vector<std::string>& names, const std::vector<std::vector<double>>& columns,
+                         std::size_t sample_size = 2000);
+    const std::vector<Feature>& features() const { return features_; }
+    nlohmann::json to_json() const;
+    // Throws MonitorError naming the bad field ("features[2].edges").
+    static Reference from_json(const nlohmann::json& j);
+
+private:
+    std::vector<Feature> features_;
+};
+
+struct FeatureDrift {
+    std::string name{};
+    std::size_t n = 0;  // finite current values
+    double psi = 0, ks = 0, ks_p = 1;
+    bool alarm = false;
+};
+struct DataDrift {
+    bool alarm = false;
+    std::vector<FeatureDrift> features{};  // most drifting (highest PSI) first
+    std::vector<std::string> top{};        // alarming features, at most top_features
+};
+// current[f] are recent values of the reference's feature f.
+DataDrift data_drift(const Reference& ref, const std::vector<std::vector<double>>& current, const DriftConfig& c);
+
+double psi(const Reference::Feature& ref, std::span<const double> current);
+struct KsResult {
+    double statistic = 0, p_value = 1;
+};
+// Two-sample Kolmogorov-Smirnov on sorted samples. The p-value is Kolmogorov's
+// limit distribution at sqrt(n m / (n + m)) D (scipy.stats.kstwobign.sf).
+KsResult ks_two_sample(std::span<const double> sorted_a, std::span<const double> sorted_b);
+
+// ---- alerts -------------------------------------------------------------------
+
+enum class Severity : std::uint8_t { info, warning, critical };
+std::string_view to_string(Severity s);
+
+struct Alert {
+    std::string kind{};     // "performance_drift", "data_drift", ...
+    std::string key{};      // what de-duplication compares: kind + subject
+    Severity severity = Severity::warning;
+    std::string summary{};  // one line for humans
+    nlohmann::json details = nlohmann::json::object();
+    Timestamp time = 0;   // event time
+};
+nlohmann::json to_json(const Alert& a);
+Alert performance_alert(const ModelKey& key, const std::string& symbol, const PerformanceDrift& d, Timestamp time);
+Alert data_drift_alert(const ModelKey& key, const DataDrift& d, Timestamp time);
+
+class AlertSink {
+public:
+    virtual ~AlertSink() = default;
+    virtual std::string name() const = 0;
+    // May throw; the AlertManager logs and counts the failure.
+    virtual void send(const Alert& a) = 0;
+};
+
+std::unique_ptr<AlertSink> make_log_sink();
+// Counter pricecast_alerts_total{kind, severity} in metrics::registry().
+std::unique_ptr<AlertSink> make_metrics_sink();
+enum class WebhookFormat : std::uint8_t { json, slack };  // slack: {"text": summary}
+// url: http://host[:port]/path (no TLS). Throws MonitorError on a bad url.
+std::unique_ptr<AlertSink> make_webhook_sink(const std::string& url, WebhookFormat format,
+                                             Duration timeout = 5 * kSecond);
+
+struct AlertPolicy {
+    Duration cooldown = kHour;         // the same key again within this is dropped
+    std::size_t max_per_window = 20;   // at most this many alerts sent ...
+    Duration rate_window = kHour;      // ... per this much event time
+};
+
+// Thread-safe.
+class AlertManager {
+public:
+    struct Stats {
+        std::uint64_t raised = 0, sent = 0, duplicates = 0, rate_limited = 0, sink_failures = 0;
+    };
+    explicit AlertManager(AlertPolicy policy = {});
+    ~AlertManager();
+    void add_sink(std::unique_ptr<AlertSink> sink);
+    // True when the alert went to the sinks; false when dropped as a
+    // duplicate or over the rate limit.
+    bool raise(const Alert& a);
+    Stats stats() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pricecast::monitor
