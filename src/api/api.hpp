@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "bus/bus.hpp"
 #include "features/features.hpp"
 #include "serving/model_manager.hpp"
@@ -67,5 +69,9 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// The OpenAPI 3.0 document of the routes above (served at /openapi.json and
+// kept in the repo as api/openapi.json).
+nlohmann::json openapi_document();
 
 }  // namespace pricecast::api

@@ -1,0 +1,532 @@
+// The network side of the API: listeners, HTTP sessions (Beast parser limits
+// become 413/431/400), authentication, the WebSocket prediction stream and the
+// server's own metrics. Routes live in routes.cpp.
+#include <atomic>
+#include <list>
+#include <set>
+#include <thread>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "api/routes.hpp"
+#include "registry/sha256.hpp"
+
+namespace pricecast::api {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using detail::Access;
+using detail::Request;
+using detail::Response;
+using nlohmann::json;
+
+namespace {
+
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr std::size_t kMaxWsFrame = 64 << 10;
+
+using Digest = std::array<std::uint8_t, 32>;
+
+Digest digest(std::string_view key) {
+    registry::Sha256 h;
+    h.update(key);
+    return h.finish();
+}
+
+// Digests have one length, so the comparison time says nothing about the key.
+bool same_digest(const Digest& a, const Digest& b) {
+    std::uint8_t diff = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<std::uint8_t>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+template <class Fields>
+std::string key_of(const Fields& fields) {
+    if (const auto it = fields.find("X-API-Key"); it != fields.end()) return std::string(it->value());
+    if (const auto it = fields.find(http::field::authorization); it != fields.end()) {
+        const std::string_view v(it->value().data(), it->value().size());
+        if (v.size() > 7 && (v.starts_with("Bearer ") || v.starts_with("bearer "))) return std::string(v.substr(7));
+    }
+    return {};
+}
+
+}  // namespace
+
+// ---- server state shared by the sessions ------------------------------------------------
+
+class WsSession;
+
+struct ServerState {
+    ServerState(Services s, ServerOptions o)
+        : services(std::move(s)), options(std::move(o)), router(services, options, own_metrics) {
+        for (const auto& k : options.keys) {
+            if (k.key.empty()) throw std::invalid_argument("api keys: an empty key is not allowed");
+            keys.push_back({digest(k.key), k.role});
+        }
+        if (options.threads < 1) throw std::invalid_argument("api threads must be >= 1");
+        if (options.ws_queue_limit < 1) throw std::invalid_argument("api ws_queue_limit must be >= 1");
+    }
+
+    // nullopt: allowed; else the refusal to send.
+    std::optional<Response> authorize(Access access, const std::string& key) const {
+        if (keys.empty() || access == Access::open) return std::nullopt;
+        if (key.empty()) {
+            auto r = detail::error_response(401, "missing API key (X-API-Key header or Authorization: Bearer)");
+            r.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return r;
+        }
+        const Digest d = digest(key);
+        std::optional<Role> role;
+        for (const auto& k : keys)  // no early exit: every key is compared
+            if (same_digest(d, k.digest)) role = k.role;
+        if (!role) {
+            auto r = detail::error_response(401, "unknown API key");
+            r.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return r;
+        }
+        if (access == Access::admin && *role != Role::admin)
+            return detail::error_response(403, "this route needs an admin key");
+        return std::nullopt;
+    }
+
+    void count(const std::string& route, int status, double seconds) {
+        own_metrics
+            .counter("pricecast_http_requests_total", "HTTP requests by route and status code",
+                     {{"route", route}, {"code", std::to_string(status)}})
+            .inc();
+        own_metrics.histogram("pricecast_http_request_duration_seconds", "HTTP request handling time", {{"route", route}})
+            .observe(seconds);
+    }
+    metrics::Gauge& ws_clients() {
+        return own_metrics.gauge("pricecast_ws_clients", "Connected WebSocket clients");
+    }
+    metrics::Counter& ws_dropped() {
+        return own_metrics.counter("pricecast_ws_dropped_total", "WebSocket clients closed for falling behind");
+    }
+    metrics::Counter& ws_sent() {
+        return own_metrics.counter("pricecast_ws_messages_sent_total", "WebSocket messages sent");
+    }
+
+    void broadcast(const Prediction& p);
+    void add_client(const std::shared_ptr<WsSession>& s) {
+        std::lock_guard lock(clients_mutex);
+        clients[s.get()] = s;
+    }
+    void remove_client(const WsSession* s) {
+        std::lock_guard lock(clients_mutex);
+        clients.erase(s);
+    }
+    void listen(tcp::acceptor& acceptor, int port, bool ws_only);
+
+    struct Key {
+        Digest digest;
+        Role role;
+    };
+
+    Services services;
+    ServerOptions options;
+    metrics::Registry own_metrics;
+    detail::Router router;
+    std::vector<Key> keys;
+
+    std::mutex clients_mutex;
+    std::map<const WsSession*, std::weak_ptr<WsSession>> clients;
+    int listener_id = -1;
+
+    // Declared last: destroyed first, taking the sessions' pending handlers
+    // with it while everything they point at still exists.
+    net::io_context ioc;
+    std::optional<tcp::acceptor> http_acceptor, ws_acceptor;
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+    std::vector<std::thread> threads;
+    bool running = false;
+};
+
+// ---- WebSocket --------------------------------------------------------------------------
+
+class WsSession : public std::enable_shared_from_this<WsSession> {
+public:
+    WsSession(ServerState& server, tcp::socket socket) : server_(server), ws_(std::move(socket)) {}
+
+    void accept(http::request<http::string_body> request) {
+        beast::get_lowest_layer(ws_).expires_never();
+        ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+        ws_.read_message_max(kMaxWsFrame);
+        ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
+    }
+
+    // From the thread adding the prediction: never blocks on the socket.
+    void offer(const std::string& symbol, const std::string& text) {
+        std::lock_guard lock(mutex_);
+        if (closed_ || (!all_ && !symbols_.contains(symbol))) return;
+        if (const auto it = pending_.find(symbol); it != pending_.end()) {
+            it->second->text = text;  // not sent yet: only the newest matters
+            return;
+        }
+        queue_.push_back({symbol, text});
+        pending_[symbol] = std::prev(queue_.end());
+        settle_locked();
+    }
+
+private:
+    struct Out {
+        std::string symbol;  // empty for replies, which are never coalesced
+        std::string text;
+    };
+
+    void on_accept(beast::error_code ec) {
+        if (ec) return;
+        accepted_ = true;
+        server_.ws_clients().add(1);
+        server_.add_client(shared_from_this());
+        read();
+    }
+
+    void read() { ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this())); }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec) return finish();
+        if (ws_.got_text()) handle(beast::buffers_to_string(buffer_.data()));
+        else reply_error("binary frames are not accepted; send JSON text");
+        buffer_.consume(buffer_.size());
+        read();
+    }
+
+    void handle(const std::string& text) {
+        const json j = json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) return reply_error("frame is not a JSON object");
+        if (!j.contains("op") || !j["op"].is_string()) return reply_error("field 'op' is required (subscribe or unsubscribe)");
+        const auto op = j["op"].get<std::string>();
+        if (op != "subscribe" && op != "unsubscribe")
+            return reply_error(fmt::format("unknown op '{}'; use subscribe or unsubscribe", op));
+        if (!j.contains("symbols") || !j["symbols"].is_array() || j["symbols"].empty() ||
+            !std::all_of(j["symbols"].begin(), j["symbols"].end(), [](const json& s) { return s.is_string(); }))
+            return reply_error("field 'symbols' must be a non-empty array of strings (\"*\" for all)");
+        std::lock_guard lock(mutex_);
+        for (const auto& s : j["symbols"]) {
+            const auto symbol = s.get<std::string>();
+            if (symbol == "*") all_ = op == "subscribe";
+            else if (op == "subscribe") symbols_.insert(symbol);
+            else symbols_.erase(symbol);
+            if (symbol == "*" && op == "unsubscribe") symbols_.clear();
+        }
+        json now = json::array();
+        if (all_) now.push_back("*");
+        for (const auto& s : symbols_) now.push_back(s);
+        enqueue_locked(json{{"type", "subscribed"}, {"symbols", now}}.dump());
+    }
+
+    void reply_error(std::string_view message) {
+        std::lock_guard lock(mutex_);
+        enqueue_locked(json{{"type", "error"}, {"message", message}}.dump());
+    }
+
+    void enqueue_locked(std::string text) {
+        if (closed_) return;
+        queue_.push_back({{}, std::move(text)});
+        settle_locked();
+    }
+
+    // Past the limit the client is dropped; else a writer is started if idle.
+    void settle_locked() {
+        if (queue_.size() > server_.options.ws_queue_limit) {
+            closed_ = true;
+            queue_.clear();
+            pending_.clear();
+            server_.ws_dropped().inc();
+            spdlog::warn("api: dropped a WebSocket client {} messages behind", server_.options.ws_queue_limit);
+            net::post(ws_.get_executor(), [self = shared_from_this()] {
+                beast::error_code ignored;
+                beast::get_lowest_layer(self->ws_).socket().close(ignored);  // cancels the pending read/write
+            });
+            return;
+        }
+        if (writing_) return;
+        writing_ = true;
+        net::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+    }
+
+    void write_next() {
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_ || queue_.empty()) {
+                writing_ = false;
+                return;
+            }
+            auto& front = queue_.front();
+            if (!front.symbol.empty()) pending_.erase(front.symbol);
+            current_ = std::move(front.text);
+            queue_.pop_front();
+        }
+        ws_.text(true);
+        ws_.async_write(net::buffer(current_), beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+    }
+
+    void on_write(beast::error_code ec, std::size_t) {
+        if (ec) return finish();
+        server_.ws_sent().inc();
+        write_next();
+    }
+
+    void finish() {
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+            queue_.clear();
+            pending_.clear();
+        }
+        if (!accepted_ || finished_.exchange(true)) return;
+        server_.remove_client(this);
+        server_.ws_clients().add(-1);
+    }
+
+    ServerState& server_;
+    websocket::stream<beast::tcp_stream> ws_;
+    beast::flat_buffer buffer_;
+    std::string current_;  // the frame being written
+    bool accepted_ = false;
+    std::atomic<bool> finished_{false};
+
+    std::mutex mutex_;  // guards what the adding thread touches
+    std::list<Out> queue_;
+    std::map<std::string, std::list<Out>::iterator> pending_;  // symbol -> its queued, unsent prediction
+    std::set<std::string> symbols_;
+    bool all_ = false, writing_ = false, closed_ = false;
+};
+
+void ServerState::broadcast(const Prediction& p) {
+    const std::string text = [&] {
+        auto j = detail::prediction_json(p);
+        j["type"] = "prediction";
+        return j.dump();
+    }();
+    std::vector<std::shared_ptr<WsSession>> live;
+    {
+        std::lock_guard lock(clients_mutex);
+        for (const auto& [ptr, weak] : clients)
+            if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    for (const auto& s : live) s->offer(p.symbol, text);
+}
+
+// ---- HTTP -------------------------------------------------------------------------------
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+public:
+    HttpSession(ServerState& server, tcp::socket socket, bool ws_only)
+        : server_(server), stream_(std::move(socket)), ws_only_(ws_only) {}
+
+    void run() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
+
+private:
+    void read() {
+        parser_.emplace();
+        parser_->header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+        parser_->body_limit(server_.options.max_body_bytes);
+        stream_.expires_after(kIdleTimeout);
+        http::async_read(stream_, buffer_, *parser_,
+                         beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
+    }
+
+    void on_read(beast::error_code ec, std::size_t) {
+        if (ec == http::error::body_limit)
+            return reply_and_close(413, fmt::format("request body larger than {} bytes", server_.options.max_body_bytes));
+        if (ec == http::error::header_limit)
+            return reply_and_close(431,
+                                   fmt::format("request headers larger than {} bytes", server_.options.max_header_bytes));
+        if (ec == http::error::end_of_stream || ec == http::error::partial_message) return close();
+        if (ec && ec.category() == http::make_error_code(http::error::bad_method).category())
+            return reply_and_close(400, fmt::format("malformed HTTP request: {}", ec.message()));
+        if (ec) return close();
+        auto request = parser_->release();
+        if (websocket::is_upgrade(request)) return upgrade(std::move(request));
+        respond(std::move(request));
+    }
+
+    void respond(http::request<http::string_body> req) {
+        const auto start = std::chrono::steady_clock::now();
+        auto parsed = detail::parse_target(std::string_view(req.target().data(), req.target().size()));
+        Response res;
+        std::string route = "unknown";
+        if (!parsed) {
+            res = detail::error_response(400, "malformed request target (bad percent-escape)");
+        } else if (ws_only_) {
+            res = detail::error_response(426, "this port serves WebSocket only: send an Upgrade request");
+        } else {
+            parsed->method = std::string(req.method_string());
+            parsed->body = std::move(req.body());
+            parsed->api_key = key_of(req);
+            const auto r = server_.router.route(*parsed);
+            route = r.name;
+            auto denied = server_.authorize(r.access, parsed->api_key);
+            res = denied ? std::move(*denied) : server_.router.handle(*parsed);
+        }
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+        server_.count(route, res.status, took.count());
+        send(std::move(res), req.version(), req.keep_alive());
+    }
+
+    void upgrade(http::request<http::string_body> req) {
+        auto parsed = detail::parse_target(std::string_view(req.target().data(), req.target().size()));
+        if (!parsed || (!ws_only_ && parsed->path != "/ws"))
+            return reply_and_close(404, "WebSocket endpoint is /ws");
+        std::string key = key_of(req);
+        if (key.empty() && parsed->query.contains("api_key")) key = parsed->query["api_key"];
+        if (auto denied = server_.authorize(Access::read, key)) {
+            server_.count("/ws", denied->status, 0);
+            return send(std::move(*denied), req.version(), false);
+        }
+        server_.count("/ws", 101, 0);
+        std::make_shared<WsSession>(server_, stream_.release_socket())->accept(std::move(req));
+    }
+
+    void reply_and_close(int status, std::string_view message) {
+        server_.count("malformed", status, 0);
+        send(detail::error_response(status, message), 11, false);
+    }
+
+    void send(Response r, unsigned version, bool keep_alive) {
+        auto res = std::make_shared<http::response<http::string_body>>();
+        res->version(version);
+        res->result(static_cast<unsigned>(r.status));
+        res->set(http::field::server, "pricecast/" PRICECAST_VERSION);
+        res->set(http::field::content_type, r.content_type);
+        for (const auto& [k, v] : r.headers) res->set(k, v);
+        res->keep_alive(keep_alive);
+        res->body() = std::move(r.body);
+        res->prepare_payload();
+        response_ = res;
+        http::async_write(stream_, *res, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+            self->response_.reset();
+            if (ec) return self->close();
+            if (keep_alive) return self->read();
+            self->linger();
+        });
+    }
+
+    // Stops sending, then reads what the client still sends until it closes:
+    // closing with unread input would reset the connection and could destroy
+    // the error response before the client reads it.
+    void linger() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        stream_.expires_after(std::chrono::seconds(5));
+        drain_.resize(4096);
+        stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) return self->close();
+            self->linger_more();
+        });
+    }
+    void linger_more() {
+        stream_.async_read_some(net::buffer(drain_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) return self->close();
+            self->linger_more();
+        });
+    }
+
+    void close() {
+        beast::error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream_.close();
+    }
+
+    ServerState& server_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::optional<http::request_parser<http::string_body>> parser_;
+    std::shared_ptr<http::response<http::string_body>> response_;
+    std::string drain_;
+    bool ws_only_;
+};
+
+// ---- listeners --------------------------------------------------------------------------
+
+namespace {
+
+void accept_loop(ServerState& server, tcp::acceptor& acceptor, bool ws_only) {
+    acceptor.async_accept(net::make_strand(server.ioc), [&server, &acceptor, ws_only](beast::error_code ec,
+                                                                                      tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (!ec) std::make_shared<HttpSession>(server, std::move(socket), ws_only)->run();
+        accept_loop(server, acceptor, ws_only);
+    });
+}
+
+}  // namespace
+
+void ServerState::listen(tcp::acceptor& acceptor, int port, bool ws_only) {
+    beast::error_code ec;
+    const auto address = net::ip::make_address(options.host, ec);
+    if (ec) throw std::invalid_argument(fmt::format("api host '{}' is not an IP address", options.host));
+    const tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+    acceptor.open(endpoint.protocol());
+    acceptor.set_option(net::socket_base::reuse_address(true));
+    acceptor.bind(endpoint, ec);
+    if (ec) throw std::runtime_error(fmt::format("cannot listen on {}:{}: {}", options.host, port, ec.message()));
+    acceptor.listen(net::socket_base::max_listen_connections);
+    accept_loop(*this, acceptor, ws_only);
+}
+
+struct Server::Impl : ServerState {
+    using ServerState::ServerState;
+};
+
+Server::Server(Services services, ServerOptions options)
+    : impl_(std::make_unique<Impl>(std::move(services), std::move(options))) {
+    if (impl_->options.port < 0 || impl_->options.port > 65535)
+        throw std::invalid_argument(fmt::format("api port {} is out of range", impl_->options.port));
+    if (impl_->options.ws_port > 65535)
+        throw std::invalid_argument(fmt::format("api ws_port {} is out of range", impl_->options.ws_port));
+}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+    auto& s = *impl_;
+    if (s.running) return;
+    s.http_acceptor.emplace(s.ioc);
+    s.listen(*s.http_acceptor, s.options.port, false);
+    if (s.options.ws_port >= 0) {
+        s.ws_acceptor.emplace(s.ioc);
+        s.listen(*s.ws_acceptor, s.options.ws_port, true);
+    }
+    if (s.services.predictions)
+        s.listener_id = s.services.predictions->listen([&s](const Prediction& p) { s.broadcast(p); });
+    s.work.emplace(s.ioc.get_executor());
+    for (int i = 0; i < s.options.threads; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+    s.running = true;
+}
+
+void Server::stop() {
+    auto& s = *impl_;
+    if (!s.running) return;
+    if (s.services.predictions && s.listener_id >= 0) s.services.predictions->unlisten(s.listener_id);
+    s.work.reset();
+    s.ioc.stop();
+    for (auto& t : s.threads) t.join();
+    s.threads.clear();
+    s.running = false;
+}
+
+int Server::port() const {
+    return impl_->http_acceptor ? impl_->http_acceptor->local_endpoint().port() : -1;
+}
+
+int Server::ws_port() const {
+    return impl_->ws_acceptor ? impl_->ws_acceptor->local_endpoint().port() : -1;
+}
+
+}  // namespace pricecast::api

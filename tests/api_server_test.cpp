@@ -1,0 +1,321 @@
+// The REST routes over real sockets: happy paths, each class of bad input,
+// authentication and the HTTP limits.
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "bus/messages.hpp"
+#include "support/api_client.hpp"
+#include "support/api_env.hpp"
+
+using namespace pricecast;
+using namespace pricecast::test;
+using nlohmann::json;
+
+namespace {
+
+constexpr Timestamp kT0 = 1'700'000'000'000'000'000;  // 2023-11-14T22:13:20Z
+
+std::string message_of(const HttpResult& r) { return r.json().at("error").at("message").get<std::string>(); }
+
+void expect_error(const HttpResult& r, int status, const std::string& mentions) {
+    EXPECT_EQ(r.status, status) << r.body;
+    ASSERT_NO_THROW(r.json()) << r.body;
+    EXPECT_EQ(r.json()["error"]["code"], status) << r.body;
+    EXPECT_NE(message_of(r).find(mentions), std::string::npos) << r.body;
+}
+
+std::string features_body(std::size_t steps, std::size_t width) {
+    json rows = json::array();
+    for (std::size_t i = 0; i < steps; ++i) rows.push_back(std::vector<double>(width, 0.5));
+    return json{{"features", rows}}.dump();
+}
+
+}  // namespace
+
+TEST(ApiServer, HealthAndReady) {
+    ApiEnv env;
+    auto h = get(env.port(), "/health");
+    EXPECT_EQ(h.status, 200);
+    EXPECT_EQ(h.json(), (json{{"status", "ok"}}));
+    EXPECT_EQ(h.content_type, "application/json");
+    auto r = get(env.port(), "/ready");
+    EXPECT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["status"], "ready");
+}
+
+TEST(ApiServer, NotReadyWithoutAChampionSaysWhy) {
+    ApiEnv env({}, false);
+    auto r = get(env.port(), "/ready");
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.json()["status"], "not_ready");
+    ASSERT_EQ(r.json()["reasons"].size(), 1u);
+    EXPECT_NE(r.json()["reasons"][0].get<std::string>().find("no champion of 'm'"), std::string::npos);
+}
+
+TEST(ApiServer, LatestPrediction) {
+    ApiEnv env;
+    env.predictions.add(make_prediction("BTC", kT0));
+    env.predictions.add(make_prediction("BTC", kT0 + 60'000'000'000, 0));
+    auto r = get(env.port(), "/v1/predictions/latest?symbol=BTC");
+    ASSERT_EQ(r.status, 200) << r.body;
+    const auto j = r.json();
+    EXPECT_EQ(j["symbol"], "BTC");
+    EXPECT_EQ(j["bar_time"], "2023-11-14T22:14:20Z");
+    EXPECT_EQ(j["class"], "DOWN");
+    EXPECT_NEAR(j["probabilities"]["up"].get<double>(), 0.7, 1e-6);
+    EXPECT_DOUBLE_EQ(j["latency_ms"].get<double>(), 1.5);
+    EXPECT_EQ(j["slot"], "champion");
+    expect_error(get(env.port(), "/v1/predictions/latest?symbol=ETH"), 404, "ETH");
+    expect_error(get(env.port(), "/v1/predictions/latest"), 400, "'symbol'");
+}
+
+TEST(ApiServer, PredictionRangeByIsoOrEpochNanoseconds) {
+    ApiEnv env;
+    for (int i = 0; i < 5; ++i) env.predictions.add(make_prediction("BTC USD", kT0 + i * 60'000'000'000LL));
+    auto r = get(env.port(), "/v1/predictions?symbol=BTC%20USD&from=2023-11-14T22:14:20Z&to=" +
+                                 std::to_string(kT0 + 3 * 60'000'000'000LL));
+    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(r.json()["predictions"].size(), 3u);
+    EXPECT_EQ(r.json()["predictions"][0]["bar_time"], "2023-11-14T22:14:20Z");
+    EXPECT_EQ(get(env.port(), "/v1/predictions?symbol=BTC+USD").json()["predictions"].size(), 5u);
+    expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&from=yesterday"), 400, "'from'");
+    expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&to=12x"), 400, "'to'");
+    expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&from=10&to=5"), 400, "'from' is after 'to'");
+    expect_error(get(env.port(), "/v1/predictions?symbol=XYZ"), 404, "XYZ");
+    expect_error(get(env.port(), "/v1/predictions?symbol=%zz"), 400, "percent");
+}
+
+TEST(ApiServer, LatestFeaturesKeyedByColumn) {
+    ApiEnv env;
+    features::FeatureVector v;
+    v.schema_hash = env.schema.hash();
+    v.symbol = "BTC";
+    v.close_time = kT0;
+    v.close = 101;
+    v.values = {1, 2, std::nan(""), 4};
+    env.features.add(v);
+    auto r = get(env.port(), "/v1/features/latest?symbol=BTC");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["values"]["1m:b"], 2.0);
+    EXPECT_TRUE(r.json()["values"]["1m:c"].is_null());
+    EXPECT_EQ(r.json()["complete"], false);
+    expect_error(get(env.port(), "/v1/features/latest?symbol=ETH"), 404, "ETH");
+}
+
+TEST(ApiServer, ModelsListAndShow) {
+    ApiEnv env;
+    auto list = get(env.port(), "/v1/models");
+    ASSERT_EQ(list.status, 200) << list.body;
+    ASSERT_EQ(list.json()["models"].size(), 1u);
+    EXPECT_EQ(list.json()["models"][0]["aliases"]["champion"], 1);
+    auto show = get(env.port(), "/v1/models/m");
+    ASSERT_EQ(show.status, 200) << show.body;
+    EXPECT_EQ(show.json()["versions"][0]["stage"], "Production");
+    EXPECT_EQ(show.json()["versions"][0]["metrics"]["macro_f1"], 0.4);
+    EXPECT_FALSE(show.json()["versions"][0].contains("artifact_dir"));
+    EXPECT_EQ(show.json()["history"].back()["alias"], "champion");
+    expect_error(get(env.port(), "/v1/models/nope"), 404, "nope");
+}
+
+TEST(ApiServer, PromoteThroughTheGateAndRollBack) {
+    ApiEnv env;
+    const int worse = env.register_version(0.3, {0.6f, 0.2f, 0.2f});
+    const int better = env.register_version(0.5, {0.2f, 0.6f, 0.2f});
+    auto refused = post(env.port(), "/v1/models/m/promote", json{{"version", worse}}.dump());
+    expect_error(refused, 409, "macro_f1");
+    auto ok = post(env.port(), "/v1/models/m/promote", json{{"version", better}, {"reason", "better"}}.dump());
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(ok.json()["changed"], true);
+    EXPECT_EQ(env.models->current(kModel)->version.version, better);  // the manager was refreshed
+    auto again = post(env.port(), "/v1/models/m/promote", json{{"version", better}}.dump());
+    EXPECT_EQ(again.json()["changed"], false);
+    auto forced = post(env.port(), "/v1/models/m/promote",
+                       json{{"version", worse}, {"alias", "challenger"}}.dump());
+    EXPECT_EQ(forced.status, 200) << forced.body;
+
+    auto back = post(env.port(), "/v1/models/m/rollback", json{{"reason", "test"}}.dump());
+    ASSERT_EQ(back.status, 200) << back.body;
+    EXPECT_EQ(back.json()["from"], better);
+    EXPECT_EQ(back.json()["to"], 1);
+    EXPECT_EQ(env.models->current(kModel)->version.version, 1);
+    expect_error(post(env.port(), "/v1/models/m/rollback", ""), 409, "earlier champion");
+    expect_error(post(env.port(), "/v1/models/nope/rollback", ""), 404, "nope");
+}
+
+TEST(ApiServer, PromoteBodyErrorsNameTheField) {
+    ApiEnv env;
+    expect_error(post(env.port(), "/v1/models/m/promote", "{not json"), 400, "not valid JSON");
+    expect_error(post(env.port(), "/v1/models/m/promote", "[1]"), 400, "JSON object");
+    expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":"2"})"), 400, "'version'");
+    expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":1,"force":"yes"})"), 400, "'force'");
+    expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":1,"colour":1})"), 400, "'colour'");
+    expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":99})"), 404, "99");
+    const int v2 = env.register_version(0.1, {0.3f, 0.3f, 0.4f});
+    expect_error(post(env.port(), "/v1/models/m/promote", json{{"version", v2}, {"force", true}}.dump()), 409,
+                 "reason");
+}
+
+TEST(ApiServer, PredictChecksWidthAndSteps) {
+    ApiEnv env;
+    auto r = post(env.port(), "/v1/predict", features_body(kSteps, 4));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["class"], "UP");
+    EXPECT_EQ(r.json()["version"], 1);
+    EXPECT_NEAR(r.json()["confidence"].get<double>(), 0.7, 1e-6);
+    expect_error(post(env.port(), "/v1/predict", features_body(kSteps, 5)), 422, "schema has 4 columns");
+    expect_error(post(env.port(), "/v1/predict", features_body(1, 4)), 422, "1 steps");
+    expect_error(post(env.port(), "/v1/predict", R"({"features":[[1,2,3,4],[1,2,3]]})"), 422, "features[1]");
+    expect_error(post(env.port(), "/v1/predict", R"({"features":[[1,2,"x",4]]})"), 400, "features[0][2]");
+    expect_error(post(env.port(), "/v1/predict", R"({"features":[]})"), 400, "'features'");
+    expect_error(post(env.port(), "/v1/predict", R"({})"), 400, "'features'");
+    expect_error(post(env.port(), "/v1/predict", R"({"features":[[1,2,3,4]],"model":"other"})"), 503, "other");
+}
+
+TEST(ApiServer, NewsIsValidatedAndPublished) {
+    ApiEnv env;
+    auto consumer = env.bus->subscribe("test", {bus::topics::news});
+    const json item = {{"id", "n1"},         {"event_time", "2024-01-02T03:04:05Z"}, {"source", "wire"},
+                       {"symbols", {"BTC"}}, {"headline", "BTC rallies"},            {"body", "up a lot"}};
+    auto r = post(env.port(), "/v1/news", item.dump());
+    ASSERT_EQ(r.status, 202) << r.body;
+    EXPECT_EQ(r.json()["key"], "BTC");
+    const auto m = consumer->poll(std::chrono::seconds(30));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->key, "BTC");
+    const auto decoded = bus::decode_news(m->value);
+    EXPECT_EQ(decoded.id, "n1");
+    EXPECT_EQ(decoded.headline, "BTC rallies");
+    EXPECT_EQ(format_iso8601(decoded.event_time), "2024-01-02T03:04:05Z");
+
+    auto without = [&](const char* field) {
+        json j = item;
+        j.erase(field);
+        return j.dump();
+    };
+    auto with = [&](const char* field, json v) {
+        json j = item;
+        j[field] = std::move(v);
+        return j.dump();
+    };
+    expect_error(post(env.port(), "/v1/news", without("id")), 400, "'id'");
+    expect_error(post(env.port(), "/v1/news", without("event_time")), 400, "'event_time'");
+    expect_error(post(env.port(), "/v1/news", with("event_time", "soon")), 400, "event time");
+    expect_error(post(env.port(), "/v1/news", with("symbols", "BTC")), 400, "'symbols'");
+    expect_error(post(env.port(), "/v1/news", with("headline", 5)), 400, "'headline'");
+    expect_error(post(env.port(), "/v1/news", with("sentiment", 3)), 400, "sentiment");
+    expect_error(post(env.port(), "/v1/news", "nope"), 400, "JSON");
+}
+
+TEST(ApiServer, MetricsCountRequestsByRouteAndCode) {
+    ApiEnv env;
+    get(env.port(), "/health");
+    get(env.port(), "/v1/predictions/latest?symbol=NONE");
+    auto m = get(env.port(), "/metrics");
+    ASSERT_EQ(m.status, 200);
+    EXPECT_NE(m.content_type.find("text/plain"), std::string::npos);
+    EXPECT_NE(m.body.find("pricecast_http_requests_total{code=\"200\",route=\"/health\"} 1"), std::string::npos)
+        << m.body;
+    EXPECT_NE(m.body.find("pricecast_http_requests_total{code=\"404\",route=\"/v1/predictions/latest\"} 1"),
+              std::string::npos);
+    EXPECT_NE(m.body.find("# TYPE pricecast_http_request_duration_seconds histogram"), std::string::npos);
+}
+
+TEST(ApiServer, UnknownRoutesAndMethods) {
+    ApiEnv env;
+    expect_error(get(env.port(), "/v1/nothing"), 404, "/v1/nothing");
+    expect_error(get(env.port(), "/"), 404, "/");  // no web_root
+    expect_error(post(env.port(), "/health", "{}"), 405, "GET");
+    expect_error(get(env.port(), "/v1/predict"), 405, "POST");
+    expect_error(get(env.port(), "/ws"), 426, "WebSocket");
+}
+
+TEST(ApiServer, StaticFilesWithoutEscapes) {
+    const auto web = std::filesystem::temp_directory_path() / ("pricecast-api-web-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(web / "js");
+    std::ofstream(web / "index.html") << "<html>dashboard</html>";
+    std::ofstream(web / "js" / "app.js") << "console.log(1)";
+    std::ofstream(web.parent_path() / "pricecast-api-secret.txt") << "secret";
+    {
+        api::ServerOptions o;
+        o.web_root = web;
+        ApiEnv env(o);
+        auto index = get(env.port(), "/");
+        EXPECT_EQ(index.status, 200);
+        EXPECT_EQ(index.body, "<html>dashboard</html>");
+        EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
+        auto js = get(env.port(), "/js/app.js");
+        EXPECT_EQ(js.status, 200);
+        EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
+        for (const char* escape : {"/../pricecast-api-secret.txt", "/%2e%2e/pricecast-api-secret.txt",
+                                   "/js/../../pricecast-api-secret.txt", "/missing.html"}) {
+            auto r = raw(env.port(), std::string("GET ") + escape + " HTTP/1.1\r\nHost: x\r\n\r\n");
+            EXPECT_EQ(r.status, 404) << escape;
+            EXPECT_EQ(r.body.find("secret\""), std::string::npos);
+        }
+    }
+    std::filesystem::remove_all(web);
+    std::filesystem::remove(web.parent_path() / "pricecast-api-secret.txt");
+}
+
+TEST(ApiServer, ApiKeysWithRoles) {
+    api::ServerOptions o;
+    o.keys = {{kReadKey, api::Role::read}, {kAdminKey, api::Role::admin}};
+    ApiEnv env(o);
+    const Headers read = {{"X-API-Key", kReadKey}}, admin = {{"Authorization", "Bearer " + kAdminKey}};
+    EXPECT_EQ(get(env.port(), "/health").status, 200);
+    EXPECT_EQ(get(env.port(), "/ready").status, 200);
+    EXPECT_EQ(get(env.port(), "/openapi.json").status, 200);
+    expect_error(get(env.port(), "/v1/models"), 401, "missing API key");
+    expect_error(get(env.port(), "/metrics"), 401, "missing API key");
+    expect_error(get(env.port(), "/v1/models", {{"X-API-Key", "read-key-1235"}}), 401, "unknown API key");
+    EXPECT_EQ(get(env.port(), "/v1/models", {{"X-API-Key", "read-key-1235"}}).headers["WWW-Authenticate"], "Bearer");
+    EXPECT_EQ(get(env.port(), "/v1/models", read).status, 200);
+    EXPECT_EQ(get(env.port(), "/v1/models", {{"Authorization", "Bearer " + kReadKey}}).status, 200);
+    expect_error(post(env.port(), "/v1/models/m/rollback", "", read), 403, "admin");
+    expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":1})", read), 403, "admin");
+    expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":1})"), 401, "missing");
+    auto ok = post(env.port(), "/v1/models/m/promote", R"({"version":1})", admin);
+    EXPECT_EQ(ok.status, 200) << ok.body;
+}
+
+TEST(ApiServer, LimitsAndMalformedRequestsKeepTheServerUp) {
+    api::ServerOptions o;
+    o.max_body_bytes = 1024;
+    o.max_header_bytes = 2048;
+    ApiEnv env(o);
+    expect_error(post(env.port(), "/v1/news", std::string(4096, ' ')), 413, "1024 bytes");
+    expect_error(raw(env.port(), "POST /v1/news HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n{}"), 413,
+                 "larger than");
+    expect_error(get(env.port(), "/health", {{"X-Padding", std::string(4096, 'p')}}), 431, "2048 bytes");
+    expect_error(raw(env.port(), "GARBAGE\r\n\r\n"), 400, "malformed HTTP");
+    expect_error(raw(env.port(), "GET / HTTP/9.9\r\n\r\n"), 400, "malformed HTTP");
+    expect_error(raw(env.port(), "GET /health HTTP/1.1\r\nContent-Length: abc\r\n\r\n"), 400, "malformed HTTP");
+    EXPECT_EQ(get(env.port(), "/health").status, 200);
+}
+
+TEST(ApiServer, KeepAliveServesManyRequestsOnOneConnection) {
+    ApiEnv env;
+    net::io_context ioc;
+    auto socket = connect(ioc, env.port());
+    for (int i = 0; i < 3; ++i) {
+        http::request<http::string_body> req{http::verb::get, "/health", 11};
+        req.set(http::field::host, "x");
+        http::write(socket, req);
+        EXPECT_EQ(read_response(socket).status, 200);
+    }
+}
+
+TEST(ApiServer, BadOptionsAreRejected) {
+    api::ServerOptions o;
+    o.keys = {{"", api::Role::read}};
+    EXPECT_THROW(api::Server({}, o), std::invalid_argument);
+    o = {};
+    o.host = "not-an-ip";
+    o.port = 0;
+    api::Server s({}, o);
+    EXPECT_THROW(s.start(), std::invalid_argument);
+    o = {};
+    o.port = 70000;
+    EXPECT_THROW(api::Server({}, o), std::invalid_argument);
+}
