@@ -39,12 +39,7 @@ public:
     void event_cb(RdKafka::Event& event) override {
         switch (event.type()) {
         case RdKafka::Event::EVENT_ERROR:
-            if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) all_down_ = true;
-            if (event.fatal()) {
-                std::lock_guard lock(mutex_);
-                if (fatal_.empty()) fatal_ = RdKafka::err2str(event.err()) + ": " + event.str();
-            }
-            spdlog::warn("kafka: {}: {}", RdKafka::err2str(event.err()), event.str());
+            error(event);
             break;
         case RdKafka::Event::EVENT_LOG:
             log(event);
@@ -84,10 +79,24 @@ public:
     }
 
 private:
+    // Most errors are transient (librdkafka retries and reconnects by itself)
+    // and already reported through its log; only the state changes are news.
+    void error(const RdKafka::Event& event) {
+        if (event.fatal()) {
+            std::lock_guard lock(mutex_);
+            if (fatal_.empty()) fatal_ = RdKafka::err2str(event.err()) + ": " + event.str();
+            spdlog::error("kafka: fatal: {}", fatal_);
+        } else if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN) {
+            if (!all_down_.exchange(true)) spdlog::warn("kafka: {}", event.str());
+        } else {
+            spdlog::debug("kafka: {}: {}", RdKafka::err2str(event.err()), event.str());
+        }
+    }
+
+    // A broker that cannot be reached is logged on every retry: a warning, not an error of ours.
     static void log(const RdKafka::Event& event) {
-        const auto level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR     ? spdlog::level::err
-                           : event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING ? spdlog::level::warn
-                                                                                         : spdlog::level::debug;
+        const auto level = event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING ? spdlog::level::warn
+                                                                                       : spdlog::level::debug;
         spdlog::log(level, "kafka {}: {}", event.fac(), event.str());
     }
 
@@ -263,6 +272,7 @@ public:
     }
 
     bool connected() const override {
+        producer_->poll(0);  // serves pending events: "all brokers down" arrives through them
         if (!health_->all_down()) return true;
         // librdkafka reports brokers going down but not coming back: ask.
         RdKafka::Metadata* metadata = nullptr;
