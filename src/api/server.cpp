@@ -460,7 +460,11 @@ void accept_loop(ServerState& server, tcp::acceptor& acceptor, bool ws_only) {
     acceptor.async_accept(net::make_strand(server.ioc), [&server, &acceptor, ws_only](beast::error_code ec,
                                                                                       tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-        if (!ec) std::make_shared<HttpSession>(server, std::move(socket), ws_only)->run();
+        if (!ec) {
+            // Small frames (one prediction) must leave at once, not wait for Nagle.
+            socket.set_option(tcp::no_delay(true), ec);
+            std::make_shared<HttpSession>(server, std::move(socket), ws_only)->run();
+        }
         accept_loop(server, acceptor, ws_only);
     });
 }

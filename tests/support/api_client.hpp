@@ -86,9 +86,13 @@ inline HttpResult raw(int port, const std::string& bytes) {
 
 class WsClient {
 public:
-    explicit WsClient(int port, const std::string& target = "/ws", const Headers& headers = {})
+    // `receive_buffer` > 0 shrinks the socket's receive buffer (a slow reader fills up sooner).
+    explicit WsClient(int port, const std::string& target = "/ws", const Headers& headers = {},
+                      int receive_buffer = 0)
         : ws_(ioc_) {
         auto& s = ws_.next_layer();
+        s.open(tcp::v4());
+        if (receive_buffer > 0) s.set_option(net::socket_base::receive_buffer_size(receive_buffer));
         s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
         ws_.set_option(beast::websocket::stream_base::decorator([headers](beast::websocket::request_type& r) {
             for (const auto& [k, v] : headers) r.set(k, v);

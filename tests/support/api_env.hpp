@@ -63,7 +63,7 @@ inline features::FeatureSchema test_schema() {
 }
 
 inline constexpr std::size_t kSteps = 3;
-inline constexpr const char* kModel = "m";
+inline const std::string kModel = "m";
 inline const std::string kReadKey = "read-key-1234", kAdminKey = "admin-key-5678";
 
 struct ApiEnv {

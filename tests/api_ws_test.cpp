@@ -1,0 +1,154 @@
+// The WebSocket prediction stream: subscribe -> push, invalid frames answered
+// without closing, authentication, the extra WebSocket port, and a slow client
+// dropped while a fast one keeps receiving.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "support/api_client.hpp"
+#include "support/api_env.hpp"
+
+using namespace pricecast;
+using namespace pricecast::test;
+using nlohmann::json;
+
+namespace {
+
+constexpr Timestamp kT0 = 1'700'000'000'000'000'000;
+
+json subscribe(WsClient& c, json symbols, const char* op = "subscribe") {
+    c.send_json({{"op", op}, {"symbols", std::move(symbols)}});
+    auto ack = c.read_json();
+    EXPECT_TRUE(ack);
+    return ack ? *ack : json();
+}
+
+double metric(int port, const std::string& line_start) {
+    const auto body = get(port, "/metrics").body;
+    const auto at = body.find(fmt::format("\n{} ", line_start));
+    if (at == std::string::npos) return 0;
+    return std::stod(body.substr(at + line_start.size() + 2));
+}
+
+}  // namespace
+
+TEST(ApiWebSocket, SubscribedSymbolsArePushed) {
+    ApiEnv env;
+    WsClient c(env.port());
+    EXPECT_EQ(subscribe(c, {"BTC"}), (json{{"type", "subscribed"}, {"symbols", {"BTC"}}}));
+    env.predictions.add(make_prediction("ETH", kT0));  // not subscribed
+    env.predictions.add(make_prediction("BTC", kT0));
+    auto m = c.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["type"], "prediction");
+    EXPECT_EQ((*m)["symbol"], "BTC");
+    EXPECT_EQ((*m)["class"], "UP");
+    EXPECT_EQ((*m)["bar_time"], "2023-11-14T22:13:20Z");
+
+    env.predictions.add(make_prediction("BTC", kT0));  // a duplicate: not accepted, not pushed
+    EXPECT_EQ(subscribe(c, {"BTC"}, "unsubscribe")["symbols"], json::array());
+    env.predictions.add(make_prediction("BTC", kT0 + 1));
+    subscribe(c, {"*"});
+    env.predictions.add(make_prediction("SOL", kT0));
+    m = c.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["symbol"], "SOL");  // nothing of BTC in between
+    EXPECT_EQ(metric(env.port(), "pricecast_ws_clients"), 1);
+}
+
+TEST(ApiWebSocket, InvalidFramesGetErrorsAndTheConnectionStays) {
+    ApiEnv env;
+    WsClient c(env.port());
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"{nope", "not a JSON object"},
+        {"[1,2]", "not a JSON object"},
+        {R"({"symbols":["A"]})", "'op'"},
+        {R"({"op":"dance","symbols":["A"]})", "unknown op 'dance'"},
+        {R"({"op":"subscribe"})", "'symbols'"},
+        {R"({"op":"subscribe","symbols":[]})", "'symbols'"},
+        {R"({"op":"subscribe","symbols":[1]})", "'symbols'"},
+    };
+    for (const auto& [frame, mentions] : cases) {
+        c.send(frame);
+        auto r = c.read_json();
+        ASSERT_TRUE(r) << frame;
+        EXPECT_EQ((*r)["type"], "error") << frame;
+        EXPECT_NE((*r)["message"].get<std::string>().find(mentions), std::string::npos) << (*r)["message"];
+    }
+    c.send_binary(std::string("\x00\x01", 2));
+    auto r = c.read_json();
+    ASSERT_TRUE(r);
+    EXPECT_NE((*r)["message"].get<std::string>().find("binary"), std::string::npos);
+    subscribe(c, {"BTC"});
+    env.predictions.add(make_prediction("BTC", kT0));
+    r = c.read_json();
+    ASSERT_TRUE(r);
+    EXPECT_EQ((*r)["type"], "prediction");
+}
+
+TEST(ApiWebSocket, UpgradeNeedsAKey) {
+    api::ServerOptions o;
+    o.keys = {{kReadKey, api::Role::read}};
+    ApiEnv env(o);
+    EXPECT_THROW(WsClient(env.port()), boost::system::system_error);
+    EXPECT_THROW(WsClient(env.port(), "/ws?api_key=wrong"), boost::system::system_error);
+    WsClient by_query(env.port(), "/ws?api_key=" + kReadKey);
+    WsClient by_header(env.port(), "/ws", {{"X-API-Key", kReadKey}});
+    EXPECT_EQ(subscribe(by_query, {"A"})["type"], "subscribed");
+    EXPECT_EQ(subscribe(by_header, {"A"})["type"], "subscribed");
+    EXPECT_THROW(WsClient(env.port(), "/elsewhere?api_key=" + kReadKey), boost::system::system_error);
+}
+
+TEST(ApiWebSocket, ExtraWebSocketPort) {
+    api::ServerOptions o;
+    o.ws_port = 0;
+    ApiEnv env(o);
+    ASSERT_GT(env.server->ws_port(), 0);
+    EXPECT_NE(env.server->ws_port(), env.port());
+    WsClient c(env.server->ws_port(), "/");
+    subscribe(c, {"BTC"});
+    env.predictions.add(make_prediction("BTC", kT0));
+    auto m = c.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["symbol"], "BTC");
+    EXPECT_EQ(get(env.server->ws_port(), "/health").status, 426);
+}
+
+// The slow client never reads: once the kernel buffers are full its queue
+// grows past the limit and it is closed; the fast client gets every message
+// throughout, because the adding thread never waits for either.
+TEST(ApiWebSocket, SlowClientIsDroppedFastClientKeepsReceiving) {
+    api::ServerOptions o;
+    o.ws_queue_limit = 8;
+    ApiEnv env(o);
+    WsClient fast(env.port());
+    WsClient slow(env.port(), "/ws", {}, 4096);
+    subscribe(fast, {"*"});
+    subscribe(slow, {"*"});
+    const std::string padding(2000, 'x');  // big messages fill the buffers sooner
+    int batches = 0;
+    const auto dropped = [&] { return metric(env.port(), "pricecast_ws_dropped_total"); };
+    for (; batches < 20'000 && (batches % 25 != 0 || dropped() < 1); ++batches) {
+        std::string last;
+        for (int i = 0; i < 4; ++i) {  // fewer than the limit: the fast client is never behind by more
+            last = fmt::format("S{}{}", batches * 4 + i, padding);
+            env.predictions.add(make_prediction(last, kT0));
+        }
+        for (int i = 0; i < 4; ++i) {
+            auto m = fast.read_json();
+            ASSERT_TRUE(m) << "fast client lost at batch " << batches;
+            if (i == 3) {
+                ASSERT_EQ((*m)["symbol"], last);
+            }
+        }
+    }
+    EXPECT_EQ(dropped(), 1) << batches << " batches";
+    RecordProperty("batches", batches);
+    env.predictions.add(make_prediction("AFTER", kT0));
+    auto m = fast.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["symbol"], "AFTER");
+    int buffered = 0;
+    while (slow.read(std::chrono::seconds(30))) ++buffered;  // what the kernel held, then the close
+    EXPECT_LT(buffered, batches * 4 + 2);
+    EXPECT_EQ(metric(env.port(), "pricecast_ws_clients"), 1);
+}
