@@ -21,6 +21,7 @@
     rules: new Map(),    // "model@version" -> resolution rule (see ruleFrom)
     models: new Map(),   // model name -> registry answer, or null while unknown/failed
     ignored: 0,
+    fitted: '',          // the symbol the chart's time scale was last fitted to
     renderQueued: false,
   };
 
@@ -241,7 +242,7 @@
     renderTabs();
     const s = state.symbols.get(state.selected);
     if (s && s.preds.length) {
-      renderChart(s.preds);
+      renderChart(s);
       renderLatest(s.preds[s.preds.length - 1]);
       renderAccuracy(s.preds);
     }
@@ -275,11 +276,17 @@
     scheduleRender();
   }
 
-  function renderChart(preds) {
+  function renderChart(s) {
+    const preds = s.preds;
     $('chart-title').textContent = state.selected;
     if (!line) return;
     line.setData(preds.map((p) => ({ time: p.time, value: p.close })));
     line.setMarkers(preds.map((p) => ({ time: p.time, ...MARKER[p.class] })));
+    // Fit once per symbol shown, when its history is in; afterwards the user's zoom and scroll are kept.
+    if (s.loaded && state.fitted !== state.selected) {
+      state.fitted = state.selected;
+      chart.timeScale().fitContent();
+    }
     const el = $('chart');
     el.dataset.points = String(preds.length);
     el.dataset.markers = String(preds.length);

@@ -1,0 +1,104 @@
+// Loads the dashboard in headless Chromium (Debian's package, driven by
+// playwright-core), waits for live predictions to add markers, checks what a
+// person would read off the page, and saves a screenshot.
+//
+//   node dashboard_test.js --url http://127.0.0.1:PORT/ [--screenshot dashboard.png]
+//   node dashboard_test.js --mock WEB_DIR ...   serves WEB_DIR with mock_server.js
+//
+// Exit 0 when every check passes; 1 with the failed check on stderr.
+'use strict';
+
+const { chromium } = require('playwright-core');
+
+function parseArgs(argv) {
+  const args = { url: '', mock: '', screenshot: 'dashboard.png', minMarkers: 20, timeoutMs: 60000,
+    chromium: process.env.PRICECAST_CHROMIUM || '/usr/bin/chromium', expectIgnored: -1 };
+  const names = { '--url': 'url', '--mock': 'mock', '--screenshot': 'screenshot', '--min-markers': 'minMarkers',
+    '--timeout-ms': 'timeoutMs', '--chromium': 'chromium', '--expect-ignored': 'expectIgnored' };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = names[argv[i]];
+    if (!key || i + 1 >= argv.length) throw new Error(`usage: unknown option or missing value: ${argv[i]}`);
+    args[key] = typeof args[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
+    if (Number.isNaN(args[key])) throw new Error(`usage: ${argv[i]} needs a number`);
+  }
+  if (!args.url === !args.mock) throw new Error('usage: give exactly one of --url and --mock');
+  return args;
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+  console.log(`ok: ${message}`);
+}
+
+const markers = (page) => page.$eval('#chart', (el) => Number(el.dataset.markers));
+const text = (page, selector) => page.$eval(selector, (el) => el.textContent.trim());
+
+async function checkPage(page, args) {
+  await page.waitForSelector('#chart canvas', { timeout: args.timeoutMs });
+  check(true, 'the chart canvas exists');
+
+  await page.waitForFunction((n) => Number(document.getElementById('chart').dataset.markers) >= n,
+    args.minMarkers, { timeout: args.timeoutMs });
+  const first = await markers(page);
+  check(first >= args.minMarkers, `at least ${args.minMarkers} markers after load (${first})`);
+
+  // Live updates: the socket must add bars beyond what REST history gave.
+  await page.waitForFunction((n) => Number(document.getElementById('chart').dataset.markers) >= n,
+    first + 3, { timeout: args.timeoutMs });
+  check(await markers(page) >= first + 3, `markers grow live (${first} -> ${await markers(page)})`);
+  check(await page.$eval('body', (b) => b.dataset.ws) === 'open', 'the WebSocket is open');
+
+  // One read of all three: a live update may land between separate reads.
+  const shown = await page.evaluate(() => ['down', 'stable', 'up'].map(
+    (k) => document.getElementById(`prob-${k}`).textContent.trim()));
+  const probs = shown.map((t, i) => {
+    check(/^\d{1,3}\.\d%$/.test(t), `probability ${['down', 'stable', 'up'][i]} is filled (${t})`);
+    return Number(t.slice(0, -1));
+  });
+  const sum = probs.reduce((a, b) => a + b, 0);
+  check(Math.abs(sum - 100) < 0.3, `the three probabilities add up to 100% (${sum.toFixed(1)})`);
+
+  const name = await text(page, '#model-name');
+  const version = await text(page, '#model-version');
+  check(name !== '' && name !== '–', `model name is filled (${name})`);
+  check(/^\d+$/.test(version), `model version is filled (${version})`);
+
+  await page.waitForFunction(() => /^resolved \d+, correct \d+/.test(
+    document.getElementById('accuracy-symbol').textContent), null, { timeout: args.timeoutMs });
+  check(true, `accuracy is shown (${await text(page, '#accuracy-symbol')}; ${await text(page, '#accuracy-title')})`);
+
+  if (args.expectIgnored >= 0) {
+    const ignored = await page.$eval('#ignored', (el) => Number(el.dataset.count));
+    check(ignored === args.expectIgnored, `malformed messages counted and skipped (${ignored})`);
+  }
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  let mock = null;
+  if (args.mock) mock = await require('./mock_server').start({ webRoot: args.mock });
+  const url = mock ? mock.url : args.url;
+  // --no-sandbox: Chromium's sandbox refuses to start as root, which tests in containers often are.
+  const browser = await chromium.launch({ executablePath: args.chromium, args: ['--no-sandbox'] });
+  const errors = [];
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await checkPage(page, args);
+    await page.screenshot({ path: args.screenshot, fullPage: true });
+    console.log(`screenshot: ${args.screenshot}`);
+    check(errors.length === 0, `no uncaught script errors${errors.length ? ': ' + errors.join('; ') : ''}`);
+  } catch (e) {
+    if (errors.length) console.error(`uncaught script errors: ${errors.join('; ')}`);
+    throw e;
+  } finally {
+    await browser.close();
+    if (mock) mock.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e.message);
+  process.exit(1);
+});
