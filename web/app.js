@@ -19,6 +19,7 @@
     symbols: new Map(),  // symbol -> { preds: [], loaded: bool }, preds sorted by time
     selected: query.get('symbol') || '',
     rules: new Map(),    // "model@version" -> resolution rule (see ruleFrom)
+    rulesSeen: 0,        // bumped when rules arrive: cached scores are stale then
     models: new Map(),   // model name -> registry answer, or null while unknown/failed
     ignored: 0,
     fitted: '',          // the symbol the chart's time scale was last fitted to
@@ -62,7 +63,7 @@
   function symbolState(symbol) {
     let s = state.symbols.get(symbol);
     if (!s) {
-      s = { preds: [], loaded: false };
+      s = { preds: [], loaded: false, scored: null };
       state.symbols.set(symbol, s);
       if (!state.selected) state.selected = symbol;
       loadHistory(symbol);
@@ -73,6 +74,7 @@
   // Keeps preds sorted and unique by bar time: a repeated bar replaces the old
   // one (a reconnect refetches what the socket may have skipped).
   function insert(s, p) {
+    s.scored = null;
     const preds = s.preds;
     let i = preds.length;
     while (i > 0 && preds[i - 1].time > p.time) i -= 1;
@@ -124,6 +126,7 @@
       const body = await api(`/v1/models/${encodeURIComponent(name)}`);
       state.models.set(name, body);
       for (const v of body.versions || []) state.rules.set(`${name}@${v.version}`, ruleFrom(v.params));
+      state.rulesSeen += 1;
     } catch (e) {
       console.warn(`pricecast: model ${name}: ${e.message}; accuracy falls back to direction`);
     }
@@ -190,15 +193,20 @@
     return 'STABLE';
   }
 
-  function score(preds) {
+  // Cached per symbol: every frame shows all symbols' scores, most of them unchanged.
+  function score(s) {
+    if (!s.scored || s.scored.rulesSeen !== state.rulesSeen) s.scored = { ...scoreAll(s.preds), rulesSeen: state.rulesSeen };
+    return s.scored;
+  }
+
+  function scoreAll(preds) {
     const step = barStep(preds);
-    const out = { resolved: 0, correct: 0, labelled: 0 };
+    const out = { resolved: 0, correct: 0 };
     preds.forEach((p, i) => {
       const rule = state.rules.get(`${p.model}@${p.version}`) || null;
       const actual = realized(preds, i, rule, step);
       if (actual === null) return;
       out.resolved += 1;
-      if (rule) out.labelled += 1;
       if (actual === p.class) out.correct += 1;
     });
     return out;
@@ -244,7 +252,7 @@
     if (s && s.preds.length) {
       renderChart(s);
       renderLatest(s.preds[s.preds.length - 1]);
-      renderAccuracy(s.preds);
+      renderAccuracy(s);
     }
     renderTable();
     const ignored = $('ignored');
@@ -319,15 +327,15 @@
     return m && (m.versions || []).find((v) => v.version === version);
   }
 
-  function renderAccuracy(preds) {
-    const last = preds[preds.length - 1];
+  function renderAccuracy(s) {
+    const last = s.preds[s.preds.length - 1];
     const rule = state.rules.get(`${last.model}@${last.version}`) || null;
     $('accuracy-title').textContent = rule ? 'Accuracy of resolved predictions' : 'Direction accuracy';
     $('accuracy-rule').textContent = describeRule(rule);
-    $('accuracy-symbol').textContent = scoreText(score(preds));
+    $('accuracy-symbol').textContent = scoreText(score(s));
     const all = { resolved: 0, correct: 0 };
-    for (const s of state.symbols.values()) {
-      const r = score(s.preds);
+    for (const other of state.symbols.values()) {
+      const r = score(other);
       all.resolved += r.resolved;
       all.correct += r.correct;
     }
@@ -338,7 +346,7 @@
     const rows = [...state.symbols.entries()].filter(([, s]) => s.preds.length).sort(([a], [b]) => (a < b ? -1 : 1));
     $('latest').replaceChildren(...rows.map(([symbol, s]) => {
       const p = s.preds[s.preds.length - 1];
-      const r = score(s.preds);
+      const r = score(s);
       const tr = document.createElement('tr');
       const cells = [symbol, p.bar_time, p.close.toPrecision(6), p.class,
         Number.isFinite(p.confidence) ? pct(p.confidence) : '–', `${p.model} v${p.version}`,

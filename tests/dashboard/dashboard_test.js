@@ -67,10 +67,45 @@ async function checkPage(page, args) {
     document.getElementById('accuracy-symbol').textContent), null, { timeout: args.timeoutMs });
   check(true, `accuracy is shown (${await text(page, '#accuracy-symbol')}; ${await text(page, '#accuracy-title')})`);
 
+  await checkAccuracy(page);
+
   if (args.expectIgnored >= 0) {
     const ignored = await page.$eval('#ignored', (el) => Number(el.dataset.count));
     check(ignored === args.expectIgnored, `malformed messages counted and skipped (${ignored})`);
   }
+}
+
+// The page's "resolved N, correct M" for the shown symbol against a count made
+// here from the REST history (the first `markers` bars are exactly what the page
+// held when it drew the text), with the fixed thresholds of the model version.
+async function checkAccuracy(page) {
+  const seen = await page.evaluate(async () => {
+    const el = document.getElementById('chart');
+    const shown = { markers: Number(el.dataset.markers), text: document.getElementById('accuracy-symbol').textContent,
+      symbol: document.getElementById('chart-title').textContent };
+    const key = new URLSearchParams(location.search).get('api_key');
+    const get = (path) => fetch(path, { headers: key ? { 'X-API-Key': key } : {} }).then((r) => r.json());
+    const history = await get(`/v1/predictions?symbol=${encodeURIComponent(shown.symbol)}`);
+    const preds = history.predictions.slice(0, shown.markers);
+    const model = await get(`/v1/models/${encodeURIComponent(preds[0].model)}`);
+    return { ...shown, preds, versions: model.versions || [] };
+  });
+  const version = seen.versions.find((v) => v.version === seen.preds[0].version);
+  const params = version && version.params;
+  if (!params || params.mode !== 'fixed' || params.horizon !== 1) {
+    console.log('skip: accuracy cross-check needs a model version with fixed one-bar labels');
+    return;
+  }
+  let resolved = 0;
+  let correct = 0;
+  for (let i = 0; i + 1 < seen.preds.length; i += 1) {
+    const ret = seen.preds[i + 1].close / seen.preds[i].close - 1;
+    const actual = ret > params.threshold ? 'UP' : ret < -params.threshold ? 'DOWN' : 'STABLE';
+    resolved += 1;
+    if (actual === seen.preds[i].class) correct += 1;
+  }
+  const expected = `resolved ${resolved}, correct ${correct}`;
+  check(seen.text.startsWith(expected), `accuracy of ${seen.symbol} matches a recount (${seen.text} vs ${expected})`);
 }
 
 async function main() {
