@@ -95,7 +95,9 @@ protected:
             ASSERT_EQ(line.rfind("bootstrap: ", 0), 0u) << "kafka-mock printed: " << line;
             bootstrap_ = line.substr(std::string("bootstrap: ").size());
         }
-        bus_ = pricecast::bus::make_kafka_bus({.bootstrap = bootstrap_});
+        // The mock delays a rebalance by the session timeout less 1 s: keep it short (a real broker wants >= 6 s).
+        bus_ = pricecast::bus::make_kafka_bus(
+            {.bootstrap = bootstrap_, .settings = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}}});
     }
 
     void stop_cluster() {
@@ -130,8 +132,10 @@ protected:
 
 TEST_P(KafkaBus, TwoGroupsEachSeeEveryMessageInKeyOrderAcrossThreePartitions) {
     publish_keyed();
-    for (const char* group : {"a", "b"}) {
-        auto consumer = bus_->subscribe(group, {topics::prices});
+    // Both join at once: the mock holds every first join of a group for 3 s.
+    std::map<std::string, std::unique_ptr<Consumer>> groups;
+    for (const char* group : {"a", "b"}) groups[group] = bus_->subscribe(group, {topics::prices});
+    for (const auto& [group, consumer] : groups) {
         const auto got = read_n(*consumer, kKeys * kPerKey);
         ASSERT_EQ(got.size(), std::size_t{kKeys * kPerKey}) << "group " << group;
         std::map<std::string, int> next_index;
@@ -206,6 +210,14 @@ INSTANTIATE_TEST_SUITE_P(MockCluster, KafkaBus, ::testing::Values(Where::in_proc
 TEST(KafkaBusErrors, BadOptionsAreClearErrors) {
     EXPECT_THROW(pricecast::bus::make_kafka_bus({.bootstrap = ""}), BusError);
     EXPECT_THROW(pricecast::bus::make_kafka_bus({.bootstrap = "localhost:1", .partitions = 0}), BusError);
+    EXPECT_THROW(pricecast::bus::make_kafka_bus({.bootstrap = "localhost:1", .settings = {{"enable.auto.commit", "true"}}}),
+                 BusError);
+    try {
+        pricecast::bus::make_kafka_bus({.bootstrap = "localhost:1", .settings = {{"no.such.property", "1"}}});
+        FAIL() << "an unknown librdkafka property was accepted";
+    } catch (const BusError& e) {
+        EXPECT_NE(std::string(e.what()).find("no.such.property"), std::string::npos) << e.what();
+    }
     EXPECT_THROW(pricecast::bus::MockCluster(0), BusError);
     try {
         pricecast::bus::MockCluster cluster(3, 19092);

@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/time.hpp"
@@ -87,6 +88,10 @@ struct KafkaOptions {
     std::string client_id = "pricecast";
     int partitions = 3;                   // when pricecast creates a topic
     int replication = 1;
+    // More librdkafka properties for the producer and the consumers (e.g.
+    // security.protocol, sasl.*, ssl.*, session.timeout.ms); they win over
+    // pricecast's defaults, except the few the delivery guarantees rest on.
+    std::vector<std::pair<std::string, std::string>> settings = {};
 };
 std::unique_ptr<Bus> make_kafka_bus(KafkaOptions options);
 

@@ -127,6 +127,18 @@ Settings client_settings(const KafkaOptions& options) {
             {"reconnect.backoff.max.ms", "1000"}};
 }
 
+// `defaults` then KafkaOptions::settings, which set them last so they win.
+Settings with_user_settings(Settings defaults, const KafkaOptions& options) {
+    static const std::set<std::string, std::less<>> managed{"bootstrap.servers", "group.id",     "enable.auto.commit",
+                                                            "enable.idempotence", "partitioner", "auto.offset.reset"};
+    for (const auto& [key, value] : options.settings) {
+        if (managed.contains(key))
+            throw BusError(fmt::format("kafka setting {}: pricecast sets it (the delivery guarantees rest on it)", key));
+        defaults.emplace_back(key, value);
+    }
+    return defaults;
+}
+
 Timestamp published_at(RdKafka::Message& message) {
     if (const auto* headers = message.headers()) {
         const auto header = headers->get_last(kPublishedHeader);
@@ -207,7 +219,7 @@ public:
                                          {"linger.ms", "1"},
                                          // Lets ensure_topic see a missing topic and create it with our partition count.
                                          {"allow.auto.create.topics", "false"}});
-        auto conf = make_conf(settings, *health_);
+        auto conf = make_conf(with_user_settings(std::move(settings), options_), *health_);
         std::string error;
         if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(health_.get()), error) != RdKafka::Conf::CONF_OK)
             throw BusError("kafka delivery callback: " + error);
@@ -262,7 +274,7 @@ public:
                                          {"session.timeout.ms", "6000"},
                                          {"heartbeat.interval.ms", "500"},
                                          {"fetch.wait.max.ms", "10"}});
-        auto conf = make_conf(settings, *health_);
+        auto conf = make_conf(with_user_settings(std::move(settings), options_), *health_);
         std::string error;
         std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
         if (!consumer) throw BusError("kafka consumer: " + error);
