@@ -152,3 +152,31 @@ TEST(ApiWebSocket, SlowClientIsDroppedFastClientKeepsReceiving) {
     EXPECT_LT(buffered, batches * 4 + 2);
     EXPECT_EQ(metric(env.port(), "pricecast_ws_clients"), 1);
 }
+
+// A client that falls behind on one symbol is not dropped: its queue holds
+// only the newest unsent prediction of the symbol, so it skips stale ones and
+// still ends on the latest.
+TEST(ApiWebSocket, SlowClientGetsTheLatestPredictionPerSymbol) {
+    api::ServerOptions o;
+    o.ws_queue_limit = 8;
+    ApiEnv env(o);
+    WsClient slow(env.port(), "/ws", {}, 4096);
+    subscribe(slow, {"BTC"});
+    constexpr int kSent = 10'000;  // ~20 MB: more than the kernel buffers hold
+    for (int i = 0; i < kSent; ++i) {
+        auto p = make_prediction("BTC", kT0 + i);
+        p.model = std::string(2000, 'm');
+        env.predictions.add(p);
+    }
+    int received = 0;
+    std::string last_time;
+    while (auto m = slow.read_json()) {
+        ++received;
+        last_time = (*m)["bar_time"].get<std::string>();
+        if (last_time == format_iso8601(kT0 + kSent - 1)) break;
+    }
+    EXPECT_EQ(last_time, format_iso8601(kT0 + kSent - 1));
+    EXPECT_LT(received, kSent);
+    EXPECT_EQ(metric(env.port(), "pricecast_ws_dropped_total"), 0);
+    RecordProperty("received", received);
+}
