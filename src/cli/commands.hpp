@@ -81,5 +81,6 @@ void add_train_command(CLI::App& app);       // cmd_train.cpp: train, evaluate
 void add_config_command(CLI::App& app);      // cmd_config.cpp: config show, check
 void add_registry_command(CLI::App& app);    // cmd_registry.cpp: registry list, show, promote, rollback, ...
 void add_kafka_mock_command(CLI::App& app);  // cmd_kafka_mock.cpp
+void add_monitor_command(CLI::App& app);     // cmd_monitor.cpp: monitor report
 
 }  // namespace pricecast::cli
