@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,13 @@
 #include "core/types.hpp"
 
 struct sqlite3;
+
+namespace pricecast::bus {
+class Bus;
+}
+namespace pricecast::features {
+struct FeatureVector;
+}
 
 namespace pricecast::monitor {
 
@@ -327,6 +335,53 @@ public:
     // duplicate or over the rate limit.
     bool raise(const Alert& a);
     Stats stats() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// ---- the monitor service ---------------------------------------------------------
+
+struct MonitorOptions {
+    std::filesystem::path log_file;          // the prediction log
+    LabelRule rule;                          // as the models were trained
+    DriftConfig drift;
+    Duration evaluate_every = kHour;         // event time between evaluations
+    std::filesystem::path state_file;        // resolver snapshot; empty: none
+    std::string group = "monitor";           // bus consumer group
+    // Data drift: the reference of the serving model and the feature schema's
+    // column names (the order of FeatureVector::values). Without a reference
+    // the features topic is not read.
+    std::optional<Reference> reference;
+    ModelKey reference_model;
+    std::vector<std::string> feature_names;
+};
+
+// The monitor of the live pipeline: appends every prediction to the log,
+// resolves outcomes from the price stream, and every `evaluate_every` of
+// event time computes the short and long window metrics (Prometheus gauges
+// pricecast_monitor_*), checks performance and data drift and raises alerts.
+// Fed by run() from the bus, or directly (embedded, tests) through on_*.
+// Not thread-safe: one thread feeds it.
+class MonitorService {
+public:
+    MonitorService(MonitorOptions options, AlertManager& alerts);
+    ~MonitorService();
+    void on_prediction(const Prediction& p);
+    void on_bar(const Bar& b);
+    void on_features(const features::FeatureVector& v);
+    // Metrics of both windows ending at `now`, gauges set, alerts raised.
+    std::vector<MetricsRow> evaluate(Timestamp now);
+    std::optional<DataDrift> data_drift_now() const;
+
+    // Consumes predictions, prices (and features) until stop; commits after
+    // saving the resolver state, so a restart replays at most what follows.
+    void run(bus::Bus& bus, std::stop_token stop);
+
+    const PredictionLog& log() const;
+    const OutcomeResolver& resolver() const;
+    void save_state() const;
 
 private:
     struct Impl;

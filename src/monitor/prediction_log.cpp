@@ -168,6 +168,9 @@ PredictionLog::PredictionLog(const std::filesystem::path& file) {
     try {
         sqlite3_busy_timeout(db_, kBusyTimeoutMs);
         enable_wal(db_);
+        // In WAL mode NORMAL never corrupts the log; a power cut may lose the
+        // last commits, which the bus replays from the consumer's commit.
+        exec(db_, "PRAGMA synchronous=NORMAL");
         exec(db_, kSchema);
     } catch (...) {
         sqlite3_close(db_);

@@ -1,0 +1,182 @@
+// The monitor service: a model that goes bad on the last day raises a
+// performance-drift alert (and one that stays good raises none); shifted
+// features raise a data-drift alert; over the in-process bus every prediction
+// lands in the log and every outcome that the prices allow is resolved.
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "bus/bus.hpp"
+#include "bus/messages.hpp"
+#include "core/metrics.hpp"
+#include "data/simulator.hpp"
+#include "features/features.hpp"
+#include "monitor/monitor.hpp"
+
+namespace fs = std::filesystem;
+using namespace pricecast;
+using namespace pricecast::monitor;
+
+namespace {
+
+constexpr Duration kBar = 5 * kMinute;
+constexpr int kBarsPerDay = 288;
+constexpr LabelRule kRule{.horizon = 1, .threshold = 0.0005};
+
+class Recorder final : public AlertSink {
+public:
+    explicit Recorder(std::vector<Alert>* alerts) : alerts_(alerts) {}
+    std::string name() const override { return "recorder"; }
+    void send(const Alert& a) override { alerts_->push_back(a); }
+
+private:
+    std::vector<Alert>* alerts_;
+};
+
+std::vector<Bar> simulated_bars(int days) {
+    auto cfg = data::default_simulator_config();
+    cfg.symbols = {{"ACME", 100.0}};
+    cfg.interval = kBar;
+    cfg.trades = false;
+    data::MarketSimulator sim(cfg);
+    std::vector<Bar> bars;
+    for (int i = 0; i < days * kBarsPerDay; ++i) bars.push_back(sim.step().bars.at(0));
+    return bars;
+}
+
+// A model that knows the next close (right) until bar `goes_bad`, then is always wrong.
+Prediction predict(const std::vector<Bar>& bars, std::size_t i, std::size_t goes_bad) {
+    Prediction p;
+    p.symbol = bars[i].symbol;
+    p.bar_time = bars[i].close_time;
+    p.model = "oracle";
+    p.version = 1;
+    p.close = bars[i].close;
+    const int truth = i + 1 < bars.size() ? realized_class(bars[i].close, bars[i + 1].close, kRule.threshold) : 1;
+    p.cls = i < goes_bad ? truth : (truth + 1) % kClasses;
+    p.probs = {0.2f, 0.2f, 0.2f};
+    p.probs[std::size_t(p.cls)] = 0.6f;
+    p.confidence = 0.6;
+    return p;
+}
+
+class MonitorServiceTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("pricecast-monitor-service-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        alerts_.add_sink(std::make_unique<Recorder>(&received_));
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    MonitorOptions options() const {
+        MonitorOptions o;
+        o.log_file = dir_ / "predictions.sqlite";
+        o.state_file = dir_ / "monitor.state";
+        o.rule = kRule;
+        return o;
+    }
+
+    fs::path dir_;
+    AlertManager alerts_;
+    std::vector<Alert> received_;
+};
+
+std::vector<Alert> of_kind(const std::vector<Alert>& alerts, const std::string& kind) {
+    std::vector<Alert> out;
+    for (const auto& a : alerts)
+        if (a.kind == kind) out.push_back(a);
+    return out;
+}
+
+TEST_F(MonitorServiceTest, ModelGoingBadOnTheLastDayAlarms) {
+    const auto bars = simulated_bars(8);
+    const std::size_t last_day = 7 * kBarsPerDay;
+    MonitorService monitor(options(), alerts_);
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        monitor.on_bar(bars[i]);
+        monitor.on_prediction(predict(bars, i, last_day));
+    }
+    const auto perf = of_kind(received_, "performance_drift");
+    ASSERT_FALSE(perf.empty());
+    EXPECT_GT(perf.front().time, bars[last_day].close_time);
+    EXPECT_EQ(perf.front().details["model"], "oracle");
+    EXPECT_GT(perf.front().details["long_accuracy"].get<double>() - perf.front().details["short_accuracy"].get<double>(),
+              0.05);
+    EXPECT_EQ(monitor.resolver().pending(), 1u);  // only the newest bar waits
+    const auto gauge = metrics::registry()
+                           .gauge("pricecast_monitor_accuracy", "Accuracy of resolved predictions over the window",
+                                  {{"model", "oracle"}, {"version", "1"}, {"slot", "champion"}, {"symbol", "all"},
+                                   {"window", "7d"}})
+                           .value();
+    EXPECT_GT(gauge, 0.5);
+    EXPECT_LT(gauge, 1.0);
+}
+
+TEST_F(MonitorServiceTest, ModelThatStaysGoodDoesNotAlarm) {
+    const auto bars = simulated_bars(8);
+    MonitorService monitor(options(), alerts_);
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        monitor.on_bar(bars[i]);
+        monitor.on_prediction(predict(bars, i, bars.size()));
+    }
+    EXPECT_TRUE(received_.empty()) << received_.front().summary;
+    const auto rows = monitor.evaluate(bars.back().close_time);
+    ASSERT_FALSE(rows.empty());
+    EXPECT_DOUBLE_EQ(rows.front().metrics.accuracy, 1.0);
+}
+
+TEST_F(MonitorServiceTest, ShiftedFeaturesRaiseADataDriftAlert) {
+    std::vector<double> ref(500);
+    for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = double(i % 100) / 100;
+    auto o = options();
+    o.reference = Reference::fit({"f"}, {ref});
+    o.reference_model = {"oracle", 1, "champion"};
+    o.feature_names = {"other", "f"};
+    MonitorService monitor(o, alerts_);
+    for (int i = 0; i < 300; ++i) {
+        features::FeatureVector v;
+        v.symbol = "ACME";
+        v.close_time = kBar * (i + 1);
+        v.values = {0.0, 3.0 + double(i % 10) / 10};
+        monitor.on_features(v);
+    }
+    const auto d = monitor.data_drift_now();
+    ASSERT_TRUE(d && d->alarm);
+    EXPECT_EQ(d->top, std::vector<std::string>{"f"});
+    monitor.evaluate(kBar * 300);
+    const auto drift = of_kind(received_, "data_drift");
+    ASSERT_EQ(drift.size(), 1u);
+    EXPECT_EQ(drift[0].details["top"][0], "f");
+
+    o.feature_names = {"other"};
+    EXPECT_THROW(MonitorService(o, alerts_), MonitorError);
+}
+
+TEST_F(MonitorServiceTest, OverTheBusEveryPredictionIsLoggedAndResolved) {
+    const auto bars = simulated_bars(1);
+    auto bus = bus::make_in_process_bus();
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        bus->publish(bus::topics::prices, bars[i].symbol, bus::encode(bars[i]));
+        bus->publish(bus::topics::predictions, bars[i].symbol, bus::encode(predict(bars, i, bars.size())));
+    }
+    bus->publish(bus::topics::predictions, "ACME", "{not json");
+    {
+        MonitorService monitor(options(), alerts_);
+        std::jthread runner([&](std::stop_token stop) { monitor.run(*bus, stop); });
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        while (monitor.log().query({.resolved_only = true}).size() < bars.size() - 1 &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        runner.request_stop();
+    }
+    MonitorService reopened(options(), alerts_);  // restores the resolver from its state file
+    EXPECT_EQ(reopened.log().query({}).size(), bars.size());
+    EXPECT_EQ(reopened.log().query({.resolved_only = true}).size(), bars.size() - 1);
+    EXPECT_EQ(reopened.resolver().pending(), 1u);
+    EXPECT_TRUE(fs::exists(dir_ / "monitor.state"));
+}
+
+}  // namespace
