@@ -180,3 +180,14 @@ TEST(ApiWebSocket, SlowClientGetsTheLatestPredictionPerSymbol) {
     EXPECT_EQ(metric(env.port(), "pricecast_ws_dropped_total"), 0);
     RecordProperty("received", received);
 }
+
+TEST(ApiWebSocket, StopClosesConnectionsAndListeners) {
+    ApiEnv env;
+    const int port = env.port();
+    WsClient c(port);
+    subscribe(c, {"BTC"});
+    env.server->stop();
+    EXPECT_FALSE(c.read(std::chrono::seconds(30)));  // closed, not hanging
+    EXPECT_THROW(get(port, "/health"), boost::system::system_error);
+    env.predictions.add(make_prediction("BTC", kT0));  // no listener left behind
+}

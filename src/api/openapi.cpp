@@ -148,7 +148,7 @@ json schemas() {
                                  {"confidence", type("number")}},
                                 {"model", "version", "class", "probabilities", "confidence"});
     s["NewsRequest"] = object({{"id", type("string")},
-                               {"event_time", {{"description", "ISO-8601 string or epoch nanoseconds"}}},
+                               {"event_time", {{"description", "ISO-8601 string, or epoch time as a number (ns past 1e17, else s or ms)"}}},
                                {"source", type("string")},
                                {"symbols", array_of(type("string"))},
                                {"headline", type("string")},

@@ -146,13 +146,28 @@ struct ServerState {
     std::map<const WsSession*, std::weak_ptr<WsSession>> clients;
     int listener_id = -1;
 
-    // Declared last: destroyed first, taking the sessions' pending handlers
-    // with it while everything they point at still exists.
-    net::io_context ioc;
+    // One io_context per start(): stop() destroys it and, with it, the
+    // sessions its pending handlers own, so every connection closes. Declared
+    // last so that, at destruction too, it goes before what sessions point at.
+    std::unique_ptr<net::io_context> ioc;
     std::optional<tcp::acceptor> http_acceptor, ws_acceptor;
     std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
     std::vector<std::thread> threads;
-    bool running = false;
+    int bound_port = -1, bound_ws_port = -1;
+
+    void shutdown() {
+        if (services.predictions && listener_id >= 0) services.predictions->unlisten(listener_id);
+        listener_id = -1;
+        work.reset();
+        if (ioc) ioc->stop();
+        for (auto& t : threads) t.join();
+        threads.clear();
+        http_acceptor.reset();
+        ws_acceptor.reset();
+        ioc.reset();
+        std::lock_guard lock(clients_mutex);
+        clients.clear();
+    }
 };
 
 // ---- WebSocket --------------------------------------------------------------------------
@@ -457,7 +472,7 @@ private:
 namespace {
 
 void accept_loop(ServerState& server, tcp::acceptor& acceptor, bool ws_only) {
-    acceptor.async_accept(net::make_strand(server.ioc), [&server, &acceptor, ws_only](beast::error_code ec,
+    acceptor.async_accept(net::make_strand(*server.ioc), [&server, &acceptor, ws_only](beast::error_code ec,
                                                                                       tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
         if (!ec) {
@@ -500,37 +515,31 @@ Server::~Server() { stop(); }
 
 void Server::start() {
     auto& s = *impl_;
-    if (s.running) return;
-    s.http_acceptor.emplace(s.ioc);
-    s.listen(*s.http_acceptor, s.options.port, false);
-    if (s.options.ws_port >= 0) {
-        s.ws_acceptor.emplace(s.ioc);
-        s.listen(*s.ws_acceptor, s.options.ws_port, true);
+    if (s.ioc) return;
+    s.ioc = std::make_unique<net::io_context>();
+    try {
+        s.http_acceptor.emplace(*s.ioc);
+        s.listen(*s.http_acceptor, s.options.port, false);
+        s.bound_port = s.http_acceptor->local_endpoint().port();
+        if (s.options.ws_port >= 0) {
+            s.ws_acceptor.emplace(*s.ioc);
+            s.listen(*s.ws_acceptor, s.options.ws_port, true);
+            s.bound_ws_port = s.ws_acceptor->local_endpoint().port();
+        }
+    } catch (...) {
+        s.shutdown();
+        throw;
     }
     if (s.services.predictions)
         s.listener_id = s.services.predictions->listen([&s](const Prediction& p) { s.broadcast(p); });
-    s.work.emplace(s.ioc.get_executor());
-    for (int i = 0; i < s.options.threads; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
-    s.running = true;
+    s.work.emplace(s.ioc->get_executor());
+    for (int i = 0; i < s.options.threads; ++i) s.threads.emplace_back([&s] { s.ioc->run(); });
 }
 
-void Server::stop() {
-    auto& s = *impl_;
-    if (!s.running) return;
-    if (s.services.predictions && s.listener_id >= 0) s.services.predictions->unlisten(s.listener_id);
-    s.work.reset();
-    s.ioc.stop();
-    for (auto& t : s.threads) t.join();
-    s.threads.clear();
-    s.running = false;
-}
+void Server::stop() { impl_->shutdown(); }
 
-int Server::port() const {
-    return impl_->http_acceptor ? impl_->http_acceptor->local_endpoint().port() : -1;
-}
+int Server::port() const { return impl_->bound_port; }
 
-int Server::ws_port() const {
-    return impl_->ws_acceptor ? impl_->ws_acceptor->local_endpoint().port() : -1;
-}
+int Server::ws_port() const { return impl_->bound_ws_port; }
 
 }  // namespace pricecast::api
