@@ -82,6 +82,7 @@ private:
 };
 
 enum class Where { in_process, separate_process };
+void PrintTo(Where where, std::ostream* out) { *out << (where == Where::in_process ? "in-process" : "separate process"); }
 
 class KafkaBus : public ::testing::TestWithParam<Where> {
 protected:

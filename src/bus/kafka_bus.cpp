@@ -165,6 +165,13 @@ Message to_message(RdKafka::Message& m) {
     return out;
 }
 
+// The partition moved to another member: at-least-once still holds, as the
+// new owner resumes from the previous commit.
+bool lost_to_rebalance(RdKafka::ErrorCode err) {
+    return err == RdKafka::ERR_REBALANCE_IN_PROGRESS || err == RdKafka::ERR_ILLEGAL_GENERATION ||
+           err == RdKafka::ERR_UNKNOWN_MEMBER_ID;
+}
+
 class KafkaConsumer final : public Consumer {
 public:
     KafkaConsumer(std::shared_ptr<Health> health, std::unique_ptr<RdKafka::KafkaConsumer> consumer)
@@ -193,12 +200,18 @@ public:
 
     void commit(const std::string& topic, std::int32_t partition, std::int64_t next_offset) override {
         std::vector<RdKafka::TopicPartition*> offsets{RdKafka::TopicPartition::create(topic, partition, next_offset)};
-        const auto err = consumer_->commitSync(offsets);
-        const auto partition_err = offsets[0]->err();
+        auto err = consumer_->commitSync(offsets);
+        if (err == RdKafka::ERR_NO_ERROR) err = offsets[0]->err();
         RdKafka::TopicPartition::destroy(offsets);
-        if (err != RdKafka::ERR_NO_ERROR || partition_err != RdKafka::ERR_NO_ERROR)
-            throw BusError(fmt::format("kafka commit of {}[{}] offset {}: {}", topic, partition, next_offset,
-                                       RdKafka::err2str(err != RdKafka::ERR_NO_ERROR ? err : partition_err)));
+        if (err == RdKafka::ERR_NO_ERROR) return;
+        if (lost_to_rebalance(err)) {
+            spdlog::info("kafka: commit of {}[{}] offset {} dropped: the group rebalanced ({}); the new owner gets "
+                         "those messages again",
+                         topic, partition, next_offset, RdKafka::err2str(err));
+            return;
+        }
+        throw BusError(fmt::format("kafka commit of {}[{}] offset {}: {}", topic, partition, next_offset,
+                                   RdKafka::err2str(err)));
     }
 
 private:
