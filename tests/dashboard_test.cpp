@@ -1,18 +1,24 @@
 // The dashboard in headless Chromium: runs tests/dashboard/dashboard_test.js
-// (playwright-core driving Debian's chromium) and checks its verdict and the
-// screenshot it leaves in the working directory. ./run installs the browser, the
-// npm packages and the chart library; without them the test skips, naming what
-// is missing.
+// (playwright-core driving Debian's chromium) against the real API server fed
+// with live predictions, and against a mock that sends malformed messages; checks
+// the script's verdict and the screenshot it leaves in the working directory.
+// ./run installs the browser, the npm packages and the chart library; without
+// them the tests skip, naming what is missing.
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include "support/api_env.hpp"
 #include "support/paths.hpp"
 
 namespace fs = std::filesystem;
@@ -65,22 +71,112 @@ bool is_png(const fs::path& file) {
     return in && magic == "\x89PNG\r\n\x1a\n";
 }
 
+void expect_screenshot(const fs::path& shot) {
+    ASSERT_TRUE(is_png(shot)) << shot;
+    EXPECT_GT(fs::file_size(shot), 10'000u) << "a screenshot of a drawn page, not a blank one";
+}
+
+// A version of the served model registered with the label rule of training
+// (fixed one-bar thresholds), so the page scores accuracy exactly as trained.
+int register_labelled_version(pricecast::test::ApiEnv& env) {
+    using namespace pricecast;
+    registry::Registry reg(env.data_dir);
+    test::ConstantModel m({0.1f, 0.2f, 0.7f}, test::kSteps, env.schema.size(), env.schema.hash());
+    registry::NewVersion meta;
+    meta.params = {{"horizon", 1}, {"mode", "fixed"}, {"threshold", 0.01}, {"vol_k", 0.5},
+                   {"vol_window", 20}, {"quantile", 1.0 / 3.0}, {"down", -0.01}, {"up", 0.01}};
+    meta.metrics = {{"macro_f1", 0.4}};
+    meta.eval_window = "w1";
+    return registry::register_model(reg, test::kModel, m, meta).version;
+}
+
+// Bar closes of a seeded random walk with random class probabilities, added to
+// the store as the inference service would: `history` bars at once, then one
+// bar per `period` until stopped (at most `limit` bars, so it ends by itself).
+class Feeder {
+public:
+    Feeder(pricecast::serving::PredictionStore& store, int version, int history)
+        : store_(store), version_(version) {
+        for (int i = 0; i < history; ++i) step();
+        thread_ = std::thread([this] {
+            for (int i = 0; i < 3000 && !stop_; ++i) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the market's pace, not a sync
+                step();
+            }
+        });
+    }
+    ~Feeder() {
+        stop_ = true;
+        thread_.join();
+    }
+
+private:
+    void step() {
+        using namespace pricecast;
+        const Timestamp t = *parse_iso8601("2026-01-05T00:00:00Z") + bar_++ * 60'000'000'000LL;
+        for (std::size_t s = 0; s < closes_.size(); ++s) {
+            closes_[s] *= 1 + std::uniform_real_distribution<double>(-0.02, 0.02)(random_);
+            std::array<float, 3> probs{};
+            for (auto& x : probs) x = std::uniform_real_distribution<float>(0.05f, 1)(random_);
+            const float sum = probs[0] + probs[1] + probs[2];
+            for (auto& x : probs) x /= sum;
+            auto p = test::make_prediction(kSymbols[s], t);
+            p.version = version_;
+            p.probs = probs;
+            p.cls = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
+            p.confidence = probs[static_cast<std::size_t>(p.cls)];
+            p.close = closes_[s];
+            store_.add(p);
+        }
+    }
+
+    static constexpr std::array<const char*, 3> kSymbols = {"ACME", "BOLT", "CRUX"};
+    pricecast::serving::PredictionStore& store_;
+    int version_;
+    std::mt19937 random_{7};
+    std::array<double, 3> closes_{100, 250, 40};
+    std::int64_t bar_ = 0;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
 }  // namespace
 
-TEST(Dashboard, DrawsLivePredictionsInHeadlessChromium) {
+TEST(Dashboard, DrawsTheApisLivePredictionsInHeadlessChromium) {
     if (const auto missing = missing_prerequisite(); !missing.empty())
         GTEST_SKIP() << "missing " << missing << "; ./run build installs it";
+    pricecast::api::ServerOptions options;
+    options.web_root = project_root() / "web";
+    options.keys = {{pricecast::test::kReadKey, pricecast::api::Role::read}};
+    pricecast::test::ApiEnv env(options);
+    Feeder feeder(env.predictions, register_labelled_version(env), 30);
+
     const fs::path shot = fs::absolute("dashboard.png");
     fs::remove(shot);
+    // The key rides in the page URL, as a browser user passes it; the page forwards it.
+    const auto r = run_script(fmt::format("--url 'http://127.0.0.1:{}/?api_key={}' --screenshot '{}' --min-markers 20",
+                                          env.port(), pricecast::test::kReadKey, shot.string()));
+    ASSERT_EQ(r.status, 0) << r.output;
+    for (const char* check : {"the chart canvas exists", "markers grow live", "the WebSocket is open",
+                              "model name is filled (m)", "the three probabilities add up to 100%",
+                              "matches a recount", "no uncaught script errors"})
+        EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
+    expect_screenshot(shot);
+}
+
+TEST(Dashboard, CountsAndSkipsMalformedMessages) {
+    if (const auto missing = missing_prerequisite(); !missing.empty())
+        GTEST_SKIP() << "missing " << missing << "; ./run build installs it";
+    const fs::path shot = fs::absolute("dashboard-mock.png");
+    fs::remove(shot);
+    // The mock sends a frame that is not JSON and a prediction with an unknown class.
     const auto r = run_script(fmt::format("--mock '{}' --screenshot '{}' --min-markers 20 --expect-ignored 2",
                                           (project_root() / "web").string(), shot.string()));
     ASSERT_EQ(r.status, 0) << r.output;
-    for (const char* check : {"the chart canvas exists", "markers grow live", "model name is filled",
-                              "the three probabilities add up to 100%", "matches a recount",
-                              "malformed messages counted and skipped"})
+    for (const char* check : {"malformed messages counted and skipped (2)", "markers grow live",
+                              "no uncaught script errors"})
         EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
-    EXPECT_TRUE(is_png(shot)) << shot;
-    EXPECT_GT(fs::file_size(shot), 10'000u) << "a screenshot of a drawn page, not a blank one";
+    expect_screenshot(shot);
 }
 
 TEST(Dashboard, ScriptRejectsBadUsage) {

@@ -318,7 +318,9 @@
     $('model-name').textContent = p.model;
     $('model-version').textContent = String(p.version);
     const version = versionInfo(p.model, p.version);
-    $('model-kind').textContent = version ? `${version.kind} (${version.stage})` : '–';
+    // The registry's stage is "None" for a version never staged: say nothing then.
+    const stage = version && version.stage !== 'None' ? ` (${version.stage})` : '';
+    $('model-kind').textContent = version ? `${version.kind}${stage}` : '–';
     $('model-labels').textContent = describeRule(state.rules.get(`${p.model}@${p.version}`) || null);
   }
 
