@@ -188,3 +188,16 @@ TEST(Dashboard, ScriptRejectsBadUsage) {
         EXPECT_NE(r.output.find("usage:"), std::string::npos) << args << ": " << r.output;
     }
 }
+
+TEST(Dashboard, ResolvesPredictionsAsTrainingLabelledThem) {
+    if (std::system("command -v node >/dev/null 2>&1") != 0) GTEST_SKIP() << "missing node (Debian package nodejs)";
+    const auto cmd = fmt::format("timeout 120 node '{}' 2>&1", (project_root() / "tests/dashboard/accuracy_test.js").string());
+    std::string output;
+    FILE* p = popen(cmd.c_str(), "r");
+    ASSERT_NE(p, nullptr);
+    char buf[4096];
+    while (const auto n = fread(buf, 1, sizeof buf, p)) output.append(buf, n);
+    const int status = pclose(p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << output;
+    EXPECT_NE(output.find("# fail 0"), std::string::npos) << output;
+}

@@ -1,7 +1,7 @@
 // The pricecast dashboard: history from REST on first sight of a symbol, live
 // predictions over /ws, one chart for the selected symbol. Runs as a plain
-// script (no build step); lightweight-charts is loaded before it as the global
-// LightweightCharts from vendor/lightweight-charts.js.
+// script (no build step) after vendor/lightweight-charts.js (the global
+// LightweightCharts) and accuracy.js (PricecastAccuracy).
 'use strict';
 
 (function () {
@@ -18,7 +18,7 @@
   const state = {
     symbols: new Map(),  // symbol -> { preds: [], loaded: bool }, preds sorted by time
     selected: query.get('symbol') || '',
-    rules: new Map(),    // "model@version" -> resolution rule (see ruleFrom)
+    rules: new Map(),    // "model@version" -> label rule (accuracy.js), null: direction only
     rulesSeen: 0,        // bumped when rules arrive: cached scores are stale then
     models: new Map(),   // model name -> registry answer, or null while unknown/failed
     ignored: 0,
@@ -63,7 +63,7 @@
   function symbolState(symbol) {
     let s = state.symbols.get(symbol);
     if (!s) {
-      s = { preds: [], loaded: false, scored: null };
+      s = { preds: [], loaded: false, scored: null, step: Infinity };
       state.symbols.set(symbol, s);
       if (!state.selected) state.selected = symbol;
       loadHistory(symbol);
@@ -73,21 +73,34 @@
 
   // Keeps preds sorted and unique by bar time: a repeated bar replaces the old
   // one (a reconnect refetches what the socket may have skipped).
+  // s.step, the smallest gap between bars seen, is the symbol's bar spacing.
   function insert(s, p) {
     s.scored = null;
     const preds = s.preds;
     let i = preds.length;
     while (i > 0 && preds[i - 1].time > p.time) i -= 1;
-    if (i > 0 && preds[i - 1].time === p.time) preds[i - 1] = p;
-    else preds.splice(i, 0, p);
+    if (i > 0 && preds[i - 1].time === p.time) return void (preds[i - 1] = p);
+    preds.splice(i, 0, p);
+    if (i > 0) s.step = Math.min(s.step, p.time - preds[i - 1].time);
+    if (i + 1 < preds.length) s.step = Math.min(s.step, preds[i + 1].time - p.time);
   }
 
-  function accept(raw) {
+  // A live prediction more than one bar after the last one held: the server
+  // coalesces a slow client's queue to the newest prediction per symbol, so
+  // the bars in between come from REST.
+  function skipsBars(s, p) {
+    const last = s.preds[s.preds.length - 1];
+    return s.loaded && last !== undefined && p.time - last.time > s.step + 1e-6;
+  }
+
+  function accept(raw, live = false) {
     const p = readPrediction(raw);
     if (!p) return scheduleRender();
     // One model's story per chart: a shadow challenger's predictions would mix two models' markers.
     if (p.slot && p.slot !== 'champion') return;
-    insert(symbolState(p.symbol), p);
+    const s = symbolState(p.symbol);
+    if (live && skipsBars(s, p)) loadHistory(p.symbol);
+    insert(s, p);
     loadModel(p.model);
     scheduleRender();
   }
@@ -125,7 +138,7 @@
     try {
       const body = await api(`/v1/models/${encodeURIComponent(name)}`);
       state.models.set(name, body);
-      for (const v of body.versions || []) state.rules.set(`${name}@${v.version}`, ruleFrom(v.params));
+      for (const v of body.versions || []) state.rules.set(`${name}@${v.version}`, PricecastAccuracy.ruleFrom(v.params));
       state.rulesSeen += 1;
     } catch (e) {
       console.warn(`pricecast: model ${name}: ${e.message}; accuracy falls back to direction`);
@@ -135,81 +148,13 @@
 
   // ---- resolution ------------------------------------------------------------------------
 
-  // The label rule a model version was trained with (its registry params), so a
-  // resolved prediction is scored exactly as its training labels were; without
-  // params, the sign of the next close judges UP/DOWN predictions only.
-  function ruleFrom(params) {
-    if (!params || !Number.isInteger(params.horizon) || params.horizon < 1) return null;
-    if (!Number.isFinite(params.down) || !Number.isFinite(params.up)) return null;
-    if (!['fixed', 'quantile', 'volatility'].includes(params.mode)) return null;
-    if (params.mode === 'volatility' && !(Number.isInteger(params.vol_window) && params.vol_window > 1)) return null;
-    return { horizon: params.horizon, mode: params.mode, down: params.down, up: params.up, volWindow: params.vol_window };
-  }
-
-  function describeRule(rule) {
-    if (!rule) return 'direction accuracy: UP/DOWN predictions against the sign of the next close; STABLE not scored';
-    const pct = (x) => `${(x * 100).toFixed(2)}%`;
-    const when = `${rule.horizon} bar${rule.horizon > 1 ? 's' : ''} ahead`;
-    if (rule.mode === 'volatility')
-      return `realized class ${when}: return beyond ±${rule.up}× the ${rule.volWindow}-bar volatility, as in training`;
-    return `realized class ${when}: return below ${pct(rule.down)} DOWN, above ${pct(rule.up)} UP, as in training`;
-  }
-
-  // The bar spacing of a symbol: its smallest gap between predictions. Bars
-  // without a prediction (warm-up, gaps) make a longer gap and are not resolved.
-  function barStep(preds) {
-    let step = Infinity;
-    for (let i = 1; i < preds.length; i += 1) step = Math.min(step, preds[i].time - preds[i - 1].time);
-    return step;
-  }
-
-  function contiguous(preds, i, j, step) {
-    return j >= 0 && j < preds.length && Math.abs(preds[j].time - preds[i].time - (j - i) * step) < 1e-6;
-  }
-
-  // Sample std of the one-bar returns of the `n` bars ending at i, scaled to the horizon.
-  function volatility(preds, i, n, horizon, step) {
-    if (!contiguous(preds, i - n, i, step)) return NaN;
-    const r = [];
-    for (let k = i - n + 1; k <= i; k += 1) r.push(preds[k].close / preds[k - 1].close - 1);
-    const mean = r.reduce((a, b) => a + b, 0) / n;
-    const variance = r.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
-    return Math.sqrt(variance) * Math.sqrt(horizon);
-  }
-
-  // 'UP' | 'DOWN' | 'STABLE' realized after preds[i], or null while unknown or unscored.
-  function realized(preds, i, rule, step) {
-    const j = i + (rule ? rule.horizon : 1);
-    if (!contiguous(preds, i, j, step)) return null;
-    const ret = preds[j].close / preds[i].close - 1;
-    if (!rule) {
-      if (preds[i].class === 'STABLE' || ret === 0) return null;
-      return ret > 0 ? 'UP' : 'DOWN';
-    }
-    const scale = rule.mode === 'volatility' ? volatility(preds, i, rule.volWindow, rule.horizon, step) : 1;
-    if (!Number.isFinite(scale)) return null;
-    if (ret > rule.up * scale) return 'UP';
-    if (ret < rule.down * scale) return 'DOWN';
-    return 'STABLE';
-  }
+  const ruleOf = (p) => state.rules.get(`${p.model}@${p.version}`) || null;
 
   // Cached per symbol: every frame shows all symbols' scores, most of them unchanged.
   function score(s) {
-    if (!s.scored || s.scored.rulesSeen !== state.rulesSeen) s.scored = { ...scoreAll(s.preds), rulesSeen: state.rulesSeen };
+    if (!s.scored || s.scored.rulesSeen !== state.rulesSeen)
+      s.scored = { ...PricecastAccuracy.score(s.preds, ruleOf), rulesSeen: state.rulesSeen };
     return s.scored;
-  }
-
-  function scoreAll(preds) {
-    const step = barStep(preds);
-    const out = { resolved: 0, correct: 0 };
-    preds.forEach((p, i) => {
-      const rule = state.rules.get(`${p.model}@${p.version}`) || null;
-      const actual = realized(preds, i, rule, step);
-      if (actual === null) return;
-      out.resolved += 1;
-      if (actual === p.class) out.correct += 1;
-    });
-    return out;
   }
 
   function scoreText(s) {
@@ -321,7 +266,7 @@
     // The registry's stage is "None" for a version never staged: say nothing then.
     const stage = version && version.stage !== 'None' ? ` (${version.stage})` : '';
     $('model-kind').textContent = version ? `${version.kind}${stage}` : '–';
-    $('model-labels').textContent = describeRule(state.rules.get(`${p.model}@${p.version}`) || null);
+    $('model-labels').textContent = PricecastAccuracy.describeRule(ruleOf(p));
   }
 
   function versionInfo(name, version) {
@@ -331,9 +276,9 @@
 
   function renderAccuracy(s) {
     const last = s.preds[s.preds.length - 1];
-    const rule = state.rules.get(`${last.model}@${last.version}`) || null;
+    const rule = ruleOf(last);
     $('accuracy-title').textContent = rule ? 'Accuracy of resolved predictions' : 'Direction accuracy';
-    $('accuracy-rule').textContent = describeRule(rule);
+    $('accuracy-rule').textContent = PricecastAccuracy.describeRule(rule);
     $('accuracy-symbol').textContent = scoreText(score(s));
     const all = { resolved: 0, correct: 0 };
     for (const other of state.symbols.values()) {
@@ -408,7 +353,7 @@
       console.warn('pricecast: ignored a WebSocket message that is not JSON', text);
       return scheduleRender();
     }
-    if (msg && msg.type === 'prediction') return accept(msg);
+    if (msg && msg.type === 'prediction') return accept(msg, true);
     if (msg && msg.type === 'error') return showError(`server: ${msg.message}`);
   }
 
