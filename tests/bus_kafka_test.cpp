@@ -81,6 +81,12 @@ private:
     int stdout_ = -1;
 };
 
+// The mock delays a rebalance by the session timeout less 1 s: keep it
+// short (a real broker wants at least 6 s).
+pricecast::bus::KafkaOptions quick_options(const std::string& bootstrap) {
+    return {.bootstrap = bootstrap, .settings = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}}};
+}
+
 enum class Where { in_process, separate_process };
 void PrintTo(Where where, std::ostream* out) { *out << (where == Where::in_process ? "in-process" : "separate process"); }
 
@@ -96,9 +102,7 @@ protected:
             ASSERT_EQ(line.rfind("bootstrap: ", 0), 0u) << "kafka-mock printed: " << line;
             bootstrap_ = line.substr(std::string("bootstrap: ").size());
         }
-        // The mock delays a rebalance by the session timeout less 1 s: keep it short (a real broker wants >= 6 s).
-        bus_ = pricecast::bus::make_kafka_bus(
-            {.bootstrap = bootstrap_, .settings = {{"session.timeout.ms", "3000"}, {"heartbeat.interval.ms", "500"}}});
+        bus_ = pricecast::bus::make_kafka_bus(quick_options(bootstrap_));
     }
 
     void stop_cluster() {
@@ -207,6 +211,60 @@ INSTANTIATE_TEST_SUITE_P(MockCluster, KafkaBus, ::testing::Values(Where::in_proc
                          [](const auto& info) {
                              return info.param == Where::in_process ? "InProcess" : "SeparateProcess";
                          });
+
+// A consumer process that reads 20 of one key's messages, commits after the
+// 10th, says so on `ready` and waits to be killed.
+void consume_then_wait_for_kill(const std::string& bootstrap, int ready) {
+    try {
+        auto bus = pricecast::bus::make_kafka_bus(quick_options(bootstrap));
+        auto consumer = bus->subscribe("killed", {topics::prices});
+        for (int read = 0; read < 20;) {
+            auto m = consumer->poll(kWait);
+            if (!m) _exit(3);
+            if (++read == 10) consumer->commit(*m);
+        }
+        if (write(ready, "r", 1) != 1) _exit(4);
+        pause();
+    } catch (const std::exception&) {
+        _exit(5);
+    }
+    _exit(6);
+}
+
+TEST(KafkaBusKill, AConsumerKilledMidStreamIsResumedFromItsCommitWithNothingLost) {
+    MockProcess cluster({"--brokers", "3"});
+    const auto line = cluster.first_line();
+    ASSERT_EQ(line.rfind("bootstrap: ", 0), 0u) << line;
+    const auto bootstrap = line.substr(std::string("bootstrap: ").size());
+    // Forked before this process starts any librdkafka thread.
+    int ready[2];
+    ASSERT_EQ(pipe(ready), 0);
+    const pid_t child = fork();
+    if (child == 0) {
+        close(ready[0]);
+        consume_then_wait_for_kill(bootstrap, ready[1]);
+    }
+    close(ready[1]);
+    auto bus = pricecast::bus::make_kafka_bus(quick_options(bootstrap));
+    for (int i = 0; i < 30; ++i) bus->publish(topics::prices, "SYM", fmt::format("SYM:{}", i));
+    bus->flush(30s);
+    char c = 0;
+    pollfd fd{ready[0], POLLIN, 0};
+    ASSERT_EQ(::poll(&fd, 1, 120'000), 1) << "the consumer process never got its messages";
+    ASSERT_EQ(read(ready[0], &c, 1), 1) << "the consumer process failed";
+    close(ready[0]);
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+
+    auto restarted = bus->subscribe("killed", {topics::prices});
+    std::vector<int> indexes;
+    const auto deadline = std::chrono::steady_clock::now() + 2 * kWait;
+    while (indexes.size() < 20 && std::chrono::steady_clock::now() < deadline)
+        if (auto m = restarted->poll(500ms)) indexes.push_back(std::stoi(m->value.substr(4)));
+    std::vector<int> expected(20);
+    for (int i = 0; i < 20; ++i) expected[i] = 10 + i;
+    EXPECT_EQ(indexes, expected) << "read 10..19 were not committed: they come again, then the rest";
+}
 
 TEST(KafkaBusErrors, BadOptionsAreClearErrors) {
     EXPECT_THROW(pricecast::bus::make_kafka_bus({.bootstrap = ""}), BusError);
