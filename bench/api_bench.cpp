@@ -27,7 +27,8 @@ pc::test::ApiEnv& env() {
         return pc::test::ApiEnv(o);
     }();
     static const bool filled = [] {
-        for (int i = 0; i < 100; ++i) e.predictions.add(pc::test::make_prediction("BTC", 1'700'000'000'000'000'000 + i));
+        for (int i = 0; i < 100; ++i)
+            e.predictions.add(pc::test::make_prediction("BTC", 1'700'000'000'000'000'000 + i));
         return true;
     }();
     (void)filled;
@@ -38,7 +39,7 @@ void BM_RestLatest(benchmark::State& state) {
     pc::test::net::io_context ioc;
     auto socket = pc::test::connect(ioc, env().port());
     pc::test::http::request<pc::test::http::empty_body> req{pc::test::http::verb::get,
-                                                              "/v1/predictions/latest?symbol=BTC", 11};
+                                                            "/v1/predictions/latest?symbol=BTC", 11};
     req.set(pc::test::http::field::host, "127.0.0.1");
     for (auto _ : state) {
         pc::test::http::write(socket, req);
@@ -55,8 +56,8 @@ public:
     explicit Fanout(int clients) {
         for (int i = 0; i < clients; ++i) {
             auto& ws = sockets_.emplace_back(ioc_);
-            ws.next_layer().connect({pc::test::net::ip::make_address("127.0.0.1"),
-                                     static_cast<unsigned short>(env().port())});
+            ws.next_layer().connect(
+                {pc::test::net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(env().port())});
             ws.handshake("127.0.0.1", "/ws");
             ws.write(pc::test::net::buffer(std::string(R"({"op":"subscribe","symbols":["*"]})")));
             pc::test::beast::flat_buffer ack;

@@ -94,8 +94,8 @@ protected:
         ASSERT_TRUE(doc["paths"].contains(path)) << path;
         ASSERT_TRUE(doc["paths"][path].contains(method)) << method << " " << path;
         const auto& responses = doc["paths"][path][method]["responses"];
-        ASSERT_TRUE(responses.contains(status)) << method << " " << path << " answered undocumented " << status
-                                                << ": " << r.body;
+        ASSERT_TRUE(responses.contains(status))
+            << method << " " << path << " answered undocumented " << status << ": " << r.body;
         const auto& media = responses[status]["content"];
         if (media.contains("text/plain")) {
             EXPECT_NE(r.content_type.find("text/plain"), std::string::npos);
@@ -104,8 +104,9 @@ protected:
         ASSERT_TRUE(media.contains("application/json")) << path << " " << status;
         EXPECT_EQ(r.content_type, "application/json");
         const auto errors = checker.check(r.json(), media["application/json"]["schema"]);
-        EXPECT_TRUE(errors.empty()) << method << " " << path << " " << status << ": " << ::testing::PrintToString(errors)
-                                    << "\n" << r.body;
+        EXPECT_TRUE(errors.empty()) << method << " " << path << " " << status << ": "
+                                    << ::testing::PrintToString(errors) << "\n"
+                                    << r.body;
     }
     void expect_ws(const std::optional<json>& m, const std::string& schema) {
         ASSERT_TRUE(m);

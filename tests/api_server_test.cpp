@@ -130,8 +130,7 @@ TEST(ApiServer, PromoteThroughTheGateAndRollBack) {
     EXPECT_EQ(env.models->current(kModel)->version.version, better);  // the manager was refreshed
     auto again = post(env.port(), "/v1/models/m/promote", json{{"version", better}}.dump());
     EXPECT_EQ(again.json()["changed"], false);
-    auto forced = post(env.port(), "/v1/models/m/promote",
-                       json{{"version", worse}, {"alias", "challenger"}}.dump());
+    auto forced = post(env.port(), "/v1/models/m/promote", json{{"version", worse}, {"alias", "challenger"}}.dump());
     EXPECT_EQ(forced.status, 200) << forced.body;
 
     auto back = post(env.port(), "/v1/models/m/rollback", json{{"reason", "test"}}.dump());
@@ -148,6 +147,8 @@ TEST(ApiServer, PromoteBodyErrorsNameTheField) {
     expect_error(post(env.port(), "/v1/models/m/promote", "{not json"), 400, "not valid JSON");
     expect_error(post(env.port(), "/v1/models/m/promote", "[1]"), 400, "JSON object");
     expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":"2"})"), 400, "'version'");
+    expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":4294967297})"), 400, "'version'");
+    expect_error(post(env.port(), "/v1/models/m/promote", R"({"alias":"champion"})"), 400, "'version'");
     expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":1,"force":"yes"})"), 400, "'force'");
     expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":1,"colour":1})"), 400, "'colour'");
     expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":99})"), 404, "99");
@@ -175,8 +176,12 @@ TEST(ApiServer, PredictChecksWidthAndSteps) {
 TEST(ApiServer, NewsIsValidatedAndPublished) {
     ApiEnv env;
     auto consumer = env.bus->subscribe("test", {bus::topics::news});
-    const json item = {{"id", "n1"},         {"event_time", "2024-01-02T03:04:05Z"}, {"source", "wire"},
-                       {"symbols", {"BTC"}}, {"headline", "BTC rallies"},            {"body", "up a lot"}};
+    const json item = {{"id", "n1"},
+                       {"event_time", "2024-01-02T03:04:05Z"},
+                       {"source", "wire"},
+                       {"symbols", {"BTC"}},
+                       {"headline", "BTC rallies"},
+                       {"body", "up a lot"}};
     auto r = post(env.port(), "/v1/news", item.dump());
     ASSERT_EQ(r.status, 202) << r.body;
     EXPECT_EQ(r.json()["key"], "BTC");

@@ -13,9 +13,7 @@ json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + n
 json type(const char* t) { return {{"type", t}}; }
 json time_string() { return {{"type", "string"}, {"format", "date-time"}}; }
 json array_of(json items) { return {{"type", "array"}, {"items", std::move(items)}}; }
-json one_of_strings(std::initializer_list<const char*> values) {
-    return {{"type", "string"}, {"enum", values}};
-}
+json one_of_strings(std::initializer_list<const char*> values) { return {{"type", "string"}, {"enum", values}}; }
 json object(json properties, std::vector<std::string> required) {
     json o = {{"type", "object"}, {"properties", std::move(properties)}};
     if (!required.empty()) o["required"] = std::move(required);
@@ -23,19 +21,23 @@ json object(json properties, std::vector<std::string> required) {
 }
 json nullable_integer() { return {{"type", "integer"}, {"nullable", true}}; }
 
-json content(json schema, const char* media = "application/json") {
-    return {{media, {{"schema", std::move(schema)}}}};
-}
+json content(json schema, const char* media = "application/json") { return {{media, {{"schema", std::move(schema)}}}}; }
 json response(const char* description, json schema) {
     return {{"description", description}, {"content", content(std::move(schema))}};
 }
 json error(const char* description) { return response(description, ref("Error")); }
 json query(const char* name, bool required, const char* description) {
-    return {{"name", name}, {"in", "query"}, {"required", required}, {"description", description},
+    return {{"name", name},
+            {"in", "query"},
+            {"required", required},
+            {"description", description},
             {"schema", type("string")}};
 }
 json path_name() {
-    return {{"name", "name"}, {"in", "path"}, {"required", true}, {"description", "registered model name"},
+    return {{"name", "name"},
+            {"in", "path"},
+            {"required", true},
+            {"description", "registered model name"},
             {"schema", type("string")}};
 }
 json body(json schema) { return {{"required", true}, {"content", content(std::move(schema))}}; }
@@ -59,32 +61,32 @@ json prediction_properties() {
             {"latency_ms", type("number")},
             {"published_at", time_string()}};
 }
-const std::vector<std::string> kPredictionRequired = {
-    "symbol", "bar_time", "feature_time", "model", "version", "slot", "class", "probabilities",
-    "confidence", "close", "latency_ms", "published_at"};
+const std::vector<std::string> kPredictionRequired = {"symbol",     "bar_time", "feature_time", "model",
+                                                      "version",    "slot",     "class",        "probabilities",
+                                                      "confidence", "close",    "latency_ms",   "published_at"};
 
 json schemas() {
     json s;
-    s["Error"] = object({{"error", object({{"code", type("integer")}, {"message", type("string")}},
-                                          {"code", "message"})}},
-                        {"error"});
+    s["Error"] = object(
+        {{"error", object({{"code", type("integer")}, {"message", type("string")}}, {"code", "message"})}}, {"error"});
     s["Health"] = object({{"status", one_of_strings({"ok"})}}, {"status"});
     s["Ready"] = object({{"status", one_of_strings({"ready", "not_ready"})},
                          {"reasons", array_of(type("string"))},
                          {"error", s["Error"]["properties"]["error"]}},
                         {"status"});
     s["Prediction"] = object(prediction_properties(), kPredictionRequired);
-    s["PredictionList"] = object({{"symbol", type("string")}, {"predictions", array_of(ref("Prediction"))}},
-                                 {"symbol", "predictions"});
-    s["FeatureVector"] = object(
-        {{"symbol", type("string")},
-         {"close_time", time_string()},
-         {"close", type("number")},
-         {"schema_hash", type("string")},
-         {"complete", type("boolean")},
-         {"values", {{"description", "keyed by column name when the server knows the schema, else an array; "
-                                     "null while an indicator warms up"}}}},
-        {"symbol", "close_time", "close", "schema_hash", "complete", "values"});
+    s["PredictionList"] =
+        object({{"symbol", type("string")}, {"predictions", array_of(ref("Prediction"))}}, {"symbol", "predictions"});
+    s["FeatureVector"] = object({{"symbol", type("string")},
+                                 {"close_time", time_string()},
+                                 {"close", type("number")},
+                                 {"schema_hash", type("string")},
+                                 {"complete", type("boolean")},
+                                 {"values",
+                                  {{"description",
+                                    "keyed by column name when the server knows the schema, else an array; "
+                                    "null while an indicator warms up"}}}},
+                                {"symbol", "close_time", "close", "schema_hash", "complete", "values"});
     s["RegisteredModel"] = object({{"name", type("string")},
                                    {"created", time_string()},
                                    {"latest_version", type("integer")},
@@ -133,39 +135,44 @@ json schemas() {
                                   {"metric", type("string")},
                                   {"margin", type("number")}},
                                  {"version"});
-    s["PromoteResult"] = object(
-        {{"model", type("string")}, {"version", type("integer")}, {"alias", type("string")}, {"changed", type("boolean")}},
-        {"model", "version", "alias", "changed"});
+    s["PromoteResult"] = object({{"model", type("string")},
+                                 {"version", type("integer")},
+                                 {"alias", type("string")},
+                                 {"changed", type("boolean")}},
+                                {"model", "version", "alias", "changed"});
     s["RollbackRequest"] = object({{"reason", type("string")}}, {});
     s["RollbackResult"] = object({{"model", type("string")}, {"from", type("integer")}, {"to", type("integer")}},
                                  {"model", "from", "to"});
-    s["PredictRequest"] = object({{"features", array_of(array_of(type("number")))}, {"model", type("string")}},
-                                 {"features"});
+    s["PredictRequest"] =
+        object({{"features", array_of(array_of(type("number")))}, {"model", type("string")}}, {"features"});
     s["PredictResult"] = object({{"model", type("string")},
                                  {"version", type("integer")},
                                  {"class", one_of_strings({"DOWN", "STABLE", "UP"})},
                                  {"probabilities", probabilities()},
                                  {"confidence", type("number")}},
                                 {"model", "version", "class", "probabilities", "confidence"});
-    s["NewsRequest"] = object({{"id", type("string")},
-                               {"event_time", {{"description", "ISO-8601 string, or epoch time as a number (ns past 1e17, else s or ms)"}}},
-                               {"source", type("string")},
-                               {"symbols", array_of(type("string"))},
-                               {"headline", type("string")},
-                               {"body", type("string")},
-                               {"sentiment", type("number")}},
-                              {"id", "event_time"});
-    s["NewsAccepted"] = object({{"status", one_of_strings({"accepted"})}, {"id", type("string")}, {"key", type("string")}},
-                               {"status", "id", "key"});
-    s["WsRequest"] = object({{"op", one_of_strings({"subscribe", "unsubscribe"})}, {"symbols", array_of(type("string"))}},
-                            {"op", "symbols"});
+    s["NewsRequest"] = object(
+        {{"id", type("string")},
+         {"event_time", {{"description", "ISO-8601 string, or epoch time as a number (ns past 1e17, else s or ms)"}}},
+         {"source", type("string")},
+         {"symbols", array_of(type("string"))},
+         {"headline", type("string")},
+         {"body", type("string")},
+         {"sentiment", type("number")}},
+        {"id", "event_time"});
+    s["NewsAccepted"] =
+        object({{"status", one_of_strings({"accepted"})}, {"id", type("string")}, {"key", type("string")}},
+               {"status", "id", "key"});
+    s["WsRequest"] =
+        object({{"op", one_of_strings({"subscribe", "unsubscribe"})}, {"symbols", array_of(type("string"))}},
+               {"op", "symbols"});
     auto pushed = prediction_properties();
     pushed["type"] = one_of_strings({"prediction"});
     auto pushed_required = kPredictionRequired;
     pushed_required.push_back("type");
     s["WsPrediction"] = object(pushed, pushed_required);
-    s["WsSubscribed"] = object({{"type", one_of_strings({"subscribed"})}, {"symbols", array_of(type("string"))}},
-                               {"type", "symbols"});
+    s["WsSubscribed"] =
+        object({{"type", one_of_strings({"subscribed"})}, {"symbols", array_of(type("string"))}}, {"type", "symbols"});
     s["WsError"] = object({{"type", one_of_strings({"error"})}, {"message", type("string")}}, {"type", "message"});
     return s;
 }
@@ -174,32 +181,35 @@ const json kOpen = json::array();
 
 json paths() {
     json p;
-    p["/health"]["get"] = {{"summary", "liveness"}, {"security", kOpen},
+    p["/health"]["get"] = {{"summary", "liveness"},
+                           {"security", kOpen},
                            {"responses", {{"200", response("the process is up", ref("Health"))}}}};
-    p["/ready"]["get"] = {{"summary", "readiness: the served model's champion is loaded and the bus is connected"},
-                          {"security", kOpen},
-                          {"responses", {{"200", response("ready", ref("Ready"))},
-                                         {"503", response("not ready, with the reasons", ref("Ready"))}}}};
-    p["/v1/predictions/latest"]["get"] = {
-        {"summary", "the newest champion prediction of a symbol"},
-        {"parameters", {query("symbol", true, "instrument symbol")}},
-        {"responses", {{"200", response("the prediction", ref("Prediction"))},
-                       {"400", error("missing symbol")},
-                       {"404", error("no predictions for the symbol")}}}};
+    p["/ready"]["get"] = {
+        {"summary", "readiness: the served model's champion is loaded and the bus is connected"},
+        {"security", kOpen},
+        {"responses",
+         {{"200", response("ready", ref("Ready"))}, {"503", response("not ready, with the reasons", ref("Ready"))}}}};
+    p["/v1/predictions/latest"]["get"] = {{"summary", "the newest champion prediction of a symbol"},
+                                          {"parameters", {query("symbol", true, "instrument symbol")}},
+                                          {"responses",
+                                           {{"200", response("the prediction", ref("Prediction"))},
+                                            {"400", error("missing symbol")},
+                                            {"404", error("no predictions for the symbol")}}}};
     p["/v1/predictions"]["get"] = {
         {"summary", "champion predictions of a symbol with from <= bar_time <= to, oldest first"},
-        {"parameters", {query("symbol", true, "instrument symbol"),
-                        query("from", false, "ISO-8601 time or epoch nanoseconds"),
-                        query("to", false, "ISO-8601 time or epoch nanoseconds")}},
-        {"responses", {{"200", response("the predictions", ref("PredictionList"))},
-                       {"400", error("a missing or malformed parameter, named in the message")},
-                       {"404", error("no predictions for the symbol")}}}};
-    p["/v1/features/latest"]["get"] = {
-        {"summary", "the newest feature vector of a symbol"},
-        {"parameters", {query("symbol", true, "instrument symbol")}},
-        {"responses", {{"200", response("the vector", ref("FeatureVector"))},
-                       {"400", error("missing symbol")},
-                       {"404", error("no vector for the symbol")}}}};
+        {"parameters",
+         {query("symbol", true, "instrument symbol"), query("from", false, "ISO-8601 time or epoch nanoseconds"),
+          query("to", false, "ISO-8601 time or epoch nanoseconds")}},
+        {"responses",
+         {{"200", response("the predictions", ref("PredictionList"))},
+          {"400", error("a missing or malformed parameter, named in the message")},
+          {"404", error("no predictions for the symbol")}}}};
+    p["/v1/features/latest"]["get"] = {{"summary", "the newest feature vector of a symbol"},
+                                       {"parameters", {query("symbol", true, "instrument symbol")}},
+                                       {"responses",
+                                        {{"200", response("the vector", ref("FeatureVector"))},
+                                         {"400", error("missing symbol")},
+                                         {"404", error("no vector for the symbol")}}}};
     p["/v1/models"]["get"] = {{"summary", "registered models"},
                               {"responses", {{"200", response("the models", ref("ModelList"))}}}};
     p["/v1/models/{name}"]["get"] = {
@@ -210,47 +220,50 @@ json paths() {
         {"summary", "point an alias at a version (admin); champion promotion passes the registry's gate"},
         {"parameters", {path_name()}},
         {"requestBody", body(ref("PromoteRequest"))},
-        {"responses", {{"200", response("done (changed: false when the alias already pointed there)",
-                                        ref("PromoteResult"))},
-                       {"400", error("a bad body field, named in the message")},
-                       {"403", error("needs an admin key")},
-                       {"404", error("unknown model or version")},
-                       {"409", error("the promotion gate refused")}}}};
+        {"responses",
+         {{"200", response("done (changed: false when the alias already pointed there)", ref("PromoteResult"))},
+          {"400", error("a bad body field, named in the message")},
+          {"403", error("needs an admin key")},
+          {"404", error("unknown model or version")},
+          {"409", error("the promotion gate refused")}}}};
     p["/v1/models/{name}/rollback"]["post"] = {
         {"summary", "restore the previous champion (admin)"},
         {"parameters", {path_name()}},
         {"requestBody", {{"required", false}, {"content", content(ref("RollbackRequest"))}}},
-        {"responses", {{"200", response("rolled back", ref("RollbackResult"))},
-                       {"400", error("a bad body field")},
-                       {"403", error("needs an admin key")},
-                       {"404", error("unknown model")},
-                       {"409", error("no earlier champion")}}}};
-    p["/v1/predict"]["post"] = {
-        {"summary", "predict from an ad-hoc feature sequence (steps x width)"},
-        {"requestBody", body(ref("PredictRequest"))},
-        {"responses", {{"200", response("the prediction", ref("PredictResult"))},
-                       {"400", error("malformed body")},
-                       {"422", error("wrong width or number of steps")},
-                       {"503", error("no model loaded")}}}};
-    p["/v1/news"]["post"] = {
-        {"summary", "publish a news item to news-raw (keyed by its first symbol)"},
-        {"requestBody", body(ref("NewsRequest"))},
-        {"responses", {{"202", response("accepted", ref("NewsAccepted"))},
-                       {"400", error("a bad field, named in the message")},
-                       {"503", error("no bus")}}}};
+        {"responses",
+         {{"200", response("rolled back", ref("RollbackResult"))},
+          {"400", error("a bad body field")},
+          {"403", error("needs an admin key")},
+          {"404", error("unknown model")},
+          {"409", error("no earlier champion")}}}};
+    p["/v1/predict"]["post"] = {{"summary", "predict from an ad-hoc feature sequence (steps x width)"},
+                                {"requestBody", body(ref("PredictRequest"))},
+                                {"responses",
+                                 {{"200", response("the prediction", ref("PredictResult"))},
+                                  {"400", error("malformed body")},
+                                  {"422", error("wrong width or number of steps")},
+                                  {"503", error("no model loaded")}}}};
+    p["/v1/news"]["post"] = {{"summary", "publish a news item to news-raw (keyed by its first symbol)"},
+                             {"requestBody", body(ref("NewsRequest"))},
+                             {"responses",
+                              {{"202", response("accepted", ref("NewsAccepted"))},
+                               {"400", error("a bad field, named in the message")},
+                               {"503", error("no bus")}}}};
     p["/metrics"]["get"] = {
         {"summary", "Prometheus text exposition (0.0.4)"},
         {"responses", {{"200", {{"description", "metrics"}, {"content", content(type("string"), "text/plain")}}}}}};
-    p["/openapi.json"]["get"] = {{"summary", "this document"}, {"security", kOpen},
+    p["/openapi.json"]["get"] = {{"summary", "this document"},
+                                 {"security", kOpen},
                                  {"responses", {{"200", response("the document", type("object"))}}}};
     p["/ws"]["get"] = {
-        {"summary", "WebSocket prediction stream. Send WsRequest frames; receive WsSubscribed, WsPrediction for "
-                    "every champion prediction of a subscribed symbol (\"*\" for all), and WsError for invalid "
-                    "frames. A client that falls behind gets the latest prediction per symbol and is closed past "
-                    "the server's queue limit. Browsers may pass the key as ?api_key="},
+        {"summary",
+         "WebSocket prediction stream. Send WsRequest frames; receive WsSubscribed, WsPrediction for "
+         "every champion prediction of a subscribed symbol (\"*\" for all), and WsError for invalid "
+         "frames. A client that falls behind gets the latest prediction per symbol and is closed past "
+         "the server's queue limit. Browsers may pass the key as ?api_key="},
         {"parameters", {query("api_key", false, "API key, for clients that cannot set headers")}},
-        {"responses", {{"101", {{"description", "switching to WebSocket"}}},
-                       {"426", error("not an Upgrade request")}}}};
+        {"responses",
+         {{"101", {{"description", "switching to WebSocket"}}}, {"426", error("not an Upgrade request")}}}};
     const json unauthorized = error("missing or unknown API key");
     for (auto& [path, ops] : p.items())
         for (auto& [method, op] : ops.items())
@@ -265,8 +278,9 @@ json openapi_document() {
             {"info",
              {{"title", "pricecast API"},
               {"version", PRICECAST_VERSION},
-              {"description", "Price trend predictions (DOWN/STABLE/UP), features, the model registry and news "
-                              "intake. Errors are {\"error\": {\"code\", \"message\"}}."}}},
+              {"description",
+               "Price trend predictions (DOWN/STABLE/UP), features, the model registry and news "
+               "intake. Errors are {\"error\": {\"code\", \"message\"}}."}}},
             {"paths", paths()},
             {"components",
              {{"schemas", schemas()},

@@ -2,7 +2,7 @@
 #include <algorithm>
 #include <charconv>
 #include <fstream>
-#include <set>
+#include <limits>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -88,7 +88,8 @@ Timestamp time_param(const Request& r, const std::string& name, Timestamp fallba
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
     if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) return t;
     if (const auto iso = parse_iso8601(text)) return *iso;
-    fail(400, fmt::format("query parameter '{}': expected an ISO-8601 time or epoch nanoseconds, got '{}'", name, text));
+    fail(400,
+         fmt::format("query parameter '{}': expected an ISO-8601 time or epoch nanoseconds, got '{}'", name, text));
 }
 
 registry::Registry open_registry(const Services& s) {
@@ -99,13 +100,18 @@ registry::Registry open_registry(const Services& s) {
 }
 
 std::string_view content_type(const fs::path& p) {
-    static const std::map<std::string, std::string_view> types = {
-        {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
-        {".js", "text/javascript; charset=utf-8"}, {".mjs", "text/javascript; charset=utf-8"},
-        {".css", "text/css; charset=utf-8"},   {".json", "application/json"},
-        {".svg", "image/svg+xml"},             {".png", "image/png"},
-        {".ico", "image/x-icon"},              {".txt", "text/plain; charset=utf-8"},
-        {".map", "application/json"},          {".woff2", "font/woff2"}};
+    static const std::map<std::string, std::string_view> types = {{".html", "text/html; charset=utf-8"},
+                                                                  {".htm", "text/html; charset=utf-8"},
+                                                                  {".js", "text/javascript; charset=utf-8"},
+                                                                  {".mjs", "text/javascript; charset=utf-8"},
+                                                                  {".css", "text/css; charset=utf-8"},
+                                                                  {".json", "application/json"},
+                                                                  {".svg", "image/svg+xml"},
+                                                                  {".png", "image/png"},
+                                                                  {".ico", "image/x-icon"},
+                                                                  {".txt", "text/plain; charset=utf-8"},
+                                                                  {".map", "application/json"},
+                                                                  {".woff2", "font/woff2"}};
     const auto it = types.find(p.extension().string());
     return it == types.end() ? "application/octet-stream" : it->second;
 }
@@ -243,20 +249,21 @@ Response Router::dispatch(const Request& r) const {
 
 Response Router::ready() const {
     std::vector<std::string> reasons;
-    if (!services_.models) reasons.push_back("no model manager in this process");
-    else if (services_.model_name.empty()) reasons.push_back("no served model name configured");
-    else if (!services_.models->current(services_.model_name)) {
+    if (!services_.models) {
+        reasons.push_back("no model manager in this process");
+    } else if (services_.model_name.empty()) {
+        reasons.push_back("no served model name configured");
+    } else if (!services_.models->current(services_.model_name)) {
         const auto err = services_.models->last_error(services_.model_name);
-        reasons.push_back(fmt::format("no champion of '{}' loaded{}", services_.model_name,
-                                      err ? ": " + *err : std::string()));
+        reasons.push_back(
+            fmt::format("no champion of '{}' loaded{}", services_.model_name, err ? ": " + *err : std::string()));
     }
     if (services_.bus && !services_.bus->connected()) reasons.push_back("message bus not connected");
     if (reasons.empty()) return json_response(200, {{"status", "ready"}});
     std::string message;
     for (const auto& r : reasons) message += (message.empty() ? "" : "; ") + r;
-    return json_response(503, {{"status", "not_ready"},
-                               {"reasons", reasons},
-                               {"error", {{"code", 503}, {"message", message}}}});
+    return json_response(
+        503, {{"status", "not_ready"}, {"reasons", reasons}, {"error", {{"code", 503}, {"message", message}}}});
 }
 
 Response Router::predictions_latest(const Request& r) const {
@@ -327,11 +334,12 @@ Response Router::model_show(const std::string& name) const {
 Response Router::model_promote(const std::string& name, const Request& r) const {
     const json body = parse_body(r);
     only_fields(body, {"version", "alias", "force", "reason", "metric", "margin"});
-    if (!body.contains("version") || !body["version"].is_number_integer() || body["version"].get<long long>() < 1)
+    const auto& v = body.contains("version") ? body["version"] : json();
+    if (!v.is_number_integer() || v.get<long long>() < 1 || v.get<long long>() > std::numeric_limits<int>::max())
         fail(400, "field 'version' is required and must be a positive integer");
     const int version = body["version"].get<int>();
-    const auto alias = field_or<std::string>(body, "alias", std::string(registry::kChampion), &json::is_string,
-                                             "a string");
+    const auto alias =
+        field_or<std::string>(body, "alias", std::string(registry::kChampion), &json::is_string, "a string");
     registry::PromotionGate gate;
     gate.force = field_or<bool>(body, "force", false, &json::is_boolean, "true or false");
     gate.metric = field_or<std::string>(body, "metric", gate.metric, &json::is_string, "a string");
@@ -403,9 +411,9 @@ Response Router::news(const Request& r) const {
     if (!body.contains("event_time")) fail(400, "field 'event_time' is required");
     if (!body["event_time"].is_string() && !body["event_time"].is_number_integer())
         fail(400, "field 'event_time' must be an ISO-8601 string or epoch nanoseconds");
-    if (body.contains("symbols") && (!body["symbols"].is_array() ||
-                                     !std::all_of(body["symbols"].begin(), body["symbols"].end(),
-                                                  [](const json& s) { return s.is_string(); })))
+    if (body.contains("symbols") &&
+        (!body["symbols"].is_array() ||
+         !std::all_of(body["symbols"].begin(), body["symbols"].end(), [](const json& s) { return s.is_string(); })))
         fail(400, "field 'symbols' must be an array of strings");
     if (body.contains("sentiment") && !body["sentiment"].is_number())
         fail(400, "field 'sentiment' must be a number in [-1, 1]");
@@ -422,8 +430,10 @@ Response Router::news(const Request& r) const {
 }
 
 Response Router::metrics_text() const {
-    return {200, metrics::registry().exposition() + own_metrics_.exposition(),
-            "text/plain; version=0.0.4; charset=utf-8", {}};
+    return {200,
+            metrics::registry().exposition() + own_metrics_.exposition(),
+            "text/plain; version=0.0.4; charset=utf-8",
+            {}};
 }
 
 Response Router::static_file(const std::string& path) const {

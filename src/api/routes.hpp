@@ -17,10 +17,10 @@ namespace pricecast::api::detail {
 
 struct Request {
     std::string method;
-    std::string path;                           // percent-decoded, without the query
-    std::map<std::string, std::string> query;   // percent-decoded
+    std::string path;                          // percent-decoded, without the query
+    std::map<std::string, std::string> query;  // percent-decoded
     std::string body;
-    std::string api_key;                        // from X-API-Key or Authorization: Bearer
+    std::string api_key;  // from X-API-Key or Authorization: Bearer
 };
 
 struct Response {

@@ -107,12 +107,11 @@ struct ServerState {
             .counter("pricecast_http_requests_total", "HTTP requests by route and status code",
                      {{"route", route}, {"code", std::to_string(status)}})
             .inc();
-        own_metrics.histogram("pricecast_http_request_duration_seconds", "HTTP request handling time", {{"route", route}})
+        own_metrics
+            .histogram("pricecast_http_request_duration_seconds", "HTTP request handling time", {{"route", route}})
             .observe(seconds);
     }
-    metrics::Gauge& ws_clients() {
-        return own_metrics.gauge("pricecast_ws_clients", "Connected WebSocket clients");
-    }
+    metrics::Gauge& ws_clients() { return own_metrics.gauge("pricecast_ws_clients", "Connected WebSocket clients"); }
     metrics::Counter& ws_dropped() {
         return own_metrics.counter("pricecast_ws_dropped_total", "WebSocket clients closed for falling behind");
     }
@@ -214,8 +213,10 @@ private:
 
     void on_read(beast::error_code ec, std::size_t) {
         if (ec) return finish();
-        if (ws_.got_text()) handle(beast::buffers_to_string(buffer_.data()));
-        else reply_error("binary frames are not accepted; send JSON text");
+        if (ws_.got_text())
+            handle(beast::buffers_to_string(buffer_.data()));
+        else
+            reply_error("binary frames are not accepted; send JSON text");
         buffer_.consume(buffer_.size());
         read();
     }
@@ -223,7 +224,8 @@ private:
     void handle(const std::string& text) {
         const json j = json::parse(text, nullptr, false);
         if (j.is_discarded() || !j.is_object()) return reply_error("frame is not a JSON object");
-        if (!j.contains("op") || !j["op"].is_string()) return reply_error("field 'op' is required (subscribe or unsubscribe)");
+        if (!j.contains("op") || !j["op"].is_string())
+            return reply_error("field 'op' is required (subscribe or unsubscribe)");
         const auto op = j["op"].get<std::string>();
         if (op != "subscribe" && op != "unsubscribe")
             return reply_error(fmt::format("unknown op '{}'; use subscribe or unsubscribe", op));
@@ -233,9 +235,12 @@ private:
         std::lock_guard lock(mutex_);
         for (const auto& s : j["symbols"]) {
             const auto symbol = s.get<std::string>();
-            if (symbol == "*") all_ = op == "subscribe";
-            else if (op == "subscribe") symbols_.insert(symbol);
-            else symbols_.erase(symbol);
+            if (symbol == "*")
+                all_ = op == "subscribe";
+            else if (op == "subscribe")
+                symbols_.insert(symbol);
+            else
+                symbols_.erase(symbol);
             if (symbol == "*" && op == "unsubscribe") symbols_.clear();
         }
         json now = json::array();
@@ -344,7 +349,9 @@ public:
     HttpSession(ServerState& server, tcp::socket socket, bool ws_only)
         : server_(server), stream_(std::move(socket)), ws_only_(ws_only) {}
 
-    void run() { net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); }); }
+    void run() {
+        net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    }
 
 private:
     void read() {
@@ -358,10 +365,11 @@ private:
 
     void on_read(beast::error_code ec, std::size_t) {
         if (ec == http::error::body_limit)
-            return reply_and_close(413, fmt::format("request body larger than {} bytes", server_.options.max_body_bytes));
+            return reply_and_close(413,
+                                   fmt::format("request body larger than {} bytes", server_.options.max_body_bytes));
         if (ec == http::error::header_limit)
-            return reply_and_close(431,
-                                   fmt::format("request headers larger than {} bytes", server_.options.max_header_bytes));
+            return reply_and_close(
+                431, fmt::format("request headers larger than {} bytes", server_.options.max_header_bytes));
         if (ec == http::error::end_of_stream || ec == http::error::partial_message) return close();
         if (ec && ec.category() == http::make_error_code(http::error::bad_method).category())
             return reply_and_close(400, fmt::format("malformed HTTP request: {}", ec.message()));
@@ -396,8 +404,7 @@ private:
 
     void upgrade(http::request<http::string_body> req) {
         auto parsed = detail::parse_target(std::string_view(req.target().data(), req.target().size()));
-        if (!parsed || (!ws_only_ && parsed->path != "/ws"))
-            return reply_and_close(404, "WebSocket endpoint is /ws");
+        if (!parsed || (!ws_only_ && parsed->path != "/ws")) return reply_and_close(404, "WebSocket endpoint is /ws");
         std::string key = key_of(req);
         if (key.empty() && parsed->query.contains("api_key")) key = parsed->query["api_key"];
         if (auto denied = server_.authorize(Access::read, key)) {
@@ -472,16 +479,16 @@ private:
 namespace {
 
 void accept_loop(ServerState& server, tcp::acceptor& acceptor, bool ws_only) {
-    acceptor.async_accept(net::make_strand(*server.ioc), [&server, &acceptor, ws_only](beast::error_code ec,
-                                                                                      tcp::socket socket) {
-        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-        if (!ec) {
-            // Small frames (one prediction) must leave at once, not wait for Nagle.
-            socket.set_option(tcp::no_delay(true), ec);
-            std::make_shared<HttpSession>(server, std::move(socket), ws_only)->run();
-        }
-        accept_loop(server, acceptor, ws_only);
-    });
+    acceptor.async_accept(net::make_strand(*server.ioc),
+                          [&server, &acceptor, ws_only](beast::error_code ec, tcp::socket socket) {
+                              if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+                              if (!ec) {
+                                  // Small frames (one prediction) must leave at once, not wait for Nagle.
+                                  socket.set_option(tcp::no_delay(true), ec);
+                                  std::make_shared<HttpSession>(server, std::move(socket), ws_only)->run();
+                              }
+                              accept_loop(server, acceptor, ws_only);
+                          });
 }
 
 }  // namespace

@@ -20,7 +20,7 @@ struct Gauge::Impl {
 
 struct Histogram::Impl {
     explicit Impl(std::vector<double> b) : bounds(std::move(b)), counts(bounds.size() + 1) {}
-    std::vector<double> bounds;                     // upper bounds, increasing; +Inf is implicit
+    std::vector<double> bounds;                      // upper bounds, increasing; +Inf is implicit
     std::vector<std::atomic<std::uint64_t>> counts;  // per bucket, not cumulative; last is +Inf
     std::atomic<double> sum{0};
     std::atomic<std::uint64_t> count{0};
@@ -61,8 +61,8 @@ double Histogram::quantile(double q) const {
 }
 
 std::vector<double> latency_buckets() {
-    return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
-            100e-3, 250e-3, 500e-3, 1.0, 2.5, 5.0, 10.0};
+    return {50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3,
+            50e-3, 100e-3, 250e-3, 500e-3, 1.0,  2.5,    5.0,  10.0};
 }
 
 namespace {
@@ -71,9 +71,12 @@ enum class Type { counter, gauge, histogram };
 
 std::string_view type_name(Type t) {
     switch (t) {
-        case Type::counter: return "counter";
-        case Type::gauge: return "gauge";
-        case Type::histogram: return "histogram";
+        case Type::counter:
+            return "counter";
+        case Type::gauge:
+            return "gauge";
+        case Type::histogram:
+            return "histogram";
     }
     return "untyped";
 }
@@ -96,10 +99,14 @@ std::string number(double v) {
 std::string escape(std::string_view s, bool quote) {
     std::string out;
     for (char c : s) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else if (c == '"' && quote) out += "\\\"";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else if (c == '"' && quote)
+            out += "\\\"";
+        else
+            out += c;
     }
     return out;
 }
@@ -135,11 +142,11 @@ struct Registry::Impl {
                 throw std::invalid_argument("metric " + name + ": label name '" + k + "' is not valid");
         auto [it, fresh] = families.try_emplace(name, Family{type, help, {}, {}, {}});
         if (!fresh && it->second.type != type)
-            throw std::invalid_argument(fmt::format("metric {} is already a {}, not a {}", name,
-                                                    type_name(it->second.type), type_name(type)));
+            throw std::invalid_argument(
+                fmt::format("metric {} is already a {}, not a {}", name, type_name(it->second.type), type_name(type)));
         if (!fresh && it->second.help != help)
-            throw std::invalid_argument(fmt::format("metric {} is already registered with help '{}'", name,
-                                                    it->second.help));
+            throw std::invalid_argument(
+                fmt::format("metric {} is already registered with help '{}'", name, it->second.help));
         return it->second;
     }
 };

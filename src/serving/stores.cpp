@@ -49,8 +49,8 @@ std::vector<Prediction> PredictionStore::range(const std::string& symbol, Timest
     const auto& rows = it->second;
     const auto by_time = [](const Prediction& r, Timestamp t) { return r.bar_time < t; };
     const auto first = std::lower_bound(rows.begin(), rows.end(), from, by_time);
-    const auto last = std::upper_bound(rows.begin(), rows.end(), to,
-                                       [](Timestamp t, const Prediction& r) { return t < r.bar_time; });
+    const auto last =
+        std::upper_bound(rows.begin(), rows.end(), to, [](Timestamp t, const Prediction& r) { return t < r.bar_time; });
     return {first, last};
 }
 

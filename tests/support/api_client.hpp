@@ -87,8 +87,7 @@ inline HttpResult raw(int port, const std::string& bytes) {
 class WsClient {
 public:
     // `receive_buffer` > 0 shrinks the socket's receive buffer (a slow reader fills up sooner).
-    explicit WsClient(int port, const std::string& target = "/ws", const Headers& headers = {},
-                      int receive_buffer = 0)
+    explicit WsClient(int port, const std::string& target = "/ws", const Headers& headers = {}, int receive_buffer = 0)
         : ws_(ioc_) {
         auto& s = ws_.next_layer();
         s.open(tcp::v4());

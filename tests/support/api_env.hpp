@@ -29,8 +29,8 @@ public:
     static std::unique_ptr<models::Model> load(const std::filesystem::path& dir) {
         std::ifstream in(dir / "constant.json");
         const auto j = nlohmann::json::parse(in);
-        return std::make_unique<ConstantModel>(j.at("probs").get<models::ClassProbs>(), j.at("steps").get<std::size_t>(),
-                                               j.at("width").get<std::size_t>(),
+        return std::make_unique<ConstantModel>(j.at("probs").get<models::ClassProbs>(),
+                                               j.at("steps").get<std::size_t>(), j.at("width").get<std::size_t>(),
                                                std::stoull(j.at("schema").get<std::string>(), nullptr, 16));
     }
     std::string kind() const override { return "constant"; }
@@ -41,11 +41,12 @@ public:
         return std::vector<models::ClassProbs>(b.size(), probs_);
     }
     void save(const std::filesystem::path& dir) const override {
-        std::ofstream(dir / "constant.json") << nlohmann::json{{"probs", probs_},
-                                                               {"steps", steps_},
-                                                               {"width", width_},
-                                                               {"schema", registry::schema_hash_hex(schema_)}}
-                                                    .dump();
+        std::ofstream(dir / "constant.json") << nlohmann::json{
+            {"probs", probs_},
+            {"steps", steps_},
+            {"width", width_},
+            {"schema",
+             registry::schema_hash_hex(schema_)}}.dump();
     }
     std::uint64_t feature_schema_hash() const override { return schema_; }
     nlohmann::json describe() const override { return {{"kind", kind()}, {"probs", probs_}}; }
