@@ -164,6 +164,24 @@ TEST(Dashboard, DrawsTheApisLivePredictionsInHeadlessChromium) {
     expect_screenshot(shot);
 }
 
+TEST(Dashboard, SaysWhenTheApiKeyIsMissingOrRejected) {
+    if (const auto missing = missing_prerequisite(); !missing.empty())
+        GTEST_SKIP() << "missing " << missing << "; ./run build installs it";
+    pricecast::api::ServerOptions options;
+    options.web_root = project_root() / "web";
+    options.keys = {{pricecast::test::kReadKey, pricecast::api::Role::read}};
+    pricecast::test::ApiEnv env(options);
+    const std::pair<const char*, const char*> cases[] = {
+        {"", "the server needs an API key"},
+        {"?api_key=wrong-key", "the API key in the page URL was not accepted"},
+    };
+    for (const auto& [query, message] : cases) {
+        const auto r = run_script(fmt::format("--url 'http://127.0.0.1:{}/{}' --screenshot '{}' --expect-error '{}'",
+                                              env.port(), query, fs::absolute("dashboard-no-key.png").string(), message));
+        EXPECT_EQ(r.status, 0) << query << ": " << r.output;
+    }
+}
+
 TEST(Dashboard, CountsAndSkipsMalformedMessages) {
     if (const auto missing = missing_prerequisite(); !missing.empty())
         GTEST_SKIP() << "missing " << missing << "; ./run build installs it";

@@ -325,11 +325,26 @@
 
   let retryMs = 500;
 
+  // A browser does not say why a WebSocket upgrade failed; a keyed REST route does.
+  async function diagnose() {
+    try {
+      await api('/v1/models');
+    } catch (e) {
+      if (e.status === 401 && !apiKey) showError('the server needs an API key: open this page with ?api_key=KEY');
+      else if (e.status === 401) showError('the API key in the page URL was not accepted');
+      else if (e.status === 403) showError('the API key may not read predictions');
+      else if (e.status === undefined) showError(`the server does not answer (${e.message})`);
+    }
+  }
+
   function connect() {
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
     const key = apiKey ? `?api_key=${encodeURIComponent(apiKey)}` : '';
     const ws = new WebSocket(`${scheme}://${location.host}/ws${key}`);
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
+      $('chart-error').hidden = true;  // connection trouble is over; history errors come back on the refill
       retryMs = 500;
       setStatus('open', 'live');
       ws.send(JSON.stringify({ op: 'subscribe', symbols: ['*'] }));
@@ -338,6 +353,7 @@
     };
     ws.onmessage = (event) => onMessage(event.data);
     ws.onclose = () => {
+      if (!opened) diagnose();
       setStatus('closed', `disconnected; retrying in ${(retryMs / 1000).toFixed(1)} s`);
       setTimeout(connect, retryMs);
       retryMs = Math.min(retryMs * 2, 10000);

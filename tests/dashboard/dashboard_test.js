@@ -4,6 +4,7 @@
 //
 //   node dashboard_test.js --url http://127.0.0.1:PORT/ [--screenshot dashboard.png]
 //   node dashboard_test.js --mock WEB_DIR ...   serves WEB_DIR with mock_server.js
+//   ... --expect-error TEXT    the page must instead show an error containing TEXT
 //
 // Exit 0 when every check passes; 1 with the failed check on stderr.
 'use strict';
@@ -12,9 +13,10 @@ const { chromium } = require('playwright-core');
 
 function parseArgs(argv) {
   const args = { url: '', mock: '', screenshot: 'dashboard.png', minMarkers: 20, timeoutMs: 60000,
-    chromium: process.env.PRICECAST_CHROMIUM || '/usr/bin/chromium', expectIgnored: -1 };
+    chromium: process.env.PRICECAST_CHROMIUM || '/usr/bin/chromium', expectIgnored: -1, expectError: '' };
   const names = { '--url': 'url', '--mock': 'mock', '--screenshot': 'screenshot', '--min-markers': 'minMarkers',
-    '--timeout-ms': 'timeoutMs', '--chromium': 'chromium', '--expect-ignored': 'expectIgnored' };
+    '--timeout-ms': 'timeoutMs', '--chromium': 'chromium', '--expect-ignored': 'expectIgnored',
+    '--expect-error': 'expectError' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
     if (!key || i + 1 >= argv.length) throw new Error(`usage: unknown option or missing value: ${argv[i]}`);
@@ -32,6 +34,14 @@ function check(condition, message) {
 
 const markers = (page) => page.$eval('#chart', (el) => Number(el.dataset.markers));
 const text = (page, selector) => page.$eval(selector, (el) => el.textContent.trim());
+
+async function checkError(page, args) {
+  await page.waitForFunction((t) => {
+    const el = document.getElementById('chart-error');
+    return !el.hidden && el.textContent.includes(t);
+  }, args.expectError, { timeout: args.timeoutMs });
+  check(true, `the page explains: ${await text(page, '#chart-error')}`);
+}
 
 async function checkPage(page, args) {
   await page.waitForSelector('#chart canvas', { timeout: args.timeoutMs });
@@ -130,7 +140,8 @@ async function main() {
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(url);
-    await checkPage(page, args);
+    if (args.expectError) await checkError(page, args);
+    else await checkPage(page, args);
     await page.screenshot({ path: args.screenshot, fullPage: true });
     console.log(`screenshot: ${args.screenshot}`);
     check(errors.length === 0, `no uncaught script errors${errors.length ? ': ' + errors.join('; ') : ''}`);
