@@ -80,5 +80,6 @@ void add_features_command(CLI::App& app);    // cmd_features.cpp: features schem
 void add_train_command(CLI::App& app);       // cmd_train.cpp: train, evaluate
 void add_config_command(CLI::App& app);      // cmd_config.cpp: config show, check
 void add_registry_command(CLI::App& app);    // cmd_registry.cpp: registry list, show, promote, rollback, ...
+void add_serve_command(CLI::App& app);       // cmd_serve.cpp: the live system
 
 }  // namespace pricecast::cli

@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
     add_train_command(app);
     add_config_command(app);
     add_registry_command(app);
+    add_serve_command(app);
     pricecast::configure_logging(pricecast::LogFormat::text);
     // Runs after every option is parsed, before the subcommand's callback.
     app.parse_complete_callback([&app] { pricecast::configure_logging(log_format_of_run(app)); });
