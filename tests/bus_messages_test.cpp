@@ -35,7 +35,16 @@ TEST(Messages, NewsRoundTripKeepsNanosecondsAndSentiment) {
     EXPECT_EQ(r.sentiment, 0.75);
     n.sentiment = std::nan("");
     EXPECT_TRUE(std::isnan(decode_news(encode(n)).sentiment));
-    EXPECT_EQ(news_key(n), "AAA");
+    EXPECT_FALSE(decode_clock(encode(n)));
+}
+
+TEST(Messages, NewsClockRoundTrip) {
+    const auto c = decode_clock(encode(NewsClock{1'704'153'660'000'000'001, {"A", "B"}}));
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->time, 1'704'153'660'000'000'001);
+    EXPECT_EQ(c->symbols, (std::vector<std::string>{"A", "B"}));
+    EXPECT_FALSE(decode_clock(R"({"v":1,"id":"a","headline":"the clock struck","event_time":1704153600000000000})"));
+    EXPECT_THROW(decode_clock(R"({"v":1,"type":"clock"})"), MessageError);
 }
 
 TEST(Messages, NewsAcceptsTheFileLayout) {

@@ -70,34 +70,45 @@ protected:
     fs::path dir_;
 };
 
-TEST_F(CliConventions, DemoStreamsTheSimulatorThroughTheFeaturePipeline) {
-    const auto r = run("demo --bars 100 --speed 0 --symbols ACME,BOLT,CRUX --news-rate 0.2");
+// Short warm-ups so a demo trains and predicts in seconds.
+constexpr const char* kQuickFeatures =
+    "[features]\ntimeframes = [\"1m\", \"5m\"]\nindicators = [\"rsi(14)\", \"ema(10)\", \"5m:roc(3)\"]\n"
+    "sentiment_windows = [\"10m\"]\n";
+
+TEST_F(CliConventions, DemoTrainsRegistersAndPredictsLive) {
+    const auto cfg = write("quick.toml", kQuickFeatures);
+    const auto r = run("demo --history 600 --steps 40 --speed max --port 0 --symbols ACME,BOLT,CRUX --news-rate 0.2 "
+                       "--data-dir " + path("d") + " --config " + cfg);
     ASSERT_EQ(r.status, 0) << r.out << r.err;
-    for (const char* column : {"symbol", "close", "rsi 1m", "rsi 5m", "sent 10m", "news 10m", "pattern"})
+    for (const char* text : {"trained gbdt on 1800 bars", "majority", "persistence",
+                             "registered trend version 1 as champion", "dashboard: http://127.0.0.1:"})
+        EXPECT_NE(r.out.find(text), std::string::npos) << text << " in\n" << r.out;
+    for (const char* column : {"symbol", "bar", "close", "class", "p(dn)", "p(st)", "p(up)", "model", "latency"})
         EXPECT_NE(r.out.find(column), std::string::npos) << column << " in\n" << r.out;
-    EXPECT_NE(r.out.find("bar 100/100, 300 feature vectors"), std::string::npos) << r.out;
     for (const char* symbol : {"\nACME ", "\nBOLT ", "\nCRUX "}) EXPECT_NE(r.out.find(symbol), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("\" lexicon "), std::string::npos) << "the latest headline with its lexicon score: " << r.out;
+    EXPECT_NE(r.out.find(" v1 "), std::string::npos) << "predictions name the model version: " << r.out;
     EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no screen redraws when stdout is not a terminal";
+    EXPECT_TRUE(fs::exists(dir_ / "d" / "registry")) << "the registry lives in --data-dir";
 }
 
 TEST_F(CliConventions, DemoReadsTheSimulatorSectionAndFlagsWin) {
-    const auto cfg = write("demo.toml", "[simulator]\nsymbols = [\"ZED\", \"YAK\"]\nseed = 5\n");
-    const auto from_file = run("demo --bars 20 --speed 0 --config " + cfg);
+    const auto cfg = write("demo.toml", std::string(kQuickFeatures) + "[simulator]\nsymbols = [\"ZED\", \"YAK\"]\nseed = 5\n");
+    const std::string quick = "demo --history 500 --steps 5 --speed max --port 0 --data-dir " + path("d") + " ";
+    const auto from_file = run(quick + "--config " + cfg);
     ASSERT_EQ(from_file.status, 0) << from_file.err;
     EXPECT_NE(from_file.out.find("\nZED "), std::string::npos) << from_file.out;
     EXPECT_EQ(from_file.out.find("\nACME "), std::string::npos) << from_file.out;
 
-    const auto from_env = run("demo --bars 20 --speed 0 --config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
+    const auto from_env = run(quick + "--config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
     ASSERT_EQ(from_env.status, 0) << from_env.err;
     EXPECT_NE(from_env.out.find("\nQUUX "), std::string::npos) << "the environment wins over the file";
 
-    const auto from_flag = run("demo --bars 20 --speed 0 --symbols FLAG --config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
+    const auto from_flag = run(quick + "--symbols FLAG --config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
     ASSERT_EQ(from_flag.status, 0) << from_flag.err;
     EXPECT_NE(from_flag.out.find("\nFLAG "), std::string::npos) << "the flag wins over both";
     EXPECT_EQ(from_flag.out.find("QUUX"), std::string::npos);
 
-    const auto bad = run("demo --bars 20 --speed 0 --config " + write("bad.toml", "[simulator]\nseed = \"five\"\n"));
+    const auto bad = run(quick + "--config " + write("bad.toml", "[simulator]\nseed = \"five\"\n"));
     EXPECT_EQ(bad.status, 2);
     EXPECT_NE(bad.err.find("bad.toml:2"), std::string::npos) << bad.err;
 }

@@ -74,7 +74,16 @@ NewsItem decode_news(std::string_view text) {
     return n;
 }
 
-std::string news_key(const NewsItem& n) { return n.symbols.empty() ? std::string() : n.symbols.front(); }
+std::string encode(const NewsClock& c) {
+    return json{{"v", kWireVersion}, {"type", "clock"}, {"time", c.time}, {"symbols", c.symbols}}.dump();
+}
+
+std::optional<NewsClock> decode_clock(std::string_view text) {
+    if (text.find("\"clock\"") == std::string_view::npos) return std::nullopt;  // the common case: news
+    const json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || j.value("type", "") != "clock") return std::nullopt;
+    return NewsClock{field<Timestamp>(j, "time", "news clock"), j.value("symbols", std::vector<std::string>{})};
+}
 
 std::string encode(const features::FeatureVector& f, Timestamp input_at) {
     json values = json::array();

@@ -3,18 +3,27 @@
 // values travel as null.
 //
 //   price-data      Bar                      key: symbol
-//   news-raw        NewsItem (unscored)      key: first symbol ("" for market-wide)
-//   sentiment-data  NewsItem with sentiment  key: first symbol
+//   news-raw        NewsItem (unscored), or a news clock   key: "" (one ordered stream)
+//   sentiment-data  NewsItem with sentiment, or a clock    key: ""
 //   ml-features     FeatureVector            key: symbol
 //   predictions     Prediction               key: symbol
+//
+// A news clock {"type":"clock","time":t,"symbols":[...]} says that no news
+// with event time <= t follows it, and which symbols have a bar closing at t.
+// Price sources publish one after each bar close; the
+// sentiment service forwards it behind the news it scored, so the feature
+// service knows when a bar has all its news. News therefore share one key:
+// clocks and news keep one order on any number of partitions.
 //
 // Decoders throw MessageError naming the field that is missing or wrong, so a
 // consumer can count and skip a bad message and keep running.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/types.hpp"
 #include "features/features.hpp"
@@ -41,7 +50,16 @@ NewsItem decode_news(std::string_view json);
 features::FeatureVector decode_features(std::string_view json, Timestamp* input_at = nullptr);
 Prediction decode_prediction(std::string_view json);
 
-// The message key of a news item.
-std::string news_key(const NewsItem& news);
+// The message key of news and clocks.
+inline constexpr const char* kNewsKey = "";
+inline std::string news_key(const NewsItem&) { return kNewsKey; }
+
+struct NewsClock {
+    Timestamp time = 0;
+    std::vector<std::string> symbols;  // the symbols whose bars closed at `time`
+};
+std::string encode(const NewsClock& clock);
+// The clock when `json` is a news clock, else nullopt (a news item).
+std::optional<NewsClock> decode_clock(std::string_view json);
 
 }  // namespace pricecast::bus

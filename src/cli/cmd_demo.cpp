@@ -1,126 +1,156 @@
-// pricecast demo: the embedded system as far as it exists — a simulated market
-// whose news is scored by the configured sentiment scorer, streamed bar by bar
-// through the feature pipeline the models see, shown as a live table.
+// pricecast demo: the whole system on one machine. A simulated market with
+// news gives a history; a gradient-boosted model is trained on it walk-forward
+// and registered as champion; then every role runs embedded (or over Kafka),
+// the history replays fast to warm the features and the market continues
+// live, with predictions in the terminal, over REST/WebSocket and on the
+// dashboard, until Ctrl-C.
 #include <unistd.h>
 
 #include <chrono>
-#include <cmath>
 #include <iostream>
 #include <map>
-#include <thread>
 
 #include <fmt/format.h>
 
-#include "cli/commands.hpp"
-#include "data/simulator.hpp"
-#include "features/features.hpp"
-#include "sentiment/sentiment.hpp"
+#include "cli/live_system.hpp"
+#include "models/xgboost_model.hpp"
+#include "registry/registry.hpp"
+#include "training/trainer.hpp"
 
 namespace pricecast::cli {
 namespace {
 
+using namespace std::chrono_literals;
+
 struct DemoOptions {
     SimulatorFlags sim;
-    int bars = 240;
-    double speed = 40;  // bars per second on a terminal
+    long history = 4000;  // bars per symbol to train on (the 1h indicators need ~2,650 to warm up)
+    long steps = -1;      // live bars after the history; -1: until Ctrl-C
+    std::string speed = "60x", kafka;
+    int port = 8080;
+    bool no_browser = false;
 };
 
-// Feature columns shown: label, column name, decimals.
-struct Shown {
-    const char* label;
-    const char* column;
-    int decimals;
-};
-const Shown kShown[] = {
-    {"rsi 1m", "1m:rsi(14)", 1},
-    {"rsi 5m", "5m:rsi(14)", 1},
-    {"sent 10m", "sent:10m:mean", 2},
-    {"news 10m", "sent:10m:count", 0},
+struct History {
+    std::vector<Bar> bars;
+    std::vector<NewsItem> news;
 };
 
-// The latest feature vector of one symbol and what the table derives from it.
-struct Row {
-    features::FeatureVector last;
-    double first_close = 0;
-    std::string pattern = "-";  // the most recent candlestick pattern seen, with its sign
-};
-
-struct Table {
-    const features::FeatureSchema& schema;
-    std::vector<std::size_t> shown;    // column index per kShown entry
-    std::vector<std::size_t> patterns; // the base timeframe's candlestick columns
-    std::map<std::string, Row> rows;
-    std::string last_news;  // the latest headline with the score the pipeline got
-
-    explicit Table(const features::FeatureSchema& s) : schema(s) {
-        for (const auto& c : kShown) shown.push_back(s.index(c.column));
-        const auto& base = s.columns().front().timeframe;
-        for (std::size_t i = 0; i < s.size(); ++i)
-            if (s.columns()[i].timeframe == base && s.columns()[i].source.starts_with("cdl")) patterns.push_back(i);
-    }
-
-    void add(const features::FeatureVector& v) {
-        auto& r = rows[v.symbol];
-        if (r.first_close == 0) r.first_close = v.close;
-        r.last = v;
-        for (auto i : patterns)
-            if (std::isfinite(v.values[i]) && v.values[i] != 0)
-                r.pattern = fmt::format("{}{}", v.values[i] > 0 ? '+' : '-',
-                                        schema.columns()[i].source.substr(3, schema.columns()[i].source.find('(') - 3));
-    }
-
-    std::string render(long bar, long bars, const features::PipelineStats& stats) const {
-        std::string out = fmt::format("pricecast demo — simulated market, bar {}/{}, {} feature vectors, {} news\n\n", bar,
-                                      bars, stats.vectors_out, stats.news_in);
-        out += fmt::format("{:<8} {:<20} {:>10} {:>7}", "symbol", "time", "close", "chg%");
-        for (const auto& c : kShown) out += fmt::format(" {:>8}", c.label);
-        out += fmt::format("  {}\n", "pattern");
-        for (const auto& [symbol, r] : rows) {
-            out += fmt::format("{:<8} {:<20} {:>10.4f} {:>7.2f}", symbol, format_iso8601(r.last.close_time).substr(0, 19),
-                               r.last.close, 100 * (r.last.close / r.first_close - 1));
-            for (std::size_t j = 0; j < shown.size(); ++j) {
-                const double x = r.last.values[shown[j]];
-                out += std::isfinite(x) ? fmt::format(" {:>8.{}f}", x, kShown[j].decimals) : fmt::format(" {:>8}", "…");
-            }
-            out += fmt::format("  {}\n", r.pattern);
+// The first `bars` steps of the simulator: exactly what the live price
+// service replays before it goes on, scored by the same scorer.
+History simulate(const data::SimulatorConfig& cfg, long bars, const sentiment::SentimentScorer& scorer) {
+    data::MarketSimulator sim(cfg);
+    History h;
+    for (long t = 0; t < bars; ++t) {
+        auto s = sim.step();
+        h.bars.insert(h.bars.end(), s.bars.begin(), s.bars.end());
+        for (auto& n : s.news) {
+            n.sentiment = scorer.score(n).score;
+            h.news.push_back(std::move(n));
         }
-        if (!last_news.empty()) out += "\nlast news: " + last_news + "\n";
-        return out;
     }
-};
-
-features::FeatureConfig feature_config(const data::SimulatorConfig& sim) {
-    features::FeatureConfig f;
-    if (sim.interval != kMinute)
-        throw UsageError("demo: the feature pipeline's base timeframe is 1m; the simulator interval is " +
-                         format_duration(sim.interval));
-    for (const auto& s : sim.symbols) f.symbols.push_back(s.name);
-    return f;
+    return h;
 }
 
-void run(const DemoOptions& o, data::SimulatorConfig cfg, const sentiment::SentimentScorer& scorer) {
-    cfg.trades = false;
-    data::MarketSimulator sim(cfg);
-    features::Pipeline pipeline(feature_config(cfg));
-    Table table(pipeline.schema());
-    const features::VectorSink sink = [&](const features::FeatureVector& v) { table.add(v); };
+// Trains GBDT walk-forward on the history, registers the last fold's model
+// and makes it champion. Returns the version.
+int train_and_register(const History& h, const features::FeatureConfig& fc, const std::string& model_name,
+                       const std::string& data_dir) {
+    const auto rows = features::build(fc, h.bars, h.news);
+    const auto schema = features::Pipeline(fc).schema();
+    const auto m = features::to_matrix(schema, rows);
+    models::LabelConfig labels;
+    labels.mode = models::ThresholdMode::quantile;
+    training::WalkForwardConfig wf;
+    wf.folds = 2;
+    models::XgboostConfig xc;
+    xc.rounds = 150;
+    xc.feature_schema_hash = schema.hash();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = training::walk_forward_train(m, labels, wf, [&] { return std::make_unique<models::XgboostModel>(xc); });
+    std::cout << fmt::format(
+        "trained gbdt on {} bars x {} features in {:.1f} s: out-of-sample accuracy {:.3f} (majority {:.3f}, "
+        "persistence {:.3f}), macro-F1 {:.3f}\n",
+        m.rows(), m.columns.size(),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), r.model.accuracy,
+        r.majority.accuracy, r.persistence.accuracy, r.model.macro_f1);
+    registry::Registry reg(data_dir);
+    registry::NewVersion meta;
+    meta.metrics = {{"accuracy", r.model.accuracy}, {"macro_f1", r.model.macro_f1}, {"log_loss", r.model.log_loss}};
+    meta.params = r.to_json()["labels"];
+    meta.eval_window = fmt::format("demo {}..{}", format_iso8601(r.folds.front().test_from),
+                                   format_iso8601(r.folds.back().test_to));
+    meta.data_from = m.times.front();
+    meta.data_to = m.times.back();
+    meta.description = "pricecast demo: GBDT on the simulated history";
+    const auto v = registry::register_model(reg, model_name, *r.last_model, meta);
+    reg.promote(model_name, v.version, std::string(registry::kChampion), {.force = true}, "demo start");
+    std::cout << fmt::format("registered {} version {} as champion in {}\n", model_name, v.version, data_dir);
+    return v.version;
+}
 
+std::string render(const std::map<std::string, Prediction>& latest, std::uint64_t total, const std::string& url) {
+    static const char* kNames[] = {"DOWN", "STABLE", "UP"};
+    std::string out = fmt::format("pricecast demo — {} predictions — dashboard {}\n\n", total, url);
+    out += fmt::format("{:<8} {:<20} {:>10} {:<7} {:>6} {:>6} {:>6} {:>8} {:>10}\n", "symbol", "bar", "close", "class",
+                       "p(dn)", "p(st)", "p(up)", "model", "latency");
+    for (const auto& [symbol, p] : latest)
+        out += fmt::format("{:<8} {:<20} {:>10.4f} {:<7} {:>6.2f} {:>6.2f} {:>6.2f} {:>8} {:>8.2f}ms\n", symbol,
+                           format_iso8601(p.bar_time).substr(0, 19), p.close, kNames[p.cls], p.probs[0], p.probs[1],
+                           p.probs[2], fmt::format("v{}", p.version), static_cast<double>(p.latency) * 1e-6);
+    return out;
+}
+
+void run_demo(const DemoOptions& o, const CLI::App& cmd, CommonOptions& common) {
+    const auto sim = simulator_config(o.sim, cmd, common);
+    LiveOptions live = live_options(common);
+    live.roles = parse_roles({"all"});
+    live.source.speed = parse_speed(o.speed);
+    if (!o.kafka.empty()) live.kafka = o.kafka;
+    live.port = o.port;
+    live.features.symbols.clear();
+    for (const auto& s : sim.symbols) live.features.symbols.push_back(s.name);
+    auto data_sim = sim;
+    data_sim.trades = false;
+    live.source.simulator = data_sim;
+    live.source.fast_steps = o.history;
+    live.source.max_steps = o.steps < 0 ? -1 : o.history + o.steps;
+
+    std::cout << fmt::format("simulating {} bars of {} symbols for training...\n", o.history, sim.symbols.size())
+              << std::flush;
+    const auto scorer = make_sentiment_scorer(live.sentiment_model, common);
+    train_and_register(simulate(data_sim, o.history, *scorer), live.features, live.model, live.data_dir);
+
+    // The demo's market starts over on every run: so does its feature state.
+    std::filesystem::remove(std::filesystem::path(live.data_dir) / "snapshots" / "features.bin");
+    LiveSystem system(live, common);
+    std::map<std::string, Prediction> latest;
+    std::uint64_t total = 0;
+    std::mutex mutex;
+    system.predictions().listen([&](const Prediction& p) {
+        std::lock_guard lock(mutex);
+        latest[p.symbol] = p;
+        ++total;
+    });
+    system.start();
+    const std::string url = system.server() ? fmt::format("http://{}:{}/", live.host, system.server()->port()) : "-";
+    std::cout << fmt::format("all roles running on {}; dashboard: {}  (Ctrl-C stops)\n",
+                             live.kafka.empty() ? std::string("the in-process bus") : "Kafka at " + live.kafka, url)
+              << std::flush;
     const bool tty = isatty(STDOUT_FILENO) == 1;
-    for (long t = 1; t <= o.bars; ++t) {
-        auto step = sim.step();
-        // The headline's score replaces the simulator's: the demo shows what the scorer sees.
-        for (auto& n : step.news) {
-            n.sentiment = scorer.score(n).score;
-            table.last_news = fmt::format("{} \"{}\" {} {:+.2f}", format_iso8601(n.event_time).substr(11, 8), n.headline,
-                                          scorer.name(), n.sentiment);
-            pipeline.push(n, sink);
+    auto last_print = std::chrono::steady_clock::now();
+    wait_for_signal([&] {
+        if (std::chrono::steady_clock::now() - last_print >= (tty ? 1s : 5s)) {
+            std::lock_guard lock(mutex);
+            if (total > 0) std::cout << (tty ? "\x1b[H\x1b[2J" : "") << render(latest, total, url) << std::flush;
+            last_print = std::chrono::steady_clock::now();
         }
-        for (const auto& b : step.bars) pipeline.push(b, sink);
-        if (t == o.bars) pipeline.finish(sink);
-        if (!tty && t != o.bars && t % 60 != 0) continue;
-        std::cout << (tty ? "\x1b[H\x1b[2J" : "") << table.render(t, o.bars, pipeline.stats()) << std::flush;
-        if (tty && o.speed > 0) std::this_thread::sleep_for(std::chrono::duration<double>(1.0 / o.speed));
-    }
+        return o.steps >= 0 && system.source_done();
+    });
+    std::cout << "stopping...\n" << std::flush;
+    system.stop();
+    std::lock_guard lock(mutex);
+    std::cout << render(latest, total, url) << std::flush;
 }
 
 }  // namespace
@@ -128,19 +158,26 @@ void run(const DemoOptions& o, data::SimulatorConfig cfg, const sentiment::Senti
 void add_demo_command(CLI::App& app) {
     auto* cmd = app.add_subcommand(
         "demo",
-        "run the embedded demo: a simulated market ([simulator] in --config) with its news scored by the sentiment "
-        "scorer, streamed through the feature pipeline, shown as a live table");
+        "run the whole system on this machine: simulate a market with news, train a model walk-forward, register it "
+        "as champion, then run every role (price, sentiment, features, inference, api) with live predictions in the "
+        "terminal and on the dashboard, until Ctrl-C");
     static DemoOptions o;
     static CommonOptions common;
     add_simulator_options(*cmd, o.sim);
-    cmd->add_option("--bars", o.bars, "number of 1-minute bars to run")->check(CLI::Range(1, 10'000'000))->capture_default_str();
-    cmd->add_option("--speed", o.speed, "bars per second on a terminal (0: as fast as possible)")
-        ->check(CLI::Range(0.0, 1e9))->capture_default_str();
+    cmd->add_option("--history", o.history, "simulated bars per symbol to train on (replayed fast to warm the features)")
+        ->check(CLI::Range(500L, 10'000'000L))
+        ->capture_default_str();
+    cmd->add_option("--steps", o.steps, "live bars after the history, then stop (default: until Ctrl-C)")
+        ->check(CLI::Range(1L, 1'000'000'000L));
+    cmd->add_option("--speed", o.speed, "market time per wall time after the history: 60x (a bar a second), max")
+        ->capture_default_str();
+    cmd->add_option("--port", o.port, "HTTP + WebSocket port of the API and dashboard (0: any free port)")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
+    cmd->add_option("--kafka", o.kafka, "run over Kafka at these bootstrap servers instead of the in-process bus");
+    cmd->add_flag("--no-browser", o.no_browser, "do not open a browser (the demo never opens one on its own anyway)");
     add_common_options(*cmd, common);
-    cmd->callback([cmd] {
-        const auto scorer = make_sentiment_scorer("", common);
-        run(o, simulator_config(o.sim, *cmd, common), *scorer);
-    });
+    cmd->callback([cmd] { run_demo(o, *cmd, common); });
 }
 
 }  // namespace pricecast::cli

@@ -82,5 +82,6 @@ void add_config_command(CLI::App& app);      // cmd_config.cpp: config show, che
 void add_registry_command(CLI::App& app);    // cmd_registry.cpp: registry list, show, promote, rollback, ...
 void add_kafka_mock_command(CLI::App& app);  // cmd_kafka_mock.cpp
 void add_monitor_command(CLI::App& app);     // cmd_monitor.cpp: monitor report
+void add_serve_command(CLI::App& app);       // cmd_serve.cpp: the live system
 
 }  // namespace pricecast::cli

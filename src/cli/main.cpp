@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
     add_registry_command(app);
     add_kafka_mock_command(app);
     add_monitor_command(app);
+    add_serve_command(app);
     pricecast::configure_logging(pricecast::LogFormat::text);
     // Runs after every option is parsed, before the subcommand's callback.
     app.parse_complete_callback([&app] { pricecast::configure_logging(log_format_of_run(app)); });

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -80,8 +81,12 @@ void PriceService::publish(const Bar& bar) {
 // same way in training and live.
 void PriceService::publish(NewsItem news) {
     news.sentiment = std::nan("");
-    bus_.publish(bus::topics::news, bus::news_key(news), bus::encode(news));
+    bus_.publish(bus::topics::news, bus::kNewsKey, bus::encode(news));
     ++news_;
+}
+
+void PriceService::publish_clock(Timestamp time, std::vector<std::string> symbols) {
+    bus_.publish(bus::topics::news, bus::kNewsKey, bus::encode(bus::NewsClock{time, std::move(symbols)}));
 }
 
 void PriceService::run(std::stop_token stop) {
@@ -94,9 +99,12 @@ void PriceService::run_simulator(std::stop_token stop) {
     data::MarketSimulator sim(*options_.simulator);
     for (long i = 0; (options_.max_steps < 0 || i < options_.max_steps) && !stop.stop_requested(); ++i) {
         data::SimStep s = sim.step();
-        if (!s.bars.empty()) pace(s.bars.front().close_time);
+        if (!s.bars.empty() && i >= options_.fast_steps) pace(s.bars.front().close_time);
         for (auto& n : s.news) publish(std::move(n));
         for (const auto& b : s.bars) publish(b);
+        std::vector<std::string> symbols;
+        for (const auto& b : s.bars) symbols.push_back(b.symbol);
+        if (!s.bars.empty()) publish_clock(s.bars.front().close_time, std::move(symbols));
     }
 }
 
@@ -113,11 +121,14 @@ void PriceService::run_files(std::stop_token stop) {
     std::stable_sort(news.begin(), news.end(),
                      [](const NewsItem& a, const NewsItem& b) { return a.event_time < b.event_time; });
     std::size_t n = 0;
-    for (const auto& b : bars) {
-        if (stop.stop_requested()) return;
+    std::vector<std::string> closed;  // symbols with a bar at the current close time
+    for (std::size_t i = 0; i < bars.size() && !stop.stop_requested(); ++i) {
+        const Bar& b = bars[i];
         for (; n < news.size() && news[n].event_time <= b.close_time; ++n) publish(news[n]);
         pace(b.close_time);
         publish(b);
+        closed.push_back(b.symbol);
+        if (i + 1 == bars.size() || bars[i + 1].close_time != b.close_time) publish_clock(b.close_time, std::exchange(closed, {}));
     }
     for (; n < news.size() && !stop.stop_requested(); ++n) publish(news[n]);
 }
@@ -136,9 +147,14 @@ void SentimentService::run(std::stop_token stop) {
         if (!m) continue;
         count.inc();
         try {
+            if (bus::decode_clock(m->value)) {
+                bus_.publish(bus::topics::sentiment, bus::kNewsKey, m->value);
+                in->commit(*m);
+                continue;
+            }
             NewsItem n = bus::decode_news(m->value);
             if (std::isnan(n.sentiment)) n.sentiment = scorer_.score(n).score;
-            bus_.publish(bus::topics::sentiment, bus::news_key(n), bus::encode(n));
+            bus_.publish(bus::topics::sentiment, bus::kNewsKey, bus::encode(n));
             ++scored_;
         } catch (const bus::MessageError& e) {
             spdlog::warn("sentiment: skipped {} offset {}: {}", m->topic, m->offset, e.what());
@@ -155,6 +171,7 @@ void SentimentService::run(std::stop_token stop) {
 
 FeatureService::FeatureService(bus::Bus& bus, FeatureServiceOptions options)
     : bus_(bus), options_(std::move(options)), pipeline_(options_.config) {
+    lateness_ = options_.config.lateness.empty() ? 0 : parse_duration(options_.config.lateness).value_or(0);
     if (!options_.snapshot_file.empty() && std::filesystem::exists(options_.snapshot_file)) {
         pipeline_.restore(read_file(options_.snapshot_file));
         spdlog::info("features: resumed from snapshot {} (watermark {})", options_.snapshot_file.string(),
@@ -164,46 +181,129 @@ FeatureService::FeatureService(bus::Bus& bus, FeatureServiceOptions options)
 
 // The snapshot is written before the offsets are committed: a crash between
 // the two replays messages the restored pipeline rejects as already seen.
-void FeatureService::checkpoint(bus::Consumer& in) {
+void FeatureService::checkpoint(std::initializer_list<bus::Consumer*> inputs) {
     bus_.flush(10s);
     if (!options_.snapshot_file.empty()) write_atomically(options_.snapshot_file, pipeline_.snapshot());
-    for (const auto& [tp, offset] : processed_) in.commit(tp.first, tp.second, offset + 1);
+    for (const auto& [tp, offset] : processed_)
+        (tp.first == bus::topics::prices ? *inputs.begin() : *std::next(inputs.begin()))->commit(tp.first, tp.second, offset + 1);
     processed_.clear();
 }
 
-void FeatureService::run(std::stop_token stop) {
-    auto in = bus_.subscribe("features", {bus::topics::prices, bus::topics::sentiment});
-    auto& count = consumed("features");
-    auto& bad = bad_messages("features");
-    auto last_checkpoint = std::chrono::steady_clock::now();
-    while (!stop.stop_requested()) {
-        if (auto m = in->poll(kPoll)) {
-            count.inc();
-            const Timestamp input_at = m->timestamp;
-            const auto sink = [&](const features::FeatureVector& v) {
-                bus_.publish(bus::topics::features, v.symbol, bus::encode(v, input_at));
-                ++published_;
-            };
-            try {
-                const auto rejection = m->topic == bus::topics::prices ? pipeline_.push(bus::decode_bar(m->value), sink)
-                                                                       : pipeline_.push(bus::decode_news(m->value), sink);
-                if (rejection) {
-                    bad.inc();
-                    ++rejected_;
-                }
-            } catch (const bus::MessageError& e) {
-                spdlog::warn("features: skipped {} offset {}: {}", m->topic, m->offset, e.what());
-                bad.inc();
-                ++rejected_;
-            }
-            processed_[{m->topic, m->partition}] = m->offset;
+void FeatureService::note(const bus::Message& m) { processed_[{m.topic, m.partition}] = m.offset; }
+
+void FeatureService::on_news(const bus::Message& m, const features::VectorSink& sink) {
+    note(m);
+    try {
+        if (auto clock = bus::decode_clock(m.value)) {
+            clocks_.push_back({std::move(*clock), std::chrono::steady_clock::now()});
+            clock_source_ = true;
+            no_clock_source_ = false;
+        } else if (pipeline_.push(bus::decode_news(m.value), sink)) {
+            bad_messages("features").inc();
+            ++rejected_;
         }
+    } catch (const bus::MessageError& e) {
+        spdlog::warn("features: skipped {} offset {}: {}", m.topic, m.offset, e.what());
+        bad_messages("features").inc();
+        ++rejected_;
+    }
+}
+
+void FeatureService::on_bar(const bus::Message& m) {
+    try {
+        Bar bar = bus::decode_bar(m.value);
+        const std::pair key{bar.close_time, bar.symbol};
+        waiting_.try_emplace(key, WaitingBar{std::move(bar), m.partition, m.offset, m.timestamp});
+    } catch (const bus::MessageError& e) {
+        spdlog::warn("features: skipped {} offset {}: {}", m.topic, m.offset, e.what());
+        bad_messages("features").inc();
+        ++rejected_;
+        note(m);
+    }
+}
+
+void FeatureService::push(const WaitingBar& w, const features::VectorSink& sink) {
+    input_at_ = w.published;
+    if (pipeline_.push(w.bar, sink)) {
+        bad_messages("features").inc();
+        ++rejected_;
+    }
+    processed_[{bus::topics::prices, w.partition}] = w.offset;
+    auto& pushed = pushed_[w.bar.symbol];
+    pushed = std::max(pushed, w.bar.close_time);
+}
+
+// Bars go into the pipeline in event-time order whatever partition they came
+// from. With a clock source, a clock's bars go in once all of them are here
+// (or it waited news_wait), then the pipeline releases them at once: every
+// news item up to the clock has been pushed before it.
+void FeatureService::drain(const features::VectorSink& sink) {
+    while (!clocks_.empty()) {
+        const auto& [clock, since] = clocks_.front();
+        const bool all_here = std::all_of(clock.symbols.begin(), clock.symbols.end(), [&](const std::string& s) {
+            const auto pushed = pushed_.find(s);
+            return waiting_.contains({clock.time, s}) || (pushed != pushed_.end() && pushed->second >= clock.time);
+        });
+        if (!all_here && std::chrono::steady_clock::now() - since < options_.news_wait) return;
+        while (!waiting_.empty() && waiting_.begin()->first.first <= clock.time) {
+            push(waiting_.begin()->second, sink);
+            waiting_.erase(waiting_.begin());
+        }
+        pipeline_.advance(clock.time + 1 + lateness_, sink);
+        clocks_.pop_front();
+    }
+    // A bar never waits longer than news_wait for its clock. When the first
+    // bar has waited that long without any clock at all, there is no clock
+    // source and bars go in as they come.
+    const auto now = std::chrono::steady_clock::now();
+    while (!waiting_.empty() && (no_clock_source_ || now - waiting_.begin()->second.arrived >= options_.news_wait)) {
+        if (!clock_source_ && !no_clock_source_) {
+            no_clock_source_ = true;
+            spdlog::info("features: no news clock within {} ms; bars are used as they come",
+                         options_.news_wait.count());
+        }
+        push(waiting_.begin()->second, sink);
+        waiting_.erase(waiting_.begin());
+    }
+}
+
+void FeatureService::run(std::stop_token stop) {
+    auto prices = bus_.subscribe("features", {bus::topics::prices});
+    auto news = bus_.subscribe("features-news", {bus::topics::sentiment});
+    auto& count = consumed("features");
+    auto last_checkpoint = std::chrono::steady_clock::now();
+    const features::VectorSink sink = [&](const features::FeatureVector& v) {
+        bus_.publish(bus::topics::features, v.symbol, bus::encode(v, input_at_));
+        ++published_;
+    };
+    while (!stop.stop_requested()) {
+        bool idle = true;
+        for (std::size_t n = 0; n < 1024; ++n) {
+            auto m = news->poll(0ms);
+            if (!m) break;
+            count.inc();
+            on_news(*m, sink);
+            idle = false;
+        }
+        for (std::size_t n = 0; n < 1024; ++n) {
+            auto m = prices->poll(idle && n == 0 ? 5ms : 0ms);
+            if (!m) break;
+            count.inc();
+            on_bar(*m);
+            idle = false;
+        }
+        drain(sink);
         if (std::chrono::steady_clock::now() - last_checkpoint >= options_.snapshot_every) {
-            checkpoint(*in);
+            checkpoint({prices.get(), news.get()});
             last_checkpoint = std::chrono::steady_clock::now();
         }
     }
-    checkpoint(*in);
+    checkpoint({prices.get(), news.get()});
+    const auto& st = pipeline_.stats();
+    for (std::size_t r = 0; r < st.rejected.size(); ++r)
+        if (st.rejected[r] > 0)
+            spdlog::info("features: {} messages rejected: {}", st.rejected[r],
+                         features::to_string(static_cast<features::Rejection>(r)));
 }
 
 // ---- inference ------------------------------------------------------------------------
@@ -211,9 +311,9 @@ void FeatureService::run(std::stop_token stop) {
 InferenceService::InferenceService(bus::Bus& bus, ModelManager& models, InferenceOptions options)
     : bus_(bus), models_(models), options_(std::move(options)) {}
 
-// Adds one vector to its symbol's window; a vector that is not newer than the
-// window's newest is a replay and is ignored.
-void InferenceService::handle(const bus::Message& m, std::map<Timestamp, std::vector<Ready>>& ready) {
+// Adds one vector to its symbol's window. Returns the symbol, or nothing for
+// a bad message or a replayed vector (not newer than the window's newest).
+std::optional<std::string> InferenceService::handle(const bus::Message& m) {
     Held h;
     try {
         h.vector = bus::decode_features(m.value, &h.input_at);
@@ -221,44 +321,42 @@ void InferenceService::handle(const bus::Message& m, std::map<Timestamp, std::ve
         spdlog::warn("inference: skipped {} offset {}: {}", m.topic, m.offset, e.what());
         bad_messages("inference").inc();
         ++rejected_;
-        return;
+        return std::nullopt;
     }
     h.partition = m.partition;
     h.offset = m.offset;
     auto& w = windows_[h.vector.symbol];
-    if (!w.empty() && h.vector.close_time <= w.back().vector.close_time) return;
+    if (!w.empty() && h.vector.close_time <= w.back().vector.close_time) return std::nullopt;
     w.push_back(std::move(h));
     while (w.size() > options_.window) w.pop_front();
-    ready[w.back().vector.close_time].push_back({w.back().vector.symbol, &w.back()});
+    return w.back().vector.symbol;
 }
 
-void InferenceService::predict_slot(const std::vector<Ready>& group, Slot slot) {
+// Each symbol's sample ends at its window's newest vector: a batch holds at
+// most one new vector per symbol.
+void InferenceService::predict_slot(const std::vector<std::string>& group, Slot slot) {
     const auto loaded = models_.current(options_.model, slot);
     if (!loaded) return;
     const std::size_t steps = loaded->model->steps();
     models::SampleSet batch;
     batch.steps = steps;
-    std::vector<const Ready*> members;
-    for (const auto& r : group) {
-        // The window may already hold a newer vector of the symbol (from the
-        // same batch): the sample ends at this one, never after it.
-        const auto& w = windows_[r.symbol];
-        auto end = w.end();
-        while (end != w.begin() && &*std::prev(end) != r.newest) --end;
-        if (end - w.begin() < static_cast<std::ptrdiff_t>(steps)) continue;
-        const auto first = end - static_cast<std::ptrdiff_t>(steps);
-        if (!std::all_of(first, end, [](const Held& h) { return h.vector.complete; })) continue;
+    std::vector<const Held*> members;
+    for (const auto& symbol : group) {
+        const auto& w = windows_[symbol];
+        if (w.size() < steps) continue;
+        const auto first = w.end() - static_cast<std::ptrdiff_t>(steps);
+        if (!std::all_of(first, w.end(), [](const Held& h) { return h.vector.complete; })) continue;
         batch.width = first->vector.values.size();
-        for (auto it = first; it != end; ++it)
+        for (auto it = first; it != w.end(); ++it)
             batch.values.insert(batch.values.end(), it->vector.values.begin(), it->vector.values.end());
-        members.push_back(&r);
+        members.push_back(&w.back());
     }
     if (members.empty()) return;
     const auto out = models_.predict(options_.model, batch, slot);
     static auto& latency = metrics::registry().histogram(
         "pricecast_prediction_latency_seconds", "Bar's last input to prediction published", {{"stage", "end_to_end"}});
     for (std::size_t i = 0; i < members.size(); ++i) {
-        const Held& h = *members[i]->newest;
+        const Held& h = *members[i];
         Prediction p;
         p.symbol = h.vector.symbol;
         p.bar_time = h.vector.close_time;
@@ -278,7 +376,7 @@ void InferenceService::predict_slot(const std::vector<Ready>& group, Slot slot) 
     }
 }
 
-void InferenceService::predict(const std::vector<Ready>& group) {
+void InferenceService::predict(const std::vector<std::string>& group) {
     if (!models_.current(options_.model)) {
         if (!warned_no_model_) spdlog::warn("inference: no champion of '{}' loaded yet; not predicting", options_.model);
         warned_no_model_ = true;
@@ -306,23 +404,37 @@ void InferenceService::commit(bus::Consumer& in) {
     for (const auto& [partition, offset] : oldest) in.commit(features_topic_, partition, offset);
 }
 
+// The message key is the symbol.
+std::optional<std::string> InferenceService::peek_symbol(const bus::Message& m) {
+    if (m.key.empty()) return std::nullopt;
+    return m.key;
+}
+
 void InferenceService::run(std::stop_token stop) {
     features_topic_ = bus::topics::features;
     auto in = bus_.subscribe("inference", {features_topic_});
     auto& count = consumed("inference");
     auto last_commit = std::chrono::steady_clock::now();
     while (!stop.stop_requested()) {
-        // Everything already waiting is one batch: symbols whose bars closed
-        // together reach the model in one call.
-        std::map<Timestamp, std::vector<Ready>> ready;
-        auto m = in->poll(kPoll);
-        for (std::size_t n = 1; m; ++n) {
+        // What is already waiting is one batch, one vector per symbol at most:
+        // symbols whose bars closed together reach the model in one call.
+        std::vector<std::string> batch;
+        std::set<std::string> in_batch;
+        for (auto m = in->poll(kPoll); m; m = in->poll(0ms)) {
             count.inc();
-            handle(*m, ready);
-            if (n == options_.max_batch) break;
-            m = in->poll(0ms);
+            const auto symbol = peek_symbol(*m);
+            if (symbol && in_batch.contains(*symbol)) {
+                predict(batch);
+                batch.clear();
+                in_batch.clear();
+            }
+            if (auto added = handle(*m)) {
+                batch.push_back(*added);
+                in_batch.insert(*added);
+            }
+            if (batch.size() >= options_.max_batch) break;
         }
-        for (const auto& [time, group] : ready) predict(group);
+        if (!batch.empty()) predict(batch);
         if (std::chrono::steady_clock::now() - last_commit >= options_.commit_every) {
             commit(*in);
             last_commit = std::chrono::steady_clock::now();

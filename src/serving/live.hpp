@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "bus/bus.hpp"
+#include "bus/messages.hpp"
 #include "data/simulator.hpp"
 #include "features/features.hpp"
 #include "sentiment/sentiment.hpp"
@@ -43,6 +44,9 @@ struct PriceSourceOptions {
     // 0 publishes as fast as the bus takes it.
     double speed = 0;
     long max_steps = -1;  // simulator bars per symbol; -1: until stopped
+    // Simulator bars published as fast as possible before pacing starts: the
+    // history a demo model was trained on, so features are warm when live bars come.
+    long fast_steps = 0;
 };
 
 class PriceService {
@@ -55,6 +59,7 @@ public:
 
 private:
     void pace(Timestamp event_time);
+    void publish_clock(Timestamp time, std::vector<std::string> symbols);
     void publish(const Bar& bar);
     void publish(NewsItem news);
     void run_simulator(std::stop_token stop);
@@ -84,6 +89,9 @@ struct FeatureServiceOptions {
     features::FeatureConfig config;
     std::filesystem::path snapshot_file;  // empty: no snapshots
     std::chrono::milliseconds snapshot_every{10'000};
+    // How long a bar waits for the news clock to pass it (while a clock
+    // source is alive) before it is used without waiting further.
+    std::chrono::milliseconds news_wait{2'000};
 };
 
 class FeatureService {
@@ -97,11 +105,34 @@ public:
     std::uint64_t rejected() const { return rejected_; }
 
 private:
-    void checkpoint(bus::Consumer& in);
+    struct WaitingBar {
+        Bar bar;
+        std::int32_t partition = 0;
+        std::int64_t offset = 0;
+        Timestamp published = 0;
+        std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
+    };
+    struct PendingClock {
+        bus::NewsClock clock;
+        std::chrono::steady_clock::time_point arrived;
+    };
+    void checkpoint(std::initializer_list<bus::Consumer*> inputs);  // prices, news
+    void note(const bus::Message& m);
+    void on_news(const bus::Message& m, const features::VectorSink& sink);
+    void on_bar(const bus::Message& m);
+    void push(const WaitingBar& w, const features::VectorSink& sink);
+    void drain(const features::VectorSink& sink);
 
     bus::Bus& bus_;
     FeatureServiceOptions options_;
     features::Pipeline pipeline_;
+    Duration lateness_ = 0;
+    bool clock_source_ = false;     // a news clock has been seen: bars wait for theirs
+    bool no_clock_source_ = false;  // the first bar waited news_wait without any clock
+    Timestamp input_at_ = 0;     // publish time of the input being handled (latency)
+    std::map<std::pair<Timestamp, std::string>, WaitingBar> waiting_;  // by (close time, symbol)
+    std::deque<PendingClock> clocks_;
+    std::map<std::string, Timestamp> pushed_;  // newest bar pushed per symbol
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> processed_;  // last offset per partition
     std::atomic<std::uint64_t> published_{0}, rejected_{0};
 };
@@ -126,13 +157,10 @@ private:
         std::int64_t offset = 0;
         Timestamp input_at = 0;
     };
-    struct Ready {
-        std::string symbol;
-        const Held* newest;
-    };
-    void handle(const bus::Message& m, std::map<Timestamp, std::vector<Ready>>& ready);
-    void predict(const std::vector<Ready>& group);
-    void predict_slot(const std::vector<Ready>& group, Slot slot);
+    std::optional<std::string> handle(const bus::Message& m);
+    static std::optional<std::string> peek_symbol(const bus::Message& m);
+    void predict(const std::vector<std::string>& group);
+    void predict_slot(const std::vector<std::string>& group, Slot slot);
     void commit(bus::Consumer& in);
 
     bus::Bus& bus_;

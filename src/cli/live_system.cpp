@@ -1,0 +1,224 @@
+#include "cli/live_system.hpp"
+
+#include <csignal>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "models/model.hpp"
+
+namespace pricecast::cli {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::atomic<bool> g_signalled{false};
+extern "C" void on_signal(int) { g_signalled = true; }
+
+api::ApiKey parse_key(const std::string& text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon == 0)
+        throw UsageError("serve.api_keys: '" + text + "' is not \"key:role\"");
+    const auto role = text.substr(colon + 1);
+    if (role != "read" && role != "admin")
+        throw UsageError("serve.api_keys: role '" + role + "' is not read or admin");
+    return {text.substr(0, colon), role == "admin" ? api::Role::admin : api::Role::read};
+}
+
+features::FeatureConfig configured_features(const Config& cfg) {
+    features::FeatureConfig c;
+    c.timeframes = cfg.strings("features.timeframes");
+    if (auto refs = cfg.strings("features.indicators"); !refs.empty()) c.indicators = std::move(refs);
+    c.sentiment_windows = cfg.strings("features.sentiment_windows");
+    c.lateness = cfg.string("features.lateness");
+    c.symbols = cfg.strings("features.symbols");
+    return c;
+}
+
+}  // namespace
+
+double parse_speed(const std::string& text) {
+    if (text == "max") return 0;
+    if (text.size() > 1 && text.back() == 'x') {
+        try {
+            std::size_t used = 0;
+            const double v = std::stod(text.substr(0, text.size() - 1), &used);
+            if (used == text.size() - 1 && v > 0) return v;
+        } catch (const std::exception&) {
+        }
+    }
+    throw UsageError("--speed: '" + text + "' is not a speed like \"60x\" or \"max\"");
+}
+
+const std::vector<std::string>& all_roles() {
+    static const std::vector<std::string> roles = {"price", "sentiment", "features", "inference", "api"};
+    return roles;
+}
+
+std::set<std::string> parse_roles(const std::vector<std::string>& names) {
+    std::set<std::string> out;
+    for (const auto& n : names) {
+        if (n == "all") {
+            out.insert(all_roles().begin(), all_roles().end());
+        } else if (std::find(all_roles().begin(), all_roles().end(), n) != all_roles().end()) {
+            out.insert(n);
+        } else {
+            throw UsageError(fmt::format("--role: unknown role '{}' (price, sentiment, features, inference, api, all)", n));
+        }
+    }
+    if (out.empty()) throw UsageError("--role: no role given");
+    return out;
+}
+
+LiveOptions live_options(CommonOptions& common) {
+    const Config& cfg = common.config();
+    LiveOptions o;
+    o.model = cfg.string("serve.model");
+    o.kafka = cfg.string("serve.kafka");
+    o.host = cfg.string("serve.host");
+    o.port = static_cast<int>(cfg.integer("serve.port"));
+    o.ws_port = static_cast<int>(cfg.integer("serve.ws_port"));
+    o.source.speed = parse_speed(cfg.string("serve.speed"));
+    o.window = static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.integer("serve.window")));
+    o.refresh_every = cfg.duration("serve.refresh_every");
+    o.snapshot_every = cfg.duration("serve.snapshot_every");
+    for (const auto& k : cfg.strings("serve.api_keys")) o.keys.push_back(parse_key(k));
+    o.data_dir = common.data_dir();
+    o.features = configured_features(cfg);
+    o.sentiment_model = cfg.string("sentiment.model");
+    return o;
+}
+
+LiveSystem::LiveSystem(LiveOptions options, CommonOptions& common) : options_(std::move(options)) {
+    try {
+        schema_ = features::Pipeline(options_.features).schema();
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+    bus_ = options_.kafka.empty() ? bus::make_in_process_bus() : bus::make_kafka_bus({.bootstrap = options_.kafka});
+    if (options_.roles.contains("sentiment")) scorer_ = make_sentiment_scorer(options_.sentiment_model, common);
+    if (options_.roles.contains("inference") || options_.roles.contains("api")) {
+        serving::ManagerOptions mo;
+        mo.interval = std::chrono::nanoseconds(options_.refresh_every) > 0ns
+                          ? std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(options_.refresh_every))
+                          : std::chrono::milliseconds(std::chrono::hours(1));
+        models_ = std::make_unique<serving::ModelManager>(options_.data_dir, models::load_model, mo);
+        models_->watch(options_.model, schema_.hash());
+    }
+}
+
+LiveSystem::~LiveSystem() { stop(); }
+
+void LiveSystem::launch(const std::string& role, std::function<void(std::stop_token)> body) {
+    threads_.emplace_back(role, std::jthread([role, body = std::move(body)](std::stop_token stop) {
+                              try {
+                                  body(stop);
+                              } catch (const std::exception& e) {
+                                  spdlog::error("{}: stopped: {}", role, e.what());
+                              }
+                          }));
+}
+
+void LiveSystem::start() {
+    const auto& roles = options_.roles;
+    if (models_) {
+        models_->refresh();
+        if (auto err = models_->last_error(options_.model)) spdlog::warn("model manager: {}", *err);
+        models_->start();
+    }
+    if (roles.contains("api")) {
+        feed_ = std::make_unique<serving::StoreFeed>(*bus_, predictions_, &features_);
+        launch("api-feed", [this](std::stop_token s) { feed_->run(s); });
+        api::Services services{&predictions_, &features_, models_.get(), options_.model, &schema_, options_.data_dir,
+                               bus_.get()};
+        api::ServerOptions so;
+        so.host = options_.host;
+        so.port = options_.port;
+        so.ws_port = options_.ws_port;
+        so.keys = options_.keys;
+        so.web_root = std::filesystem::path(PRICECAST_WEB_DIR);
+        server_ = std::make_unique<api::Server>(services, so);
+        server_->start();
+    }
+    if (roles.contains("inference")) {
+        serving::InferenceOptions io{options_.model, options_.window};
+        inference_ = std::make_unique<serving::InferenceService>(*bus_, *models_, io);
+        launch("inference", [this](std::stop_token s) { inference_->run(s); });
+    }
+    if (roles.contains("features")) {
+        serving::FeatureServiceOptions fo;
+        fo.config = options_.features;
+        fo.snapshot_file = std::filesystem::path(options_.data_dir) / "snapshots" / "features.bin";
+        fo.snapshot_every = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(options_.snapshot_every));
+        feature_service_ = std::make_unique<serving::FeatureService>(*bus_, fo);
+        launch("features", [this](std::stop_token s) { feature_service_->run(s); });
+    }
+    if (roles.contains("sentiment")) {
+        sentiment_ = std::make_unique<serving::SentimentService>(*bus_, *scorer_);
+        launch("sentiment", [this](std::stop_token s) { sentiment_->run(s); });
+    }
+    if (roles.contains("price")) {
+        price_ = std::make_unique<serving::PriceService>(*bus_, options_.source);
+        launch("price", [this](std::stop_token s) {
+            price_->run(s);
+            source_done_ = true;
+        });
+    }
+}
+
+bool LiveSystem::source_done() const { return source_done_; }
+
+// Waits until no service has published for a moment (or 5 s pass).
+void LiveSystem::wait_idle() {
+    auto total = [this] {
+        std::uint64_t n = 0;
+        if (sentiment_) n += sentiment_->scored();
+        if (feature_service_) n += feature_service_->published();
+        if (inference_) n += inference_->published();
+        return n;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (auto last = total(); std::chrono::steady_clock::now() < deadline;) {
+        std::this_thread::sleep_for(300ms);
+        const auto now = total();
+        if (now == last) return;
+        last = now;
+    }
+}
+
+void LiveSystem::stop() {
+    if (threads_.empty() && !server_) return;
+    // Intake first (the price source is the last launched), then the rest in
+    // data-flow order, each after the one before it has drained.
+    for (auto it = threads_.rbegin(); it != threads_.rend(); ++it) {
+        if (it->first != "price") continue;
+        it->second.request_stop();
+        it->second.join();
+    }
+    wait_idle();
+    for (const auto& role : {"sentiment", "features", "inference", "api-feed"}) {
+        for (auto& [name, t] : threads_) {
+            if (name != role || !t.joinable()) continue;
+            t.request_stop();
+            t.join();
+        }
+        if (std::string(role) == "sentiment" || std::string(role) == "features") wait_idle();
+    }
+    threads_.clear();
+    if (server_) server_->stop();
+    server_.reset();
+    if (models_) models_->stop();
+    bus_->flush(10s);
+}
+
+void wait_for_signal(const std::function<bool()>& until) {
+    g_signalled = false;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    while (!g_signalled && !(until && until())) std::this_thread::sleep_for(100ms);
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+}
+
+}  // namespace pricecast::cli

@@ -1,0 +1,88 @@
+// The running system of `pricecast serve` and `pricecast demo`: the chosen
+// roles on one bus (in-process, or Kafka when a bootstrap is given), each on
+// its own thread, stopped gracefully in data-flow order.
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/api.hpp"
+#include "bus/bus.hpp"
+#include "cli/commands.hpp"
+#include "serving/live.hpp"
+
+namespace pricecast::cli {
+
+struct LiveOptions {
+    std::set<std::string> roles;  // price, sentiment, features, inference, api
+    std::string kafka;            // bootstrap servers; empty: in-process bus
+    std::string model;            // registered model served
+    std::string host = "127.0.0.1";
+    int port = 8080, ws_port = -1;
+    std::vector<api::ApiKey> keys;
+    serving::PriceSourceOptions source;
+    std::size_t window = 60;
+    Duration refresh_every = kHour, snapshot_every = 10 * kSecond;
+    std::string data_dir;
+    features::FeatureConfig features;
+    std::string sentiment_model;  // "" = the configured scorer
+};
+
+// "60x" -> 60, "1.5x" -> 1.5, "max" -> 0; UsageError otherwise.
+double parse_speed(const std::string& text);
+
+// Every role name, in data-flow order.
+const std::vector<std::string>& all_roles();
+
+// Roles from "--role a,b" ("all" = every role); UsageError naming an unknown one.
+std::set<std::string> parse_roles(const std::vector<std::string>& names);
+
+// The [serve] configuration (flags are applied by the caller).
+LiveOptions live_options(CommonOptions& common);
+
+class LiveSystem {
+public:
+    LiveSystem(LiveOptions options, CommonOptions& common);
+    ~LiveSystem();
+    void start();
+    // Stops intake first, lets the rest drain, then stops the consumers (each
+    // commits and snapshots on its way out) and the API.
+    void stop();
+    // True once the price source has published everything (file replay, or
+    // the simulator's step limit).
+    bool source_done() const;
+
+    serving::PredictionStore& predictions() { return predictions_; }
+    const features::FeatureSchema& schema() const { return schema_; }
+    serving::ModelManager* models() { return models_.get(); }
+    api::Server* server() { return server_.get(); }
+    bus::Bus& bus() { return *bus_; }
+
+private:
+    void launch(const std::string& role, std::function<void(std::stop_token)> body);
+    void wait_idle();
+
+    LiveOptions options_;
+    features::FeatureSchema schema_;
+    std::unique_ptr<bus::Bus> bus_;
+    std::unique_ptr<sentiment::SentimentScorer> scorer_;
+    std::unique_ptr<serving::ModelManager> models_;
+    serving::PredictionStore predictions_;
+    serving::FeatureStore features_;
+    std::unique_ptr<serving::PriceService> price_;
+    std::unique_ptr<serving::SentimentService> sentiment_;
+    std::unique_ptr<serving::FeatureService> feature_service_;
+    std::unique_ptr<serving::InferenceService> inference_;
+    std::unique_ptr<serving::StoreFeed> feed_;
+    std::unique_ptr<api::Server> server_;
+    std::vector<std::pair<std::string, std::jthread>> threads_;  // data-flow order
+    std::atomic<bool> source_done_{false};
+};
+
+// Blocks until SIGINT or SIGTERM (or `until` returns true, polled every 100 ms).
+void wait_for_signal(const std::function<bool()>& until = {});
+
+}  // namespace pricecast::cli
