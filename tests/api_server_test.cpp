@@ -237,10 +237,12 @@ TEST(ApiServer, UnknownRoutesAndMethods) {
 
 TEST(ApiServer, StaticFilesWithoutEscapes) {
     const auto web = std::filesystem::temp_directory_path() / ("pricecast-api-web-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(web);  // a crashed earlier run's leftovers
     std::filesystem::create_directories(web / "js");
     std::ofstream(web / "index.html") << "<html>dashboard</html>";
     std::ofstream(web / "js" / "app.js") << "console.log(1)";
     std::ofstream(web.parent_path() / "pricecast-api-secret.txt") << "secret";
+    std::filesystem::create_symlink(web.parent_path() / "pricecast-api-secret.txt", web / "link.txt");
     {
         api::ServerOptions o;
         o.web_root = web;
@@ -253,7 +255,8 @@ TEST(ApiServer, StaticFilesWithoutEscapes) {
         EXPECT_EQ(js.status, 200);
         EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
         for (const char* escape : {"/../pricecast-api-secret.txt", "/%2e%2e/pricecast-api-secret.txt",
-                                   "/js/../../pricecast-api-secret.txt", "/missing.html"}) {
+                                   "/js/../../pricecast-api-secret.txt", "/missing.html", "/link.txt", "/js/",
+                                   "/js%00/app.js"}) {
             auto r = raw(env.port(), std::string("GET ") + escape + " HTTP/1.1\r\nHost: x\r\n\r\n");
             EXPECT_EQ(r.status, 404) << escape;
             EXPECT_EQ(r.body.find("secret\""), std::string::npos);
