@@ -184,10 +184,10 @@ TEST(ApiServer, NewsIsValidatedAndPublished) {
                        {"body", "up a lot"}};
     auto r = post(env.port(), "/v1/news", item.dump());
     ASSERT_EQ(r.status, 202) << r.body;
-    EXPECT_EQ(r.json()["key"], "BTC");
+    EXPECT_EQ(r.json()["key"], bus::kNewsKey);  // news and clocks share one ordered stream
     const auto m = consumer->poll(std::chrono::seconds(30));
     ASSERT_TRUE(m);
-    EXPECT_EQ(m->key, "BTC");
+    EXPECT_EQ(m->key, bus::kNewsKey);
     const auto decoded = bus::decode_news(m->value);
     EXPECT_EQ(decoded.id, "n1");
     EXPECT_EQ(decoded.headline, "BTC rallies");

@@ -243,7 +243,7 @@ json paths() {
                                   {"400", error("malformed body")},
                                   {"422", error("wrong width or number of steps")},
                                   {"503", error("no model loaded")}}}};
-    p["/v1/news"]["post"] = {{"summary", "publish a news item to news-raw (keyed by its first symbol)"},
+    p["/v1/news"]["post"] = {{"summary", "publish a news item to news-raw"},
                              {"requestBody", body(ref("NewsRequest"))},
                              {"responses",
                               {{"202", response("accepted", ref("NewsAccepted"))},
