@@ -90,17 +90,19 @@ int register_labelled_version(pricecast::test::ApiEnv& env) {
     return registry::register_model(reg, test::kModel, m, meta).version;
 }
 
-// Bar closes of a seeded random walk with random class probabilities, added to
+// Bar closes of seeded random walks with random class probabilities, added to
 // the store as the inference service would: `history` bars at once, then one
-// bar per `period` until stopped (at most `limit` bars, so it ends by itself).
+// bar every `period` until stopped (at most 3,000 bars, so it ends by itself).
 class Feeder {
 public:
-    Feeder(pricecast::serving::PredictionStore& store, int version, int history)
-        : store_(store), version_(version) {
+    Feeder(pricecast::serving::PredictionStore& store, int version, int history, std::vector<std::string> symbols,
+           std::chrono::milliseconds period = std::chrono::milliseconds(100))
+        : store_(store), version_(version), symbols_(std::move(symbols)), closes_(symbols_.size()) {
+        for (std::size_t s = 0; s < closes_.size(); ++s) closes_[s] = 40.0 + 10.0 * static_cast<double>(s % 20);
         for (int i = 0; i < history; ++i) step();
-        thread_ = std::thread([this] {
+        thread_ = std::thread([this, period] {
             for (int i = 0; i < 3000 && !stop_; ++i) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the market's pace, not a sync
+                std::this_thread::sleep_for(period);  // the market's pace, not a synchronization
                 step();
             }
         });
@@ -120,7 +122,7 @@ private:
             for (auto& x : probs) x = std::uniform_real_distribution<float>(0.05f, 1)(random_);
             const float sum = probs[0] + probs[1] + probs[2];
             for (auto& x : probs) x /= sum;
-            auto p = test::make_prediction(kSymbols[s], t);
+            auto p = test::make_prediction(symbols_[s], t);
             p.version = version_;
             p.probs = probs;
             p.cls = static_cast<int>(std::max_element(probs.begin(), probs.end()) - probs.begin());
@@ -130,11 +132,11 @@ private:
         }
     }
 
-    static constexpr std::array<const char*, 3> kSymbols = {"ACME", "BOLT", "CRUX"};
     pricecast::serving::PredictionStore& store_;
     int version_;
+    std::vector<std::string> symbols_;
+    std::vector<double> closes_;
     std::mt19937 random_{7};
-    std::array<double, 3> closes_{100, 250, 40};
     std::int64_t bar_ = 0;
     std::atomic<bool> stop_{false};
     std::thread thread_;
@@ -149,7 +151,7 @@ TEST(Dashboard, DrawsTheApisLivePredictionsInHeadlessChromium) {
     options.web_root = project_root() / "web";
     options.keys = {{pricecast::test::kReadKey, pricecast::api::Role::read}};
     pricecast::test::ApiEnv env(options);
-    Feeder feeder(env.predictions, register_labelled_version(env), 30);
+    Feeder feeder(env.predictions, register_labelled_version(env), 30, {"ACME", "BOLT", "CRUX"});
 
     const fs::path shot = fs::absolute("dashboard.png");
     fs::remove(shot);
@@ -161,6 +163,28 @@ TEST(Dashboard, DrawsTheApisLivePredictionsInHeadlessChromium) {
                               "model name is filled (m)", "the three probabilities add up to 100%",
                               "matches a recount", "no uncaught script errors"})
         EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
+    expect_screenshot(shot);
+}
+
+// Many symbols: a drop-down instead of tabs, every symbol's history loaded, and
+// the chart still follows live bars.
+TEST(Dashboard, ListsManySymbols) {
+    if (const auto missing = missing_prerequisite(); !missing.empty())
+        GTEST_SKIP() << "missing " << missing << "; ./run build installs it";
+    pricecast::api::ServerOptions options;
+    options.web_root = project_root() / "web";
+    // Above the symbol count: one bar close queues a prediction per symbol for a
+    // "*" subscriber, and past the bound the server drops the client.
+    options.ws_queue_limit = 1024;
+    pricecast::test::ApiEnv env(options);
+    std::vector<std::string> symbols;
+    for (int i = 0; i < 300; ++i) symbols.push_back(fmt::format("S{:03}", i));
+    Feeder feeder(env.predictions, register_labelled_version(env), 25, symbols, std::chrono::milliseconds(300));
+    const fs::path shot = fs::absolute("dashboard-many.png");
+    const auto r = run_script(fmt::format("--url 'http://127.0.0.1:{}/' --screenshot '{}' --min-markers 20 --min-symbols 300",
+                                          env.port(), shot.string()));
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("symbols listed in a drop-down (300)"), std::string::npos) << r.output;
     expect_screenshot(shot);
 }
 

@@ -205,19 +205,35 @@
     ignored.textContent = state.ignored ? `ignored ${state.ignored} malformed message(s); see the console` : '';
   }
 
+  // Tabs for a few symbols; past MAX_TABS a drop-down, which stays usable at 1,000.
+  const MAX_TABS = 12;
+
+  function symbolButton(name) {
+    const b = document.createElement('button');
+    b.textContent = name;
+    b.addEventListener('click', () => select(name));
+    return b;
+  }
+
+  function symbolDropDown(names) {
+    const list = document.createElement('select');
+    list.setAttribute('aria-label', 'symbol');
+    list.replaceChildren(...names.map((name) => new Option(name, name)));
+    list.addEventListener('change', () => select(list.value));
+    return list;
+  }
+
   function renderTabs() {
     const nav = $('symbols');
     const names = [...state.symbols.keys()].sort();
     if (nav.dataset.names !== names.join(',')) {
       nav.dataset.names = names.join(',');
-      nav.replaceChildren(...names.map((name) => {
-        const b = document.createElement('button');
-        b.textContent = name;
-        b.addEventListener('click', () => select(name));
-        return b;
-      }));
+      if (names.length > MAX_TABS) nav.replaceChildren(symbolDropDown(names));
+      else nav.replaceChildren(...names.map(symbolButton));
     }
-    for (const b of nav.children) b.classList.toggle('selected', b.textContent === state.selected);
+    for (const b of nav.querySelectorAll('button')) b.classList.toggle('selected', b.textContent === state.selected);
+    const list = nav.querySelector('select');
+    if (list) list.value = state.selected;
   }
 
   function select(symbol) {

@@ -13,10 +13,11 @@ const { chromium } = require('playwright-core');
 
 function parseArgs(argv) {
   const args = { url: '', mock: '', screenshot: 'dashboard.png', minMarkers: 20, timeoutMs: 60000,
-    chromium: process.env.PRICECAST_CHROMIUM || '/usr/bin/chromium', expectIgnored: -1, expectError: '' };
+    chromium: process.env.PRICECAST_CHROMIUM || '/usr/bin/chromium', expectIgnored: -1, expectError: '',
+    minSymbols: 0 };
   const names = { '--url': 'url', '--mock': 'mock', '--screenshot': 'screenshot', '--min-markers': 'minMarkers',
     '--timeout-ms': 'timeoutMs', '--chromium': 'chromium', '--expect-ignored': 'expectIgnored',
-    '--expect-error': 'expectError' };
+    '--expect-error': 'expectError', '--min-symbols': 'minSymbols' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
     if (!key || i + 1 >= argv.length) throw new Error(`usage: unknown option or missing value: ${argv[i]}`);
@@ -41,6 +42,18 @@ async function checkError(page, args) {
     return !el.hidden && el.textContent.includes(t);
   }, args.expectError, { timeout: args.timeoutMs });
   check(true, `the page explains: ${await text(page, '#chart-error')}`);
+}
+
+// Every symbol listed (a drop-down past a dozen) and its latest row in the table.
+async function checkSymbols(page, args) {
+  await page.waitForFunction((n) => document.querySelectorAll('#latest tr').length >= n,
+    args.minSymbols, { timeout: args.timeoutMs });
+  const listed = await page.evaluate(() => {
+    const list = document.querySelector('#symbols select');
+    return list ? list.options.length : -document.querySelectorAll('#symbols button').length;
+  });
+  if (args.minSymbols > 12) check(listed >= args.minSymbols, `symbols listed in a drop-down (${listed})`);
+  else check(-listed >= args.minSymbols, `symbols listed as tabs (${-listed})`);
 }
 
 async function checkPage(page, args) {
@@ -78,6 +91,7 @@ async function checkPage(page, args) {
   check(true, `accuracy is shown (${await text(page, '#accuracy-symbol')}; ${await text(page, '#accuracy-title')})`);
 
   await checkAccuracy(page, args.timeoutMs);
+  if (args.minSymbols > 0) await checkSymbols(page, args);
 
   if (args.expectIgnored >= 0) {
     const ignored = await page.$eval('#ignored', (el) => Number(el.dataset.count));
