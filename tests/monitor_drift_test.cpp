@@ -77,7 +77,30 @@ TEST(Reference, JsonRoundTripAndBadFieldsNamed) {
     expect_error(j, "features[1].shares");
     j = good, j["features"][1]["sample"] = nlohmann::json::array();
     expect_error(j, "features[1].sample");
+    j = good, j["features"][0]["noise_psi"] = -1;
+    expect_error(j, "features[0].noise_psi");
     expect_error(nlohmann::json::array(), "reference.format");
+}
+
+TEST(Reference, NoisePsiIsTheWorstWindowOfTheReference) {
+    // Stationary: every quarter of 1..400 shuffled evenly is the whole again; a
+    // level shift inside the reference makes its windows differ from the whole.
+    std::vector<double> even(400), shifted(400);
+    for (std::size_t i = 0; i < 400; ++i) even[i] = double((i * 37) % 400), shifted[i] = double(i);
+    const auto calm = Reference::fit({"x"}, {even}, 2000, 100).features()[0];
+    const auto moving = Reference::fit({"x"}, {shifted}, 2000, 100).features()[0];
+    EXPECT_LT(calm.noise_psi, 0.05);
+    EXPECT_GT(moving.noise_psi, 1.0);
+    EXPECT_NEAR(moving.noise_psi, psi(moving, std::span(shifted).first(100)), 1e-12);
+    EXPECT_EQ(Reference::fit({"x"}, {shifted}).features()[0].noise_psi, 0);  // no window given
+    // A feature that moves this much on its own needs a bigger PSI to alarm.
+    DriftConfig c;
+    c.min_feature_samples = 10;
+    Reference ref = Reference::fit({"x"}, {shifted}, 2000, 100);
+    const std::vector<double> first_quarter(shifted.begin(), shifted.begin() + 100);
+    const auto d = data_drift(ref, {first_quarter}, c);
+    EXPECT_GE(d.features[0].psi_threshold, 3 * moving.noise_psi);
+    EXPECT_FALSE(d.alarm);
 }
 
 TEST(Psi, ZeroForTheReferenceItselfAndByHandForAShift) {
@@ -171,7 +194,7 @@ std::string describe(const DataDrift& d) {
 
 TEST(DataDriftOnSimulator, RegimeSwitchMidStreamAlarmsAndNamesVolatilityFeatures) {
     const auto c = simulated_features(4 * kDay - 60);  // turbulent from an hour before the last day
-    const auto ref = Reference::fit(c.names, c.reference);
+    const auto ref = Reference::fit(c.names, c.reference, 2000, c.current[0].size(), 2);
     const auto d = data_drift(Reference::from_json(ref.to_json()), c.current, DriftConfig{});
     ASSERT_TRUE(d.alarm) << describe(d);
     ASSERT_FALSE(d.top.empty());
@@ -186,7 +209,7 @@ TEST(DataDriftOnSimulator, RegimeSwitchMidStreamAlarmsAndNamesVolatilityFeatures
 
 TEST(DataDriftOnSimulator, StationaryStreamOfTheSameLengthDoesNotAlarm) {
     const auto c = simulated_features(-1);
-    const auto d = data_drift(Reference::fit(c.names, c.reference), c.current, DriftConfig{});
+    const auto d = data_drift(Reference::fit(c.names, c.reference, 2000, c.current[0].size(), 2), c.current, DriftConfig{});
     EXPECT_FALSE(d.alarm) << describe(d);
 }
 

@@ -148,11 +148,72 @@ TEST_F(MonitorServiceTest, ShiftedFeaturesRaiseADataDriftAlert) {
     EXPECT_EQ(d->top, std::vector<std::string>{"f"});
     monitor.evaluate(kBar * 300);
     const auto drift = of_kind(received_, "data_drift");
-    ASSERT_EQ(drift.size(), 1u);
-    EXPECT_EQ(drift[0].details["top"][0], "f");
+    ASSERT_FALSE(drift.empty());
+    for (const auto& a : drift) EXPECT_EQ(a.details["top"][0], "f");
 
     o.feature_names = {"other"};
     EXPECT_THROW(MonitorService(o, alerts_), MonitorError);
+}
+
+// Must show 1: the simulator switching regime mid-stream raises a data-drift
+// alert (after the switch, naming a volatility feature); the same length of
+// stationary stream raises none. Reference: all days but the last two, which
+// are fed through the service, evaluated every hour of event time.
+constexpr int kDays = 8;
+std::vector<Alert> drift_alerts_on_simulator(int regime_switch_at, const MonitorOptions& base, Timestamp* switch_time) {
+    auto cfg = data::default_simulator_config();
+    cfg.seed = 11;
+    cfg.switch_prob = 0;
+    cfg.regime_switch_at = regime_switch_at;
+    cfg.trades = false;
+    data::MarketSimulator sim(cfg);
+    std::vector<Bar> bars;
+    std::vector<NewsItem> news;
+    for (int i = 0; i < kDays * 1440; ++i) {
+        auto s = sim.step();
+        bars.insert(bars.end(), s.bars.begin(), s.bars.end());
+        news.insert(news.end(), s.news.begin(), s.news.end());
+    }
+    *switch_time = cfg.start + regime_switch_at * cfg.interval;
+    features::FeatureConfig fc;
+    fc.timeframes = {"1m"};
+    fc.indicators = {"rsi(14)", "natr(14)", "roc(10)"};
+    const auto vectors = features::build(fc, bars, news);
+    auto o = base;
+    const features::Pipeline schema_of(fc);
+    for (const auto& c : schema_of.schema().columns()) o.feature_names.push_back(c.name);
+    const Timestamp ref_end = cfg.start + (kDays - 2) * kDay;
+    std::vector<std::vector<double>> reference(o.feature_names.size());
+    for (const auto& v : vectors)
+        if (v.close_time <= ref_end)
+            for (std::size_t f = 0; f < v.values.size(); ++f) reference[f].push_back(v.values[f]);
+    const std::size_t rows_per_day = 1440 * cfg.symbols.size();
+    o.reference = Reference::fit(o.feature_names, reference, 2000, rows_per_day, cfg.symbols.size());
+    o.reference_model = {"gbdt", 1, "champion"};
+    std::vector<Alert> received;
+    AlertManager alerts;
+    alerts.add_sink(std::make_unique<Recorder>(&received));
+    MonitorService monitor(o, alerts);
+    for (const auto& v : vectors)
+        if (v.close_time > ref_end) monitor.on_features(v);
+    return of_kind(received, "data_drift");
+}
+
+TEST_F(MonitorServiceTest, RegimeSwitchOnTheSimulatorRaisesADataDriftAlert) {
+    Timestamp switch_time = 0;
+    const auto alerts = drift_alerts_on_simulator((kDays - 1) * 1440 - 60, options(), &switch_time);
+    ASSERT_FALSE(alerts.empty());
+    EXPECT_GT(alerts.front().time, switch_time);
+    const std::string top = alerts.front().details["top"][0];
+    EXPECT_TRUE(top.find("natr") != std::string::npos || top.find("volatility") != std::string::npos ||
+                top.find("hl_ratio") != std::string::npos || top.find("bb_width") != std::string::npos)
+        << alerts.front().summary;
+}
+
+TEST_F(MonitorServiceTest, StationarySimulatorRaisesNoDataDriftAlert) {
+    Timestamp switch_time = 0;
+    const auto alerts = drift_alerts_on_simulator(-1, options(), &switch_time);
+    EXPECT_TRUE(alerts.empty()) << alerts.front().summary;
 }
 
 TEST_F(MonitorServiceTest, OverTheBusEveryPredictionIsLoggedAndResolved) {

@@ -68,6 +68,38 @@ void check_feature(const Reference::Feature& f, const std::string& path) {
     if (f.sample.empty() || !std::is_sorted(f.sample.begin(), f.sample.end()) ||
         !std::all_of(f.sample.begin(), f.sample.end(), [](double e) { return std::isfinite(e); }))
         throw MonitorError("drift reference: " + path + ".sample must be finite, ascending and not empty");
+    if (!(f.noise_psi >= 0) || !std::isfinite(f.noise_psi))
+        throw MonitorError("drift reference: " + path + ".noise_psi must be finite and >= 0");
+    if (!(f.effective_share > 0 && f.effective_share <= 1))
+        throw MonitorError("drift reference: " + path + ".effective_share must be in (0, 1]");
+    if (f.count < f.sample.size()) throw MonitorError("drift reference: " + path + ".count is below the sample size");
+}
+
+// Windows stepping by a quarter window over the time-ordered finite values.
+double noise_psi(const Reference::Feature& f, std::span<const double> values, std::size_t window) {
+    std::vector<double> finite;
+    for (double x : values)
+        if (std::isfinite(x)) finite.push_back(x);
+    if (window == 0 || finite.size() < 2 * window) return 0;
+    double worst = 0;
+    for (std::size_t start = 0; start + window <= finite.size(); start += std::max<std::size_t>(1, window / 4))
+        worst = std::max(worst, psi(f, std::span(finite).subspan(start, window)));
+    return worst;
+}
+
+// (1 - r) / (1 + r) for the autocorrelation r at `lag`, over pairs both finite.
+double effective_share(std::span<const double> x, std::size_t lag) {
+    double sx = 0, sy = 0, sxx = 0, syy = 0, sxy = 0, n = 0;
+    for (std::size_t i = 0; i + lag < x.size(); ++i) {
+        const double a = x[i], b = x[i + lag];
+        if (!std::isfinite(a) || !std::isfinite(b)) continue;
+        sx += a, sy += b, sxx += a * a, syy += b * b, sxy += a * b, n += 1;
+    }
+    if (n < 3) return 1;
+    const double vx = sxx - sx * sx / n, vy = syy - sy * sy / n;
+    if (!(vx > 0 && vy > 0)) return 1e-6;  // constant: nothing to learn from more values
+    const double r = std::clamp((sxy - sx * sy / n) / std::sqrt(vx * vy), 0.0, 1.0);
+    return std::max(1e-6, (1 - r) / (1 + r));
 }
 
 }  // namespace
@@ -78,7 +110,8 @@ void validate(const DriftConfig& c) {
     if (!(c.max_accuracy_drop >= 0 && c.max_accuracy_drop <= 1))
         throw MonitorError("drift: max_accuracy_drop must be in [0, 1]");
     if (!(c.psi_alarm > 0)) throw MonitorError("drift: psi_alarm must be positive");
-    if (!(c.ks_p_alarm > 0 && c.ks_p_alarm < 1)) throw MonitorError("drift: ks_p_alarm must be in (0, 1)");
+    if (!(c.noise_multiplier >= 0)) throw MonitorError("drift: noise_multiplier must be >= 0");
+    if (!(c.ks_alarm > 0 && c.ks_alarm < 1)) throw MonitorError("drift: ks_alarm must be in (0, 1)");
     if (c.min_samples == 0 || c.min_feature_samples == 0) throw MonitorError("drift: minimum sample counts must be positive");
 }
 
@@ -93,7 +126,7 @@ PerformanceDrift performance_drift(const Metrics& short_window, const Metrics& l
 }
 
 Reference Reference::fit(const std::vector<std::string>& names, const std::vector<std::vector<double>>& columns,
-                         std::size_t sample_size) {
+                         std::size_t sample_size, std::size_t window, std::size_t lag) {
     if (names.size() != columns.size())
         throw MonitorError(fmt::format("drift reference: {} names for {} columns", names.size(), columns.size()));
     if (sample_size < 2) throw MonitorError("drift reference: sample_size must be at least 2");
@@ -109,6 +142,9 @@ Reference Reference::fit(const std::vector<std::string>& names, const std::vecto
         // Evenly spaced order statistics keep the shape of the whole distribution.
         const std::size_t m = std::min(sample_size, sorted.size());
         for (std::size_t j = 0; j < m; ++j) feat.sample.push_back(sorted[j * (sorted.size() - 1) / (m - 1)]);
+        feat.noise_psi = noise_psi(feat, columns[f], window);
+        feat.effective_share = effective_share(columns[f], lag);
+        feat.count = sorted.size();
         ref.features_.push_back(std::move(feat));
     }
     return ref;
@@ -117,7 +153,13 @@ Reference Reference::fit(const std::vector<std::string>& names, const std::vecto
 nlohmann::json Reference::to_json() const {
     auto features = nlohmann::json::array();
     for (const auto& f : features_)
-        features.push_back({{"name", f.name}, {"edges", f.edges}, {"shares", f.shares}, {"sample", f.sample}});
+        features.push_back({{"name", f.name},
+                            {"edges", f.edges},
+                            {"shares", f.shares},
+                            {"sample", f.sample},
+                            {"noise_psi", f.noise_psi},
+                            {"effective_share", f.effective_share},
+                            {"count", f.count}});
     return {{"format", "pricecast.drift_reference/1"}, {"features", features}};
 }
 
@@ -132,7 +174,10 @@ Reference Reference::from_json(const nlohmann::json& j) {
         Feature f{.name = field<std::string>(list[i], path, "name"),
                   .edges = field<std::vector<double>>(list[i], path, "edges"),
                   .shares = field<std::vector<double>>(list[i], path, "shares"),
-                  .sample = field<std::vector<double>>(list[i], path, "sample")};
+                  .sample = field<std::vector<double>>(list[i], path, "sample"),
+                  .noise_psi = field<double>(list[i], path, "noise_psi"),
+                  .effective_share = field<double>(list[i], path, "effective_share"),
+                  .count = field<std::size_t>(list[i], path, "count")};
         check_feature(f, path);
         ref.features_.push_back(std::move(f));
     }
@@ -180,7 +225,11 @@ DataDrift data_drift(const Reference& ref, const std::vector<std::vector<double>
             fd.ks = ks.statistic;
             fd.ks_p = ks.p_value;
         }
-        fd.alarm = fd.n >= c.min_feature_samples && fd.psi > c.psi_alarm && fd.ks_p < c.ks_p_alarm;
+        const auto& ref_f = feats[f];
+        const double by_chance = double(kBins - 1) / ref_f.effective_share *
+                                 (1 / std::max(1.0, double(fd.n)) + 1 / std::max(1.0, double(ref_f.count)));
+        fd.psi_threshold = std::max({c.psi_alarm, c.noise_multiplier * ref_f.noise_psi, c.noise_multiplier * by_chance});
+        fd.alarm = fd.n >= c.min_feature_samples && fd.psi > fd.psi_threshold && fd.ks > c.ks_alarm;
         out.features.push_back(std::move(fd));
     }
     std::stable_sort(out.features.begin(), out.features.end(),

@@ -224,8 +224,15 @@ struct DriftConfig {
     Duration long_window = 168 * kHour;
     double max_accuracy_drop = 0.05;  // short below long by more than this alarms
     std::size_t min_samples = 100;    // resolved predictions needed in the short window
+    // A feature alarms when both PSI and the KS statistic exceed these. The KS
+    // p-value is reported but not used: features are autocorrelated (rolling
+    // windows), which makes it tiny on stationary data too (1e-40 on the simulator).
     double psi_alarm = 0.25;
-    double ks_p_alarm = 0.001;        // and KS p-value below this
+    // ... and PSI exceeds this times the feature's own noise_psi and this times
+    // the PSI expected by chance from the effective sample sizes, (bins - 1)
+    // (1 / n_eff + 1 / n_eff_reference).
+    double noise_multiplier = 3;
+    double ks_alarm = 0.25;
     std::size_t min_feature_samples = 100;
     std::size_t top_features = 5;
 };
@@ -248,10 +255,21 @@ public:
         std::vector<double> edges{};   // 9 inner cut points; bins are (-inf, e0], (e0, e1], ..., (e8, inf)
         std::vector<double> shares{};  // reference share per bin (10)
         std::vector<double> sample{};  // sorted, at most sample_size values
+        // The largest PSI of a window of the reference against the whole: how
+        // much the feature moves on its own (sparse news features move a lot).
+        double noise_psi = 0;
+        // Autocorrelated values carry less information than their count:
+        // n_eff = n (1 - r) / (1 + r) with r the lag autocorrelation (AR(1)
+        // approximation); this is (1 - r) / (1 + r), in (0, 1].
+        double effective_share = 1;
+        std::size_t count = 0;  // finite reference values
     };
-    // columns[f] holds feature f's values; non-finite values are skipped.
+    // columns[f] holds feature f's values in time order; non-finite values are
+    // skipped. `window`: values in one monitoring window (the short window's
+    // rows); 0 leaves noise_psi at 0. `lag`: rows between consecutive values
+    // of one series (the number of symbols interleaved in the columns).
     static Reference fit(const std::vector<std::string>& names, const std::vector<std::vector<double>>& columns,
-                         std::size_t sample_size = 2000);
+                         std::size_t sample_size = 2000, std::size_t window = 0, std::size_t lag = 1);
     const std::vector<Feature>& features() const { return features_; }
     nlohmann::json to_json() const;
     // Throws MonitorError naming the bad field ("features[2].edges").
@@ -265,6 +283,7 @@ struct FeatureDrift {
     std::string name{};
     std::size_t n = 0;  // finite current values
     double psi = 0, ks = 0, ks_p = 1;
+    double psi_threshold = 0;  // the largest of the three PSI bounds
     bool alarm = false;
 };
 struct DataDrift {
@@ -373,6 +392,8 @@ public:
     void on_features(const features::FeatureVector& v);
     // Metrics of both windows ending at `now`, gauges set, alerts raised.
     std::vector<MetricsRow> evaluate(Timestamp now);
+    // Features of the short window against the reference; nullopt without a
+    // reference or until features span a whole short window.
     std::optional<DataDrift> data_drift_now() const;
 
     // Consumes predictions, prices (and features) until stop; commits after

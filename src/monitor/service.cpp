@@ -58,6 +58,7 @@ struct MonitorService::Impl {
     Timestamp next_evaluation = INT64_MIN;
     std::vector<int> reference_column;                        // reference feature -> FeatureVector column
     std::deque<std::pair<Timestamp, std::vector<double>>> recent;  // (close time, reference features)
+    Timestamp first_feature = INT64_MIN;
 
     Impl(MonitorOptions o, AlertManager& a)
         : options(std::move(o)),
@@ -123,12 +124,18 @@ void MonitorService::on_features(const features::FeatureVector& v) {
     for (int c : impl_->reference_column)
         values.push_back(static_cast<std::size_t>(c) < v.values.size() ? v.values[std::size_t(c)] : NAN);
     auto& recent = impl_->recent;
+    if (impl_->first_feature == INT64_MIN) impl_->first_feature = v.close_time;
     recent.emplace_back(v.close_time, std::move(values));
     while (recent.front().first <= v.close_time - impl_->options.drift.short_window) recent.pop_front();
+    impl_->maybe_evaluate(v.close_time, *this);
 }
 
 std::optional<DataDrift> MonitorService::data_drift_now() const {
-    if (!impl_->options.reference) return std::nullopt;
+    // A partial window is not comparable with the reference: an hour of data
+    // has its own time-of-day profile and too few independent values.
+    if (!impl_->options.reference || impl_->recent.empty() ||
+        impl_->recent.back().first - impl_->first_feature < impl_->options.drift.short_window)
+        return std::nullopt;
     std::vector<std::vector<double>> columns(impl_->reference_column.size());
     for (const auto& [t, values] : impl_->recent)
         for (std::size_t f = 0; f < values.size(); ++f) columns[f].push_back(values[f]);
