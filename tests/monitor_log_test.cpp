@@ -1,6 +1,8 @@
 // Prediction log (idempotent append, outcomes, queries) and the outcome
 // resolver (horizon, gaps, late prices, any arrival order, save/restore).
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -149,6 +151,19 @@ TEST_F(PredictionLogTest, BadPredictionsNameTheField) {
     expect_error(p, "close");
     EXPECT_TRUE(log.query({}).empty());
     EXPECT_THROW(log.set_outcome({"ACME", kT0, 5, 1, 1}), MonitorError);
+}
+
+TEST_F(PredictionLogTest, ThreadsAppendingTheSameStreamAddEachRowOnce) {
+    PredictionLog log(PredictionLog::default_path(dir_));
+    std::atomic<std::size_t> added{0};
+    auto writer = [&] {
+        for (int i = 0; i < 200; ++i) added += log.append(pred("ACME", i)) ? 1 : 0;
+    };
+    std::thread a(writer), b(writer);
+    a.join();
+    b.join();
+    EXPECT_EQ(added.load(), 200u);
+    EXPECT_EQ(log.query({}).size(), 200u);
 }
 
 TEST(PredictionLogOpen, UnwritablePathIsAClearError) {

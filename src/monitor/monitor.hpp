@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -95,7 +96,7 @@ struct ModelKey {
 };
 
 // SQLite file (WAL) shared by the processes that write and read it.
-// Thread-safe (one connection in serialized mode).
+// Thread-safe (one connection in serialized mode; changes serialized here too).
 class PredictionLog {
 public:
     explicit PredictionLog(const std::filesystem::path& file);
@@ -119,6 +120,7 @@ public:
 
 private:
     sqlite3* db_ = nullptr;
+    std::mutex write_mutex_;  // a change and its sqlite3_changes() count, together
 };
 
 // ---- outcomes -----------------------------------------------------------------

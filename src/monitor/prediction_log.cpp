@@ -185,11 +185,13 @@ std::filesystem::path PredictionLog::default_path(const std::filesystem::path& d
 }
 
 bool PredictionLog::append(const Prediction& p) {
+    std::lock_guard lock(write_mutex_);
     Stmt s(db_, kInsert);
     return insert(s, db_, p);
 }
 
 std::size_t PredictionLog::append(std::span<const Prediction> ps) {
+    std::lock_guard lock(write_mutex_);
     Txn txn(db_);
     Stmt s(db_, kInsert);
     std::size_t added = 0;
@@ -200,6 +202,7 @@ std::size_t PredictionLog::append(std::span<const Prediction> ps) {
 
 std::size_t PredictionLog::set_outcome(const Outcome& o) {
     if (o.cls < 0 || o.cls >= kClasses) throw MonitorError(fmt::format("outcome for '{}': bad cls {}", o.symbol, o.cls));
+    std::lock_guard lock(write_mutex_);
     Stmt s(db_, "UPDATE predictions SET outcome = ?, close_after = ?, resolved_at = ? WHERE symbol = ? AND bar_time = ?");
     s.bind(1, std::int64_t{o.cls}).bind(2, o.close_after).bind(3, o.resolved_at).bind(4, o.symbol).bind(5, o.bar_time);
     s.step();
