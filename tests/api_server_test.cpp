@@ -224,6 +224,8 @@ TEST(ApiServer, MetricsCountRequestsByRouteAndCode) {
     EXPECT_NE(m.body.find("pricecast_http_requests_total{code=\"404\",route=\"/v1/predictions/latest\"} 1"),
               std::string::npos);
     EXPECT_NE(m.body.find("# TYPE pricecast_http_request_duration_seconds histogram"), std::string::npos);
+    EXPECT_NE(m.body.find("\npricecast_ws_clients 0\n"), std::string::npos);
+    EXPECT_NE(m.body.find("\npricecast_ws_dropped_total 0\n"), std::string::npos);
 }
 
 TEST(ApiServer, UnknownRoutesAndMethods) {

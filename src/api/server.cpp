@@ -78,6 +78,10 @@ struct ServerState {
         }
         if (options.threads < 1) throw std::invalid_argument("api threads must be >= 1");
         if (options.ws_queue_limit < 1) throw std::invalid_argument("api ws_queue_limit must be >= 1");
+        // Present from the first scrape, before any client came or went.
+        ws_clients();
+        ws_dropped();
+        ws_sent();
     }
 
     // nullopt: allowed; else the refusal to send.
