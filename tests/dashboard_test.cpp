@@ -16,7 +16,11 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "support/api_env.hpp"
 #include "support/paths.hpp"
@@ -142,7 +146,89 @@ private:
     std::thread thread_;
 };
 
+std::string slurp(const fs::path& file) {
+    std::ifstream in(file);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `pricecast demo` in a child process (stdout and stderr to files in `dir`);
+// stopped with SIGTERM, as Ctrl-C would, and reaped when the test ends.
+class Demo {
+public:
+    Demo(const fs::path& dir, std::vector<std::string> args) : dir_(dir) {
+        args.insert(args.begin(), {pricecast::test::pricecast_binary().string(), "demo"});
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        posix_spawn_file_actions_t io;
+        posix_spawn_file_actions_init(&io);
+        posix_spawn_file_actions_addopen(&io, 1, (dir / "out.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&io, 2, (dir / "err.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (posix_spawn(&pid_, argv[0], &io, nullptr, argv.data(), environ) != 0) pid_ = -1;
+        posix_spawn_file_actions_destroy(&io);
+    }
+    ~Demo() {
+        if (pid_ <= 0) return;
+        kill(pid_, SIGTERM);
+        // A graceful stop drains the services; past the bound it is killed.
+        for (int i = 0; i < 300 && waitpid(pid_, nullptr, WNOHANG) == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (kill(pid_, 0) == 0) {
+            kill(pid_, SIGKILL);
+            waitpid(pid_, nullptr, 0);
+        }
+    }
+    bool started() const { return pid_ > 0; }
+
+    // The dashboard URL the demo prints once every role runs; empty if it
+    // exits or `timeout` passes first.
+    std::string wait_for_url(std::chrono::seconds timeout) const {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        const std::string marker = "dashboard: ";
+        while (std::chrono::steady_clock::now() < deadline) {
+            const auto out = slurp(dir_ / "out.txt");
+            if (const auto at = out.find(marker); at != std::string::npos) {
+                const auto end = out.find_first_of(" \n", at + marker.size());
+                if (end != std::string::npos) return out.substr(at + marker.size(), end - at - marker.size());
+            }
+            if (waitpid(pid_, nullptr, WNOHANG) == pid_) return {};
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        return {};
+    }
+    std::string output() const { return slurp(dir_ / "out.txt").substr(0, 4000) + slurp(dir_ / "err.txt"); }
+
+private:
+    fs::path dir_;
+    pid_t pid_ = -1;
+};
+
 }  // namespace
+
+// The real system end to end: the demo trains and serves, the page shows its predictions.
+TEST(Dashboard, ShowsTheDemosLivePredictions) {
+    if (const auto missing = missing_prerequisite(); !missing.empty())
+        GTEST_SKIP() << "missing " << missing << "; ./run build installs it";
+    const auto dir = fs::temp_directory_path() / fmt::format("pricecast-dashboard-demo-{}", ::getpid());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    std::string url;
+    {
+        Demo demo(dir, {"--port", "0", "--symbols", "AAA,BBB", "--speed", "120x", "--steps", "100000", "--data-dir",
+                        (dir / "data").string()});
+        ASSERT_TRUE(demo.started());
+        url = demo.wait_for_url(std::chrono::seconds(600));
+        ASSERT_FALSE(url.empty()) << demo.output();
+        const fs::path shot = fs::absolute("dashboard-demo.png");
+        fs::remove(shot);
+        const auto r = run_script(fmt::format("--url '{}' --screenshot '{}' --min-markers 100", url, shot.string()));
+        EXPECT_EQ(r.status, 0) << r.output << "\ndemo:\n" << demo.output();
+        for (const char* check : {"markers grow live", "model name is filled (trend)", "matches a recount"})
+            EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
+        expect_screenshot(shot);
+    }
+    fs::remove_all(dir);
+}
 
 TEST(Dashboard, DrawsTheApisLivePredictionsInHeadlessChromium) {
     if (const auto missing = missing_prerequisite(); !missing.empty())

@@ -101,14 +101,14 @@ async function checkPage(page, args) {
 
 // The page's "resolved N, correct M" for the shown symbol against a count made
 // here from the REST history (the first `markers` bars are exactly what the page
-// held when it drew the text), with the fixed thresholds of the model version.
+// held when it drew the text), with the fixed or quantile thresholds of the model version.
 async function checkAccuracy(page, timeoutMs) {
   // A bar the socket coalesced away is refilled from REST: until then the page
   // and the recount may differ, so retry for a while before failing.
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const result = await recountAccuracy(page);
-    if (result === null) return console.log('skip: accuracy cross-check needs a model version with fixed one-bar labels');
+    if (result === null) return console.log('skip: accuracy cross-check needs a model version with fixed or quantile one-bar labels');
     if (result.ok || Date.now() > deadline) return check(result.ok, result.message);
     await page.waitForTimeout(200);
   }
@@ -128,12 +128,12 @@ async function recountAccuracy(page) {
   });
   const version = seen.versions.find((v) => v.version === seen.preds[0].version);
   const params = version && version.params;
-  if (!params || params.mode !== 'fixed' || params.horizon !== 1) return null;
+  if (!params || !['fixed', 'quantile'].includes(params.mode) || params.horizon !== 1) return null;
   let resolved = 0;
   let correct = 0;
   for (let i = 0; i + 1 < seen.preds.length; i += 1) {
     const ret = seen.preds[i + 1].close / seen.preds[i].close - 1;
-    const actual = ret > params.threshold ? 'UP' : ret < -params.threshold ? 'DOWN' : 'STABLE';
+    const actual = ret > params.up ? 'UP' : ret < params.down ? 'DOWN' : 'STABLE';
     resolved += 1;
     if (actual === seen.preds[i].class) correct += 1;
   }
