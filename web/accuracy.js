@@ -6,22 +6,27 @@
 'use strict';
 
 (function (root) {
-  // The label rule from a version's params, or null when they are absent or unusable.
-  function ruleFrom(params) {
+  // The label rule from a version's params, or null when they are absent or
+  // unusable. `trainedTo` (seconds): the end of the version's training data;
+  // predictions of bars up to it are in-sample and not scored.
+  function ruleFrom(params, trainedTo = -Infinity) {
     if (!params || !Number.isInteger(params.horizon) || params.horizon < 1) return null;
     if (!Number.isFinite(params.down) || !Number.isFinite(params.up)) return null;
     if (!['fixed', 'quantile', 'volatility'].includes(params.mode)) return null;
     if (params.mode === 'volatility' && !(Number.isInteger(params.vol_window) && params.vol_window > 1)) return null;
-    return { horizon: params.horizon, mode: params.mode, down: params.down, up: params.up, volWindow: params.vol_window };
+    return { horizon: params.horizon, mode: params.mode, down: params.down, up: params.up, volWindow: params.vol_window,
+      trainedTo: Number.isFinite(trainedTo) ? trainedTo : -Infinity };
   }
 
   function describeRule(rule) {
     if (!rule) return 'direction accuracy: UP/DOWN predictions against the sign of the next close; STABLE not scored';
     const pct = (x) => `${(x * 100).toFixed(2)}%`;
     const when = `${rule.horizon} bar${rule.horizon > 1 ? 's' : ''} ahead`;
+    const after = Number.isFinite(rule.trainedTo) && rule.trainedTo > 0
+      ? `; bars after the training data (to ${new Date(rule.trainedTo * 1000).toISOString().replace('.000Z', 'Z')}) only` : '';
     if (rule.mode === 'volatility')
-      return `realized class ${when}: return beyond ±${rule.up}× the ${rule.volWindow}-bar volatility, as in training`;
-    return `realized class ${when}: return below ${pct(rule.down)} DOWN, above ${pct(rule.up)} UP, as in training`;
+      return `realized class ${when}: return beyond ±${rule.up}× the ${rule.volWindow}-bar volatility, as in training${after}`;
+    return `realized class ${when}: return below ${pct(rule.down)} DOWN, above ${pct(rule.up)} UP, as in training${after}`;
   }
 
   // The bar spacing of a symbol: its smallest gap between predictions. Bars
@@ -49,6 +54,7 @@
 
   // 'UP' | 'DOWN' | 'STABLE' realized after preds[i], or null while unknown or unscored.
   function realized(preds, i, rule, step) {
+    if (rule && preds[i].time <= rule.trainedTo) return null;
     const j = i + (rule ? rule.horizon : 1);
     if (!contiguous(preds, i, j, step)) return null;
     const ret = preds[j].close / preds[i].close - 1;

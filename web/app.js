@@ -138,7 +138,7 @@
     try {
       const body = await api(`/v1/models/${encodeURIComponent(name)}`);
       state.models.set(name, body);
-      for (const v of body.versions || []) state.rules.set(`${name}@${v.version}`, PricecastAccuracy.ruleFrom(v.params));
+      for (const v of body.versions || []) state.rules.set(`${name}@${v.version}`, PricecastAccuracy.ruleFrom(v.params, parseTime(v.data_to)));
       state.rulesSeen += 1;
     } catch (e) {
       console.warn(`pricecast: model ${name}: ${e.message}; accuracy falls back to direction`);

@@ -64,10 +64,19 @@ test('each prediction is judged by its own model version', () => {
   assert.deepEqual(realizedClasses(preds, ruleOf), ['STABLE', 'UP', null]);
 });
 
+test('bars up to the end of the training data are in-sample and not scored', () => {
+  const rule = ruleFrom({ horizon: 1, mode: 'fixed', threshold: 0.01, down: -0.01, up: 0.01 }, 60);
+  const preds = series([100, 102, 99, 101], ['UP', 'DOWN', 'UP', 'UP']);
+  // Bars at 0 s and 60 s were trained on; 120 s -> 180 s is +2.02% (UP), 180 s is the last bar.
+  assert.deepEqual(realizedClasses(preds, () => rule), [null, null, 'UP', null]);
+  assert.deepEqual(score(preds, () => rule), { resolved: 1, correct: 1 });
+});
+
 test('unusable params give no rule (direction accuracy)', () => {
   const good = { horizon: 1, mode: 'fixed', threshold: 0.01, down: -0.01, up: 0.01 };
   for (const bad of [undefined, {}, { ...good, horizon: 0 }, { ...good, horizon: 1.5 }, { ...good, mode: 'weird' },
     { ...good, up: 'x' }, { ...good, down: null }, { ...good, mode: 'volatility', vol_window: 1 }])
     assert.equal(ruleFrom(bad), null, JSON.stringify(bad));
-  assert.deepEqual(ruleFrom(good), { horizon: 1, mode: 'fixed', down: -0.01, up: 0.01, volWindow: undefined });
+  assert.deepEqual(ruleFrom(good),
+    { horizon: 1, mode: 'fixed', down: -0.01, up: 0.01, volWindow: undefined, trainedTo: -Infinity });
 });

@@ -131,7 +131,9 @@ async function recountAccuracy(page) {
   if (!params || !['fixed', 'quantile'].includes(params.mode) || params.horizon !== 1) return null;
   let resolved = 0;
   let correct = 0;
+  const trainedTo = version.data_to ? Date.parse(version.data_to) : -Infinity;
   for (let i = 0; i + 1 < seen.preds.length; i += 1) {
+    if (Date.parse(seen.preds[i].bar_time) <= trainedTo) continue;  // in-sample: the page does not score it
     const ret = seen.preds[i + 1].close / seen.preds[i].close - 1;
     const actual = ret > params.up ? 'UP' : ret < params.down ? 'DOWN' : 'STABLE';
     resolved += 1;
