@@ -191,3 +191,15 @@ TEST(ApiWebSocket, StopClosesConnectionsAndListeners) {
     EXPECT_THROW(get(port, "/health"), boost::system::system_error);
     env.predictions.add(make_prediction("BTC", kT0));  // no listener left behind
 }
+
+TEST(ApiWebSocket, OversizedFrameClosesThatClientOnly) {
+    ApiEnv env;
+    WsClient big(env.port()), other(env.port());
+    subscribe(other, {"BTC"});
+    big.send(std::string(100 << 10, ' '));  // past the 64 KiB frame limit: closed with 1009
+    EXPECT_FALSE(big.read());
+    env.predictions.add(make_prediction("BTC", kT0));
+    auto m = other.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["symbol"], "BTC");
+}
