@@ -256,9 +256,9 @@ TEST(ApiServer, StaticFilesWithoutEscapes) {
         auto js = get(env.port(), "/js/app.js");
         EXPECT_EQ(js.status, 200);
         EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
-        for (const char* escape : {"/../pricecast-api-secret.txt", "/%2e%2e/pricecast-api-secret.txt",
-                                   "/js/../../pricecast-api-secret.txt", "/missing.html", "/link.txt", "/js/",
-                                   "/js%00/app.js"}) {
+        for (const char* escape :
+             {"/../pricecast-api-secret.txt", "/%2e%2e/pricecast-api-secret.txt", "/js/../../pricecast-api-secret.txt",
+              "/missing.html", "/link.txt", "/js/", "/js%00/app.js"}) {
             auto r = raw(env.port(), std::string("GET ") + escape + " HTTP/1.1\r\nHost: x\r\n\r\n");
             EXPECT_EQ(r.status, 404) << escape;
             EXPECT_EQ(r.body.find("secret\""), std::string::npos);

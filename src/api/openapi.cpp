@@ -261,7 +261,7 @@ json paths() {
          "every champion prediction of a subscribed symbol (\"*\" for all), and WsError for invalid "
          "frames. A client that falls behind gets the latest prediction per symbol and is closed past "
          "the server's queue limit. Frames over 64 KiB close the connection (1009). Browsers may pass the key as "
-          "?api_key="},
+         "?api_key="},
         {"parameters", {query("api_key", false, "API key, for clients that cannot set headers")}},
         {"responses",
          {{"101", {{"description", "switching to WebSocket"}}}, {"426", error("not an Upgrade request")}}}};
