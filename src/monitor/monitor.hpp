@@ -7,7 +7,8 @@
 //     // for every published prediction and every closed bar, in any interleaving:
 //     log.append(prediction);  resolver.on_prediction(prediction);
 //     resolver.on_bar(bar);
-//     auto rows = monitor::rolling_metrics(log, {}, {24 * kHour, 168 * kHour});
+//     const std::vector<Duration> windows = {24 * kHour, 168 * kHour};
+//     auto rows = monitor::rolling_metrics(log, {}, windows);
 //
 // Times are event times (bar close times); nothing here reads the wall clock,
 // so a replay gives the same metrics, drift and alerts as the live run.
@@ -83,7 +84,7 @@ struct LogQuery {
     std::optional<int> version{};
     std::string slot{};                // empty = any
     std::string symbol{};              // empty = any
-    Timestamp from = 0;              // from < bar_time <= to
+    Timestamp from = INT64_MIN;        // from < bar_time <= to
     Timestamp to = INT64_MAX;
     bool resolved_only = false;
 };
@@ -114,7 +115,7 @@ public:
     std::size_t set_outcome(const Outcome& o);
 
     std::vector<LoggedPrediction> query(const LogQuery& q) const;  // by bar_time, then symbol
-    std::vector<Prediction> pending(Timestamp from = 0) const;      // unresolved, from < bar_time
+    std::vector<Prediction> pending(Timestamp from = INT64_MIN) const;  // unresolved, from < bar_time
     std::vector<ModelKey> models() const;
     std::optional<Timestamp> latest_bar_time() const;
 
@@ -130,7 +131,9 @@ private:
 // missing bar (a gap) leaves it pending, and so does a price that has not
 // arrived: an outcome is computed from the prices it needs or not at all. A
 // late bar that fills a gap resolves what it unblocks. Predictions and bars
-// may arrive in any order; each (symbol, bar_time) resolves once.
+// may arrive in any order. Predictions of one bar (models, slots) wait as
+// one; a prediction arriving after its bar was resolved is resolved again from
+// the kept closes, with the same answer.
 class OutcomeResolver {
 public:
     using Sink = std::function<void(const Outcome&)>;
