@@ -16,11 +16,12 @@
   const apiKey = query.get('api_key') || '';
 
   const state = {
-    symbols: new Map(),  // symbol -> { preds: [], loaded: bool }, preds sorted by time
+    symbols: new Map(),  // symbol -> { preds sorted by time, loaded, scored, step } (symbolState)
     selected: query.get('symbol') || '',
     rules: new Map(),    // "model@version" -> label rule (accuracy.js), null: direction only
     rulesSeen: 0,        // bumped when rules arrive: cached scores are stale then
-    models: new Map(),   // model name -> registry answer, or null while unknown/failed
+    models: new Map(),   // model name -> its latest registry answer
+    asked: new Set(),    // "model@version" whose registry record was asked for
     ignored: 0,
     fitted: '',          // the symbol the chart's time scale was last fitted to
     renderQueued: false,
@@ -101,7 +102,7 @@
     const s = symbolState(p.symbol);
     if (live && skipsBars(s, p)) loadHistory(p.symbol);
     insert(s, p);
-    loadModel(p.model);
+    loadModel(p.model, p.version);
     scheduleRender();
   }
 
@@ -123,7 +124,7 @@
     const from = s.preds.length ? `&from=${encodeURIComponent(s.preds[s.preds.length - 1].bar_time)}` : '';
     try {
       const body = await api(`/v1/predictions?symbol=${encodeURIComponent(symbol)}${from}`);
-      (body.predictions || []).forEach(accept);
+      for (const p of body.predictions || []) accept(p);
     } catch (e) {
       // 404: nothing published for it yet; the socket brings its first prediction.
       if (e.status !== 404) showError(`history of ${symbol}: ${e.message}`);
@@ -132,13 +133,16 @@
     scheduleRender();
   }
 
-  async function loadModel(name) {
-    if (state.models.has(name)) return;
-    state.models.set(name, null);
+  // Once per model version seen: a version promoted while the page is open
+  // brings its own label rule and training range.
+  async function loadModel(name, version) {
+    if (state.asked.has(`${name}@${version}`)) return;
+    state.asked.add(`${name}@${version}`);
     try {
       const body = await api(`/v1/models/${encodeURIComponent(name)}`);
       state.models.set(name, body);
-      for (const v of body.versions || []) state.rules.set(`${name}@${v.version}`, PricecastAccuracy.ruleFrom(v.params, parseTime(v.data_to)));
+      for (const v of body.versions || [])
+        state.rules.set(`${name}@${v.version}`, PricecastAccuracy.ruleFrom(v.params, parseTime(v.data_to)));
       state.rulesSeen += 1;
     } catch (e) {
       console.warn(`pricecast: model ${name}: ${e.message}; accuracy falls back to direction`);
