@@ -35,7 +35,10 @@ void serve(const ServeFlags& f, const CLI::App& cmd, CommonOptions& common) {
     if (o.roles.contains("price")) {
         for (const auto& p : f.prices) o.source.price_files.emplace_back(p);
         o.source.news_file = f.news;
-        if (o.source.price_files.empty()) o.source.simulator = simulator_config(f.sim, cmd, common);
+        if (o.source.price_files.empty()) {
+            o.source.simulator = simulator_config(f.sim, cmd, common);
+            o.source.simulator->trades = false;  // the price service publishes bars only
+        }
         o.source.max_steps = f.steps;
     }
     LiveSystem live(o, common);
