@@ -94,6 +94,8 @@ function route(market, webRoot, req, res) {
 // Starts on a free port with `historyBars` bars already published, then one bar
 // every `intervalMs`. Each new client first gets one message that is not JSON
 // and one prediction with an unknown class: the page must count and skip them.
+// Every 3rd bar is published (REST has it) but not sent on the socket, as the
+// real server coalesces a slow client: the page must refill it from REST.
 function start({ webRoot, historyBars = 30, intervalMs = 250 }) {
   const market = new Market(7);
   for (let i = 0; i < historyBars; i += 1) market.step();
@@ -109,7 +111,9 @@ function start({ webRoot, historyBars = 30, intervalMs = 250 }) {
     });
   });
   const timer = setInterval(() => {
-    for (const p of market.step()) {
+    const bar = market.step();
+    if (market.bar % 3 === 0) return;
+    for (const p of bar) {
       const text = JSON.stringify({ ...p, type: 'prediction' });
       for (const client of wss.clients) client.send(text);
     }
