@@ -1,6 +1,9 @@
 // XGBoost predictions per second through the Model interface: one sample at a
 // time (a single symbol's bar) against batches (every symbol closing at once),
 // on the default feature width and a GBDT of 200 trees per class.
+#include <unistd.h>
+
+#include <filesystem>
 #include <random>
 
 #include <benchmark/benchmark.h>
@@ -33,8 +36,13 @@ const XgboostModel& model() {
         XgboostConfig cfg;
         cfg.rounds = 200;
         cfg.early_stopping = 0;
-        auto model = std::make_unique<XgboostModel>(cfg);
-        model->fit(random_samples(4000, 1, true), random_samples(800, 2, true), {});
+        XgboostModel trained(cfg);
+        trained.fit(random_samples(4000, 1, true), random_samples(800, 2, true), {});
+        // Served models are loaded from the registry: measure that one.
+        const auto dir = std::filesystem::temp_directory_path() / ("pricecast-xgb-bench-" + std::to_string(::getpid()));
+        trained.save(dir);
+        auto model = XgboostModel::load(dir);
+        std::filesystem::remove_all(dir);
         return model;
     }();
     return *m;
