@@ -91,6 +91,12 @@ TEST_F(CliConventions, DemoTrainsRegistersAndPredictsLive) {
     EXPECT_TRUE(fs::exists(dir_ / "d" / "registry")) << "the registry lives in --data-dir";
 }
 
+TEST_F(CliConventions, DemoWithTooShortAHistoryForTheWarmUpIsAUsageError) {
+    const auto r = run("demo --history 600 --port 0 --data-dir " + path("d"));
+    EXPECT_EQ(r.status, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("--history: too few complete feature rows"), std::string::npos) << r.err;
+}
+
 TEST_F(CliConventions, DemoReadsTheSimulatorSectionAndFlagsWin) {
     const auto cfg = write("demo.toml", std::string(kQuickFeatures) + "[simulator]\nsymbols = [\"ZED\", \"YAK\"]\nseed = 5\n");
     const std::string quick = "demo --history 500 --steps 5 --speed max --port 0 --data-dir " + path("d") + " ";

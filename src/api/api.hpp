@@ -37,7 +37,9 @@ struct ServerOptions {
     std::vector<ApiKey> keys;     // empty: no authentication (embedded demo)
     std::size_t max_body_bytes = 1 << 20;
     std::size_t max_header_bytes = 16 << 10;
-    std::size_t ws_queue_limit = 256;  // per client; past it the client is dropped
+    // Per client; past it the client is dropped. One bar close queues one
+    // prediction per subscribed symbol, so this must exceed the symbol count.
+    std::size_t ws_queue_limit = 8192;
     std::filesystem::path web_root;    // dashboard files served at /; empty: none
     int threads = 2;
 };

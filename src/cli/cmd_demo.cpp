@@ -67,7 +67,15 @@ int train_and_register(const History& h, const features::FeatureConfig& fc, cons
     xc.rounds = 150;
     xc.feature_schema_hash = schema.hash();
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = training::walk_forward_train(m, labels, wf, [&] { return std::make_unique<models::XgboostModel>(xc); });
+    training::WalkForwardResult r;
+    try {
+        r = training::walk_forward_train(m, labels, wf, [&] { return std::make_unique<models::XgboostModel>(xc); });
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(fmt::format("--history: too few complete feature rows to train on ({}); the indicators' "
+                                     "warm-up takes ~2,650 bars with the 1h timeframe, so give more history or "
+                                     "shorter [features] timeframes",
+                                     e.what()));
+    }
     std::cout << fmt::format(
         "trained gbdt on {} bars x {} features in {:.1f} s: out-of-sample accuracy {:.3f} (majority {:.3f}, "
         "persistence {:.3f}), macro-F1 {:.3f}\n",

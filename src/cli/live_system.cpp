@@ -84,6 +84,12 @@ LiveOptions live_options(CommonOptions& common) {
     o.refresh_every = cfg.duration("serve.refresh_every");
     o.snapshot_every = cfg.duration("serve.snapshot_every");
     for (const auto& k : cfg.strings("serve.api_keys")) o.keys.push_back(parse_key(k));
+    for (const auto& kv : cfg.strings("serve.kafka_settings")) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw UsageError("serve.kafka_settings: '" + kv + "' is not \"key=value\"");
+        o.kafka_settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+    }
     o.data_dir = common.data_dir();
     o.features = configured_features(cfg);
     o.sentiment_model = cfg.string("sentiment.model");
@@ -96,7 +102,11 @@ LiveSystem::LiveSystem(LiveOptions options, CommonOptions& common) : options_(st
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }
-    bus_ = options_.kafka.empty() ? bus::make_in_process_bus() : bus::make_kafka_bus({.bootstrap = options_.kafka});
+    // In-process, inference keeps a window of vectors per symbol uncommitted:
+    // the capacity leaves room for 60 vectors of 4,000 symbols.
+    bus_ = options_.kafka.empty()
+               ? bus::make_in_process_bus({.capacity = 1 << 18})
+               : bus::make_kafka_bus({.bootstrap = options_.kafka, .settings = options_.kafka_settings});
     if (options_.roles.contains("sentiment")) scorer_ = make_sentiment_scorer(options_.sentiment_model, common);
     if (options_.roles.contains("inference") || options_.roles.contains("api")) {
         serving::ManagerOptions mo;

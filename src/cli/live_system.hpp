@@ -19,6 +19,7 @@ namespace pricecast::cli {
 struct LiveOptions {
     std::set<std::string> roles;  // price, sentiment, features, inference, api
     std::string kafka;            // bootstrap servers; empty: in-process bus
+    std::vector<std::pair<std::string, std::string>> kafka_settings;
     std::string model;            // registered model served
     std::string host = "127.0.0.1";
     int port = 8080, ws_port = -1;

@@ -35,6 +35,8 @@ const std::vector<ConfigKey>& config_keys() {
         {"serve.model", T::string, R"("trend")", "registered model the inference service serves (its champion)"},
         {"serve.kafka", T::string, R"("")",
          "Kafka bootstrap servers (\"host:port,...\") for the distributed mode; \"\" = the in-process bus"},
+        {"serve.kafka_settings", T::string_list, "[]",
+         "extra librdkafka settings as \"key=value\" (security.protocol, sasl.*, ssl.*, timeouts) for a real cluster"},
         {"serve.host", T::string, R"("127.0.0.1")", "address the HTTP + WebSocket server listens on"},
         {"serve.port", T::integer, "8080", "HTTP + WebSocket port (REST, /ws, dashboard, /metrics)"},
         {"serve.ws_port", T::integer, "8765", "extra WebSocket-only port as in the original design; -1 = none"},
