@@ -188,9 +188,28 @@ protected:
     std::map<Key, models::ClassProbs> expected_;
 };
 
+// One message of each kind of bad input on every topic, ahead of the stream:
+// each service counts and skips it and no valid data is lost.
+void publish_bad_input(bus::Bus& bus) {
+    for (const char* topic : {bus::topics::prices, bus::topics::news, bus::topics::sentiment, bus::topics::features,
+                              bus::topics::predictions}) {
+        bus.publish(topic, "AAA", "not json");
+        bus.publish(topic, "AAA", R"([1, 2, 3])");
+        bus.publish(topic, "AAA", R"({"v": 99})");
+        bus.publish(topic, "AAA", R"({"v": 1, "symbol": 5})");
+    }
+    // Well-formed but invalid: a negative price, news without text, a clock without a time.
+    bus.publish(bus::topics::prices, "AAA",
+                R"({"v":1,"symbol":"AAA","interval":60000000000,"open_time":946684800000000000,)"
+                R"("close_time":946684860000000000,"open":-1,"high":1,"low":1,"close":1,"volume":1})");
+    bus.publish(bus::topics::news, "", R"({"v":1,"id":"x","event_time":946684800000000000,"symbols":["AAA"]})");
+    bus.publish(bus::topics::sentiment, "", R"({"v":1,"type":"clock"})");
+}
+
 TEST_F(LivePipeline, EmbeddedEqualsBatch) {
     ASSERT_GT(expected_.size(), 1000u);
     auto bus = bus::make_in_process_bus();
+    publish_bad_input(*bus);
     expect_batch_equal(run_live(*bus));
 }
 
