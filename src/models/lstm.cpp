@@ -155,8 +155,10 @@ void LstmAttentionModel::fit(const SampleSet& train_raw, const SampleSet& valid_
 
 std::vector<ClassProbs> LstmAttentionModel::forward_raw(const std::vector<float>& input, std::size_t n) const {
     if (!net_) throw std::logic_error("LSTM used before fit or load");
-    torch::NoGradGuard no_grad;
-    torch::set_num_threads(cfg_.threads);
+    // Inference mode skips autograd bookkeeping (version counters, views)
+    // that no_grad still keeps: the tensors here never meet training.
+    c10::InferenceMode inference;
+    if (torch::get_num_threads() != cfg_.threads) torch::set_num_threads(cfg_.threads);
     auto& net = net_->module;
     net->eval();
     const auto x = torch::from_blob(const_cast<float*>(input.data()),
