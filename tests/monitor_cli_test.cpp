@@ -109,6 +109,12 @@ TEST_F(MonitorReport, TableListsEveryModelAndWindow) {
     EXPECT_NE(r.out.find("rf"), std::string::npos);
     EXPECT_NE(r.out.find("66.7"), std::string::npos) << r.out;  // gbdt accuracy
     EXPECT_NE(r.out.find("7d"), std::string::npos) << r.out;    // the 168h window
+    EXPECT_NE(r.out.find("performance gbdt v2 champion all: 66.7% over 1d vs 66.7% over 7d: too few resolved"),
+              std::string::npos)
+        << r.out;
+    const auto low = run("monitor report --min-samples 3 --model gbdt " + data_dir());
+    EXPECT_NE(low.out.find("performance gbdt v2 champion all: 66.7% over 1d vs 66.7% over 7d: ok"), std::string::npos)
+        << low.out;
 }
 
 TEST_F(MonitorReport, BadInputExitsTwoNamingTheFlag) {
@@ -121,6 +127,8 @@ TEST_F(MonitorReport, BadInputExitsTwoNamingTheFlag) {
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("--at"), std::string::npos) << r.err;
     r = run("monitor report --version -1 " + data_dir());
+    EXPECT_EQ(r.status, 2);
+    r = run("monitor report --min-samples 0 " + data_dir());
     EXPECT_EQ(r.status, 2);
     r = run(fmt::format("monitor report --data-dir '{}'", (dir_ / "nowhere").string()));
     EXPECT_EQ(r.status, 2);

@@ -1,4 +1,5 @@
-// pricecast monitor report: rolling metrics from the prediction log.
+// pricecast monitor report: rolling metrics from the prediction log, and the
+// performance-drift verdict where both of its windows are shown.
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -16,6 +17,7 @@ struct MonitorOptions {
     CommonOptions common;
     std::string model, symbol, windows = "24h,168h", at;
     int version = -1;
+    std::size_t min_samples = monitor::DriftConfig{}.min_samples;
     bool json = false;
 };
 
@@ -53,6 +55,24 @@ void print_table(const std::vector<monitor::MetricsRow>& rows) {
     }
 }
 
+// The original rule on the rows that have both of its windows.
+void print_performance_drift(const std::vector<monitor::MetricsRow>& rows, std::size_t min_samples) {
+    monitor::DriftConfig c;
+    c.min_samples = min_samples;
+    for (const auto& s : rows) {
+        if (s.window != c.short_window) continue;
+        for (const auto& l : rows) {
+            if (l.window != c.long_window || l.key != s.key || l.symbol != s.symbol) continue;
+            const auto d = monitor::performance_drift(s.metrics, l.metrics, c);
+            const char* verdict = d.alarm ? "DRIFT" : d.enough_samples ? "ok" : "too few resolved";
+            std::cout << fmt::format("performance {} v{} {} {}: {}% over {} vs {}% over {}: {}\n", s.key.model,
+                                     s.key.version, s.key.slot, s.symbol.empty() ? "all" : s.symbol,
+                                     pct(d.short_accuracy), format_duration(c.short_window), pct(d.long_accuracy),
+                                     format_duration(c.long_window), verdict);
+        }
+    }
+}
+
 void report() {
     auto& o = opts();
     const auto windows = parse_windows(o.windows);
@@ -78,6 +98,7 @@ void report() {
     }
     std::cout << fmt::format("window end {} (event time)\n", format_iso8601(rows.front().end));
     print_table(rows);
+    print_performance_drift(rows, o.min_samples);
 }
 
 }  // namespace
@@ -94,6 +115,11 @@ void add_monitor_command(CLI::App& app) {
     rep->add_option("--window", o.windows, "windows ending at the newest prediction, comma-separated")
         ->capture_default_str();
     rep->add_option("--at", o.at, "end of the windows (ISO-8601; default: the newest prediction's bar time)");
+    rep->add_option("--min-samples", o.min_samples,
+                    "resolved predictions each window needs before the drift rule (24h accuracy more than 5 points "
+                    "below 168h) is judged")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     rep->add_flag("--json", o.json, "machine-readable output");
     rep->callback(report);
 }
