@@ -213,6 +213,29 @@ TEST(DataDriftOnSimulator, StationaryStreamOfTheSameLengthDoesNotAlarm) {
     EXPECT_FALSE(d.alarm) << describe(d);
 }
 
+TEST(Reference, FromATrainingMatrix) {
+    // Two symbols, one row each per minute for 4 days; a one-day window is 2880 rows.
+    features::FeatureMatrix m;
+    m.columns = {"a", "b"};
+    for (int i = 0; i < 4 * 1440; ++i)
+        for (const char* symbol : {"X", "Y"}) {
+            m.symbols.push_back(symbol);
+            m.times.push_back(i * kMinute);
+            m.closes.push_back(1);
+            m.values.push_back(double(i % 100));
+            m.values.push_back(i < 1440 ? 0.0 : double(i));  // flat on day one, then trending: noisy
+        }
+    const auto ref = Reference::fit(m, 24 * kHour);
+    ASSERT_EQ(ref.features().size(), 2u);
+    EXPECT_EQ(ref.features()[1].name, "b");
+    EXPECT_EQ(ref.features()[0].count, 2u * 4 * 1440);
+    EXPECT_LT(ref.features()[0].noise_psi, 0.01);
+    EXPECT_GT(ref.features()[1].noise_psi, 1.0);
+    // Lag 2 pairs each symbol with itself: a sawtooth of period 100 is strongly autocorrelated.
+    EXPECT_LT(ref.features()[0].effective_share, 0.05);
+    EXPECT_THROW(Reference::fit(features::FeatureMatrix{}, kHour), MonitorError);
+}
+
 TEST(DataDrift, ColumnCountMustMatchTheReference) {
     const auto ref = Reference::fit({"x"}, {one_to(20)});
     EXPECT_THROW(data_drift(ref, {}, DriftConfig{}), MonitorError);

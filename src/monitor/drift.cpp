@@ -1,8 +1,10 @@
 #include <algorithm>
 #include <cmath>
+#include <set>
 
 #include <fmt/format.h>
 
+#include "features/features.hpp"
 #include "monitor/monitor.hpp"
 
 namespace pricecast::monitor {
@@ -148,6 +150,21 @@ Reference Reference::fit(const std::vector<std::string>& names, const std::vecto
         ref.features_.push_back(std::move(feat));
     }
     return ref;
+}
+
+Reference Reference::fit(const features::FeatureMatrix& m, Duration short_window, std::size_t sample_size) {
+    if (m.rows() == 0) throw MonitorError("drift reference: the feature matrix has no rows");
+    if (short_window <= 0) throw MonitorError("drift reference: short_window must be positive");
+    const std::size_t width = m.columns.size();
+    std::vector<std::vector<double>> columns(width);
+    for (std::size_t r = 0; r < m.rows(); ++r)
+        for (std::size_t c = 0; c < width; ++c) columns[c].push_back(m.values[r * width + c]);
+    const std::set<std::string> symbols(m.symbols.begin(), m.symbols.end());
+    const auto [first, last] = std::minmax_element(m.times.begin(), m.times.end());
+    // Rows per window at the matrix's average density; the last bar's own interval counts too.
+    const double span = double(*last - *first) * double(m.rows()) / double(std::max<std::size_t>(1, m.rows() - symbols.size()));
+    const auto window = span > 0 ? static_cast<std::size_t>(double(m.rows()) * double(short_window) / span) : 0;
+    return fit(m.columns, columns, sample_size, window, symbols.size());
 }
 
 nlohmann::json Reference::to_json() const {

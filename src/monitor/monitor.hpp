@@ -40,6 +40,7 @@ class Bus;
 }
 namespace pricecast::features {
 struct FeatureVector;
+struct FeatureMatrix;
 }
 
 namespace pricecast::monitor {
@@ -275,6 +276,9 @@ public:
     // of one series (the number of symbols interleaved in the columns).
     static Reference fit(const std::vector<std::string>& names, const std::vector<std::vector<double>>& columns,
                          std::size_t sample_size = 2000, std::size_t window = 0, std::size_t lag = 1);
+    // From a training feature matrix (rows in time order, symbols interleaved):
+    // every column, windows of `short_window` of event time, lag = symbols.
+    static Reference fit(const features::FeatureMatrix& m, Duration short_window, std::size_t sample_size = 2000);
     const std::vector<Feature>& features() const { return features_; }
     nlohmann::json to_json() const;
     // Throws MonitorError naming the bad field ("features[2].edges").
