@@ -59,11 +59,11 @@ void serve(const ServeFlags& f, const CLI::App& cmd, CommonOptions& common) {
 void add_serve_command(CLI::App& app) {
     auto* cmd = app.add_subcommand(
         "serve",
-        "run the live system: price, sentiment, features, inference and api roles, in one process on the in-process "
+        "run the live system: price, sentiment, features, inference, monitor and api roles, in one process on the in-process "
         "bus (--role all, the default) or one role per process over Kafka (--kafka). Settings: [serve] in --config");
     static ServeFlags f;
     static CommonOptions common;
-    cmd->add_option("--role", f.roles, "roles to run, comma-separated: price, sentiment, features, inference, api, all")
+    cmd->add_option("--role", f.roles, "roles to run, comma-separated: price, sentiment, features, inference, monitor, api, all")
         ->delimiter(',')
         ->capture_default_str();
     f.kafka_flag = cmd->add_option("--kafka", f.kafka, "Kafka bootstrap servers host:port,... (serve.kafka)");

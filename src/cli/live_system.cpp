@@ -52,7 +52,7 @@ double parse_speed(const std::string& text) {
 }
 
 const std::vector<std::string>& all_roles() {
-    static const std::vector<std::string> roles = {"price", "sentiment", "features", "inference", "api"};
+    static const std::vector<std::string> roles = {"price", "sentiment", "features", "inference", "monitor", "api"};
     return roles;
 }
 
@@ -64,7 +64,8 @@ std::set<std::string> parse_roles(const std::vector<std::string>& names) {
         } else if (std::find(all_roles().begin(), all_roles().end(), n) != all_roles().end()) {
             out.insert(n);
         } else {
-            throw UsageError(fmt::format("--role: unknown role '{}' (price, sentiment, features, inference, api, all)", n));
+            throw UsageError(
+                fmt::format("--role: unknown role '{}' (price, sentiment, features, inference, monitor, api, all)", n));
         }
     }
     if (out.empty()) throw UsageError("--role: no role given");
@@ -93,6 +94,11 @@ LiveOptions live_options(CommonOptions& common) {
     o.data_dir = common.data_dir();
     o.features = configured_features(cfg);
     o.sentiment_model = cfg.string("sentiment.model");
+    o.outcome_rule = {static_cast<int>(cfg.integer("monitor.horizon")), cfg.real("monitor.threshold")};
+    o.webhook = cfg.string("monitor.webhook");
+    o.webhook_format = cfg.string("monitor.webhook_format");
+    if (o.webhook_format != "json" && o.webhook_format != "slack")
+        throw UsageError("monitor.webhook_format: '" + o.webhook_format + "' is not json or slack");
     return o;
 }
 
@@ -151,6 +157,7 @@ void LiveSystem::start() {
         server_ = std::make_unique<api::Server>(services, so);
         server_->start();
     }
+    if (roles.contains("monitor")) start_monitor();
     if (roles.contains("inference")) {
         serving::InferenceOptions io{options_.model, options_.window};
         inference_ = std::make_unique<serving::InferenceService>(*bus_, *models_, io);
@@ -175,6 +182,31 @@ void LiveSystem::start() {
             source_done_ = true;
         });
     }
+}
+
+// Prediction log, outcomes and drift in the data directory; alerts to the log,
+// Prometheus and the configured webhook.
+void LiveSystem::start_monitor() {
+    const std::filesystem::path dir(options_.data_dir);
+    std::filesystem::create_directories(dir / "snapshots");
+    alerts_ = std::make_unique<monitor::AlertManager>();
+    alerts_->add_sink(monitor::make_log_sink());
+    alerts_->add_sink(monitor::make_metrics_sink());
+    try {
+        if (!options_.webhook.empty())
+            alerts_->add_sink(monitor::make_webhook_sink(
+                options_.webhook, options_.webhook_format == "slack" ? monitor::WebhookFormat::slack
+                                                                     : monitor::WebhookFormat::json));
+        monitor::MonitorOptions mo;
+        mo.log_file = dir / "predictions.sqlite";
+        mo.state_file = dir / "snapshots" / "monitor.bin";
+        mo.rule = options_.outcome_rule;
+        monitor::validate(mo.rule);
+        monitor_ = std::make_unique<monitor::MonitorService>(mo, *alerts_);
+    } catch (const monitor::MonitorError& e) {
+        throw UsageError(e.what());
+    }
+    launch("monitor", [this](std::stop_token s) { monitor_->run(*bus_, s); });
 }
 
 bool LiveSystem::source_done() const { return source_done_; }
@@ -207,7 +239,7 @@ void LiveSystem::stop() {
         it->second.join();
     }
     wait_idle();
-    for (const auto& role : {"sentiment", "features", "inference", "api-feed"}) {
+    for (const auto& role : {"sentiment", "features", "inference", "monitor", "api-feed"}) {
         for (auto& [name, t] : threads_) {
             if (name != role || !t.joinable()) continue;
             t.request_stop();

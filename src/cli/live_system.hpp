@@ -11,13 +11,14 @@
 
 #include "api/api.hpp"
 #include "bus/bus.hpp"
+#include "monitor/monitor.hpp"
 #include "cli/commands.hpp"
 #include "serving/live.hpp"
 
 namespace pricecast::cli {
 
 struct LiveOptions {
-    std::set<std::string> roles;  // price, sentiment, features, inference, api
+    std::set<std::string> roles;  // price, sentiment, features, inference, monitor, api
     std::string kafka;            // bootstrap servers; empty: in-process bus
     std::vector<std::pair<std::string, std::string>> kafka_settings;
     std::string model;            // registered model served
@@ -30,6 +31,8 @@ struct LiveOptions {
     std::string data_dir;
     features::FeatureConfig features;
     std::string sentiment_model;  // "" = the configured scorer
+    monitor::LabelRule outcome_rule;
+    std::string webhook, webhook_format = "json";
 };
 
 // "60x" -> 60, "1.5x" -> 1.5, "max" -> 0; UsageError otherwise.
@@ -65,6 +68,7 @@ public:
 private:
     void launch(const std::string& role, std::function<void(std::stop_token)> body);
     void wait_idle();
+    void start_monitor();
 
     LiveOptions options_;
     features::FeatureSchema schema_;
@@ -78,6 +82,8 @@ private:
     std::unique_ptr<serving::FeatureService> feature_service_;
     std::unique_ptr<serving::InferenceService> inference_;
     std::unique_ptr<serving::StoreFeed> feed_;
+    std::unique_ptr<monitor::AlertManager> alerts_;
+    std::unique_ptr<monitor::MonitorService> monitor_;
     std::unique_ptr<api::Server> server_;
     std::vector<std::pair<std::string, std::jthread>> threads_;  // data-flow order
     std::atomic<bool> source_done_{false};

@@ -48,6 +48,12 @@ const std::vector<ConfigKey>& config_keys() {
         {"serve.api_keys", T::string_list, "[]",
          "API keys as \"key:role\" (role read or admin); [] = no authentication (local use only)"},
 
+        {"monitor.horizon", T::integer, "1", "bars after a prediction at which its outcome is resolved"},
+        {"monitor.threshold", T::real, "0.001",
+         "return beyond which a resolved outcome is UP or DOWN (the fixed-threshold label rule)"},
+        {"monitor.webhook", T::string, R"("")", "URL that receives alerts as an HTTP POST of JSON; \"\" = none"},
+        {"monitor.webhook_format", T::string, R"("json")", "alert payload: \"json\" or \"slack\" ({\"text\": ...})"},
+
         {"simulator.symbols", T::string_list, R"(["ACME", "BOLT"])", "simulated symbols"},
         {"simulator.seed", T::integer, "42", "random seed: the same seed gives the same market"},
         {"simulator.bars", T::integer, "1440", "bars per symbol written by `pricecast simulate`"},
