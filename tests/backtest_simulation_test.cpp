@@ -98,5 +98,30 @@ TEST(BacktestSimulation, PersistenceFollowsTheBarsOwnMove) {
     EXPECT_EQ(persistence_signals(bars, 0.001), (std::vector<int>{U, D, S, S}));
 }
 
+TEST(BacktestWalkForward, BlocksPurgeTheHorizonAndCoverEveryLaterRow) {
+    const auto blocks = walk_forward_blocks(250, 100, 60, 5);
+    ASSERT_EQ(blocks.size(), 3u);
+    std::size_t next = 105;
+    for (const auto& b : blocks) {
+        EXPECT_EQ(b.begin, next);
+        EXPECT_EQ(b.train_end + 5, b.begin);  // last trained label is known before begin
+        next = b.end;
+    }
+    EXPECT_EQ(next, 250u);
+    EXPECT_EQ(blocks.back().begin, 225u);
+}
+
+TEST(BacktestWalkForward, BadParametersNameTheField) {
+    try {
+        walk_forward_blocks(100, 10, 0, 1);
+        FAIL();
+    } catch (const BacktestError& e) {
+        EXPECT_NE(std::string(e.what()).find("retrain_every"), std::string::npos);
+    }
+    EXPECT_THROW(walk_forward_blocks(100, 0, 10, 1), BacktestError);
+    EXPECT_THROW(walk_forward_blocks(100, 10, 10, 0), BacktestError);
+    EXPECT_THROW(walk_forward_blocks(15, 10, 10, 5), BacktestError);
+}
+
 }  // namespace
 }  // namespace pricecast::backtest

@@ -95,6 +95,21 @@ std::vector<int> persistence_signals(const std::vector<Bar>& bars, double thresh
     return out;
 }
 
+std::vector<Block> walk_forward_blocks(std::size_t rows, std::size_t min_train, std::size_t retrain_every,
+                                       std::size_t horizon) {
+    if (retrain_every == 0) throw BacktestError("retrain_every: must be > 0");
+    if (min_train == 0) throw BacktestError("min_train: must be > 0");
+    if (horizon == 0) throw BacktestError("horizon: must be > 0");
+    if (rows <= min_train + horizon)
+        throw BacktestError("history: " + std::to_string(rows) + " rows leave nothing to predict after " +
+                            std::to_string(min_train) + " training rows and a purge of " +
+                            std::to_string(horizon));
+    std::vector<Block> blocks;
+    for (std::size_t begin = min_train + horizon; begin < rows; begin += retrain_every)
+        blocks.push_back({begin - horizon, begin, std::min(rows, begin + retrain_every)});
+    return blocks;
+}
+
 ConfusionMatrix confusion(const std::vector<int>& actual, const std::vector<int>& predicted) {
     if (actual.size() != predicted.size())
         throw BacktestError("predicted: size differs from actual labels");

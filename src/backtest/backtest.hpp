@@ -47,6 +47,20 @@ std::vector<int> buy_and_hold_signals(std::size_t n);
 // Persistence baseline: bar i predicts the direction of its own move.
 std::vector<int> persistence_signals(const std::vector<Bar>& bars, double threshold);
 
+// One retrain block of the walk-forward: a model fitted on rows
+// [0, train_end) predicts rows [begin, end). The label of row i is known at
+// row i + horizon, so train_end = begin - horizon (purge = horizon rows) and
+// no label the model saw is from the future of any row it predicts.
+struct Block {
+    std::size_t train_end = 0, begin = 0, end = 0;
+};
+
+// Expanding-window blocks over `rows`, retraining every `retrain_every` rows
+// once `min_train` labelled rows exist. Throws BacktestError naming the
+// parameter when there is nothing to predict.
+std::vector<Block> walk_forward_blocks(std::size_t rows, std::size_t min_train, std::size_t retrain_every,
+                                       std::size_t horizon);
+
 using ConfusionMatrix = std::array<std::array<long, 3>, 3>;  // [actual][predicted]
 
 ConfusionMatrix confusion(const std::vector<int>& actual, const std::vector<int>& predicted);
