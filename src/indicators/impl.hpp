@@ -166,7 +166,8 @@ public:
         while (size_ > 0 && dominated(at(size_ - 1).second, v)) --size_;
         at(size_++) = {count_, v};
         ++count_;
-        while (at(0).first + period_ < count_) {
+        // Indices are consecutive, so at most the front entry can expire.
+        if (at(0).first + period_ < count_) {
             front_ = (front_ + 1) & (ring_.size() - 1);
             --size_;
         }

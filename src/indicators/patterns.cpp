@@ -57,50 +57,67 @@ double candle_range(const CandleSetting& s, const Candle& c) noexcept {
     return 0;
 }
 
+// The last 16 candles, newest first: enough for the longest average a rule
+// reads (period 10 at offset 2). A power-of-two ring so indexing is a mask.
+class CandleHistory {
+public:
+    void push(const Candle& c) noexcept {
+        head_ = (head_ + 1) & kMask;
+        buf_[head_] = c;
+    }
+    const Candle& operator[](std::size_t ago) const noexcept { return buf_[(head_ - ago) & kMask]; }
+    template <class V>
+    void fields(V& v) { v(buf_, head_); }
+
+private:
+    static constexpr std::size_t kMask = 15;
+    std::array<Candle, kMask + 1> buf_{};
+    std::size_t head_ = 0;
+};
+
 // TA-Lib's running total of a setting's range for the candle `offset` bars back
 // (e.g. BodyLongPeriodTotal for candle i-2), for a pattern with `lookback`.
-class CandleAverage {
-public:
-    CandleAverage() = default;
-    CandleAverage(CandleSetting s, int offset, int lookback)
-        : s_(s), offset_(offset), start_(lookback - s.period), lookback_(lookback),
-          ranges_(static_cast<std::size_t>(s.period + offset + 1)) {}
-    // Call on every bar before the pattern is evaluated; t is the bar's index.
-    void push(const Candle& c, int t) noexcept {
-        ranges_.push(candle_range(s_, c));
-        if (t >= start_ && t < lookback_) total_ += ranges_.ago(static_cast<std::size_t>(offset_));
+// Ranges are recomputed from the candle history rather than stored: a few
+// subtractions are cheaper than a ring buffer per average.
+struct CandleAverage {
+    CandleSetting s{};
+    int offset = 0;
+    double total = 0;
+
+    double range_ago(const CandleHistory& h, int ago) const noexcept {
+        return candle_range(s, h[static_cast<std::size_t>(ago)]);
+    }
+    // Call on every bar before the lookback; t is the bar's index.
+    void accumulate(const CandleHistory& h, int t, int lookback) noexcept {
+        if (t >= lookback - s.period) total += range_ago(h, offset);
     }
     // TA_CANDLEAVERAGE for the candle at this offset.
     double value(const Candle& at_offset) const noexcept {
-        const double base = s_.period != 0 ? total_ / s_.period : candle_range(s_, at_offset);
-        return s_.factor * base / (s_.range == RangeType::shadows ? 2.0 : 1.0);
+        const double base = s.period != 0 ? total / s.period : candle_range(s, at_offset);
+        return s.factor * base / (s.range == RangeType::shadows ? 2.0 : 1.0);
     }
     // Call after evaluating a bar at or after the lookback.
-    void advance() noexcept {
-        total_ += ranges_.ago(static_cast<std::size_t>(offset_)) -
-                  ranges_.ago(static_cast<std::size_t>(offset_ + s_.period));
+    void advance(const CandleHistory& h) noexcept {
+        total += range_ago(h, offset) - range_ago(h, offset + s.period);
     }
     template <class V>
-    void fields(V& v) { v(ranges_, total_); }
-
-private:
-    CandleSetting s_{};
-    int offset_ = 0, start_ = 0, lookback_ = 0;
-    Window<double> ranges_;
-    double total_ = 0;
+    void fields(V& v) { v(total); }
 };
 
 // Each rule gets the recent candles (c[0] newest) and its averages, and
 // returns TA-Lib's integer output.
-using Candles = std::array<Candle, 4>;
+constexpr std::size_t kMaxAverages = 8;
+using Candles = CandleHistory;
+using A = std::array<CandleAverage, kMaxAverages>;
 struct Rule {
     int lookback;
-    std::vector<std::pair<CandleSetting, int>> averages;  // (setting, offset), in the order `eval` reads them
-    int (*eval)(const Candles& c, const std::vector<CandleAverage>& avg, double param);
+    // (setting, offset), in the order `eval` reads them
+    std::array<std::pair<CandleSetting, int>, kMaxAverages> averages;
+    std::size_t count;
+    int (*eval)(const Candles& c, const A& avg, double param);
 };
 
 // ---- the rules, transcribed from TA-Lib's ta_CDL*.c -----------------------
-using A = std::vector<CandleAverage>;
 using namespace setting;
 
 int doji(const Candles& c, const A& a, double) { return c[0].body() <= a[0].value(c[0]) ? 100 : 0; }
@@ -213,32 +230,40 @@ int gravestonedoji(const Candles& c, const A& a, double) {
                : 0;
 }
 
-const CandleSetting& bs = body_short;
-const Rule kDoji{10, {{body_doji, 0}}, doji};
-const Rule kHammer{11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}}, hammer};
-const Rule kHangingMan{11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}}, hangingman};
-const Rule kShootingStar{11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}}, shootingstar};
-const Rule kInvertedHammer{11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}}, invertedhammer};
-const Rule kEngulfing{2, {}, engulfing};
-const Rule kHarami{11, {{body_long, 1}, {bs, 0}}, harami};
-const Rule kMorningStar{12, {{body_long, 2}, {bs, 1}, {bs, 0}}, morningstar};
-const Rule kEveningStar{12, {{body_long, 2}, {bs, 1}, {bs, 0}}, eveningstar};
-const Rule kThreeWhiteSoldiers{12,
-                               {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0}, {near, 2},
-                                {near, 1}, {far, 2}, {far, 1}, {bs, 0}},
-                               threewhitesoldiers};
-const Rule kThreeBlackCrows{13, {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0}},
-                            threeblackcrows};
-const Rule kMarubozu{10, {{body_long, 0}, {shadow_very_short, 0}}, marubozu};
-const Rule kSpinningTop{10, {{bs, 0}}, spinningtop};
-const Rule kDragonflyDoji{10, {{body_doji, 0}, {shadow_very_short, 0}}, dragonflydoji};
-const Rule kGravestoneDoji{10, {{body_doji, 0}, {shadow_very_short, 0}}, gravestonedoji};
+constexpr CandleSetting bs = body_short;
+
+constexpr Rule rule(int lookback, int (*eval)(const Candles&, const A&, double),
+                    std::initializer_list<std::pair<CandleSetting, int>> averages) {
+    Rule r{lookback, {}, averages.size(), eval};
+    std::size_t i = 0;
+    for (const auto& a : averages) r.averages[i++] = a;
+    return r;
+}
+
+constexpr Rule kDoji = rule(10, doji, {{body_doji, 0}});
+constexpr Rule kHammer = rule(11, hammer, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});
+constexpr Rule kHangingMan = rule(11, hangingman, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});
+constexpr Rule kShootingStar = rule(11, shootingstar, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});
+constexpr Rule kInvertedHammer = rule(11, invertedhammer, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});
+constexpr Rule kEngulfing = rule(2, engulfing, {});
+constexpr Rule kHarami = rule(11, harami, {{body_long, 1}, {bs, 0}});
+constexpr Rule kMorningStar = rule(12, morningstar, {{body_long, 2}, {bs, 1}, {bs, 0}});
+constexpr Rule kEveningStar = rule(12, eveningstar, {{body_long, 2}, {bs, 1}, {bs, 0}});
+constexpr Rule kThreeWhiteSoldiers = rule(12, threewhitesoldiers,
+                                          {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0},
+                                           {near, 2}, {near, 1}, {far, 2}, {far, 1}, {bs, 0}});
+constexpr Rule kThreeBlackCrows = rule(13, threeblackcrows,
+                                       {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0}});
+constexpr Rule kMarubozu = rule(10, marubozu, {{body_long, 0}, {shadow_very_short, 0}});
+constexpr Rule kSpinningTop = rule(10, spinningtop, {{bs, 0}});
+constexpr Rule kDragonflyDoji = rule(10, dragonflydoji, {{body_doji, 0}, {shadow_very_short, 0}});
+constexpr Rule kGravestoneDoji = rule(10, gravestonedoji, {{body_doji, 0}, {shadow_very_short, 0}});
 
 template <const Rule* R>
 class Pattern : public IndicatorImpl<Pattern<R>> {
 public:
     explicit Pattern(const Params& p) : IndicatorImpl<Pattern<R>>(p, 1) {
-        for (auto [s, off] : R->averages) avg_.emplace_back(s, off, R->lookback);
+        for (std::size_t k = 0; k < R->count; ++k) avg_[k] = {R->averages[k].first, R->averages[k].second, 0.0};
     }
     int lookback() const override { return R->lookback; }
     template <class V>
@@ -246,17 +271,17 @@ public:
 
 private:
     void step(const Bar& b) noexcept override {
-        const Candle c{b.open, b.high, b.low, b.close};
-        for (std::size_t k = recent_.size() - 1; k > 0; --k) recent_[k] = recent_[k - 1];
-        recent_[0] = c;
+        recent_.push({b.open, b.high, b.low, b.close});
         const int t = static_cast<int>(this->bars_seen_);
-        for (auto& a : avg_) a.push(c, t);
-        if (t < R->lookback) return;
+        if (t < R->lookback) {
+            for (std::size_t k = 0; k < R->count; ++k) avg_[k].accumulate(recent_, t, R->lookback);
+            return;
+        }
         this->out_[0] = R->eval(recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
-        for (auto& a : avg_) a.advance();
+        for (std::size_t k = 0; k < R->count; ++k) avg_[k].advance(recent_);
     }
-    Candles recent_{};
-    std::vector<CandleAverage> avg_;
+    CandleHistory recent_{};
+    A avg_{};
 };
 
 template <const Rule* R>
