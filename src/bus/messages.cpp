@@ -122,6 +122,7 @@ std::string encode(const Prediction& p) {
                 {"model", p.model},
                 {"version", p.version},
                 {"slot", p.slot},
+                {"ab_split", p.ab_split},
                 {"class", p.cls},
                 {"probs", p.probs},
                 {"confidence", p.confidence},
@@ -140,6 +141,8 @@ Prediction decode_prediction(std::string_view text) {
     p.model = field<std::string>(j, "model", "prediction");
     p.version = field<int>(j, "version", "prediction");
     p.slot = field<std::string>(j, "slot", "prediction");
+    // Absent in messages written before A/B splits existed.
+    p.ab_split = j.contains("ab_split") && field<bool>(j, "ab_split", "prediction");
     p.cls = field<int>(j, "class", "prediction");
     p.probs = field<std::array<float, 3>>(j, "probs", "prediction");
     p.confidence = field<double>(j, "confidence", "prediction");

@@ -82,6 +82,12 @@ LiveOptions live_options(CommonOptions& common) {
     o.ws_port = static_cast<int>(cfg.integer("serve.ws_port"));
     o.source.speed = parse_speed(cfg.string("serve.speed"));
     o.window = static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.integer("serve.window")));
+    const auto ab_mode = serving::parse_ab_mode(cfg.string("serve.ab_mode"));
+    if (!ab_mode) throw UsageError("serve.ab_mode: '" + cfg.string("serve.ab_mode") + "' is not shadow or split");
+    o.ab_mode = *ab_mode;
+    o.ab_share = cfg.real("serve.ab_share");
+    if (!(o.ab_share >= 0 && o.ab_share <= 1))
+        throw UsageError(fmt::format("serve.ab_share: {} is not in [0, 1]", o.ab_share));
     o.refresh_every = cfg.duration("serve.refresh_every");
     o.snapshot_every = cfg.duration("serve.snapshot_every");
     for (const auto& k : cfg.strings("serve.api_keys")) o.keys.push_back(parse_key(k));
@@ -160,6 +166,8 @@ void LiveSystem::start() {
     if (roles.contains("monitor")) start_monitor();
     if (roles.contains("inference")) {
         serving::InferenceOptions io{options_.model, options_.window};
+        io.ab_mode = options_.ab_mode;
+        io.ab_share = options_.ab_share;
         inference_ = std::make_unique<serving::InferenceService>(*bus_, *models_, io);
         launch("inference", [this](std::stop_token s) { inference_->run(s); });
     }

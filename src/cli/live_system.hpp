@@ -27,6 +27,8 @@ struct LiveOptions {
     std::vector<api::ApiKey> keys;
     serving::PriceSourceOptions source;
     std::size_t window = 60;
+    serving::AbMode ab_mode = serving::AbMode::shadow;
+    double ab_share = 0.1;
     Duration refresh_every = kHour, snapshot_every = 10 * kSecond;
     std::string data_dir;
     features::FeatureConfig features;

@@ -43,6 +43,10 @@ const std::vector<ConfigKey>& config_keys() {
         {"serve.speed", T::string, R"("60x")",
          "replay speed of the price source: \"60x\" = an hour of market per minute, \"max\" = as fast as possible"},
         {"serve.window", T::integer, "60", "feature vectors kept per symbol for sequence models"},
+        {"serve.ab_mode", T::string, R"("shadow")",
+         "a loaded challenger: \"shadow\" = predicts on every symbol, logged, never served; \"split\" = served for "
+         "ab_share of the symbols (by a stable hash of the name)"},
+        {"serve.ab_share", T::real, "0.1", "split mode: the challenger's share of symbols, in [0, 1]"},
         {"serve.refresh_every", T::duration, R"("1h")", "how often the model manager checks the registry"},
         {"serve.snapshot_every", T::duration, R"("10s")", "how often the feature service snapshots its state"},
         {"serve.api_keys", T::string_list, "[]",

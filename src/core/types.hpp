@@ -55,6 +55,9 @@ struct Prediction {
     std::string model;           // registered model name
     int version = 0;             // registry version that answered
     std::string slot = "champion";  // or "challenger" (shadow/A-B)
+    // A challenger's prediction served to clients for its symbol (split A/B
+    // traffic); a shadow challenger's is only logged. Champions are always served.
+    bool ab_split = false;
     int cls = 1;
     std::array<float, 3> probs{};
     double confidence = 0;       // max(probs)

@@ -308,8 +308,39 @@ void FeatureService::run(std::stop_token stop) {
 
 // ---- inference ------------------------------------------------------------------------
 
+std::optional<AbMode> parse_ab_mode(std::string_view text) {
+    if (text == "shadow") return AbMode::shadow;
+    if (text == "split") return AbMode::split;
+    return std::nullopt;
+}
+
+std::string_view to_string(AbMode m) { return m == AbMode::split ? "split" : "shadow"; }
+
+double ab_point(std::string_view symbol) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (const char c : symbol) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 1099511628211ull;
+    }
+    // FNV's top bits barely move between names that differ only at the end
+    // (S00..S59 fall in a few clusters): MurmurHash3's fmix64 spreads them.
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return std::ldexp(static_cast<double>(h >> 11), -53);  // the top 53 bits: exact in a double, below 1
+}
+
+Slot ab_arm(std::string_view symbol, double share) {
+    return ab_point(symbol) < share ? Slot::challenger : Slot::champion;
+}
+
 InferenceService::InferenceService(bus::Bus& bus, ModelManager& models, InferenceOptions options)
-    : bus_(bus), models_(models), options_(std::move(options)) {}
+    : bus_(bus), models_(models), options_(std::move(options)) {
+    if (!(options_.ab_share >= 0 && options_.ab_share <= 1))
+        throw std::invalid_argument(fmt::format("ab_share: {} is not in [0, 1]", options_.ab_share));
+}
 
 // Adds one vector to its symbol's window. Returns the symbol, or nothing for
 // a bad message or a replayed vector (not newer than the window's newest).
@@ -334,7 +365,7 @@ std::optional<std::string> InferenceService::handle(const bus::Message& m) {
 
 // Each symbol's sample ends at its window's newest vector: a batch holds at
 // most one new vector per symbol.
-void InferenceService::predict_slot(const std::vector<std::string>& group, Slot slot) {
+void InferenceService::predict_slot(const std::vector<std::string>& group, Slot slot, bool served) {
     const auto loaded = models_.current(options_.model, slot);
     if (!loaded) return;
     const std::size_t steps = loaded->model->steps();
@@ -364,6 +395,7 @@ void InferenceService::predict_slot(const std::vector<std::string>& group, Slot 
         p.model = options_.model;
         p.version = out.version;
         p.slot = slot == Slot::champion ? "champion" : "challenger";
+        p.ab_split = served && slot == Slot::challenger;
         p.probs = out.probs[i];
         p.cls = static_cast<int>(std::max_element(p.probs.begin(), p.probs.end()) - p.probs.begin());
         p.confidence = p.probs[static_cast<std::size_t>(p.cls)];
@@ -371,7 +403,7 @@ void InferenceService::predict_slot(const std::vector<std::string>& group, Slot 
         p.published_at = wall_now();
         p.latency = h.input_at > 0 ? p.published_at - h.input_at : 0;
         bus_.publish(bus::topics::predictions, p.symbol, bus::encode(p));
-        if (slot == Slot::champion) latency.observe(static_cast<double>(p.latency) * 1e-9);
+        if (served) latency.observe(static_cast<double>(p.latency) * 1e-9);
         ++published_;
     }
 }
@@ -384,8 +416,16 @@ void InferenceService::predict(const std::vector<std::string>& group) {
     }
     warned_no_model_ = false;
     try {
-        predict_slot(group, Slot::champion);
-        predict_slot(group, Slot::challenger);  // shadow: logged, not served
+        if (options_.ab_mode == AbMode::shadow || !models_.current(options_.model, Slot::challenger)) {
+            predict_slot(group, Slot::champion, true);
+            predict_slot(group, Slot::challenger, false);
+            return;
+        }
+        std::vector<std::string> arms[2];
+        for (const auto& symbol : group)
+            arms[ab_arm(symbol, options_.ab_share) == Slot::challenger].push_back(symbol);
+        predict_slot(arms[0], Slot::champion, true);
+        predict_slot(arms[1], Slot::challenger, true);
     } catch (const std::exception& e) {
         spdlog::error("inference: prediction failed: {}", e.what());
     }

@@ -15,12 +15,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bus/bus.hpp"
@@ -137,15 +139,34 @@ private:
     std::atomic<std::uint64_t> published_{0}, rejected_{0};
 };
 
+// How a loaded challenger meets live traffic. shadow: it predicts on every
+// symbol, logged (slot "challenger") but never served. split: a stable hash of
+// the symbol sends about `share` of the symbols to it, and it is served for
+// them; the champion predicts and is served for the rest. Without a loaded
+// challenger the champion serves every symbol.
+enum class AbMode : std::uint8_t { shadow, split };
+std::optional<AbMode> parse_ab_mode(std::string_view text);  // "shadow", "split"
+std::string_view to_string(AbMode m);
+
+// The symbol's point in [0, 1): FNV-1a (64-bit) of its name, mixed by
+// MurmurHash3's fmix64, over 2^64 — the same in every process and release
+// (std::hash promises neither).
+double ab_point(std::string_view symbol);
+// The arm of a symbol in split mode: the challenger when ab_point < share.
+Slot ab_arm(std::string_view symbol, double share);
+
 struct InferenceOptions {
     std::string model;            // registered model name the manager watches
     std::size_t window = 60;      // vectors kept per symbol (>= the model's steps)
     std::size_t max_batch = 4096; // messages handled per model call at most
     std::chrono::milliseconds commit_every{200};
+    AbMode ab_mode = AbMode::shadow;
+    double ab_share = 0.1;        // split: the challenger's share of symbols, in [0, 1]
 };
 
 class InferenceService {
 public:
+    // Throws std::invalid_argument naming ab_share when it is outside [0, 1].
     InferenceService(bus::Bus& bus, ModelManager& models, InferenceOptions options);
     void run(std::stop_token stop);
     std::uint64_t published() const { return published_; }
@@ -160,7 +181,7 @@ private:
     std::optional<std::string> handle(const bus::Message& m);
     static std::optional<std::string> peek_symbol(const bus::Message& m);
     void predict(const std::vector<std::string>& group);
-    void predict_slot(const std::vector<std::string>& group, Slot slot);
+    void predict_slot(const std::vector<std::string>& group, Slot slot, bool served);
     void commit(bus::Consumer& in);
 
     bus::Bus& bus_;

@@ -8,8 +8,8 @@ PredictionStore::PredictionStore(std::size_t per_symbol) : per_symbol_(std::max<
 
 bool PredictionStore::add(const Prediction& p) {
     std::lock_guard lock(mutex_);
-    if (p.slot != "champion") {
-        // Challenger predictions are only deduplicated: clients read the champion.
+    if (p.slot != "champion" && !p.ab_split) {
+        // Shadow predictions are only deduplicated: clients read the served ones.
         auto [it, fresh] = last_challenger_.try_emplace(p.symbol, p.bar_time);
         if (!fresh && p.bar_time <= it->second) {
             ++duplicates_;

@@ -28,11 +28,11 @@ public:
     // or is older than everything retained for the symbol.
     bool add(const Prediction& p);
     std::optional<Prediction> latest(const std::string& symbol) const;
-    // Champion predictions with from <= bar_time <= to, oldest first.
+    // Served predictions (champion, or a split challenger's) with from <= bar_time <= to, oldest first.
     std::vector<Prediction> range(const std::string& symbol, Timestamp from, Timestamp to) const;
     std::vector<std::string> symbols() const;
     std::uint64_t duplicates() const;
-    // Called after every accepted champion prediction, on the adding thread
+    // Called after every accepted served prediction, on the adding thread
     // with the store locked: a listener must be quick and must not call back
     // into the store. Returns an id for unlisten.
     int listen(Listener listener);
