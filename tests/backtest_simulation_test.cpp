@@ -1,15 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "backtest/backtest.hpp"
-#include "backtest/report.hpp"
 
 namespace pricecast::backtest {
 namespace {
@@ -127,26 +121,6 @@ TEST(BacktestWalkForward, BadParametersNameTheField) {
     EXPECT_THROW(walk_forward_blocks(100, 0, 10, 1), BacktestError);
     EXPECT_THROW(walk_forward_blocks(100, 10, 10, 0), BacktestError);
     EXPECT_THROW(walk_forward_blocks(15, 10, 10, 5), BacktestError);
-}
-
-
-TEST(BacktestReport, WritesSelfContainedHtmlAndJson) {
-    const auto dir = std::filesystem::temp_directory_path() / "pricecast_backtest_report_test";
-    std::filesystem::remove_all(dir);
-    const auto bars = bars_from({100, 110, 99, 108.9, 108.9}, 119.79);
-    const std::vector<NamedRun> runs{{"model", simulate(bars, {U, D, S, U, U}, {})},
-                                     {"buy_and_hold", simulate(bars, buy_and_hold_signals(5), {})}};
-    write_report(dir, runs, confusion({D, U}, {D, S}));
-    std::ifstream html_in(dir / "report.html");
-    std::stringstream html;
-    html << html_in.rdbuf();
-    EXPECT_NE(html.str().find("<svg"), std::string::npos);
-    EXPECT_NE(html.str().find("buy_and_hold"), std::string::npos);
-    EXPECT_EQ(html.str().find("http://"), html.str().find("http://www.w3.org/2000/svg"));  // only the SVG namespace
-    const auto j = nlohmann::json::parse(std::ifstream(dir / "report.json"));
-    EXPECT_NEAR(j["runs"]["model"]["total_return"].get<double>(), -0.01, 1e-12);
-    EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), 0.5);
-    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "core/types.hpp"
@@ -33,6 +34,11 @@ struct TradingResult {
     double max_drawdown = 0;  // fraction of the running peak
     double hit_rate = 0;      // share of bars in the market that made money
     double turnover = 0;      // sum of |position change|
+};
+
+struct NamedRun {
+    std::string name;  // "model", "buy_and_hold", "majority", "persistence"
+    TradingResult result;
 };
 
 // The signal of bar i is acted on at bar i+1's open, never inside bar i;

@@ -72,6 +72,21 @@ Duration bar_interval(const features::FeatureMatrix& m) {
     return std::max_element(gaps.begin(), gaps.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
 }
 
+TrainedModel train_model(const models::Windows& w, const models::RowReturns& returns, const models::LabelConfig& labels,
+                         std::span<const std::size_t> train, std::span<const std::size_t> valid, const ModelFactory& make,
+                         const models::ProgressFn& progress) {
+    std::vector<std::size_t> train_rows;
+    for (auto i : train) train_rows.push_back(w.rows[i]);
+    TrainedModel t{nullptr, models::Labeler(labels), {}, {}};
+    t.labeler.fit(returns, train_rows);
+    t.train = models::select(w, train, t.labeler, returns);
+    t.valid = models::select(w, valid, t.labeler, returns);
+    if (t.train.size() == 0) throw std::invalid_argument("no labeled training samples");
+    t.model = make();
+    t.model->fit(t.train, t.valid, progress);
+    return t;
+}
+
 WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const models::LabelConfig& lc,
                                      WalkForwardConfig wf, const ModelFactory& make, const FoldObserver& observe,
                                      const models::ProgressFn& progress) {
@@ -86,17 +101,9 @@ WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const mod
     std::vector<ClassProbs> probs_all, majority_probs_all, persistence_probs_all;
     for (std::size_t k = 0; k < splits.size(); ++k) {
         const auto& s = splits[k];
-        std::vector<std::size_t> train_rows;
-        for (auto i : s.train) train_rows.push_back(windows.rows[i]);
-        models::Labeler labeler(lc);
-        labeler.fit(returns, train_rows);
-        const auto train = models::select(windows, s.train, labeler, returns);
-        const auto valid = models::select(windows, s.valid, labeler, returns);
+        auto [model, labeler, train, valid] = train_model(windows, returns, lc, s.train, s.valid, make, progress);
         const auto test = models::select(windows, s.test, labeler, returns);
-        if (train.size() == 0 || test.size() == 0)
-            throw std::invalid_argument(fmt::format("walk-forward fold {}: no labeled samples", k + 1));
-        auto model = make();
-        model->fit(train, valid, progress);
+        if (test.size() == 0) throw std::invalid_argument(fmt::format("walk-forward fold {}: no labeled samples", k + 1));
         const auto probs = model->predict_proba(test);
         // The baselines are Models too, fit on the same training split.
         models::MajorityModel majority_model(model->feature_schema_hash());

@@ -33,6 +33,20 @@ struct WalkForwardResult {
 };
 
 using ModelFactory = std::function<std::unique_ptr<models::Model>()>;
+
+// One model trained as every walk-forward fold trains it (`pricecast train` and
+// `pricecast backtest` alike): the labels are fit on the training samples only,
+// a fresh model from `make` fits `train` with early stopping on `valid` (each
+// model fits its scaler on its training split). `train` and `valid` index the
+// samples of `w`; unlabeled samples are dropped.
+struct TrainedModel {
+    std::unique_ptr<models::Model> model;
+    models::Labeler labeler{{}};
+    models::SampleSet train, valid;
+};
+TrainedModel train_model(const models::Windows& w, const models::RowReturns& returns, const models::LabelConfig& labels,
+                         std::span<const std::size_t> train, std::span<const std::size_t> valid, const ModelFactory& make,
+                         const models::ProgressFn& progress = {});
 using FoldObserver = std::function<void(std::size_t fold, std::size_t folds, const FoldResult&)>;
 
 // The matrix's bar interval x horizon is the purge gap. Throws std::invalid_argument
