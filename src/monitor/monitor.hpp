@@ -369,6 +369,70 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// ---- A/B and shadow tests ----------------------------------------------------------
+//
+// The champion against the challenger on resolved outcomes. Shadow traffic
+// (both predict every bar) is compared on the same bars, by McNemar's test on
+// the pairs where exactly one is right; split traffic (each symbol served by
+// one) by the two-proportion z-test on accuracy. P-values are two-sided.
+
+// Exact binomial (min(1, 2 P(X <= min(b, c))), X ~ Bin(b + c, 1/2)) when
+// b + c < exact_below, else chi-square with one degree of freedom of the
+// continuity-corrected (|b - c| - 1)^2 / (b + c), as statsmodels' mcnemar.
+// b: pairs only the champion got right, c: only the challenger.
+struct McNemar {
+    std::size_t b = 0, c = 0;
+    bool exact = true;
+    double statistic = 0;  // chi-square only
+    double p_value = 1;    // 1 without discordant pairs
+};
+McNemar mcnemar(std::size_t b, std::size_t c, std::size_t exact_below = 25);
+
+// Pooled two-proportion z-test of x2/n2 against x1/n1 (statsmodels'
+// proportions_ztest): z > 0 when the second is higher; z = 0, p = 1 when the
+// pooled variance is 0. Throws MonitorError when n1 or n2 is 0.
+struct ZTest {
+    double z = 0, p_value = 1;
+};
+ZTest two_proportion_z(std::size_t x1, std::size_t n1, std::size_t x2, std::size_t n2);
+
+enum class AbMode : std::uint8_t { shadow, split };
+std::string_view to_string(AbMode m);
+enum class AbVerdict : std::uint8_t { challenger_better, challenger_worse, no_significant_difference, insufficient_data };
+std::string_view to_string(AbVerdict v);
+
+struct AbOptions {
+    std::string model;
+    Duration window = 168 * kHour;     // bars in (end - window, end]
+    std::optional<Timestamp> end{};    // default: the newest bar time in the log
+    double alpha = 0.05;
+    // Default: shadow when the arms have resolved bars in common, else split.
+    std::optional<AbMode> mode{};
+};
+void validate(const AbOptions& o);  // throws MonitorError naming the field
+
+struct AbArm {
+    ModelKey key{};    // the arm's newest version in the window; only its rows count
+    Metrics metrics{};  // shadow: on the paired bars; split: on every resolved prediction
+};
+
+struct AbReport {
+    std::string model;
+    AbMode mode = AbMode::shadow;
+    Timestamp end = 0;
+    Duration window = 0;
+    double alpha = 0.05;
+    std::optional<AbArm> champion{}, challenger{};  // empty when the arm has no resolved prediction
+    std::size_t pairs = 0;                      // resolved bars both arms predicted
+    std::optional<McNemar> mcnemar{};           // shadow
+    std::optional<ZTest> z_test{};              // split
+    double p_value = 1;
+    AbVerdict verdict = AbVerdict::insufficient_data;
+};
+// Throws MonitorError for invalid options.
+AbReport ab_report(const PredictionLog& log, const AbOptions& o);
+nlohmann::json to_json(const AbReport& r);
+
 // ---- the monitor service ---------------------------------------------------------
 
 struct MonitorOptions {
