@@ -2,14 +2,23 @@
 // (tests/oracles/ab_tests.py -> tests/data/monitor/ab_golden.json): the bare
 // McNemar and two-proportion z statistics, and whole reports from logged
 // predictions — per-arm metrics, the test of the mode, p-value and verdict.
-#include <filesystem>
-#include <fstream>
-
-#include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
+// Then `pricecast ab report` on the built binary: the same numbers, promotion
+// through the registry's gate, and bad flags exiting 2 naming the flag.
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
 #include "monitor/monitor.hpp"
+#include "registry/registry.hpp"
+#include "support/paths.hpp"
 
 namespace pricecast::monitor {
 namespace {
@@ -17,9 +26,12 @@ namespace {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
-json golden() {
-    std::ifstream in(fs::path(PRICECAST_TEST_DATA) / "monitor" / "ab_golden.json");
-    return json::parse(in);
+const json& golden() {
+    static const json g = [] {
+        std::ifstream in(fs::path(PRICECAST_TEST_DATA) / "monitor" / "ab_golden.json");
+        return json::parse(in);
+    }();
+    return g;
 }
 
 void expect_close(double actual, double expected, const std::string& what) {
@@ -64,7 +76,10 @@ protected:
 
     // [slot, version, symbol, bar, class, p_down, p_stable, p_up, outcome or null]
     std::unique_ptr<PredictionLog> log_of(const json& predictions, const std::string& name) {
-        auto log = std::make_unique<PredictionLog>(dir_ / (name + ".sqlite"));
+        return log_at(predictions, dir_ / (name + ".sqlite"));
+    }
+    std::unique_ptr<PredictionLog> log_at(const json& predictions, const fs::path& file) {
+        auto log = std::make_unique<PredictionLog>(file);
         for (const auto& row : predictions) {
             Prediction p;
             p.slot = row[0];
@@ -98,7 +113,7 @@ void expect_arm(const std::optional<AbArm>& arm, const json& g, const std::strin
 }
 
 TEST_F(AbReportTest, GoldenCases) {
-    const auto cases = golden()["cases"];
+    const auto& cases = golden()["cases"];
     ASSERT_EQ(cases.size(), 8u);
     for (const auto& c : cases) {
         const std::string name = c["name"];
@@ -176,6 +191,140 @@ TEST_F(AbReportTest, BadOptionsNameTheField) {
     fails_on({.model = "m", .alpha = 0}, "alpha");
     fails_on({.model = "m", .alpha = 1.5}, "alpha");
     fails_on({.model = "m", .alpha = std::nan("")}, "alpha");
+}
+
+const json& golden_case(const std::string& name) {
+    for (const auto& c : golden()["cases"])
+        if (c["name"] == name) return c;
+    throw std::runtime_error("no golden case " + name);
+}
+
+struct CliResult {
+    int status = -1;
+    std::string out, err;
+};
+
+// A data directory with a registry (champion v1, challenger v2 of "trend",
+// registered with the given macro-F1) and a prediction log of a golden case.
+class AbCli : public AbReportTest {
+protected:
+    void make(const std::string& golden_name, double champion_f1, double challenger_f1) {
+        data_ = dir_ / "data";
+        registry::Registry reg(data_);
+        for (const double f1 : {champion_f1, challenger_f1}) {
+            const auto art = dir_ / fmt::format("artifact-{}", f1);
+            fs::create_directories(art);
+            std::ofstream(art / "model.json") << "{}";
+            registry::NewVersion v;
+            v.artifact_dir = art;
+            v.kind = "gbdt";
+            v.metrics = {{"macro_f1", f1}};
+            v.eval_window = "2024-01";
+            reg.register_version("trend", v);
+        }
+        reg.promote("trend", 1, "champion");
+        reg.promote("trend", 2, "challenger");
+        log_at(golden_case(golden_name)["predictions"], PredictionLog::default_path(data_));
+    }
+    int champion() {
+        registry::Registry reg(data_);
+        return reg.alias_version("trend", "champion").value_or(-1);
+    }
+    CliResult run(const std::string& args) {
+        const auto err = dir_ / "stderr.txt";
+        const auto cmd = fmt::format("{} ab report {} 2>'{}'", test::pricecast_binary().string(), args, err.string());
+        CliResult r;
+        FILE* p = popen(cmd.c_str(), "r");
+        if (!p) return r;
+        char buf[4096];
+        while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+        r.status = WEXITSTATUS(pclose(p));
+        std::ifstream in(err);
+        std::ostringstream text;
+        text << in.rdbuf();
+        r.err = text.str();
+        return r;
+    }
+    std::string data_dir() const { return fmt::format("--data-dir '{}'", data_.string()); }
+    fs::path data_;
+};
+
+TEST_F(AbCli, JsonAndTableCarryTheGoldenNumbers) {
+    make("shadow_better", 0.40, 0.45);
+    const auto& e = golden_case("shadow_better")["expected"];
+    auto r = run("--model trend --json " + data_dir());
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = json::parse(r.out);
+    EXPECT_EQ(j["mode"], "shadow");
+    EXPECT_EQ(j["verdict"], "challenger_better");
+    EXPECT_EQ(j["pairs"], e["pairs"]);
+    EXPECT_NEAR(j["p_value"].get<double>(), e["p_value"].get<double>(), 1e-9 * e["p_value"].get<double>());
+    EXPECT_EQ(j["test"]["b_champion_only"], e["mcnemar"]["b"]);
+    EXPECT_EQ(j["challenger"]["version"], 2);
+    expect_close(j["challenger"]["metrics"]["accuracy"], e["challenger"]["accuracy"], "accuracy");
+    r = run("--model trend " + data_dir());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("McNemar: 64 bars only the champion got right, 137 only the challenger"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("verdict: challenger_better"), std::string::npos) << r.out;
+    EXPECT_EQ(champion(), 1) << "promoted without --promote";
+}
+
+TEST_F(AbCli, PromoteWhenSignificantlyBetterThroughTheGate) {
+    make("shadow_better", 0.40, 0.45);
+    const auto r = run("--model trend --promote " + data_dir());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("promoted: 'trend' version 2 is the champion"), std::string::npos) << r.out;
+    EXPECT_EQ(champion(), 2);
+    registry::Registry reg(data_);
+    const auto history = reg.history("trend");
+    const auto set = std::find_if(history.begin(), history.end(),
+                                  [](const auto& h) { return h.alias == "champion" && h.new_version == 2; });
+    ASSERT_NE(set, history.end());
+    EXPECT_NE(set->reason.find("A/B shadow: challenger v2 better than champion v1"), std::string::npos) << set->reason;
+}
+
+TEST_F(AbCli, GateRefusalIsReportedWithExit1) {
+    make("shadow_better", 0.45, 0.40);  // the registered metric says the challenger is worse
+    const auto r = run("--model trend --promote " + data_dir());
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("not promoted: promotion of 'trend' version 2 to champion refused"), std::string::npos) << r.out;
+    EXPECT_EQ(champion(), 1);
+}
+
+TEST_F(AbCli, NoPromotionWithoutASignificantWin) {
+    for (const auto& name : {"shadow_same_quality", "shadow_worse"}) {
+        fs::remove_all(dir_ / "data");
+        make(name, 0.40, 0.45);
+        const auto r = run("--model trend --promote " + data_dir());
+        EXPECT_EQ(r.status, 0) << r.err;
+        EXPECT_NE(r.out.find("not promoted: " + golden_case(name)["expected"]["verdict"].get<std::string>()),
+                  std::string::npos)
+            << r.out;
+        EXPECT_EQ(champion(), 1) << name;
+    }
+}
+
+TEST_F(AbCli, BadFlagsExit2NamingTheFlag) {
+    make("shadow_better", 0.40, 0.45);
+    for (const auto& [args, flag] : std::vector<std::pair<std::string, std::string>>{
+             {"--alpha 1.5", "--alpha"}, {"--alpha 0", "--alpha"}, {"--alpha x", "--alpha"},
+             {"--window 0h", "--window"}, {"--window soon", "--window"}, {"--mode paired", "--mode"},
+             {"--at yesterday", "--at"}}) {
+        const auto r = run("--model trend " + args + " " + data_dir());
+        EXPECT_EQ(r.status, 2) << args;
+        EXPECT_NE(r.err.find(flag), std::string::npos) << args << ": " << r.err;
+    }
+    for (const auto& args : {std::string(), std::string("--model ''")}) {
+        const auto r = run(args + " " + data_dir());
+        EXPECT_EQ(r.status, 2) << args;
+        EXPECT_NE(r.err.find("--model"), std::string::npos) << args << ": " << r.err;
+    }
+    auto r = run(data_dir() + " --model nobody");
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("verdict: insufficient_data"), std::string::npos) << r.out;
+    r = run(fmt::format("--model trend --data-dir '{}'", (dir_ / "nowhere").string()));
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("--data-dir"), std::string::npos) << r.err;
 }
 
 }  // namespace

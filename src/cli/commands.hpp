@@ -78,10 +78,12 @@ void add_demo_command(CLI::App& app);        // cmd_demo.cpp
 void add_sentiment_command(CLI::App& app);   // cmd_sentiment.cpp: sentiment score, train, eval
 void add_features_command(CLI::App& app);    // cmd_features.cpp: features schema, build
 void add_train_command(CLI::App& app);       // cmd_train.cpp: train, evaluate
+void add_backtest_command(CLI::App& app);    // cmd_backtest.cpp
 void add_config_command(CLI::App& app);      // cmd_config.cpp: config show, check
 void add_registry_command(CLI::App& app);    // cmd_registry.cpp: registry list, show, promote, rollback, ...
 void add_kafka_mock_command(CLI::App& app);  // cmd_kafka_mock.cpp
 void add_monitor_command(CLI::App& app);     // cmd_monitor.cpp: monitor report
+void add_ab_command(CLI::App& app);          // cmd_ab.cpp: ab report
 void add_serve_command(CLI::App& app);       // cmd_serve.cpp: the live system
 
 }  // namespace pricecast::cli

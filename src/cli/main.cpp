@@ -84,10 +84,12 @@ int main(int argc, char** argv) {
     add_sentiment_command(app);
     add_features_command(app);
     add_train_command(app);
+    add_backtest_command(app);
     add_config_command(app);
     add_registry_command(app);
     add_kafka_mock_command(app);
     add_monitor_command(app);
+    add_ab_command(app);
     add_serve_command(app);
     pricecast::configure_logging(pricecast::LogFormat::text);
     // Runs after every option is parsed, before the subcommand's callback.
