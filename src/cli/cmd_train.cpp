@@ -11,11 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "core/progress.hpp"
-#include "models/baseline.hpp"
 #include "models/dataset.hpp"
-#include "models/ensemble.hpp"
-#include "models/lstm.hpp"
-#include "models/xgboost_model.hpp"
 #include "registry/registry.hpp"
 #include "training/trainer.hpp"
 
@@ -33,16 +29,6 @@ struct TrainOptions {
 
 std::string balance(const std::array<double, models::kClasses>& share) {
     return fmt::format("DOWN {:.1f}%  STABLE {:.1f}%  UP {:.1f}%", 100 * share[0], 100 * share[1], 100 * share[2]);
-}
-
-models::XgboostConfig model_config(const TrainOptions& o, const features::FeatureMatrix& m) {
-    models::XgboostConfig c;
-    c.random_forest = o.model == "rf";
-    c.rounds = o.rounds;
-    c.seed = o.seed;
-    c.steps = static_cast<std::size_t>(o.lags) + 1;
-    c.feature_schema_hash = m.schema_hash;
-    return c;
 }
 
 void train(TrainOptions& o, CommonOptions& common) {
@@ -65,29 +51,10 @@ void train(TrainOptions& o, CommonOptions& common) {
     lc.quantile = o.quantile;
     training::WalkForwardConfig wf;
     wf.folds = o.folds;
-    models::LstmConfig net;
-    net.steps = static_cast<std::size_t>(o.steps);
-    net.max_epochs = o.epochs;
-    net.seed = o.seed;
-    net.feature_schema_hash = m.schema_hash;
-    auto trees = [&](bool forest) {
-        auto c = model_config(o, m);
-        c.random_forest = forest;
-        return c;
-    };
-    const auto gbdt = trees(false), rf = trees(true);
-    auto member = [=](const std::string& kind) -> std::unique_ptr<models::Model> {
-        if (kind == "lstm") return std::make_unique<models::LstmAttentionModel>(net);
-        if (kind == "majority") return std::make_unique<models::MajorityModel>(m.schema_hash);
-        if (kind == "persistence") return std::make_unique<models::PersistenceModel>(m.schema_hash);
-        return std::make_unique<models::XgboostModel>(kind == "rf" ? rf : gbdt);
-    };
-    training::ModelFactory make = [=, &o, &m] () -> std::unique_ptr<models::Model> {
-        if (o.model != "ensemble") return member(o.model);
-        std::vector<std::unique_ptr<models::Model>> members;
-        for (const auto& k : o.members) members.push_back(member(k));
-        return std::make_unique<models::EnsembleModel>(std::move(members), m.schema_hash);
-    };
+    const auto make = training::model_factory(
+        {.kind = o.model, .members = o.members, .lags = o.lags, .rounds = o.rounds, .steps = o.steps, .epochs = o.epochs,
+         .seed = o.seed},
+        m.schema_hash);
     std::cerr << fmt::format("{} rows x {} features; {} walk-forward folds\n", m.rows(), m.columns.size(), o.folds);
     // Epochs (or boosting rounds) of the current fold, with an ETA, on a terminal only.
     std::unique_ptr<Progress> bar;

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "features/features.hpp"
@@ -47,6 +48,19 @@ struct TrainedModel {
 TrainedModel train_model(const models::Windows& w, const models::RowReturns& returns, const models::LabelConfig& labels,
                          std::span<const std::size_t> train, std::span<const std::size_t> valid, const ModelFactory& make,
                          const models::ProgressFn& progress = {});
+// What `--model` and its flags describe, for `pricecast train` and `pricecast backtest` alike.
+struct ModelSpec {
+    std::string kind = "gbdt";  // gbdt, rf, lstm, ensemble (of members), majority, persistence
+    std::vector<std::string> members = {"gbdt", "rf"};
+    int lags = 2;      // trees: earlier vectors seen besides the last
+    int rounds = 400;  // trees: boosting rounds at most
+    int steps = 60;    // lstm: sequence length
+    int epochs = 200;  // lstm: epochs at most
+    std::uint64_t seed = 1;
+};
+// Throws std::invalid_argument (when called) for an unknown kind.
+ModelFactory model_factory(const ModelSpec& spec, std::uint64_t feature_schema_hash);
+
 using FoldObserver = std::function<void(std::size_t fold, std::size_t folds, const FoldResult&)>;
 
 // The matrix's bar interval x horizon is the purge gap. Throws std::invalid_argument

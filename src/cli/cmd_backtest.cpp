@@ -1,0 +1,250 @@
+// pricecast backtest: the walk-forward backtest of a model kind over price
+// files (and news), retrained every N bars with the trainer of `pricecast train`,
+// traded next to buy-and-hold, majority and persistence.
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "backtest/engine.hpp"
+#include "backtest/report.hpp"
+#include "cli/commands.hpp"
+#include "data/ohlcv.hpp"
+#include "models/dataset.hpp"
+#include "training/trainer.hpp"
+
+namespace pricecast::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct BacktestOptions {
+    std::vector<std::string> prices;
+    std::string news, sentiment_model, labels = "fixed", mode = "long-flat", out, export_models;
+    training::ModelSpec spec;
+    int horizon = 1, retrain_every = 60, min_train = 300;
+    double threshold = 0.01, vol_k = 0.5, quantile = 1.0 / 3.0, fee_bps = 0, slippage_bps = 0;
+};
+
+void check_inputs(const BacktestOptions& o) {
+    for (const auto& p : o.prices)
+        if (!fs::is_regular_file(p)) throw UsageError(fmt::format("--prices: {}: no such file", p));
+    if (!o.news.empty() && !fs::is_regular_file(o.news))
+        throw UsageError(fmt::format("--news: {}: no such file", o.news));
+    if (o.retrain_every < 1) throw UsageError("--retrain-every: must be at least 1 bar");
+    if (o.min_train < 1) throw UsageError("--min-train: must be at least 1 bar");
+    // Fail before hours of training, not after.
+    std::error_code ec;
+    fs::create_directories(o.out, ec);
+    const auto probe = fs::path(o.out) / ".pricecast-write-test";
+    if (ec || !std::ofstream(probe)) throw UsageError(fmt::format("--out: {}: cannot write there", o.out));
+    fs::remove(probe, ec);
+}
+
+models::LabelConfig label_config(const BacktestOptions& o) {
+    models::LabelConfig lc;
+    lc.horizon = o.horizon;
+    lc.mode = *models::parse_threshold_mode(o.labels);
+    lc.threshold = o.threshold;
+    lc.vol_k = o.vol_k;
+    lc.quantile = o.quantile;
+    return lc;
+}
+
+// The bar of each sample (for its open and close), looked up by symbol and close time.
+std::vector<Bar> sample_bars(const std::vector<std::string>& files, const features::FeatureMatrix& m,
+                             const models::Windows& w) {
+    std::map<std::pair<std::string, Timestamp>, Bar> by_key;
+    for (const auto& f : files)
+        for (auto& b : data::read_bar_file(f).bars) by_key[{b.symbol, b.close_time}] = std::move(b);
+    std::vector<Bar> out;
+    out.reserve(w.rows.size());
+    for (auto row : w.rows) {
+        const auto it = by_key.find({m.symbols[row], m.times[row]});
+        if (it == by_key.end())
+            throw std::runtime_error(fmt::format("no bar of {} closing at {} for its feature row", m.symbols[row],
+                                                 format_iso8601(m.times[row])));
+        out.push_back(it->second);
+    }
+    return out;
+}
+
+models::SampleSet subset(const models::Windows& w, const std::vector<std::size_t>& idx) {
+    models::SampleSet s;
+    s.steps = w.set.steps;
+    s.width = w.set.width;
+    for (auto i : idx) {
+        const auto one = w.set.sample(i);
+        s.values.insert(s.values.end(), one.begin(), one.end());
+        s.times.push_back(w.set.times[i]);
+    }
+    return s;
+}
+
+int majority_class(const std::vector<models::Trend>& labels) {
+    std::array<long, 3> n{};
+    for (auto l : labels) ++n[static_cast<std::size_t>(l)];
+    return static_cast<int>(std::max_element(n.begin(), n.end()) - n.begin());
+}
+
+// Trains the block's model exactly as a `pricecast train` fold does, predicts
+// the block, and saves the model under --export-models when asked.
+class BlockTrainer {
+public:
+    BlockTrainer(const BacktestOptions& o, const features::FeatureMatrix& m, const models::Windows& w)
+        : o_(o), w_(w), labels_(label_config(o)), returns_(models::row_returns(m, labels_)),
+          make_(training::model_factory(o.spec, m.schema_hash)) {}
+
+    backtest::BlockOutput operator()(const backtest::BlockRows& b) {
+        training::TrainedModel t;
+        try {
+            t = training::train_model(w_, returns_, labels_, b.train, b.valid, make_);
+        } catch (const std::invalid_argument& e) {
+            throw UsageError(fmt::format("block {}: {} (more history: --min-train)", b.index + 1, e.what()));
+        }
+        backtest::BlockOutput out;
+        const auto probs = t.model->predict_proba(subset(w_, b.predict));
+        const int majority = majority_class(t.train.labels);
+        for (std::size_t i = 0; i < b.predict.size(); ++i) {
+            const auto row = w_.rows[b.predict[i]];
+            const auto actual = t.labeler.forward_class(returns_, row);
+            out.probs.push_back(probs[i]);
+            out.actual.push_back(actual ? static_cast<int>(*actual) : backtest::kUnknown);
+            out.majority.push_back(majority);
+            out.persistence.push_back(static_cast<int>(t.labeler.past_class(returns_, row).value_or(models::Trend::stable)));
+        }
+        if (!o_.export_models.empty()) {
+            const auto dir = fs::path(o_.export_models) / fmt::format("block-{}", b.index + 1);
+            fs::create_directories(dir);
+            t.model->save(dir);
+        }
+        std::cerr << fmt::format("\rblock {}: trained on {} + {} validation samples", b.index + 1, t.train.size(),
+                                 t.valid.size());
+        return out;
+    }
+
+private:
+    const BacktestOptions& o_;
+    const models::Windows& w_;
+    models::LabelConfig labels_;
+    models::RowReturns returns_;
+    training::ModelFactory make_;
+};
+
+backtest::EngineConfig engine_config(const BacktestOptions& o, Duration interval) {
+    backtest::EngineConfig c;
+    c.min_train = static_cast<std::size_t>(o.min_train);
+    c.retrain_every = static_cast<std::size_t>(o.retrain_every);
+    c.horizon = static_cast<std::size_t>(o.horizon);
+    c.trading.short_on_down = o.mode == "long-short";
+    c.trading.fee_bps = o.fee_bps;
+    c.trading.slippage_bps = o.slippage_bps;
+    if (interval > 0) c.trading.bars_per_year = 365.25 * 24 * 3600 * 1e9 / static_cast<double>(interval);
+    return c;
+}
+
+void print_summary(const backtest::Result& r, const std::string& model) {
+    std::cout << fmt::format("{} predictions in {} blocks, {} labeled: accuracy {:.4f}  macro-F1 {:.4f} | majority "
+                             "{:.4f} | persistence {:.4f}\n",
+                             r.predictions.size(), r.blocks.size(),
+                             r.report.support[0] + r.report.support[1] + r.report.support[2], r.report.accuracy,
+                             r.report.macro_f1, backtest::accuracy(r.majority_confusion),
+                             backtest::accuracy(r.persistence_confusion));
+    for (const auto& s : r.trading)
+        for (const auto& run : s.runs)
+            std::cout << fmt::format("  {:<10} {:<12} return {:+.4f}  Sharpe {:6.2f}  max drawdown {:.4f}  hit rate "
+                                     "{:.3f}  turnover {:.0f}\n",
+                                     s.symbol, run.name == "model" ? model : run.name, run.result.total_return,
+                                     run.result.sharpe, run.result.max_drawdown, run.result.hit_rate, run.result.turnover);
+}
+
+void run_backtest(const BacktestOptions& o, CommonOptions& common) {
+    check_inputs(o);
+    const auto m = feature_matrix_from_files(common, o.prices, o.news, o.sentiment_model);
+    const auto windows = models::make_windows(m, training::model_factory(o.spec, m.schema_hash)()->steps());
+    if (windows.rows.empty()) throw UsageError("--prices: no bar has a complete feature window (more history needed)");
+    const auto bars = sample_bars(o.prices, m, windows);
+    BlockTrainer trainer(o, m, windows);
+    backtest::Result r;
+    try {
+        r = backtest::run(bars, engine_config(o, training::bar_interval(m)), std::ref(trainer));
+    } catch (const backtest::BacktestError& e) {
+        throw UsageError(fmt::format("--prices/--min-train/--retrain-every: {} ({} bars have complete features)",
+                                     e.what(), bars.size()));
+    }
+    std::cerr << "\n";
+    try {
+        backtest::write_report(o.out, r);
+    } catch (const backtest::BacktestError& e) {
+        throw UsageError(e.what());
+    }
+    print_summary(r, o.spec.kind);
+    std::cerr << fmt::format("wrote {}/report.json, report.html and predictions.csv\n", o.out);
+}
+
+}  // namespace
+
+void add_backtest_command(CLI::App& app) {
+    auto* cmd = app.add_subcommand(
+        "backtest",
+        "walk-forward backtest: retrain the model every N bars on the bars before them (purged by the label horizon, "
+        "with the trainer of `pricecast train`), predict the next N, and trade the signals (fills at the next bar's "
+        "open) against buy-and-hold, majority and persistence. Writes report.json, report.html and predictions.csv.\n"
+        "Example: pricecast backtest --prices btc-1m.csv --model gbdt --retrain-every 60 --out bt");
+    static BacktestOptions o;
+    static CommonOptions common;
+    cmd->add_option("--prices", o.prices, "OHLCV files of the base timeframe, one symbol each (repeatable)")->required();
+    cmd->add_option("--news", o.news, "news file for the sentiment features");
+    cmd->add_option("--sentiment-model", o.sentiment_model, "classifier artifact that scores unscored news");
+    cmd->add_option("--model", o.spec.kind,
+                    "gbdt, rf (XGBoost), lstm (LSTM + attention) or ensemble (of --members)")
+        ->check(CLI::IsMember({"gbdt", "rf", "lstm", "ensemble"}))
+        ->capture_default_str();
+    cmd->add_option("--members", o.spec.members, "ensemble members")
+        ->delimiter(',')
+        ->check(CLI::IsMember({"gbdt", "rf", "lstm"}))
+        ->capture_default_str();
+    cmd->add_option("--retrain-every", o.retrain_every, "bars per block: a new model is trained before each block")
+        ->capture_default_str();
+    cmd->add_option("--min-train", o.min_train, "bars (with complete features) of history before the first block")
+        ->capture_default_str();
+    cmd->add_option("--horizon", o.horizon, "bars ahead of the label (also the purge before each block)")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
+    cmd->add_option("--labels", o.labels, "threshold: fixed (--threshold), volatility (--vol-k x rolling std), quantile "
+                                          "(balanced on each block's training bars)")
+        ->check(CLI::IsMember({"fixed", "volatility", "quantile"}))
+        ->capture_default_str();
+    cmd->add_option("--threshold", o.threshold, "fixed threshold on the return")->capture_default_str();
+    cmd->add_option("--vol-k", o.vol_k, "volatility threshold multiple")->capture_default_str();
+    cmd->add_option("--quantile", o.quantile, "quantile labels: share of DOWN (and of UP) in training")
+        ->check(CLI::Range(0.01, 0.49))
+        ->capture_default_str();
+    cmd->add_option("--lags", o.spec.lags, "trees: earlier vectors seen besides the last")
+        ->check(CLI::Range(0, 60))
+        ->capture_default_str();
+    cmd->add_option("--rounds", o.spec.rounds, "trees: boosting rounds at most (early stopping on the validation tail)")
+        ->capture_default_str();
+    cmd->add_option("--steps", o.spec.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();
+    cmd->add_option("--epochs", o.spec.epochs, "lstm: epochs at most")->capture_default_str();
+    cmd->add_option("--seed", o.spec.seed, "random seed")->capture_default_str();
+    cmd->add_option("--mode", o.mode, "long-flat: DOWN goes flat; long-short: DOWN goes short (UP is long, STABLE holds)")
+        ->check(CLI::IsMember({"long-flat", "long-short"}))
+        ->capture_default_str();
+    cmd->add_option("--fee-bps", o.fee_bps, "fee per unit of position change, basis points")
+        ->check(CLI::Range(0.0, 10000.0))
+        ->capture_default_str();
+    cmd->add_option("--slippage-bps", o.slippage_bps, "slippage per unit of position change, basis points")
+        ->check(CLI::Range(0.0, 10000.0))
+        ->capture_default_str();
+    cmd->add_option("--out", o.out, "folder for report.json, report.html and predictions.csv")->required();
+    cmd->add_option("--export-models", o.export_models, "also save each block's model as DIR/block-K (K from 1)");
+    add_common_options(*cmd, common);
+    cmd->callback([] { run_backtest(o, common); });
+}
+
+}  // namespace pricecast::cli
