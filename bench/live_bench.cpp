@@ -1,0 +1,514 @@
+// The live system under load (issue 6, must-show 5), each part in one run:
+//  1. end-to-end latency (bar published -> prediction published) p50/p99 of
+//     the real services, embedded and over librdkafka's mock cluster, with a
+//     GBDT and with the LSTM-attention model at full size, 10 symbols paced;
+//  2. sustained bars/s across 100 and 1,000 symbols as fast as possible, with
+//     every model call counted to show how bar closes are batched;
+//  3. REST requests/s on /v1/predictions/latest with wrk (skipped without it);
+//  4. the original design's Python pipeline (bench/live_reference.py: pandas
+//     indicators over a 100-bar window on every bar, python3-torch forward)
+//     against features::Pipeline + the same LSTM weights, bar by bar.
+// The machine is shared: numbers are what this run saw, not bounds.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "support/api_env.hpp"
+
+#include "bus/bus.hpp"
+#include "bus/messages.hpp"
+#include "features/features.hpp"
+#include "models/lstm.hpp"
+#include "models/xgboost_model.hpp"
+#include "registry/registry.hpp"
+#include "sentiment/sentiment.hpp"
+#include "serving/live.hpp"
+
+namespace pc = pricecast;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::string kModel = "trend";
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+double quantile(std::vector<double> v, double q) {
+    if (v.empty()) return std::nan("");
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+}
+
+// The demo's quick configuration: warm after ~20 bars.
+pc::features::FeatureConfig quick_features() {
+    pc::features::FeatureConfig fc;
+    fc.timeframes = {"1m", "5m"};
+    fc.indicators = {"rsi(14)", "ema(10)", "5m:roc(3)"};
+    fc.sentiment_windows = {"10m"};
+    return fc;
+}
+
+pc::data::SimulatorConfig market(int symbols) {
+    auto cfg = pc::data::default_simulator_config();
+    cfg.symbols.clear();
+    for (int i = 0; i < symbols; ++i) cfg.symbols.push_back({fmt::format("S{:04}", i), 20.0 + i % 200});
+    cfg.seed = 7;
+    cfg.trades = false;
+    return cfg;
+}
+
+std::map<std::string, std::vector<pc::features::FeatureVector>> by_symbol(std::vector<pc::features::FeatureVector> rows) {
+    std::map<std::string, std::vector<pc::features::FeatureVector>> out;
+    for (auto& v : rows)
+        if (v.complete) out[v.symbol].push_back(std::move(v));
+    return out;
+}
+
+// Windows of `steps` complete vectors (every `stride`-th end), labelled by
+// the first column's level: the bench is about speed, any learnable label does.
+pc::models::SampleSet samples(const pc::features::FeatureConfig& fc, const pc::data::SimulatorConfig& m, long bars,
+                              std::size_t steps, std::size_t stride) {
+    pc::data::MarketSimulator sim(m);
+    std::vector<pc::Bar> history;
+    for (long t = 0; t < bars; ++t) {
+        const auto s = sim.step();
+        history.insert(history.end(), s.bars.begin(), s.bars.end());
+    }
+    pc::models::SampleSet set;
+    set.steps = steps;
+    for (const auto& [symbol, rows] : by_symbol(pc::features::build(fc, history, {}))) {
+        for (std::size_t end = steps; end <= rows.size(); end += stride) {
+            set.width = rows[end - 1].values.size();
+            for (std::size_t r = end - steps; r < end; ++r)
+                set.values.insert(set.values.end(), rows[r].values.begin(), rows[r].values.end());
+            const double x = rows[end - 1].values.front();
+            set.labels.push_back(x < 45 ? pc::models::Trend::down : x > 55 ? pc::models::Trend::up : pc::models::Trend::stable);
+        }
+    }
+    return set;
+}
+
+std::unique_ptr<pc::models::Model> train_gbdt(const pc::features::FeatureSchema& schema) {
+    pc::models::XgboostConfig xc;
+    xc.rounds = 100;
+    xc.early_stopping = 0;
+    xc.feature_schema_hash = schema.hash();
+    auto m = std::make_unique<pc::models::XgboostModel>(xc);
+    const auto train = samples(quick_features(), market(10), 300, 1, 1);
+    m->fit(train, train, {});
+    return m;
+}
+
+// The issue's architecture (2 x 128 LSTM, 8 heads, window 60), one epoch on a
+// few windows: enough to fit its scaler; the weights' values do not change its speed.
+std::unique_ptr<pc::models::LstmAttentionModel> train_lstm(const pc::features::FeatureConfig& fc,
+                                                           const pc::data::SimulatorConfig& m, long bars) {
+    const auto train = samples(fc, m, bars, 60, 20);
+    pc::models::LstmConfig c;
+    c.width = train.width;
+    c.max_epochs = 1;
+    c.feature_schema_hash = pc::features::Pipeline(fc).schema().hash();
+    auto model = std::make_unique<pc::models::LstmAttentionModel>(c);
+    model->fit(train, {}, {});
+    return model;
+}
+
+void register_champion(const fs::path& dir, const pc::models::Model& model) {
+    pc::registry::Registry reg(dir);
+    const auto v = pc::registry::register_model(reg, kModel, model, {});
+    reg.promote(kModel, v.version, "champion", {.force = true}, "bench");
+}
+
+// Counts the served model's calls and rows per call.
+struct CallLog {
+    std::mutex mutex;
+    std::map<std::size_t, std::uint64_t> rows;  // rows per call -> calls
+    double seconds = 0;                          // in the model, all calls
+};
+
+class Counted final : public pc::models::Model {
+public:
+    Counted(std::unique_ptr<pc::models::Model> inner, CallLog& log) : inner_(std::move(inner)), log_(log) {}
+    std::string kind() const override { return inner_->kind(); }
+    std::size_t steps() const override { return inner_->steps(); }
+    void fit(const pc::models::SampleSet& t, const pc::models::SampleSet& v, const pc::models::ProgressFn& p) override {
+        inner_->fit(t, v, p);
+    }
+    std::vector<pc::models::ClassProbs> predict_proba(const pc::models::SampleSet& batch) const override {
+        const auto start = Clock::now();
+        auto out = inner_->predict_proba(batch);
+        std::lock_guard lock(log_.mutex);
+        ++log_.rows[batch.size()];
+        log_.seconds += seconds_since(start);
+        return out;
+    }
+    void save(const fs::path& dir) const override { inner_->save(dir); }
+    std::uint64_t feature_schema_hash() const override { return inner_->feature_schema_hash(); }
+    nlohmann::json describe() const override { return inner_->describe(); }
+
+private:
+    std::unique_ptr<pc::models::Model> inner_;
+    CallLog& log_;
+};
+
+struct LiveRun {
+    int symbols = 10;
+    long fast_steps = 0, steps = 0;  // unpaced warm-up, then paced up to `steps`
+    double speed = 0;
+    long skip = 0;                   // first predicted steps left out of the latency figures
+    std::chrono::milliseconds join_wait{0};  // consumers run alone this long before the price source starts
+};
+
+struct LiveResult {
+    std::vector<double> latency_ms;  // predictions of bars from step fast_steps + skip on
+    std::uint64_t bars = 0, predictions = 0;
+    double seconds = 0;              // first bar published -> last bar's predictions in
+    std::map<std::size_t, std::uint64_t> calls;
+    double model_seconds = 0;
+    bool complete = false;
+
+    std::uint64_t call_count() const {
+        std::uint64_t n = 0;
+        for (const auto& [rows, count] : calls) n += count;
+        return n;
+    }
+    double ms_per_call() const { return call_count() ? model_seconds * 1e3 / static_cast<double>(call_count()) : 0; }
+};
+
+// Every service on `bus`, with the model registered in `dir`, until each
+// symbol's last bar is predicted (or a generous timeout).
+LiveResult run_live(pc::bus::Bus& bus, const fs::path& dir, const LiveRun& r) {
+    const auto cfg = market(r.symbols);
+    const pc::Timestamp first_close = pc::data::MarketSimulator(cfg).step().bars.front().close_time;
+    const pc::Timestamp last_close = first_close + (r.steps - 1) * cfg.interval;
+    const pc::Timestamp measured_from = first_close + (r.fast_steps + r.skip) * cfg.interval;
+    CallLog log;
+    pc::serving::ModelManager models(dir, [&](const fs::path& d) {
+        return std::make_unique<Counted>(pc::models::load_model(d), log);
+    });
+    models.watch(kModel, pc::features::Pipeline(quick_features()).schema().hash());
+    models.refresh();
+    const auto scorer = pc::sentiment::LexiconScorer::load();
+    pc::serving::PriceSourceOptions source;
+    source.simulator = cfg;
+    source.speed = r.speed;
+    source.max_steps = r.steps;
+    source.fast_steps = r.fast_steps;
+    pc::serving::PriceService price(bus, source);
+    pc::serving::SentimentService sentiment(bus, scorer);
+    pc::serving::FeatureServiceOptions feature_options;
+    feature_options.config = quick_features();
+    feature_options.snapshot_every = 500ms;
+    // A clock waits news_wait (wall time) for its bars; a price backlog longer
+    // than that (1,000 symbols unpaced) would turn bars late and drop them.
+    feature_options.news_wait = 60s;
+    pc::serving::FeatureService features(bus, feature_options);
+    pc::serving::InferenceService inference(bus, models, {kModel});
+
+    LiveResult out;
+    std::mutex mutex;
+    std::size_t last_seen = 0;
+    Clock::time_point done_at;
+    const auto started = Clock::now();
+    std::vector<std::jthread> threads;
+    threads.emplace_back([&](std::stop_token s) {
+        auto in = bus.subscribe("bench", {pc::bus::topics::predictions});
+        while (!s.stop_requested()) {
+            auto m = in->poll(50ms);
+            if (!m) continue;
+            const auto p = pc::bus::decode_prediction(m->value);
+            in->commit(*m);
+            std::lock_guard lock(mutex);
+            ++out.predictions;
+            if (p.bar_time >= measured_from) out.latency_ms.push_back(static_cast<double>(p.latency) * 1e-6);
+            if (p.bar_time == last_close && ++last_seen == static_cast<std::size_t>(r.symbols)) done_at = Clock::now();
+        }
+    });
+    threads.emplace_back([&](std::stop_token s) { inference.run(s); });
+    threads.emplace_back([&](std::stop_token s) { features.run(s); });
+    threads.emplace_back([&](std::stop_token s) { sentiment.run(s); });
+    // librdkafka's mock cluster holds each new group's first join ~3 s (the
+    // broker's initial rebalance delay): bars published before every service
+    // has joined would measure that wait, not the pipeline.
+    std::this_thread::sleep_for(r.join_wait);
+    threads.emplace_back([&](std::stop_token s) { price.run(s); });
+    const auto deadline = Clock::now() + 120s;
+    auto finished = [&] {
+        std::lock_guard lock(mutex);
+        return last_seen == static_cast<std::size_t>(r.symbols);
+    };
+    while (!finished() && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    for (auto it = threads.rbegin(); it != threads.rend(); ++it) {
+        it->request_stop();
+        it->join();
+    }
+    out.complete = finished();
+    out.seconds = std::chrono::duration<double>((out.complete ? done_at : Clock::now()) - started).count();
+    out.bars = price.bars();
+    out.calls = log.rows;
+    out.model_seconds = log.seconds;
+    return out;
+}
+
+// A fresh data dir with `model` as the champion.
+struct Workspace {
+    fs::path dir;
+    Workspace(const std::string& name, const pc::models::Model& model) {
+        dir = fs::temp_directory_path() / fmt::format("pricecast-live-bench-{}-{}", ::getpid(), name);
+        fs::remove_all(dir);
+        register_champion(dir, model);
+    }
+    ~Workspace() {
+        std::error_code ec;
+        fs::remove_all(dir, ec);
+    }
+    Workspace(const Workspace&) = delete;
+    Workspace& operator=(const Workspace&) = delete;
+};
+
+std::unique_ptr<pc::bus::Bus> embedded(std::size_t capacity = 1 << 20) {
+    return pc::bus::make_in_process_bus({.capacity = capacity});
+}
+
+// ---- 1. end-to-end latency -------------------------------------------------------
+
+void latency_table(const pc::models::Model& gbdt, const pc::models::Model& lstm) {
+    std::printf("\n1. End-to-end latency, bar published -> prediction published: 10 symbols, one bar each per 50 ms\n");
+    std::printf("   (price, sentiment, features, inference services; 100 paced bar closes after warm-up)\n");
+    std::printf("  %-28s %8s %10s %10s %10s %14s\n", "", "samples", "p50 ms", "p99 ms", "max ms", "model ms/call");
+    for (const auto* model : {&gbdt, &lstm}) {
+        Workspace ws(model->kind(), *model);
+        // The 5m indicators and the LSTM's 60-vector window are full by step ~165.
+        const LiveRun r{.symbols = 10, .fast_steps = 170, .steps = 300, .speed = 1200, .skip = 20};
+        for (const bool kafka : {false, true}) {
+            std::unique_ptr<pc::bus::MockCluster> cluster;
+            std::unique_ptr<pc::bus::Bus> bus;
+            if (kafka) {
+                cluster = std::make_unique<pc::bus::MockCluster>(3);
+                bus = pc::bus::make_kafka_bus({.bootstrap = cluster->bootstrap(), .settings = {{"fetch.wait.max.ms", "1"}}});
+            } else {
+                bus = embedded();
+            }
+            auto run = r;
+            if (kafka) run.join_wait = 5s;
+            const auto res = run_live(*bus, ws.dir, run);
+            const auto name = fmt::format("{}, {}", model->kind() == "lstm" ? "LSTM-attention" : "GBDT",
+                                          kafka ? "mock cluster" : "embedded");
+            std::printf("  %-28s %8zu %10.2f %10.2f %10.2f %14.2f%s\n", name.c_str(), res.latency_ms.size(),
+                        quantile(res.latency_ms, 0.5), quantile(res.latency_ms, 0.99), quantile(res.latency_ms, 1.0),
+                        res.ms_per_call(), res.complete ? "" : "  (timed out)");
+            std::fflush(stdout);
+        }
+    }
+}
+
+// ---- 2. sustained throughput -----------------------------------------------------
+
+void throughput_table(const pc::models::Model& gbdt) {
+    std::printf("\n2. Sustained throughput, embedded, GBDT, bars published as fast as the bus takes them\n");
+    std::printf("  %-12s %8s %8s %10s %12s %8s %10s %s\n", "symbols", "bars", "preds", "seconds", "bars/s", "calls",
+                "rows/call", "calls by rows");
+    Workspace ws("throughput", gbdt);
+    for (const int symbols : {100, 1000}) {
+        auto bus = embedded(static_cast<std::size_t>(symbols) * 200);
+        // ~105 bars warm the 5m indicators: the rest are predicted.
+        const auto res = run_live(*bus, ws.dir, {.symbols = symbols, .steps = symbols == 100 ? 200 : 150});
+        const auto calls = res.call_count();
+        std::string spread;  // "calls x rows", the largest batches first
+        for (auto it = res.calls.rbegin(); it != res.calls.rend() && spread.size() < 60; ++it)
+            spread += fmt::format("{}x{} ", it->second, it->first);
+        std::printf("  %-12d %8llu %8llu %10.2f %12.0f %8llu %10.1f %s%s\n", symbols,
+                    static_cast<unsigned long long>(res.bars), static_cast<unsigned long long>(res.predictions),
+                    res.seconds, static_cast<double>(res.bars) / res.seconds, static_cast<unsigned long long>(calls),
+                    calls ? static_cast<double>(res.predictions) / static_cast<double>(calls) : 0.0, spread.c_str(),
+                    res.complete ? "" : " (timed out)");
+        std::fflush(stdout);
+    }
+}
+
+// ---- 3. REST with wrk ------------------------------------------------------------
+
+std::string run_command(const std::string& cmd) {
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    if (!p) return out;
+    char buf[4096];
+    while (auto n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    pclose(p);
+    return out;
+}
+
+void rest_table() {
+    std::printf("\n3. REST GET /v1/predictions/latest, wrk -t2 -c32 -d5s, API server (2 threads) in this process\n");
+    if (std::system("command -v wrk >/dev/null 2>&1") != 0) {
+        std::printf("  (wrk not installed: skipped; apt-get install wrk)\n");
+        return;
+    }
+    pc::api::ServerOptions o;
+    o.threads = 2;
+    pc::test::ApiEnv env(o);
+    for (int i = 0; i < 100; ++i) env.predictions.add(pc::test::make_prediction("BTC", 1'700'000'000'000'000'000 + i));
+    const auto out = run_command(fmt::format(
+        "wrk -t2 -c32 -d5s --latency 'http://127.0.0.1:{}/v1/predictions/latest?symbol=BTC' 2>&1", env.port()));
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+        const auto at = line.find_first_not_of(' ');
+        if (at == std::string::npos) continue;
+        const auto text = line.substr(at);
+        for (const char* key : {"Latency  ", "50%", "99%", "Requests/sec", "Non-2xx", "Socket errors"})
+            if (text.rfind(key, 0) == 0) std::printf("  %s\n", text.c_str());
+    }
+}
+
+// ---- 4. the original design's Python pipeline ------------------------------------
+
+// The original's indicators on 1-minute bars (no news, one symbol).
+pc::features::FeatureConfig original_features() {
+    pc::features::FeatureConfig fc;
+    fc.timeframes = {"1m"};
+    fc.indicators = {"sma(5)", "sma(20)", "ema(12)", "ema(26)", "macd(12,26,9)", "rsi(14)", "bbands(20,2,2)"};
+    fc.sentiment_windows = {};
+    return fc;
+}
+
+struct PerBar {
+    std::vector<double> ms;  // per timed bar
+    double seconds = 0, feature_us = 0, forward_ms = 0;
+};
+
+// Bar by bar as a live service sees them: the pipeline, the window of the
+// last 60 vectors, the model's batch-1 forward (scaler included).
+PerBar cpp_per_bar(const std::vector<pc::Bar>& bars, std::size_t timed_from, const pc::models::Model& model) {
+    pc::features::Pipeline pipeline(original_features());
+    std::deque<pc::features::FeatureVector> window;
+    const pc::features::VectorSink sink = [&](const pc::features::FeatureVector& v) {
+        window.push_back(v);
+        if (window.size() > 60) window.pop_front();
+    };
+    PerBar out;
+    double features_s = 0, forward_s = 0;
+    std::size_t forwards = 0;
+    const auto start = Clock::now();
+    auto timed_start = start;
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        if (i == timed_from) timed_start = Clock::now();
+        const auto t0 = Clock::now();
+        pipeline.push(bars[i], sink);
+        pipeline.advance(bars[i].close_time + 1 + pc::kMinute, sink);  // past the default lateness: emitted now
+        const auto t1 = Clock::now();
+        if (window.size() == 60 && std::all_of(window.begin(), window.end(), [](const auto& v) { return v.complete; })) {
+            pc::models::SampleSet one;
+            one.steps = 60;
+            one.width = window.back().values.size();
+            for (const auto& v : window) one.values.insert(one.values.end(), v.values.begin(), v.values.end());
+            benchmark::DoNotOptimize(model.predict_proba(one));
+            if (i >= timed_from) {
+                forward_s += seconds_since(t1);
+                ++forwards;
+            }
+        }
+        if (i >= timed_from) {
+            features_s += std::chrono::duration<double>(t1 - t0).count();
+            out.ms.push_back(seconds_since(t0) * 1e3);
+        }
+    }
+    out.seconds = seconds_since(timed_start);
+    const auto timed = static_cast<double>(bars.size() - timed_from);
+    out.feature_us = features_s / timed * 1e6;
+    out.forward_ms = forwards ? forward_s / static_cast<double>(forwards) * 1e3 : 0;
+    return out;
+}
+
+nlohmann::json python_per_bar(const std::vector<pc::Bar>& bars, std::size_t timed_from,
+                              const pc::models::LstmAttentionModel& model) {
+    if (std::system("/usr/bin/python3 -c 'import pandas, torch' 2>/dev/null") != 0) return {};
+    const auto dir = fs::temp_directory_path() / fmt::format("pricecast-live-bench-{}-python", ::getpid());
+    fs::remove_all(dir);
+    model.export_parameters(dir);
+    {
+        std::ofstream csv(dir / "bars.csv");
+        csv << "close_time,open,high,low,close,volume\n";
+        for (const auto& b : bars)
+            csv << fmt::format("{},{},{},{},{},{}\n", b.close_time, b.open, b.high, b.low, b.close, b.volume);
+    }
+    const auto out = run_command(fmt::format("/usr/bin/python3 {}/../../bench/live_reference.py {} {}",
+                                             PRICECAST_TEST_DATA, dir.string(), timed_from));
+    fs::remove_all(dir);
+    try {
+        return nlohmann::json::parse(out);
+    } catch (const std::exception&) {
+        std::fprintf(stderr, "python reference failed: %s\n", out.c_str());
+        return {};
+    }
+}
+
+void python_table() {
+    constexpr long kBars = 500;
+    constexpr std::size_t kTimedFrom = 100;  // both sides warm: 100-bar window, 60 complete vectors
+    auto m = market(1);
+    m.news_rate = 0;
+    m.market_news_rate = 0;
+    pc::data::MarketSimulator sim(m);
+    std::vector<pc::Bar> bars;
+    for (long t = 0; t < kBars; ++t) bars.push_back(sim.step().bars.front());
+    const auto model = train_lstm(original_features(), m, 600);
+    const auto ours = cpp_per_bar(bars, kTimedFrom, *model);
+    const auto py = python_per_bar(bars, kTimedFrom, *model);
+    const double n = static_cast<double>(kBars - static_cast<long>(kTimedFrom));
+    std::printf("\n4. Bar by bar, one symbol, %.0f bars: features + LSTM-attention batch-1 forward, same weights, one thread\n", n);
+    std::printf("   c++: features::Pipeline (SMA 5/20, EMA 12/26, MACD, RSI 14, Bollinger) + libtorch\n");
+    std::printf("   python: pandas recomputing them over a 100-bar window on every bar + python3-torch\n");
+    std::printf("  %-24s %12s %12s %8s\n", "", "c++", "python", "ratio");
+    auto row = [&](const char* what, double c, const char* key, bool higher_better) {
+        const double p = py.contains(key) ? py[key].get<double>() : 0.0;
+        std::printf("  %-24s %12.3f %12.3f %8.2f\n", what, c, p, p > 0 && c > 0 ? (higher_better ? c / p : p / c) : 0.0);
+    };
+    row("bars/s", n / ours.seconds, "bars_per_second", true);
+    row("latency p50 (ms)", quantile(ours.ms, 0.5), "p50_ms", false);
+    row("latency p99 (ms)", quantile(ours.ms, 0.99), "p99_ms", false);
+    row("indicators/bar (ms)", ours.feature_us * 1e-3, "indicators_ms", false);
+    row("forward/bar (ms)", ours.forward_ms, "forward_ms", false);
+    if (py.empty()) std::printf("  (python3-pandas or python3-torch not available: no python column)\n");
+    std::printf("  (ratio: how many times faster c++ is)\n");
+}
+
+}  // namespace
+
+// usage: live_bench [SECTION...]   sections 1-4 (default: all); other
+// arguments (bench/run-benchmarks passes Google Benchmark flags) are ignored.
+int main(int argc, char** argv) {
+    std::set<int> sections;
+    for (int i = 1; i < argc; ++i)
+        if (argv[i][0] >= '1' && argv[i][0] <= '4' && argv[i][1] == '\0') sections.insert(argv[i][0] - '0');
+    if (sections.empty()) sections = {1, 2, 3, 4};
+    spdlog::set_level(std::getenv("LIVE_BENCH_DEBUG") ? spdlog::level::info : spdlog::level::warn);
+    const auto start = Clock::now();
+    const auto schema = pc::features::Pipeline(quick_features()).schema();
+    const auto gbdt = train_gbdt(schema);
+    const auto lstm = train_lstm(quick_features(), market(10), 300);
+    std::printf("live_bench: models trained in %.1f s (GBDT 100 rounds; LSTM 2x128, 8 heads, window 60, width %zu)\n",
+                seconds_since(start), schema.size());
+    if (sections.contains(1)) latency_table(*gbdt, *lstm);
+    if (sections.contains(2)) throughput_table(*gbdt);
+    if (sections.contains(3)) rest_table();
+    if (sections.contains(4)) python_table();
+    std::printf("\nlive_bench: %.0f s in all (shared, loaded machine: numbers vary run to run)\n", seconds_since(start));
+}
