@@ -238,6 +238,20 @@ TEST_F(Contract, EveryRouteAndStatusMatchesTheDocument) {
     expect_matches(post(port, "/v1/news", news.dump(), read), "/v1/news", "post");
     expect_matches(post(port, "/v1/news", R"({"id":"n"})", read), "/v1/news", "post");
     expect_matches(get(port, "/ws", read), "/ws", "get");
+    env.log->append(make_prediction("BTC", kT0));
+    env.log->set_outcome({.symbol = "BTC", .bar_time = kT0, .cls = 2, .close_after = 101, .resolved_at = kT0 + 1});
+    env.log->append(make_prediction("ETH", kT0));  // pending: null metrics
+    const auto metrics = get(port, "/v1/monitor/metrics?model=m&window=24h", read);
+    expect_matches(metrics, "/v1/monitor/metrics", "get");
+    const auto metric_rows = metrics.json()["rows"];
+    ASSERT_EQ(metric_rows.size(), 3u);  // all symbols, BTC, ETH
+    EXPECT_EQ(metric_rows[0]["symbol"], "all");
+    EXPECT_EQ(metric_rows[0]["metrics"]["predictions"], 2);
+    EXPECT_EQ(metric_rows[0]["metrics"]["resolved"], 1);
+    EXPECT_EQ(metric_rows[0]["metrics"]["accuracy"], 1.0);
+    EXPECT_EQ(metric_rows[2]["metrics"]["accuracy"], nullptr);
+    expect_matches(get(port, "/v1/monitor/metrics?symbol=ETH&window=1h", read), "/v1/monitor/metrics", "get");
+    expect_matches(get(port, "/v1/monitor/metrics?window=1h,soon", read), "/v1/monitor/metrics", "get");
 
     for (const auto& [path, ops] : doc["paths"].items())  // every documented 401, without a key
         for (const auto& [method, op] : ops.items()) {
@@ -272,6 +286,7 @@ TEST_F(Contract, UnavailablePartsAnswer503AsDocumented) {
     const json news = {{"id", "n"}, {"event_time", "2024-01-01T00:00:00Z"}, {"headline", "h"}};
     expect_matches(post(bare.port(), "/v1/news", news.dump()), "/v1/news", "post");
     EXPECT_EQ(get(bare.port(), "/v1/models").status, 503);
+    expect_matches(get(bare.port(), "/v1/monitor/metrics"), "/v1/monitor/metrics", "get");
 }
 
 TEST_F(Contract, WebSocketMessagesMatchTheDocument) {

@@ -21,6 +21,10 @@
 #include "serving/model_manager.hpp"
 #include "serving/stores.hpp"
 
+namespace pricecast::monitor {
+class PredictionLog;
+}
+
 namespace pricecast::api {
 
 enum class Role { read, admin };
@@ -54,6 +58,7 @@ struct Services {
     const features::FeatureSchema* schema = nullptr;  // width check of /v1/predict
     std::filesystem::path data_dir;            // the registry: /v1/models, promote, rollback
     bus::Bus* bus = nullptr;                   // POST /v1/news publishes to news-raw; /ready
+    const monitor::PredictionLog* prediction_log = nullptr;  // GET /v1/monitor/metrics
 };
 
 class Server {

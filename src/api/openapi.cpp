@@ -20,6 +20,7 @@ json object(json properties, std::vector<std::string> required) {
     return o;
 }
 json nullable_integer() { return {{"type", "integer"}, {"nullable", true}}; }
+json nullable_number() { return {{"type", "number"}, {"nullable", true}}; }
 
 json content(json schema, const char* media = "application/json") { return {{media, {{"schema", std::move(schema)}}}}; }
 json response(const char* description, json schema) {
@@ -64,6 +65,45 @@ json prediction_properties() {
 const std::vector<std::string> kPredictionRequired = {"symbol",     "bar_time", "feature_time", "model",
                                                       "version",    "slot",     "class",        "probabilities",
                                                       "confidence", "close",    "latency_ms",   "published_at"};
+
+// Rolling metrics of the prediction log; null where nothing is resolved yet.
+void monitor_schemas(json& s) {
+    s["ClassScores"] = object({{"precision", type("number")},
+                               {"recall", type("number")},
+                               {"f1", type("number")},
+                               {"support", type("integer")},
+                               {"predicted", type("integer")}},
+                              {"precision", "recall", "f1", "support", "predicted"});
+    const auto per_class = [](json item) {
+        return object({{"down", item}, {"stable", item}, {"up", item}}, {"down", "stable", "up"});
+    };
+    s["Metrics"] = object({{"predictions", type("integer")},
+                           {"resolved", type("integer")},
+                           {"accuracy", nullable_number()},
+                           {"macro_f1", nullable_number()},
+                           {"log_loss", nullable_number()},
+                           {"brier", nullable_number()},
+                           {"ece", nullable_number()},
+                           {"classes", per_class(ref("ClassScores"))},
+                           {"class_mix", per_class(type("number"))},
+                           {"reliability", array_of(object({{"lower", type("number")},
+                                                            {"upper", type("number")},
+                                                            {"count", type("integer")},
+                                                            {"mean_confidence", nullable_number()},
+                                                            {"accuracy", nullable_number()}},
+                                                           {"lower", "upper", "count", "mean_confidence", "accuracy"}))}},
+                          {"predictions", "resolved", "accuracy", "macro_f1", "log_loss", "brier", "ece", "classes",
+                           "class_mix", "reliability"});
+    s["MetricsRow"] = object({{"model", type("string")},
+                              {"version", type("integer")},
+                              {"slot", one_of_strings({"champion", "challenger"})},
+                              {"symbol", {{"type", "string"}, {"description", "\"all\" for every symbol together"}}},
+                              {"window", type("string")},
+                              {"end", time_string()},
+                              {"metrics", ref("Metrics")}},
+                             {"model", "version", "slot", "symbol", "window", "end", "metrics"});
+    s["MetricsList"] = object({{"rows", array_of(ref("MetricsRow"))}}, {"rows"});
+}
 
 json schemas() {
     json s;
@@ -174,6 +214,7 @@ json schemas() {
     s["WsSubscribed"] =
         object({{"type", one_of_strings({"subscribed"})}, {"symbols", array_of(type("string"))}}, {"type", "symbols"});
     s["WsError"] = object({{"type", one_of_strings({"error"})}, {"message", type("string")}}, {"type", "message"});
+    monitor_schemas(s);
     return s;
 }
 
@@ -249,6 +290,18 @@ json paths() {
                               {{"202", response("accepted", ref("NewsAccepted"))},
                                {"400", error("a bad field, named in the message")},
                                {"503", error("no bus")}}}};
+    p["/v1/monitor/metrics"]["get"] = {
+        {"summary",
+         "rolling metrics of the prediction log per model version and slot, for all symbols and each one, over "
+         "windows ending at the newest logged bar (as `pricecast monitor report`)"},
+        {"parameters",
+         {query("model", false, "only this registered model (default: every model)"),
+          query("symbol", false, "only this symbol (default: all symbols together and each one)"),
+          query("window", false, "comma-separated durations (default 24h,168h)")}},
+        {"responses",
+         {{"200", response("one row per model version and slot, symbol and window", ref("MetricsList"))},
+          {"400", error("a malformed window, named in the message")},
+          {"503", error("no prediction log in this process")}}}};
     p["/metrics"]["get"] = {
         {"summary", "Prometheus text exposition (0.0.4)"},
         {"responses", {{"200", {{"description", "metrics"}, {"content", content(type("string"), "text/plain")}}}}}};

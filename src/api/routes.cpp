@@ -10,6 +10,7 @@
 #include "api/routes.hpp"
 #include "bus/messages.hpp"
 #include "data/news.hpp"
+#include "monitor/monitor.hpp"
 #include "registry/registry.hpp"
 
 namespace pricecast::api::detail {
@@ -90,6 +91,24 @@ Timestamp time_param(const Request& r, const std::string& name, Timestamp fallba
     if (const auto iso = parse_iso8601(text)) return *iso;
     fail(400,
          fmt::format("query parameter '{}': expected an ISO-8601 time or epoch nanoseconds, got '{}'", name, text));
+}
+
+// Windows as in `pricecast monitor report`: "24h,168h" by default.
+std::vector<Duration> windows_param(const Request& r) {
+    const auto it = r.query.find("window");
+    const std::string text = it == r.query.end() ? "24h,168h" : it->second;
+    std::vector<Duration> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto comma = std::min(text.find(',', start), text.size());
+        const auto item = text.substr(start, comma - start);
+        const auto d = parse_duration(item);
+        if (!d || *d <= 0)
+            fail(400, fmt::format("query parameter 'window': '{}' is not a positive duration (e.g. 24h)", item));
+        out.push_back(*d);
+        start = comma + 1;
+    }
+    return out;
 }
 
 registry::Registry open_registry(const Services& s) {
@@ -191,7 +210,8 @@ Route Router::route(const Request& r) const {
     const std::string& p = r.path;
     if (p == "/health" || p == "/ready" || p == "/openapi.json") return {p, Access::open};
     if (p == "/metrics" || p == "/ws" || p == "/v1/predictions/latest" || p == "/v1/predictions" ||
-        p == "/v1/features/latest" || p == "/v1/models" || p == "/v1/predict" || p == "/v1/news")
+        p == "/v1/features/latest" || p == "/v1/models" || p == "/v1/predict" || p == "/v1/news" ||
+        p == "/v1/monitor/metrics")
         return {p, Access::read};
     if (p.starts_with("/v1/models/")) {
         const std::string_view rest = std::string_view(p).substr(11);
@@ -235,6 +255,7 @@ Response Router::dispatch(const Request& r) const {
     if (n == "/v1/models") return method("GET"), models_list();
     if (n == "/v1/predict") return method("POST"), predict(r);
     if (n == "/v1/news") return method("POST"), news(r);
+    if (n == "/v1/monitor/metrics") return method("GET"), monitor_metrics(r);
     if (n == "/ws") fail(426, "/ws is a WebSocket endpoint: send an Upgrade request");
     if (n.starts_with("/v1/models/{name}")) {
         std::string name = r.path.substr(11);
@@ -305,6 +326,18 @@ Response Router::features_latest(const Request& r) const {
                                {"schema_hash", registry::schema_hash_hex(v->schema_hash)},
                                {"complete", v->complete},
                                {"values", std::move(values)}});
+}
+
+Response Router::monitor_metrics(const Request& r) const {
+    if (!services_.prediction_log) fail(503, "this server has no prediction log");
+    monitor::MetricsQuery q;
+    if (const auto it = r.query.find("model"); it != r.query.end()) q.model = it->second;
+    if (const auto it = r.query.find("symbol"); it != r.query.end()) q.symbol = it->second;
+    const auto windows = windows_param(r);
+    json rows = json::array();
+    for (const auto& row : monitor::rolling_metrics(*services_.prediction_log, q, windows))
+        rows.push_back(monitor::to_json(row));
+    return json_response(200, {{"rows", std::move(rows)}});
 }
 
 Response Router::models_list() const {

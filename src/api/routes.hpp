@@ -62,6 +62,7 @@ private:
     Response model_rollback(const std::string& name, const Request& request) const;
     Response predict(const Request& request) const;
     Response news(const Request& request) const;
+    Response monitor_metrics(const Request& request) const;
     Response metrics_text() const;
     Response static_file(const std::string& path) const;
 

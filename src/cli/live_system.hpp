@@ -86,6 +86,7 @@ private:
     std::unique_ptr<serving::StoreFeed> feed_;
     std::unique_ptr<monitor::AlertManager> alerts_;
     std::unique_ptr<monitor::MonitorService> monitor_;
+    std::unique_ptr<monitor::PredictionLog> api_log_;  // read by GET /v1/monitor/metrics
     std::unique_ptr<api::Server> server_;
     std::vector<std::pair<std::string, std::jthread>> threads_;  // data-flow order
     std::atomic<bool> source_done_{false};

@@ -14,6 +14,7 @@
 
 #include "api/api.hpp"
 #include "bus/bus.hpp"
+#include "monitor/monitor.hpp"
 #include "registry/registry.hpp"
 #include "serving/model_manager.hpp"
 #include "serving/stores.hpp"
@@ -75,6 +76,7 @@ struct ApiEnv {
     serving::FeatureStore features;
     std::unique_ptr<bus::Bus> bus = bus::make_in_process_bus();
     std::unique_ptr<serving::ModelManager> models;
+    std::unique_ptr<monitor::PredictionLog> log;
     std::unique_ptr<api::Server> server;
 
     explicit ApiEnv(api::ServerOptions options = {}, bool with_model = true) {
@@ -99,6 +101,8 @@ struct ApiEnv {
         s.schema = &schema;
         s.data_dir = data_dir;
         s.bus = bus.get();
+        log = std::make_unique<monitor::PredictionLog>(monitor::PredictionLog::default_path(data_dir));
+        s.prediction_log = log.get();
         options.port = 0;
         server = std::make_unique<api::Server>(s, options);
         server->start();
