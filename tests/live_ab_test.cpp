@@ -278,9 +278,10 @@ protected:
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    // The live period through the inference service in shadow mode; every
-    // prediction into the prediction log, outcomes from the bars by the resolver.
-    monitor::AbReport run_shadow(const models::Model& champion, const models::Model& challenger) {
+    // The live period through the inference service; every prediction into
+    // the prediction log, outcomes from the bars by the resolver.
+    monitor::AbReport run_live(const models::Model& champion, const models::Model& challenger,
+                               AbMode mode = AbMode::shadow) {
         {
             registry::Registry reg(dir_);
             reg.promote(kModel, registry::register_model(reg, kModel, champion, {}).version, "champion");
@@ -290,7 +291,7 @@ protected:
         models.watch(kModel, schema_);
         models.refresh();
         auto bus = bus::make_in_process_bus();
-        InferenceService service(*bus, models, {.model = kModel, .ab_mode = AbMode::shadow});
+        InferenceService service(*bus, models, {.model = kModel, .ab_mode = mode, .ab_share = 0.5});
         auto out = bus->subscribe("test", {bus::topics::predictions});
         std::size_t live = 0;
         for (const auto& v : market_->vectors) {
@@ -301,26 +302,31 @@ protected:
         monitor::PredictionLog log(dir_ / "predictions.sqlite");
         monitor::OutcomeResolver resolver(kRule, [&](const monitor::Outcome& o) { log.set_outcome(o); });
         std::jthread worker([&](std::stop_token stop) { service.run(stop); });
+        const std::size_t expected = mode == AbMode::shadow ? 2 * live : live;
         std::size_t got = 0;
         const auto deadline = std::chrono::steady_clock::now() + 300s;
-        while (got < 2 * live && std::chrono::steady_clock::now() < deadline) {
+        while (got < expected && std::chrono::steady_clock::now() < deadline) {
             if (auto m = out->poll(100ms)) {
                 const auto p = bus::decode_prediction(m->value);
+                EXPECT_EQ(p.ab_split, mode == AbMode::split && p.slot == "challenger");
                 log.append(p);
                 resolver.on_prediction(p);
                 ++got;
             }
         }
-        EXPECT_EQ(got, 2 * live) << "every live bar predicted by both arms";
+        EXPECT_EQ(got, expected) << "every live bar predicted by both arms (shadow) or by its symbol's arm (split)";
         for (const auto& b : market_->bars) resolver.on_bar(b);
         return monitor::ab_report(log, {.model = kModel, .window = 30 * kDay});
     }
 
     static void print(const char* what, const monitor::AbReport& r) {
-        std::printf("%s: %zu pairs, champion v%d accuracy %.4f, challenger v%d accuracy %.4f, b=%zu c=%zu, p=%.3g, %s\n",
-                    what, r.pairs, r.champion->key.version, r.champion->metrics.accuracy, r.challenger->key.version,
-                    r.challenger->metrics.accuracy, r.mcnemar->b, r.mcnemar->c, r.p_value,
-                    std::string(monitor::to_string(r.verdict)).c_str());
+        std::printf("%s: %zu pairs, champion v%d accuracy %.4f (n=%zu), challenger v%d accuracy %.4f (n=%zu), %s, "
+                    "p=%.3g, %s\n",
+                    what, r.pairs, r.champion->key.version, r.champion->metrics.accuracy, r.champion->metrics.resolved,
+                    r.challenger->key.version, r.challenger->metrics.accuracy, r.challenger->metrics.resolved,
+                    r.mcnemar ? fmt::format("b={} c={}", r.mcnemar->b, r.mcnemar->c).c_str()
+                              : fmt::format("z={:.3f}", r.z_test->z).c_str(),
+                    r.p_value, std::string(monitor::to_string(r.verdict)).c_str());
     }
 
     static inline PlantedMarket* market_ = nullptr;
@@ -331,7 +337,7 @@ protected:
 };
 
 TEST_F(ShadowOnSimulator, ChallengerThatSeesTheNewsIsSignificantlyBetter) {
-    const auto r = run_shadow(*majority_, *gbdt_);
+    const auto r = run_live(*majority_, *gbdt_);
     ASSERT_EQ(r.mode, monitor::AbMode::shadow);
     ASSERT_TRUE(r.champion && r.challenger && r.mcnemar);
     print("majority vs news-aware GBDT", r);
@@ -342,7 +348,7 @@ TEST_F(ShadowOnSimulator, ChallengerThatSeesTheNewsIsSignificantlyBetter) {
 }
 
 TEST_F(ShadowOnSimulator, TheSameModelTwiceIsNotSignificant) {
-    const auto r = run_shadow(*gbdt_, *gbdt_);
+    const auto r = run_live(*gbdt_, *gbdt_);
     ASSERT_TRUE(r.champion && r.challenger && r.mcnemar);
     print("GBDT vs the same GBDT", r);
     EXPECT_EQ(r.champion->key.version, 1);
@@ -351,6 +357,20 @@ TEST_F(ShadowOnSimulator, TheSameModelTwiceIsNotSignificant) {
     EXPECT_EQ(r.mcnemar->b + r.mcnemar->c, 0u) << "identical models disagree on no bar";
     EXPECT_EQ(r.p_value, 1.0);
     EXPECT_EQ(r.verdict, monitor::AbVerdict::no_significant_difference);
+}
+
+// The same models on split traffic: AAA and CCC hash below 0.5 and go to the
+// challenger, BBB and DDD stay with the champion; no bar is paired.
+TEST_F(ShadowOnSimulator, SplitTrafficDetectsTheBetterChallengerByTheZTest) {
+    const auto r = run_live(*majority_, *gbdt_, AbMode::split);
+    ASSERT_EQ(r.mode, monitor::AbMode::split);
+    ASSERT_TRUE(r.champion && r.challenger && r.z_test);
+    print("split: majority vs news-aware GBDT", r);
+    EXPECT_EQ(r.pairs, 0u);
+    EXPECT_GT(r.champion->metrics.resolved, 2500u);
+    EXPECT_GT(r.challenger->metrics.resolved, 2500u);
+    EXPECT_LT(r.p_value, 1e-3);
+    EXPECT_EQ(r.verdict, monitor::AbVerdict::challenger_better);
 }
 
 }  // namespace
