@@ -2,11 +2,9 @@
 // files (and news), retrained every N bars with the trainer of `pricecast train`,
 // traded next to buy-and-hold, majority and persistence.
 
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <map>
 
 #include <fmt/format.h>
 
@@ -15,7 +13,7 @@
 #include "cli/commands.hpp"
 #include "data/ohlcv.hpp"
 #include "models/dataset.hpp"
-#include "training/trainer.hpp"
+#include "training/backtest_model.hpp"
 
 namespace pricecast::cli {
 namespace {
@@ -55,85 +53,27 @@ models::LabelConfig label_config(const BacktestOptions& o) {
     return lc;
 }
 
-// The bar of each sample (for its open and close), looked up by symbol and close time.
-std::vector<Bar> sample_bars(const std::vector<std::string>& files, const features::FeatureMatrix& m,
-                             const models::Windows& w) {
-    std::map<std::pair<std::string, Timestamp>, Bar> by_key;
-    for (const auto& f : files)
-        for (auto& b : data::read_bar_file(f).bars) by_key[{b.symbol, b.close_time}] = std::move(b);
-    std::vector<Bar> out;
-    out.reserve(w.rows.size());
-    for (auto row : w.rows) {
-        const auto it = by_key.find({m.symbols[row], m.times[row]});
-        if (it == by_key.end())
-            throw std::runtime_error(fmt::format("no bar of {} closing at {} for its feature row", m.symbols[row],
-                                                 format_iso8601(m.times[row])));
-        out.push_back(it->second);
+std::vector<Bar> read_bars(const std::vector<std::string>& files) {
+    std::vector<Bar> bars;
+    for (const auto& f : files) {
+        auto file = data::read_bar_file(f);
+        bars.insert(bars.end(), file.bars.begin(), file.bars.end());
     }
-    return out;
+    return bars;
 }
 
-models::SampleSet subset(const models::Windows& w, const std::vector<std::size_t>& idx) {
-    models::SampleSet s;
-    s.steps = w.set.steps;
-    s.width = w.set.width;
-    for (auto i : idx) {
-        const auto one = w.set.sample(i);
-        s.values.insert(s.values.end(), one.begin(), one.end());
-        s.times.push_back(w.set.times[i]);
-    }
-    return s;
-}
-
-int majority_class(const std::vector<models::Trend>& labels) {
-    std::array<long, 3> n{};
-    for (auto l : labels) ++n[static_cast<std::size_t>(l)];
-    return static_cast<int>(std::max_element(n.begin(), n.end()) - n.begin());
-}
-
-// Trains the block's model exactly as a `pricecast train` fold does, predicts
-// the block, and saves the model under --export-models when asked.
-class BlockTrainer {
-public:
-    BlockTrainer(const BacktestOptions& o, const features::FeatureMatrix& m, const models::Windows& w)
-        : o_(o), w_(w), labels_(label_config(o)), returns_(models::row_returns(m, labels_)),
-          make_(training::model_factory(o.spec, m.schema_hash)) {}
-
-    backtest::BlockOutput operator()(const backtest::BlockRows& b) {
-        training::TrainedModel t;
-        try {
-            t = training::train_model(w_, returns_, labels_, b.train, b.valid, make_);
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(fmt::format("block {}: {} (more history: --min-train)", b.index + 1, e.what()));
-        }
-        backtest::BlockOutput out;
-        const auto probs = t.model->predict_proba(subset(w_, b.predict));
-        const int majority = majority_class(t.train.labels);
-        for (std::size_t i = 0; i < b.predict.size(); ++i) {
-            const auto row = w_.rows[b.predict[i]];
-            const auto actual = t.labeler.forward_class(returns_, row);
-            out.probs.push_back(probs[i]);
-            out.actual.push_back(actual ? static_cast<int>(*actual) : backtest::kUnknown);
-            out.majority.push_back(majority);
-            out.persistence.push_back(static_cast<int>(t.labeler.past_class(returns_, row).value_or(models::Trend::stable)));
-        }
-        if (!o_.export_models.empty()) {
-            const auto dir = fs::path(o_.export_models) / fmt::format("block-{}", b.index + 1);
+// Saves each block's model under --export-models when asked; shows progress.
+training::BlockTrained on_trained(const BacktestOptions& o) {
+    return [&o](const backtest::BlockRows& b, const training::TrainedModel& t) {
+        if (!o.export_models.empty()) {
+            const auto dir = fs::path(o.export_models) / fmt::format("block-{}", b.index + 1);
             fs::create_directories(dir);
             t.model->save(dir);
         }
         std::cerr << fmt::format("\rblock {}: trained on {} + {} validation samples", b.index + 1, t.train.size(),
                                  t.valid.size());
-        return out;
-    }
-
-private:
-    const BacktestOptions& o_;
-    const models::Windows& w_;
-    models::LabelConfig labels_;
-    models::RowReturns returns_;
-    training::ModelFactory make_;
-};
+    };
+}
 
 backtest::EngineConfig engine_config(const BacktestOptions& o, Duration interval) {
     backtest::EngineConfig c;
@@ -167,14 +107,19 @@ void run_backtest(const BacktestOptions& o, CommonOptions& common) {
     const auto m = feature_matrix_from_files(common, o.prices, o.news, o.sentiment_model);
     const auto windows = models::make_windows(m, training::model_factory(o.spec, m.schema_hash)()->steps());
     if (windows.rows.empty()) throw UsageError("--prices: no bar has a complete feature window (more history needed)");
-    const auto bars = sample_bars(o.prices, m, windows);
-    BlockTrainer trainer(o, m, windows);
+    const auto bars = training::sample_bars(read_bars(o.prices), m, windows);
+    const auto labels = label_config(o);
+    const auto returns = models::row_returns(m, labels);
+    const auto model = training::backtest_model(windows, returns, labels, training::model_factory(o.spec, m.schema_hash),
+                                                on_trained(o));
     backtest::Result r;
     try {
-        r = backtest::run(bars, engine_config(o, training::bar_interval(m)), std::ref(trainer));
+        r = backtest::run(bars, engine_config(o, training::bar_interval(m)), model);
     } catch (const backtest::BacktestError& e) {
         throw UsageError(fmt::format("--prices/--min-train/--retrain-every: {} ({} bars have complete features)",
                                      e.what(), bars.size()));
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(fmt::format("{} (more history: --min-train)", e.what()));
     }
     std::cerr << "\n";
     try {
