@@ -264,7 +264,8 @@ TEST_F(AbCli, JsonAndTableCarryTheGoldenNumbers) {
     expect_close(j["challenger"]["metrics"]["accuracy"], e["challenger"]["accuracy"], "accuracy");
     r = run("--model trend " + data_dir());
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_NE(r.out.find("McNemar: 64 bars only the champion got right, 137 only the challenger"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("McNemar: 64 bars only the champion got right, 137 only the challenger"), std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("verdict: challenger_better"), std::string::npos) << r.out;
     EXPECT_EQ(champion(), 1) << "promoted without --promote";
 }
@@ -287,7 +288,8 @@ TEST_F(AbCli, GateRefusalIsReportedWithExit1) {
     make("shadow_better", 0.45, 0.40);  // the registered metric says the challenger is worse
     const auto r = run("--model trend --promote " + data_dir());
     EXPECT_EQ(r.status, 1) << r.out << r.err;
-    EXPECT_NE(r.out.find("not promoted: promotion of 'trend' version 2 to champion refused"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("not promoted: promotion of 'trend' version 2 to champion refused"), std::string::npos)
+        << r.out;
     EXPECT_EQ(champion(), 1);
 }
 

@@ -77,6 +77,12 @@ void monitor_schemas(json& s) {
     const auto per_class = [](json item) {
         return object({{"down", item}, {"stable", item}, {"up", item}}, {"down", "stable", "up"});
     };
+    s["ReliabilityBin"] = object({{"lower", type("number")},
+                                  {"upper", type("number")},
+                                  {"count", type("integer")},
+                                  {"mean_confidence", nullable_number()},
+                                  {"accuracy", nullable_number()}},
+                                 {"lower", "upper", "count", "mean_confidence", "accuracy"});
     s["Metrics"] = object({{"predictions", type("integer")},
                            {"resolved", type("integer")},
                            {"accuracy", nullable_number()},
@@ -86,12 +92,7 @@ void monitor_schemas(json& s) {
                            {"ece", nullable_number()},
                            {"classes", per_class(ref("ClassScores"))},
                            {"class_mix", per_class(type("number"))},
-                           {"reliability", array_of(object({{"lower", type("number")},
-                                                            {"upper", type("number")},
-                                                            {"count", type("integer")},
-                                                            {"mean_confidence", nullable_number()},
-                                                            {"accuracy", nullable_number()}},
-                                                           {"lower", "upper", "count", "mean_confidence", "accuracy"}))}},
+                           {"reliability", array_of(ref("ReliabilityBin"))}},
                           {"predictions", "resolved", "accuracy", "macro_f1", "log_loss", "brier", "ece", "classes",
                            "class_mix", "reliability"});
     s["MetricsRow"] = object({{"model", type("string")},

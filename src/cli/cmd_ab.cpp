@@ -31,7 +31,8 @@ monitor::AbOptions parse(const AbCliOptions& o) {
     a.model = o.model;
     if (a.model.empty()) throw UsageError("--model: give the registered model to compare");
     const auto window = parse_duration(o.window);
-    if (!window || *window <= 0) throw UsageError(fmt::format("--window: '{}' is not a positive duration (e.g. 168h)", o.window));
+    if (!window || *window <= 0)
+        throw UsageError(fmt::format("--window: '{}' is not a positive duration (e.g. 168h)", o.window));
     a.window = *window;
     if (!(o.alpha > 0 && o.alpha < 1)) throw UsageError(fmt::format("--alpha: {} is not in (0, 1)", o.alpha));
     a.alpha = o.alpha;
@@ -62,12 +63,15 @@ void print_report(const monitor::AbReport& r) {
     std::cout << fmt::format("A/B {} ({}) over {} ending {} (event time)", r.model, to_string(r.mode),
                              format_duration(r.window), format_iso8601(r.end));
     if (r.mode == monitor::AbMode::shadow) std::cout << fmt::format(": {} paired bars", r.pairs);
-    std::cout << "\n" << fmt::format("{:<11} {:>4} {:>9} {:>6} {:>6} {:>8}\n", "arm", "ver", "resolved", "acc%", "mF1%", "logloss");
+    std::cout << "\n"
+              << fmt::format("{:<11} {:>4} {:>9} {:>6} {:>6} {:>8}\n", "arm", "ver", "resolved", "acc%", "mF1%",
+                             "logloss");
     print_arm("champion", r.champion);
     print_arm("challenger", r.challenger);
     if (r.mcnemar) {
         const auto& m = *r.mcnemar;
-        std::cout << fmt::format("McNemar: {} bars only the champion got right, {} only the challenger; {}, p = {:.4g}\n",
+        std::cout << fmt::format("McNemar: {} bars only the champion got right, {} only the challenger; {}, "
+                                 "p = {:.4g}\n",
                                  m.b, m.c,
                                  m.exact ? std::string("exact binomial")
                                          : fmt::format("chi-square {:.4f} (continuity-corrected)", m.statistic),
@@ -110,7 +114,8 @@ void report() {
     const auto options = parse(o);
     const auto data_dir = std::filesystem::path(o.common.data_dir());
     const auto path = monitor::PredictionLog::default_path(data_dir);
-    if (!std::filesystem::exists(path)) throw UsageError(fmt::format("--data-dir: no prediction log at {}", path.string()));
+    if (!std::filesystem::exists(path))
+        throw UsageError(fmt::format("--data-dir: no prediction log at {}", path.string()));
     const monitor::PredictionLog log(path);
     const auto r = monitor::ab_report(log, options);
     if (o.json) std::cout << monitor::to_json(r).dump(2) << "\n";
@@ -128,7 +133,8 @@ void add_ab_command(CLI::App& app) {
         "report", "per-arm metrics on resolved outcomes, McNemar (shadow) or two-proportion z-test (split), verdict");
     add_common_options(*rep, o.common);
     rep->add_option("--model", o.model, "registered model whose champion and challenger are compared")->required();
-    rep->add_option("--window", o.window, "predictions with bar times in this window before --at")->capture_default_str();
+    rep->add_option("--window", o.window, "predictions with bar times in this window before --at")
+        ->capture_default_str();
     rep->add_option("--at", o.at, "end of the window (ISO-8601; default: the newest prediction's bar time)");
     rep->add_option("--alpha", o.alpha, "significance level of the verdict")->capture_default_str();
     rep->add_option("--mode", o.mode,

@@ -31,7 +31,8 @@ double binomial_half_cdf(std::size_t k, std::size_t n) {
 Rows newest_version(Rows rows) {
     if (rows.empty()) return rows;
     const auto newest = std::max_element(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
-        return a.prediction.bar_time < b.prediction.bar_time;
+        return std::pair(a.prediction.bar_time, a.prediction.version) <
+               std::pair(b.prediction.bar_time, b.prediction.version);
     });
     const int version = newest->prediction.version;
     std::erase_if(rows, [&](const LoggedPrediction& r) { return r.prediction.version != version; });
@@ -74,7 +75,9 @@ void shadow(AbReport& r, const Rows& champion, const Rows& challenger) {
 void split(AbReport& r, const Rows& champion, const Rows& challenger) {
     r.champion = arm(champion, r.model, "champion");
     r.challenger = arm(challenger, r.model, "challenger");
-    const auto correct = [](const Rows& rows) { return static_cast<std::size_t>(std::count_if(rows.begin(), rows.end(), right)); };
+    const auto correct = [](const Rows& rows) {
+        return static_cast<std::size_t>(std::count_if(rows.begin(), rows.end(), right));
+    };
     r.z_test = two_proportion_z(correct(champion), champion.size(), correct(challenger), challenger.size());
     r.p_value = r.z_test->p_value;
     r.verdict = judge(r.p_value, r.z_test->z > 0, r.alpha);
@@ -108,7 +111,8 @@ ZTest two_proportion_z(std::size_t x1, std::size_t n1, std::size_t x2, std::size
     const double p1 = static_cast<double>(x1) / static_cast<double>(n1);
     const double p2 = static_cast<double>(x2) / static_cast<double>(n2);
     const double pooled = static_cast<double>(x1 + x2) / static_cast<double>(n1 + n2);
-    const double se = std::sqrt(pooled * (1 - pooled) * (1.0 / static_cast<double>(n1) + 1.0 / static_cast<double>(n2)));
+    const double se =
+        std::sqrt(pooled * (1 - pooled) * (1.0 / static_cast<double>(n1) + 1.0 / static_cast<double>(n2)));
     if (se == 0) return {};
     const double z = (p2 - p1) / se;
     return {z, std::erfc(std::abs(z) / std::sqrt(2.0))};
@@ -163,8 +167,11 @@ AbReport ab_report(const PredictionLog& log, const AbOptions& o) {
 nlohmann::json to_json(const AbReport& r) {
     nlohmann::json test = nullptr;
     if (r.mcnemar)
-        test = {{"name", "mcnemar"}, {"b_champion_only", r.mcnemar->b}, {"c_challenger_only", r.mcnemar->c},
-                {"exact", r.mcnemar->exact}, {"statistic", r.mcnemar->exact ? nlohmann::json(nullptr) : nlohmann::json(r.mcnemar->statistic)}};
+        test = {{"name", "mcnemar"},
+                {"b_champion_only", r.mcnemar->b},
+                {"c_challenger_only", r.mcnemar->c},
+                {"exact", r.mcnemar->exact},
+                {"statistic", r.mcnemar->exact ? nlohmann::json(nullptr) : nlohmann::json(r.mcnemar->statistic)}};
     if (r.z_test) test = {{"name", "two_proportion_z"}, {"z", r.z_test->z}};
     return {{"model", r.model},
             {"mode", to_string(r.mode)},
