@@ -159,6 +159,22 @@ TEST_F(AbTraffic, SplitServesTheChallengerForItsSymbolsTheSameAfterARestart) {
     for (const auto& [key, p] : first) EXPECT_TRUE(again.contains(key)) << key.first << " changed arm";
 }
 
+TEST_F(AbTraffic, AFailingChallengerLeavesItsSymbolsToTheChampion) {
+    {
+        // Persistence needs the realized classes, which live batches lack: it throws.
+        registry::Registry reg(dir_);
+        const int v = registry::register_model(reg, kModel, models::PersistenceModel(kSchema), {}).version;
+        reg.promote(kModel, v, "challenger");
+    }
+    const auto got = run(AbMode::split, 0.3);
+    ASSERT_EQ(got.size(), symbols_.size());
+    for (const auto& s : symbols_) {
+        const auto it = got.find({s, "champion"});
+        ASSERT_NE(it, got.end()) << s << " not served by the champion";
+        EXPECT_EQ(it->second.cls, 0);
+    }
+}
+
 TEST_F(AbTraffic, ShadowPredictsBothOnEverySymbolAndServesTheChampion) {
     const auto got = run(AbMode::shadow, 0.3);
     ASSERT_EQ(got.size(), 2 * symbols_.size());

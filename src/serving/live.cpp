@@ -425,7 +425,13 @@ void InferenceService::predict(const std::vector<std::string>& group) {
         for (const auto& symbol : group)
             arms[ab_arm(symbol, options_.ab_share) == Slot::challenger].push_back(symbol);
         predict_slot(arms[0], Slot::champion, true);
-        predict_slot(arms[1], Slot::challenger, true);
+        try {
+            predict_slot(arms[1], Slot::challenger, true);
+        } catch (const std::exception& e) {
+            // Nothing of the failed batch was published: the champion serves its symbols instead.
+            spdlog::error("inference: challenger prediction failed, the champion serves its symbols: {}", e.what());
+            predict_slot(arms[1], Slot::champion, true);
+        }
     } catch (const std::exception& e) {
         spdlog::error("inference: prediction failed: {}", e.what());
     }

@@ -143,7 +143,7 @@ private:
 // symbol, logged (slot "challenger") but never served. split: a stable hash of
 // the symbol sends about `share` of the symbols to it, and it is served for
 // them; the champion predicts and is served for the rest. Without a loaded
-// challenger the champion serves every symbol.
+// challenger, or when its prediction fails, the champion serves every symbol.
 enum class AbMode : std::uint8_t { shadow, split };
 std::optional<AbMode> parse_ab_mode(std::string_view text);  // "shadow", "split"
 std::string_view to_string(AbMode m);
