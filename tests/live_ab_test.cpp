@@ -4,9 +4,14 @@
 // of issue 7: in shadow mode on a simulated market with a planted news
 // signal, a challenger that sees the news is detected as significantly better
 // than a champion that cannot; the same model against itself is not.
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -21,6 +26,7 @@
 #include "monitor/monitor.hpp"
 #include "registry/registry.hpp"
 #include "serving/live.hpp"
+#include "support/paths.hpp"
 
 namespace pricecast::serving {
 namespace {
@@ -76,6 +82,24 @@ TEST(AbArm, SplitFlagCrossesTheBusAndDefaultsToUnservedWhenAbsent) {
     EXPECT_FALSE(bus::decode_prediction(j.dump()).ab_split);
     j["ab_split"] = "yes";
     EXPECT_THROW(bus::decode_prediction(j.dump()), bus::MessageError);
+}
+
+// `pricecast serve` reads serve.ab_mode and serve.ab_share before starting anything.
+TEST(AbArm, ServeRejectsABadModeOrShareNamingTheKey) {
+    const auto dir = fs::temp_directory_path() / ("pricecast-ab-serve-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    for (const auto& [env, key] : std::vector<std::pair<std::string, std::string>>{
+             {"PRICECAST_SERVE_AB_MODE=paired", "serve.ab_mode"}, {"PRICECAST_SERVE_AB_SHARE=1.5", "serve.ab_share"}}) {
+        const auto err = dir / "stderr.txt";
+        const auto cmd = fmt::format("{} {} serve --data-dir '{}' 2>'{}'", env, test::pricecast_binary().string(),
+                                     (dir / "data").string(), err.string());
+        EXPECT_EQ(WEXITSTATUS(std::system(cmd.c_str())), 2) << env;
+        std::ifstream in(err);
+        std::ostringstream text;
+        text << in.rdbuf();
+        EXPECT_NE(text.str().find(key), std::string::npos) << env << ": " << text.str();
+    }
+    fs::remove_all(dir);
 }
 
 constexpr std::uint64_t kSchema = 77;
