@@ -1,9 +1,10 @@
 // A/B traffic in the inference service: which symbols a split sends to the
 // challenger (a stable hash, the same after a restart, about `share` of
 // them), what is served and what is only logged in each mode. And must-show 2
-// of issue 7: in shadow mode on a simulated market with a planted news
-// signal, a challenger that sees the news is detected as significantly better
-// than a champion that cannot; the same model against itself is not.
+// of issue 7: the inference service and the monitor role on one in-process
+// bus, on a simulated market with a planted news signal. In shadow mode a
+// challenger that sees the news is detected as significantly better than a
+// champion that cannot; the same model against itself is not.
 #include <sys/wait.h>
 
 #include <chrono>
@@ -318,8 +319,9 @@ protected:
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    // The live period through the inference service; every prediction into
-    // the prediction log, outcomes from the bars by the resolver.
+    // The live period through the inference service and the monitor role on
+    // one in-process bus: the monitor logs every prediction and resolves it
+    // from the price stream; the report reads its log.
     monitor::AbReport run_live(const models::Model& champion, const models::Model& challenger,
                                AbMode mode = AbMode::shadow) {
         {
@@ -332,6 +334,11 @@ protected:
         models.refresh();
         auto bus = bus::make_in_process_bus();
         InferenceService service(*bus, models, {.model = kModel, .ab_mode = mode, .ab_share = 0.5});
+        monitor::AlertManager alerts;
+        monitor::MonitorOptions mo;
+        mo.log_file = dir_ / "predictions.sqlite";
+        mo.rule = kRule;
+        monitor::MonitorService monitor(mo, alerts);
         auto out = bus->subscribe("test", {bus::topics::predictions});
         std::size_t live = 0;
         for (const auto& v : market_->vectors) {
@@ -339,24 +346,33 @@ protected:
             bus->publish(bus::topics::features, v.symbol, bus::encode(v));
             ++live;
         }
-        monitor::PredictionLog log(dir_ / "predictions.sqlite");
-        monitor::OutcomeResolver resolver(kRule, [&](const monitor::Outcome& o) { log.set_outcome(o); });
-        std::jthread worker([&](std::stop_token stop) { service.run(stop); });
-        const std::size_t expected = mode == AbMode::shadow ? 2 * live : live;
+        for (const auto& b : market_->bars)
+            if (b.close_time > market_->train_end) bus->publish(bus::topics::prices, b.symbol, bus::encode(b));
+        std::jthread inference([&](std::stop_token stop) { service.run(stop); });
+        std::jthread monitoring([&](std::stop_token stop) { monitor.run(*bus, stop); });
+        const std::size_t arms = mode == AbMode::shadow ? 2 : 1, expected = arms * live;
+        // The last `horizon` bars of each symbol have no outcome yet.
+        const std::size_t resolvable = expected - arms * planted_market().symbols.size() * kRule.horizon;
         std::size_t got = 0;
         const auto deadline = std::chrono::steady_clock::now() + 300s;
         while (got < expected && std::chrono::steady_clock::now() < deadline) {
             if (auto m = out->poll(100ms)) {
                 const auto p = bus::decode_prediction(m->value);
                 EXPECT_EQ(p.ab_split, mode == AbMode::split && p.slot == "challenger");
-                log.append(p);
-                resolver.on_prediction(p);
                 ++got;
             }
         }
         EXPECT_EQ(got, expected) << "every live bar predicted by both arms (shadow) or by its symbol's arm (split)";
-        for (const auto& b : market_->bars) resolver.on_bar(b);
-        return monitor::ab_report(log, {.model = kModel, .window = 30 * kDay});
+        while (monitor.log().query({.resolved_only = true}).size() < resolvable &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(50ms);
+        inference.request_stop();
+        monitoring.request_stop();
+        inference.join();
+        monitoring.join();
+        EXPECT_EQ(monitor.log().query({}).size(), expected);
+        EXPECT_EQ(monitor.log().query({.resolved_only = true}).size(), resolvable);
+        return monitor::ab_report(monitor.log(), {.model = kModel, .window = 30 * kDay});
     }
 
     static void print(const char* what, const monitor::AbReport& r) {
