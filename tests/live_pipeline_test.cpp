@@ -21,6 +21,7 @@
 
 #include "support/api_client.hpp"
 #include "support/paths.hpp"
+#include "support/process.hpp"
 
 #include "bus/bus.hpp"
 #include "bus/messages.hpp"
@@ -33,6 +34,7 @@ namespace pricecast::serving {
 namespace {
 
 using namespace std::chrono_literals;
+using test::Process;
 constexpr long kHistory = 300;  // bars per symbol the model is trained on
 constexpr long kLive = 500;     // bars per symbol the live run publishes
 const std::string kModel = "trend";
@@ -218,52 +220,6 @@ TEST_F(LivePipeline, KafkaMockClusterEqualsBatch) {
     auto bus = bus::make_kafka_bus({.bootstrap = cluster.bootstrap()});
     expect_batch_equal(run_live(*bus));
 }
-
-// One `pricecast` process; its stdout and stderr go to a file the test reads.
-class Process {
-public:
-    Process(const std::vector<std::string>& args, const std::filesystem::path& log) : log_(log) {
-        std::vector<char*> argv;
-        std::vector<std::string> all{PRICECAST_BINARY};
-        all.insert(all.end(), args.begin(), args.end());
-        for (auto& a : all) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        EXPECT_EQ(posix_spawn(&pid_, PRICECAST_BINARY, &actions, nullptr, argv.data(), environ), 0);
-        posix_spawn_file_actions_destroy(&actions);
-    }
-    ~Process() { stop(SIGTERM); }
-    Process(const Process&) = delete;
-    Process& operator=(const Process&) = delete;
-
-    void stop(int signal) {
-        if (pid_ <= 0) return;
-        ::kill(pid_, signal);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-    }
-    // The first match of `pattern`'s group 1 in the log, waiting up to 60 s.
-    std::string wait_for(const std::string& pattern) const {
-        const std::regex re(pattern);
-        for (int i = 0; i < 3000; ++i) {
-            std::ifstream in(log_);
-            const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            std::smatch m;
-            if (std::regex_search(text, m, re)) return m[1];
-            std::this_thread::sleep_for(20ms);
-        }
-        ADD_FAILURE() << "no '" << pattern << "' in " << log_;
-        return {};
-    }
-
-private:
-    std::filesystem::path log_;
-    pid_t pid_ = -1;
-};
 
 // Every role in its own process over a `pricecast kafka-mock` cluster; the
 // inference process is killed with SIGKILL mid-stream and restarted. Clients

@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -17,6 +19,8 @@
 #include "bus/messages.hpp"
 #include "core/time.hpp"
 #include "serving/exchange_feed.hpp"
+#include "support/api_client.hpp"
+#include "support/process.hpp"
 
 namespace pc = pricecast;
 namespace sv = pricecast::serving;
@@ -190,6 +194,36 @@ TEST(KlineFeed, PublishesClosedKlinesAcrossAReconnectOnce) {
     const auto subscriptions = server.subscriptions();
     ASSERT_EQ(subscriptions.size(), 2u);
     EXPECT_EQ(subscriptions[1], subscribe);
+}
+
+// The price role of `pricecast serve` reading the feed: klines from a local
+// replay server become feature vectors the API serves.
+TEST(KlineFeed, ServePriceRoleFeedsTheFeatureEngine) {
+    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-feed-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::vector<std::string> script;
+    const char* closes[] = {"100.25", "100.75", "99.75", "101.25"};
+    for (int i = 0; i < 40; ++i) script.push_back(kline("BTCUSDT", kT0 + i * 60'000LL, closes[i % 4], true));
+    ReplayServer server({script});
+    std::ofstream(dir / "quick.toml") << "[features]\ntimeframes = [\"1m\"]\nindicators = [\"rsi(3)\"]\n"
+                                         "sentiment_windows = [\"10m\"]\n"
+                                         "[serve]\nfeed_subscribe = ['{\"method\":\"SUBSCRIBE\"}']\n";
+    pc::test::Process serve({"serve", "--role", "price,features,api", "--feed",
+                             "ws://127.0.0.1:" + std::to_string(server.port()) + "/ws", "--port", "0", "--ws-port",
+                             "-1", "--data-dir", dir.string(), "--config", (dir / "quick.toml").string()},
+                            dir / "serve.log");
+    const int port = std::stoi(serve.wait_for("http://127\\.0\\.0\\.1:(\\d+)/"));
+    pc::test::HttpResult latest;
+    for (int i = 0; i < 600 && latest.status != 200; ++i) {
+        latest = pc::test::request(port, pc::test::http::verb::get, "/v1/features/latest?symbol=BTCUSDT");
+        if (latest.status != 200) std::this_thread::sleep_for(100ms);
+    }
+    serve.stop(SIGTERM);
+    std::ifstream log(dir / "serve.log");
+    ASSERT_EQ(latest.status, 200) << latest.body << "\n" << std::string(std::istreambuf_iterator<char>(log), {});
+    EXPECT_EQ(latest.json().at("symbol"), "BTCUSDT");
+    EXPECT_EQ(server.subscriptions(), std::vector<std::string>{R"({"method":"SUBSCRIBE"})"});
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ struct ServeFlags {
     std::string kafka, model, host, speed;
     int port = 0, ws_port = 0;
     std::vector<std::string> prices;
-    std::string news;
+    std::string news, feed;
     long steps = -1;
     SimulatorFlags sim;
     CLI::Option *kafka_flag = nullptr, *model_flag = nullptr, *host_flag = nullptr, *speed_flag = nullptr,
@@ -32,7 +32,8 @@ void serve(const ServeFlags& f, const CLI::App& cmd, CommonOptions& common) {
     o.port = flag_or_config(f.port_flag, f.port, [&] { return o.port; });
     o.ws_port = flag_or_config(f.ws_port_flag, f.ws_port, [&] { return o.ws_port; });
     if (f.speed_flag->count() > 0) o.source.speed = parse_speed(f.speed);
-    if (o.roles.contains("price")) {
+    if (!f.feed.empty()) o.feed = feed_options(common.config(), f.feed);
+    if (o.roles.contains("price") && !o.feed) {
         for (const auto& p : f.prices) o.source.price_files.emplace_back(p);
         o.source.news_file = f.news;
         if (o.source.price_files.empty()) {
@@ -48,7 +49,7 @@ void serve(const ServeFlags& f, const CLI::App& cmd, CommonOptions& common) {
     if (live.server()) std::cerr << fmt::format("; http://{}:{}/", o.host, live.server()->port());
     std::cerr << "\n(Ctrl-C stops)\n" << std::flush;
     // A finite replay ends the process once it is through; a simulator runs until stopped.
-    const bool finite = o.roles.contains("price") && (!o.source.price_files.empty() || f.steps >= 0);
+    const bool finite = o.roles.contains("price") && !o.feed && (!o.source.price_files.empty() || f.steps >= 0);
     wait_for_signal([&] { return finite && live.source_done(); });
     std::cerr << "stopping: draining, committing, snapshotting\n";
     live.stop();
@@ -76,6 +77,9 @@ void add_serve_command(CLI::App& app) {
     f.speed_flag = cmd->add_option("--speed", f.speed, "price replay speed: 60x, 1x, max (serve.speed)");
     cmd->add_option("--prices", f.prices, "price files to replay (CSV or JSON OHLCV); none = the simulator");
     cmd->add_option("--news", f.news, "news file (JSONL or CSV) replayed with the prices");
+    cmd->add_option("--feed", f.feed,
+                    "exchange WebSocket kline feed ws://host:port/path for the price role (serve.feed_url; fields and "
+                    "subscribe messages: serve.feed_*)");
     cmd->add_option("--steps", f.steps, "simulator bars per symbol, then stop (default: until Ctrl-C)")
         ->check(CLI::Range(1L, 1'000'000'000L));
     add_simulator_options(*cmd, f.sim);

@@ -72,6 +72,18 @@ std::set<std::string> parse_roles(const std::vector<std::string>& names) {
     return out;
 }
 
+serving::KlineFeedOptions feed_options(const Config& cfg, const std::string& url) {
+    serving::KlineFeedOptions f{.url = url, .subscribe = cfg.strings("serve.feed_subscribe")};
+    f.time_unit = cfg.string("serve.feed_time_unit");
+    try {
+        for (const auto& a : cfg.strings("serve.feed_fields")) f.fields.set(a);
+        serving::check(f);
+    } catch (const serving::FeedError& e) {
+        throw UsageError(std::string("serve.feed_*: ") + e.what());
+    }
+    return f;
+}
+
 LiveOptions live_options(CommonOptions& common) {
     const Config& cfg = common.config();
     LiveOptions o;
@@ -97,6 +109,7 @@ LiveOptions live_options(CommonOptions& common) {
             throw UsageError("serve.kafka_settings: '" + kv + "' is not \"key=value\"");
         o.kafka_settings.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
     }
+    if (const auto url = cfg.string("serve.feed_url"); !url.empty()) o.feed = feed_options(cfg, url);
     o.data_dir = common.data_dir();
     o.features = configured_features(cfg);
     o.sentiment_model = cfg.string("sentiment.model");
@@ -185,7 +198,10 @@ void LiveSystem::start() {
         sentiment_ = std::make_unique<serving::SentimentService>(*bus_, *scorer_);
         launch("sentiment", [this](std::stop_token s) { sentiment_->run(s); });
     }
-    if (roles.contains("price")) {
+    if (roles.contains("price") && options_.feed) {
+        kline_feed_ = std::make_unique<serving::KlineFeed>(*bus_, *options_.feed);
+        launch("price", [this](std::stop_token s) { kline_feed_->run(s); });
+    } else if (roles.contains("price")) {
         price_ = std::make_unique<serving::PriceService>(*bus_, options_.source);
         launch("price", [this](std::stop_token s) {
             price_->run(s);

@@ -13,6 +13,7 @@
 #include "bus/bus.hpp"
 #include "monitor/monitor.hpp"
 #include "cli/commands.hpp"
+#include "serving/exchange_feed.hpp"
 #include "serving/live.hpp"
 
 namespace pricecast::cli {
@@ -26,6 +27,7 @@ struct LiveOptions {
     int port = 8080, ws_port = -1;
     std::vector<api::ApiKey> keys;
     serving::PriceSourceOptions source;
+    std::optional<serving::KlineFeedOptions> feed;  // the price role reads an exchange instead of `source`
     std::size_t window = 60;
     serving::AbMode ab_mode = serving::AbMode::shadow;
     double ab_share = 0.1;
@@ -48,6 +50,9 @@ std::set<std::string> parse_roles(const std::vector<std::string>& names);
 
 // The [serve] configuration (flags are applied by the caller).
 LiveOptions live_options(CommonOptions& common);
+
+// The exchange feed at `url` with the serve.feed_* settings; UsageError naming a bad one.
+serving::KlineFeedOptions feed_options(const Config& cfg, const std::string& url);
 
 class LiveSystem {
 public:
@@ -80,6 +85,7 @@ private:
     serving::PredictionStore predictions_;
     serving::FeatureStore features_;
     std::unique_ptr<serving::PriceService> price_;
+    std::unique_ptr<serving::KlineFeed> kline_feed_;
     std::unique_ptr<serving::SentimentService> sentiment_;
     std::unique_ptr<serving::FeatureService> feature_service_;
     std::unique_ptr<serving::InferenceService> inference_;

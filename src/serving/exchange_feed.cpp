@@ -149,12 +149,17 @@ std::optional<Bar> parse_kline(std::string_view message, const KlineFields& f, s
     return b;
 }
 
+void check(const KlineFeedOptions& o) {
+    std::string host, port, target;
+    split_url(o.url, host, port, target);
+    ns_per_unit(o.time_unit);
+    const KlineFields& f = o.fields;
+    for (const auto* p : {&f.symbol, &f.open_time, &f.open, &f.high, &f.low, &f.close, &f.volume}) pointer("kline", *p);
+}
+
 KlineFeed::KlineFeed(bus::Bus& bus, KlineFeedOptions options) : bus_(bus), options_(std::move(options)) {
+    check(options_);
     split_url(options_.url, host_, port_, target_);
-    ns_per_unit(options_.time_unit);
-    for (const auto* p : {&options_.fields.symbol, &options_.fields.open_time, &options_.fields.open,
-                          &options_.fields.high, &options_.fields.low, &options_.fields.close, &options_.fields.volume})
-        pointer("kline", *p);
 }
 
 void KlineFeed::run(std::stop_token stop) {

@@ -66,9 +66,12 @@ struct KlineFeedOptions {
 std::optional<Bar> parse_kline(std::string_view message, const KlineFields& fields, std::string_view time_unit,
                                Duration default_interval);
 
+// Throws FeedError when the URL, the time unit or a field pointer is unusable.
+void check(const KlineFeedOptions& options);
+
 class KlineFeed {
 public:
-    // Throws FeedError when the URL or a field pointer is unusable.
+    // Throws FeedError as check() does.
     KlineFeed(bus::Bus& bus, KlineFeedOptions options);
     // Reads and publishes until stop is requested, reconnecting as needed.
     void run(std::stop_token stop);
