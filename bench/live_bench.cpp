@@ -19,6 +19,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -193,76 +194,107 @@ struct LiveResult {
     double ms_per_call() const { return call_count() ? model_seconds * 1e3 / static_cast<double>(call_count()) : 0; }
 };
 
-// Every service on `bus`, with the model registered in `dir`, until each
-// symbol's last bar is predicted (or a generous timeout).
-LiveResult run_live(pc::bus::Bus& bus, const fs::path& dir, const LiveRun& r) {
-    const auto cfg = market(r.symbols);
-    const pc::Timestamp first_close = pc::data::MarketSimulator(cfg).step().bars.front().close_time;
-    const pc::Timestamp last_close = first_close + (r.steps - 1) * cfg.interval;
-    const pc::Timestamp measured_from = first_close + (r.fast_steps + r.skip) * cfg.interval;
-    CallLog log;
-    pc::serving::ModelManager models(dir, [&](const fs::path& d) {
-        return std::make_unique<Counted>(pc::models::load_model(d), log);
-    });
-    models.watch(kModel, pc::features::Pipeline(quick_features()).schema().hash());
-    models.refresh();
-    const auto scorer = pc::sentiment::LexiconScorer::load();
-    pc::serving::PriceSourceOptions source;
-    source.simulator = cfg;
-    source.speed = r.speed;
-    source.max_steps = r.steps;
-    source.fast_steps = r.fast_steps;
-    pc::serving::PriceService price(bus, source);
-    pc::serving::SentimentService sentiment(bus, scorer);
-    pc::serving::FeatureServiceOptions feature_options;
-    feature_options.config = quick_features();
-    feature_options.snapshot_every = 500ms;
+pc::serving::PriceSourceOptions price_options(const LiveRun& r) {
+    pc::serving::PriceSourceOptions o;
+    o.simulator = market(r.symbols);
+    o.speed = r.speed;
+    o.max_steps = r.steps;
+    o.fast_steps = r.fast_steps;
+    return o;
+}
+
+pc::serving::FeatureServiceOptions feature_options() {
+    pc::serving::FeatureServiceOptions o;
+    o.config = quick_features();
+    o.snapshot_every = 500ms;
     // A clock waits news_wait (wall time) for its bars; a price backlog longer
     // than that (1,000 symbols unpaced) would turn bars late and drop them.
-    feature_options.news_wait = 60s;
-    pc::serving::FeatureService features(bus, feature_options);
-    pc::serving::InferenceService inference(bus, models, {kModel});
+    o.news_wait = 60s;
+    return o;
+}
 
-    LiveResult out;
-    std::mutex mutex;
-    std::size_t last_seen = 0;
-    Clock::time_point done_at;
-    const auto started = Clock::now();
-    std::vector<std::jthread> threads;
-    threads.emplace_back([&](std::stop_token s) {
+// The services of one run, the served model counted into `log`.
+struct Services {
+    Services(pc::bus::Bus& bus, const fs::path& dir, const LiveRun& r, CallLog& log)
+        : models(dir, [&log](const fs::path& d) { return std::make_unique<Counted>(pc::models::load_model(d), log); }),
+          price(bus, price_options(r)), sentiment(bus, scorer), features(bus, feature_options()),
+          inference(bus, models, {kModel}) {
+        models.watch(kModel, pc::features::Pipeline(quick_features()).schema().hash());
+        models.refresh();
+    }
+    pc::serving::ModelManager models;
+    const pc::sentiment::LexiconScorer scorer = pc::sentiment::LexiconScorer::load();
+    pc::serving::PriceService price;
+    pc::serving::SentimentService sentiment;
+    pc::serving::FeatureService features;
+    pc::serving::InferenceService inference;
+};
+
+// Reads the predictions topic: the latencies of the measured bars, and when
+// every symbol's last bar is in.
+class Collector {
+public:
+    Collector(const LiveRun& r, LiveResult& out) : out_(out), symbols_(static_cast<std::size_t>(r.symbols)) {
+        const auto cfg = market(r.symbols);
+        const pc::Timestamp first = pc::data::MarketSimulator(cfg).step().bars.front().close_time;
+        last_close_ = first + (r.steps - 1) * cfg.interval;
+        measured_from_ = first + (r.fast_steps + r.skip) * cfg.interval;
+    }
+    void run(pc::bus::Bus& bus, std::stop_token stop) {
         auto in = bus.subscribe("bench", {pc::bus::topics::predictions});
-        while (!s.stop_requested()) {
+        while (!stop.stop_requested()) {
             auto m = in->poll(50ms);
             if (!m) continue;
             const auto p = pc::bus::decode_prediction(m->value);
             in->commit(*m);
-            std::lock_guard lock(mutex);
-            ++out.predictions;
-            if (p.bar_time >= measured_from) out.latency_ms.push_back(static_cast<double>(p.latency) * 1e-6);
-            if (p.bar_time == last_close && ++last_seen == static_cast<std::size_t>(r.symbols)) done_at = Clock::now();
+            std::lock_guard lock(mutex_);
+            ++out_.predictions;
+            if (p.bar_time >= measured_from_) out_.latency_ms.push_back(static_cast<double>(p.latency) * 1e-6);
+            if (p.bar_time == last_close_ && ++last_seen_ == symbols_) done_at_ = Clock::now();
         }
-    });
-    threads.emplace_back([&](std::stop_token s) { inference.run(s); });
-    threads.emplace_back([&](std::stop_token s) { features.run(s); });
-    threads.emplace_back([&](std::stop_token s) { sentiment.run(s); });
+    }
+    // When every symbol's last bar was predicted; nullopt before.
+    std::optional<Clock::time_point> done() const {
+        std::lock_guard lock(mutex_);
+        return last_seen_ == symbols_ ? std::optional(done_at_) : std::nullopt;
+    }
+
+private:
+    LiveResult& out_;  // written under mutex_ until the collector's thread ends
+    std::size_t symbols_, last_seen_ = 0;
+    pc::Timestamp last_close_ = 0, measured_from_ = 0;
+    mutable std::mutex mutex_;
+    Clock::time_point done_at_;
+};
+
+// Every service on `bus`, with the model registered in `dir`, until each
+// symbol's last bar is predicted (or a generous timeout).
+LiveResult run_live(pc::bus::Bus& bus, const fs::path& dir, const LiveRun& r) {
+    CallLog log;
+    Services s(bus, dir, r, log);
+    LiveResult out;
+    Collector collector(r, out);
+    const auto started = Clock::now();
+    std::vector<std::jthread> threads;
+    threads.emplace_back([&](std::stop_token t) { collector.run(bus, t); });
+    threads.emplace_back([&](std::stop_token t) { s.inference.run(t); });
+    threads.emplace_back([&](std::stop_token t) { s.features.run(t); });
+    threads.emplace_back([&](std::stop_token t) { s.sentiment.run(t); });
     // librdkafka's mock cluster holds each new group's first join ~3 s (the
     // broker's initial rebalance delay): bars published before every service
     // has joined would measure that wait, not the pipeline.
     std::this_thread::sleep_for(r.join_wait);
-    threads.emplace_back([&](std::stop_token s) { price.run(s); });
+    threads.emplace_back([&](std::stop_token t) { s.price.run(t); });
     const auto deadline = Clock::now() + 120s;
-    auto finished = [&] {
-        std::lock_guard lock(mutex);
-        return last_seen == static_cast<std::size_t>(r.symbols);
-    };
-    while (!finished() && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    while (!collector.done() && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
     for (auto it = threads.rbegin(); it != threads.rend(); ++it) {
         it->request_stop();
         it->join();
     }
-    out.complete = finished();
-    out.seconds = std::chrono::duration<double>((out.complete ? done_at : Clock::now()) - started).count();
-    out.bars = price.bars();
+    const auto done = collector.done();
+    out.complete = done.has_value();
+    out.seconds = std::chrono::duration<double>(done.value_or(Clock::now()) - started).count();
+    out.bars = s.price.bars();
     out.calls = log.rows;
     out.model_seconds = log.seconds;
     return out;
