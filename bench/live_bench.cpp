@@ -20,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -322,6 +323,24 @@ std::unique_ptr<pc::bus::Bus> embedded(std::size_t capacity = 1 << 20) {
 
 // ---- 1. end-to-end latency -------------------------------------------------------
 
+// The model alone on random windows: what a batch costs with nothing else running.
+double forward_ms(const pc::models::Model& model, std::size_t batch, std::size_t width) {
+    pc::models::SampleSet x;
+    x.steps = model.steps();
+    x.width = width;
+    std::mt19937_64 rng(batch);
+    std::normal_distribution<float> z(0, 1);
+    x.values.resize(batch * x.steps * width);
+    for (auto& v : x.values) v = z(rng);
+    std::vector<double> ms;
+    for (int i = 0; i < 21; ++i) {
+        const auto start = Clock::now();
+        benchmark::DoNotOptimize(model.predict_proba(x));
+        ms.push_back(seconds_since(start) * 1e3);
+    }
+    return quantile(ms, 0.5);
+}
+
 void latency_table(const pc::models::Model& gbdt, const pc::models::Model& lstm) {
     std::printf("\n1. End-to-end latency, bar published -> prediction published: 10 symbols, one bar each per 100 ms\n");
     std::printf("   (price, sentiment, features, inference services; the last 80 of 100 paced bar closes)\n");
@@ -350,6 +369,9 @@ void latency_table(const pc::models::Model& gbdt, const pc::models::Model& lstm)
             std::fflush(stdout);
         }
     }
+    const auto width = pc::features::Pipeline(quick_features()).schema().size();
+    std::printf("  LSTM-attention alone, median of 21 calls: batch 1 %.2f ms, batch 10 %.2f ms\n",
+                forward_ms(lstm, 1, width), forward_ms(lstm, 10, width));
 }
 
 // ---- 2. sustained throughput -----------------------------------------------------
