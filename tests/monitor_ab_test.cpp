@@ -293,6 +293,23 @@ TEST_F(AbCli, GateRefusalIsReportedWithExit1) {
     EXPECT_EQ(champion(), 1);
 }
 
+TEST_F(AbCli, NoPromotionOfAWinnerThatIsNoLongerTheChallenger) {
+    make("shadow_better", 0.40, 0.45);
+    {
+        registry::Registry reg(data_);
+        registry::NewVersion v;
+        v.artifact_dir = dir_ / "artifact-0.4";
+        v.kind = "gbdt";
+        v.metrics = {{"macro_f1", 0.5}};
+        v.eval_window = "2024-01";
+        reg.promote("trend", reg.register_version("trend", v).version, "challenger");
+    }
+    const auto r = run("--model trend --promote " + data_dir());
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("version 2 won the test but is no longer 'trend''s challenger"), std::string::npos) << r.out;
+    EXPECT_EQ(champion(), 1);
+}
+
 TEST_F(AbCli, NoPromotionWithoutASignificantWin) {
     for (const auto& name : {"shadow_same_quality", "shadow_worse"}) {
         fs::remove_all(dir_ / "data");
