@@ -161,29 +161,38 @@ TEST_F(Backtest, HelpDocumentsEveryOption) {
 }
 
 // One test per class of bad input: exit 2 and the option named.
-TEST_F(Backtest, BadInputExitsTwoNamingTheOption) {
+struct BadInput {
+    std::string flag, value, named;
+};
+
+class BacktestBadInput : public Backtest, public ::testing::WithParamInterface<BadInput> {};
+
+TEST_P(BacktestBadInput, ExitsTwoNamingTheOption) {
     write_prices(dir_ / "prices", simulate());
-    auto expect_usage = [&](std::vector<std::string> a, const std::string& named) {
-        const auto r = pricecast(a);
-        EXPECT_EQ(r.status, 2) << r.output;
-        EXPECT_NE(r.output.find(named), std::string::npos) << r.output;
-    };
     auto a = args(dir_ / "prices", dir_ / "out");
-    auto with = [&](const std::string& flag, const std::string& value) {
-        auto b = a;
-        const auto it = std::find(b.begin(), b.end(), flag);
-        if (it == b.end()) b.insert(b.end(), {flag, value});
-        else *(it + 1) = value;
-        return b;
-    };
-    expect_usage(with("--prices", (dir_ / "missing.csv").string()), "--prices");
-    expect_usage(with("--news", (dir_ / "missing.jsonl").string()), "--news");
-    expect_usage(with("--model", "forest"), "--model");
-    expect_usage(with("--retrain-every", "0"), "--retrain-every");
-    expect_usage(with("--min-train", "5000"), "--min-train");
-    expect_usage(with("--out", "/proc/pricecast-backtest"), "--out");
-    expect_usage(with("--mode", "sideways"), "--mode");
+    const auto& bad = GetParam();
+    const auto value = bad.value.starts_with("DIR/") ? (dir_ / bad.value.substr(4)).string() : bad.value;
+    const auto it = std::find(a.begin(), a.end(), bad.flag);
+    if (it == a.end()) a.insert(a.end(), {bad.flag, value});
+    else *(it + 1) = value;
+    const auto r = pricecast(a);
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(bad.named), std::string::npos) << r.output;
 }
+
+INSTANTIATE_TEST_SUITE_P(Classes, BacktestBadInput,
+                         ::testing::Values(BadInput{"--prices", "DIR/missing.csv", "--prices"},
+                                           BadInput{"--news", "DIR/missing.jsonl", "--news"},
+                                           BadInput{"--model", "forest", "--model"},
+                                           BadInput{"--retrain-every", "0", "--retrain-every"},
+                                           BadInput{"--min-train", "5000", "--min-train"},
+                                           BadInput{"--out", "/proc/pricecast-backtest", "--out"},
+                                           BadInput{"--mode", "sideways", "--mode"}),
+                         [](const auto& info) {
+                             std::string name = info.param.flag.substr(2);
+                             std::replace(name.begin(), name.end(), '-', '_');
+                             return name;
+                         });
 
 // Lookahead guard: shuffling every bar after the cut changes nothing that was
 // predicted or traded up to it.
