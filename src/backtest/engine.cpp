@@ -90,7 +90,7 @@ std::vector<SymbolTrading> trade(const std::vector<Bar>& bars, const std::vector
             majority.push_back(p[i].majority);
             persistence.push_back(p[i].persistence);
         }
-        out.push_back({symbol,
+        out.push_back({symbol, p[idx.front()].time, p[idx.back()].time,
                        {{"model", simulate(b, model, cfg)},
                         {"buy_and_hold", simulate(b, buy_and_hold_signals(b.size()), cfg)},
                         {"majority", simulate(b, majority, cfg)},

@@ -77,6 +77,7 @@ ClassReport class_report(const ConfusionMatrix& m);
 
 struct SymbolTrading {
     std::string symbol;
+    Timestamp from = 0, to = 0;  // first and last traded bar
     std::vector<NamedRun> runs;  // model, buy_and_hold, majority, persistence
 };
 

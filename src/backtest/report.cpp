@@ -78,8 +78,9 @@ struct Series {
     std::vector<double> values;
 };
 
-// Polylines on one y scale, a legend under the plot and the scale's ends at the left.
-std::string line_chart(const std::string& id, const std::vector<Series>& series) {
+// Polylines on one y scale, a legend under the plot, the scale's ends at the
+// left and the time span under the plot.
+std::string line_chart(const std::string& id, const std::vector<Series>& series, Timestamp from, Timestamp to) {
     double lo = 1e300, hi = -1e300;
     std::size_t n = 2;
     for (const auto& s : series) {
@@ -93,6 +94,8 @@ std::string line_chart(const std::string& id, const std::vector<Series>& series)
                        kH + 20 * series.size() + 10);
     svg << fmt::format(R"(<rect x="60" y="0" width="{}" height="{}" fill="none" stroke="#ccc"/>)", kW, kH);
     svg << fmt::format(R"(<text x="0" y="12">{:.4g}</text><text x="0" y="{}">{:.4g}</text>)", hi, kH, lo);
+    svg << fmt::format(R"(<text x="{}" y="{}" text-anchor="end">{} .. {}</text>)", kW + 60, kH + 18, format_iso8601(from),
+                       format_iso8601(to));
     for (std::size_t k = 0; k < series.size(); ++k) {
         const char* colour = kColours[k % 4];
         svg << R"(<polyline fill="none" stroke=")" << colour << R"(" points=")";
@@ -128,7 +131,7 @@ std::string trading_section(const SymbolTrading& s) {
     std::vector<Series> curves;
     for (const auto& run : s.runs) curves.push_back({run.name, run.result.equity});
     std::ostringstream h;
-    h << "<h3>" << escape(s.symbol) << "</h3>" << line_chart("equity-" + escape(s.symbol), curves)
+    h << "<h3>" << escape(s.symbol) << "</h3>" << line_chart("equity-" + escape(s.symbol), curves, s.from, s.to)
       << "<table><tr><th>run</th><th>total return</th><th>Sharpe</th><th>max drawdown</th><th>hit rate</th>"
       << "<th>turnover</th></tr>";
     for (const auto& run : s.runs) {
@@ -189,7 +192,8 @@ std::string html(const Result& r) {
     for (const auto& s : r.trading) h << trading_section(s);
     h << "<h2>Classification</h2>" << classification_section(r)
       << fmt::format("<h2>Rolling accuracy (last {} labeled predictions)</h2>", r.rolling_window)
-      << line_chart("rolling-accuracy", {{"model", r.rolling_accuracy}})
+      << line_chart("rolling-accuracy", {{"model", r.rolling_accuracy}}, r.predictions.empty() ? 0 : r.predictions.front().time,
+                    r.predictions.empty() ? 0 : r.predictions.back().time)
       << "<h2>Calibration (top-class probability against how often it was right)</h2>" << calibration_chart(r.calibration)
       << "<h2>Per block</h2>" << blocks_section(r.blocks) << "</body></html>\n";
     return h.str();
