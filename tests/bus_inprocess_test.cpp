@@ -49,6 +49,20 @@ TEST(InProcessBus, DeliversInOrderWithOffsetsKeysAndTimestamps) {
     EXPECT_FALSE(consumer->poll(0ms));
 }
 
+TEST(InProcessBus, ReadRetainedVisitsTheLogWithoutAGroup) {
+    auto bus = make_in_process_bus({.capacity = 2});
+    for (int i = 0; i < 5; ++i) bus->publish("predictions", "K", std::to_string(i));
+    std::vector<std::string> seen;
+    bus->read_retained("predictions", [&](const Message& m) { seen.push_back(m.value); }, 1s);
+    // No group was ever subscribed: the newest `capacity` are retained, and
+    // reading them subscribes none (publish still never blocks).
+    EXPECT_EQ(seen, (std::vector<std::string>{"3", "4"}));
+    bus->publish("predictions", "K", "5");
+    seen.clear();
+    bus->read_retained("predictions", [&](const Message& m) { seen.push_back(m.value); }, 1s);
+    EXPECT_EQ(seen, (std::vector<std::string>{"4", "5"}));
+}
+
 TEST(InProcessBus, EveryGroupSeesEveryMessage) {
     auto bus = make_in_process_bus();
     auto a = bus->subscribe("a", {"t"});

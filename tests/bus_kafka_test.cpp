@@ -197,6 +197,25 @@ TEST_P(KafkaBus, ExplicitOffsetCommitSetsTheResumePoint) {
     for (const auto& m : again) EXPECT_GE(m.offset, end_of[m.partition] - 2);
 }
 
+TEST_P(KafkaBus, ReadRetainedVisitsEveryMessageWithoutAGroup) {
+    publish_keyed();
+    std::map<std::string, int> next_index;
+    std::size_t n = 0;
+    bus_->read_retained(topics::prices, [&](const Message& m) {
+        EXPECT_EQ(index_of(m), next_index[m.key]++) << "out of order: " << m.value;
+        ++n;
+    }, 30s);
+    EXPECT_EQ(n, std::size_t{kKeys * kPerKey});
+    std::size_t empty = 0;
+    bus_->read_retained("nothing-yet", [&](const Message&) { ++empty; }, 30s);
+    EXPECT_EQ(empty, 0u);
+    // Nothing was committed: a group still starts at the first message.
+    auto consumer = bus_->subscribe("after-reader", {topics::prices});
+    const auto got = read_n(*consumer, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(index_of(got[0]), 0);
+}
+
 TEST_P(KafkaBus, NotConnectedOnceTheBrokersAreGone) {
     bus_->publish(topics::prices, "SYM0", "SYM0:0");
     bus_->flush(30s);

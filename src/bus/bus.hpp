@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -72,6 +73,12 @@ public:
     // A member of consumer group `group`; a new group starts at the earliest
     // retained message. Members of one group share the partitions.
     virtual std::unique_ptr<Consumer> subscribe(const std::string& group, const std::vector<std::string>& topics) = 0;
+    // Visits every message retained on `topic` when called, oldest first per
+    // partition, without joining a group or committing anything: how a
+    // restarted service learns what it had already published. Throws
+    // BusError when the transport does not answer within `timeout`.
+    virtual void read_retained(const std::string& topic, const std::function<void(const Message&)>& visit,
+                               std::chrono::milliseconds timeout) = 0;
     // False once the transport is known to be unreachable (for /ready).
     virtual bool connected() const = 0;
 };

@@ -147,6 +147,16 @@ public:
 
     void flush(std::chrono::milliseconds) override {}  // publish has already appended to the log
 
+    void read_retained(const std::string& topic, const std::function<void(const Message&)>& visit,
+                       std::chrono::milliseconds) override {
+        std::deque<Message> copy;
+        {
+            std::lock_guard lock(state_->mutex);
+            copy = state_->topic(topic).log;  // a copy: the visitor may publish
+        }
+        for (const auto& m : copy) visit(m);
+    }
+
     std::unique_ptr<Consumer> subscribe(const std::string& group, const std::vector<std::string>& topics) override {
         if (group.empty()) throw BusError("subscribe: group name is empty");
         if (topics.empty()) throw BusError(fmt::format("subscribe: group '{}' names no topic", group));

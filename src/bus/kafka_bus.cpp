@@ -7,6 +7,7 @@
 // consumers that never auto-commit: a Consumer::commit is a synchronous
 // offset commit the caller makes after its own output was flushed.
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -296,6 +297,46 @@ public:
         return std::make_unique<KafkaConsumer>(health_, std::move(consumer));
     }
 
+    // Reads every partition from its low to its high watermark by assignment:
+    // no group join (nothing to wait for), no commit (the group id is a formality).
+    void read_retained(const std::string& topic, const std::function<void(const Message&)>& visit,
+                       std::chrono::milliseconds timeout) override {
+        ensure_topic(topic);
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        auto settings = client_settings(options_);
+        settings.insert(settings.end(), {{"group.id", options_.client_id + "-reader"}, {"enable.auto.commit", "false"},
+                                         {"enable.auto.offset.store", "false"}, {"fetch.wait.max.ms", "10"}});
+        auto conf = make_conf(with_user_settings(std::move(settings), options_), *health_);
+        std::string error;
+        std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+        if (!consumer) throw BusError("kafka reader: " + error);
+        std::map<std::int32_t, std::int64_t> last;  // partition -> offset of its newest retained message
+        std::vector<RdKafka::TopicPartition*> assignment;
+        for (std::int32_t p = 0; p < partition_count(topic); ++p) {
+            std::int64_t low = 0, high = 0;
+            const auto err = consumer->query_watermark_offsets(topic, p, &low, &high, kMetadataTimeoutMs);
+            if (err != RdKafka::ERR_NO_ERROR)
+                throw BusError(fmt::format("kafka watermarks of {}[{}]: {}", topic, p, RdKafka::err2str(err)));
+            if (high <= low) continue;
+            last[p] = high - 1;
+            assignment.push_back(RdKafka::TopicPartition::create(topic, p, low));
+        }
+        if (!assignment.empty()) consumer->assign(assignment);
+        RdKafka::TopicPartition::destroy(assignment);
+        while (!last.empty()) {
+            if (std::chrono::steady_clock::now() > deadline)
+                throw BusError(fmt::format("kafka: {} partition(s) of {} not read to the end within {} ms", last.size(),
+                                           topic, timeout.count()));
+            std::unique_ptr<RdKafka::Message> m(consumer->consume(100));
+            if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+            const auto it = last.find(m->partition());
+            if (it == last.end() || m->offset() > it->second) continue;
+            visit(to_message(*m));
+            if (m->offset() == it->second) last.erase(it);
+        }
+        consumer->close();
+    }
+
     bool connected() const override {
         producer_->poll(0);  // serves pending events: "all brokers down" arrives through them
         if (!health_->all_down()) return true;
@@ -314,11 +355,12 @@ private:
     void ensure_topic(const std::string& topic) {
         std::lock_guard lock(topics_mutex_);
         if (known_topics_.contains(topic)) return;
-        if (!topic_exists(topic)) create_topic(topic);
+        if (partition_count(topic) == 0) create_topic(topic);
         known_topics_.insert(topic);
     }
 
-    bool topic_exists(const std::string& topic) {
+    // 0 when the topic does not exist.
+    std::int32_t partition_count(const std::string& topic) {
         std::string error;
         std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, error));
         if (!handle) throw BusError(fmt::format("kafka topic '{}': {}", topic, error));
@@ -329,8 +371,9 @@ private:
             throw BusError(fmt::format("kafka metadata of topic '{}' from {}: {}", topic, options_.bootstrap,
                                        RdKafka::err2str(err)));
         for (const auto* t : *metadata->topics())
-            if (t->topic() == topic) return t->err() == RdKafka::ERR_NO_ERROR && !t->partitions()->empty();
-        return false;
+            if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR)
+                return static_cast<std::int32_t>(t->partitions()->size());
+        return 0;
     }
 
     void create_topic(const std::string& topic) {

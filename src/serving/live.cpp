@@ -372,9 +372,13 @@ void InferenceService::predict_slot(const std::vector<std::string>& group, Slot 
     models::SampleSet batch;
     batch.steps = steps;
     std::vector<const Held*> members;
+    const std::string slot_name = slot == Slot::champion ? "champion" : "challenger";
     for (const auto& symbol : group) {
         const auto& w = windows_[symbol];
         if (w.size() < steps) continue;
+        if (const auto done = published_until_.find({symbol, slot_name});
+            done != published_until_.end() && w.back().vector.close_time <= done->second)
+            continue;
         const auto first = w.end() - static_cast<std::ptrdiff_t>(steps);
         if (!std::all_of(first, w.end(), [](const Held& h) { return h.vector.complete; })) continue;
         batch.width = first->vector.values.size();
@@ -394,7 +398,7 @@ void InferenceService::predict_slot(const std::vector<std::string>& group, Slot 
         p.feature_time = h.vector.close_time;
         p.model = options_.model;
         p.version = out.version;
-        p.slot = slot == Slot::champion ? "champion" : "challenger";
+        p.slot = slot_name;
         p.ab_split = served && slot == Slot::challenger;
         p.probs = out.probs[i];
         p.cls = static_cast<int>(std::max_element(p.probs.begin(), p.probs.end()) - p.probs.begin());
@@ -456,7 +460,36 @@ std::optional<std::string> InferenceService::peek_symbol(const bus::Message& m) 
     return m.key;
 }
 
+// Reads what the predictions topic already holds. Without it (the topic
+// does not answer in time) a restart may publish its window's bars again:
+// at least once, and the API drops the duplicates.
+void InferenceService::recover_published() {
+    try {
+        bus_.read_retained(
+            bus::topics::predictions,
+            [&](const bus::Message& m) {
+                try {
+                    const auto p = bus::decode_prediction(m.value);
+                    if (p.model != options_.model) return;
+                    auto& t = published_until_[{p.symbol, p.slot}];
+                    t = std::max(t, p.bar_time);
+                } catch (const bus::MessageError&) {
+                    // Not ours to judge here: the consumers of the topic count bad messages.
+                }
+            },
+            60s);
+    } catch (const bus::BusError& e) {
+        published_until_.clear();
+        spdlog::warn("inference: could not read what was already published ({}); a restart may publish its "
+                     "window's bars again",
+                     e.what());
+    }
+    if (!published_until_.empty())
+        spdlog::info("inference: {} symbol/slot pairs already published; resuming after them", published_until_.size());
+}
+
 void InferenceService::run(std::stop_token stop) {
+    recover_published();
     features_topic_ = bus::topics::features;
     auto in = bus_.subscribe("inference", {features_topic_});
     auto& count = consumed("inference");

@@ -183,11 +183,16 @@ private:
     void predict(const std::vector<std::string>& group);
     void predict_slot(const std::vector<std::string>& group, Slot slot, bool served);
     void commit(bus::Consumer& in);
+    void recover_published();
 
     bus::Bus& bus_;
     ModelManager& models_;
     InferenceOptions options_;
     std::map<std::string, std::deque<Held>> windows_;
+    // (symbol, slot) -> newest bar time on the predictions topic at start-up:
+    // a restarted service rebuilds its windows from replayed vectors but does
+    // not publish those bars' predictions again.
+    std::map<std::pair<std::string, std::string>, Timestamp> published_until_;
     std::string features_topic_;
     std::atomic<std::uint64_t> published_{0}, rejected_{0};
     bool warned_no_model_ = false;
