@@ -195,7 +195,10 @@ void FeatureService::on_news(const bus::Message& m, const features::VectorSink& 
     note(m);
     try {
         if (auto clock = bus::decode_clock(m.value)) {
-            clocks_.push_back({std::move(*clock), std::chrono::steady_clock::now()});
+            const auto now = std::chrono::steady_clock::now();
+            const bool reached = newest_bar_ >= clock->time;
+            clocks_.push_back({std::move(*clock), reached ? std::optional(now) : std::nullopt});
+            last_clock_ = now;
             clock_source_ = true;
             no_clock_source_ = false;
         } else if (pipeline_.push(bus::decode_news(m.value), sink)) {
@@ -212,6 +215,12 @@ void FeatureService::on_news(const bus::Message& m, const features::VectorSink& 
 void FeatureService::on_bar(const bus::Message& m) {
     try {
         Bar bar = bus::decode_bar(m.value);
+        if (bar.close_time > newest_bar_) {
+            newest_bar_ = bar.close_time;
+            const auto now = std::chrono::steady_clock::now();
+            for (auto& c : clocks_)
+                if (!c.prices_reached && c.clock.time <= newest_bar_) c.prices_reached = now;
+        }
         const std::pair key{bar.close_time, bar.symbol};
         waiting_.try_emplace(key, WaitingBar{std::move(bar), m.partition, m.offset, m.timestamp});
     } catch (const bus::MessageError& e) {
@@ -235,16 +244,18 @@ void FeatureService::push(const WaitingBar& w, const features::VectorSink& sink)
 
 // Bars go into the pipeline in event-time order whatever partition they came
 // from. With a clock source, a clock's bars go in once all of them are here
-// (or it waited news_wait), then the pipeline releases them at once: every
-// news item up to the clock has been pushed before it.
+// (or one is still missing news_wait after the price stream passed the
+// clock's time), then the pipeline releases them at once: every news item up
+// to the clock has been pushed before it.
 void FeatureService::drain(const features::VectorSink& sink) {
+    const auto now = std::chrono::steady_clock::now();
     while (!clocks_.empty()) {
-        const auto& [clock, since] = clocks_.front();
+        const auto& [clock, prices_reached] = clocks_.front();
         const bool all_here = std::all_of(clock.symbols.begin(), clock.symbols.end(), [&](const std::string& s) {
             const auto pushed = pushed_.find(s);
             return waiting_.contains({clock.time, s}) || (pushed != pushed_.end() && pushed->second >= clock.time);
         });
-        if (!all_here && std::chrono::steady_clock::now() - since < options_.news_wait) return;
+        if (!all_here && (!prices_reached || now - *prices_reached < options_.news_wait)) return;
         while (!waiting_.empty() && waiting_.begin()->first.first <= clock.time) {
             push(waiting_.begin()->second, sink);
             waiting_.erase(waiting_.begin());
@@ -252,11 +263,13 @@ void FeatureService::drain(const features::VectorSink& sink) {
         pipeline_.advance(clock.time + 1 + lateness_, sink);
         clocks_.pop_front();
     }
-    // A bar never waits longer than news_wait for its clock. When the first
-    // bar has waited that long without any clock at all, there is no clock
-    // source and bars go in as they come.
-    const auto now = std::chrono::steady_clock::now();
-    while (!waiting_.empty() && (no_clock_source_ || now - waiting_.begin()->second.arrived >= options_.news_wait)) {
+    // A bar waits for its clock while clocks keep coming (a backlog of news
+    // behind the prices), and at most news_wait once they stop. When the
+    // first bar has waited that long without any clock at all, there is no
+    // clock source and bars go in as they come.
+    const auto clocks_stopped = [&] { return !clock_source_ || now - last_clock_ >= options_.news_wait; };
+    while (!waiting_.empty() && (no_clock_source_ || (now - waiting_.begin()->second.arrived >= options_.news_wait &&
+                                                      clocks_stopped()))) {
         if (!clock_source_ && !no_clock_source_) {
             no_clock_source_ = true;
             spdlog::info("features: no news clock within {} ms; bars are used as they come",
@@ -358,6 +371,8 @@ std::optional<std::string> InferenceService::handle(const bus::Message& m) {
     h.offset = m.offset;
     auto& w = windows_[h.vector.symbol];
     if (!w.empty() && h.vector.close_time <= w.back().vector.close_time) return std::nullopt;
+    ++close_sizes_[h.vector.close_time];
+    while (close_sizes_.size() > 16) close_sizes_.erase(close_sizes_.begin());
     w.push_back(std::move(h));
     while (w.size() > options_.window) w.pop_front();
     return w.back().vector.symbol;
@@ -454,6 +469,15 @@ void InferenceService::commit(bus::Consumer& in) {
     for (const auto& [partition, offset] : oldest) in.commit(features_topic_, partition, offset);
 }
 
+// A close is complete once it has as many symbols as the close before it:
+// the features service publishes a close's vectors one by one, and a poll
+// that finds the queue empty mid-close must not split it into several calls.
+bool InferenceService::close_complete(Timestamp close) const {
+    const auto it = close_sizes_.find(close);
+    if (it == close_sizes_.end() || it == close_sizes_.begin()) return true;
+    return it->second >= std::prev(it)->second;
+}
+
 // The message key is the symbol.
 std::optional<std::string> InferenceService::peek_symbol(const bus::Message& m) {
     if (m.key.empty()) return std::nullopt;
@@ -499,19 +523,32 @@ void InferenceService::run(std::stop_token stop) {
         // symbols whose bars closed together reach the model in one call.
         std::vector<std::string> batch;
         std::set<std::string> in_batch;
-        for (auto m = in->poll(kPoll); m; m = in->poll(0ms)) {
+        Timestamp newest = 0;
+        std::chrono::steady_clock::time_point waited_since{};  // {}: not waiting
+        auto m = in->poll(kPoll);
+        while (m) {
             count.inc();
             const auto symbol = peek_symbol(*m);
             if (symbol && in_batch.contains(*symbol)) {
                 predict(batch);
                 batch.clear();
                 in_batch.clear();
+                waited_since = {};
             }
             if (auto added = handle(*m)) {
                 batch.push_back(*added);
                 in_batch.insert(*added);
+                newest = std::max(newest, windows_[*added].back().vector.close_time);
             }
             if (batch.size() >= options_.max_batch) break;
+            m = in->poll(0ms);
+            if (m || batch.empty() || close_complete(newest)) continue;
+            // A partial close and nothing queued: wait a little for the rest of it.
+            const auto now = std::chrono::steady_clock::now();
+            if (waited_since == std::chrono::steady_clock::time_point{}) waited_since = now;
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(options_.batch_wait - (now - waited_since));
+            if (left > 0ms) m = in->poll(left);
         }
         if (!batch.empty()) predict(batch);
         if (std::chrono::steady_clock::now() - last_commit >= options_.commit_every) {

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <stop_token>
@@ -116,7 +117,10 @@ private:
     };
     struct PendingClock {
         bus::NewsClock clock;
-        std::chrono::steady_clock::time_point arrived;
+        // When the price stream reached the clock's time (a bar at or after
+        // it came in): only then can a missing bar be given up on. A backlog
+        // of prices behind the clocks is not a missing bar.
+        std::optional<std::chrono::steady_clock::time_point> prices_reached;
     };
     void checkpoint(std::initializer_list<bus::Consumer*> inputs);  // prices, news
     void note(const bus::Message& m);
@@ -132,6 +136,8 @@ private:
     bool clock_source_ = false;     // a news clock has been seen: bars wait for theirs
     bool no_clock_source_ = false;  // the first bar waited news_wait without any clock
     Timestamp input_at_ = 0;     // publish time of the input being handled (latency)
+    Timestamp newest_bar_ = std::numeric_limits<Timestamp>::min();  // newest close time received
+    std::chrono::steady_clock::time_point last_clock_{};            // when the last clock came in
     std::map<std::pair<Timestamp, std::string>, WaitingBar> waiting_;  // by (close time, symbol)
     std::deque<PendingClock> clocks_;
     std::map<std::string, Timestamp> pushed_;  // newest bar pushed per symbol
@@ -159,6 +165,9 @@ struct InferenceOptions {
     std::string model;            // registered model name the manager watches
     std::size_t window = 60;      // vectors kept per symbol (>= the model's steps)
     std::size_t max_batch = 4096; // messages handled per model call at most
+    // How long a bar close with fewer symbols in than the previous close had
+    // waits for the rest before its partial batch goes to the model.
+    std::chrono::milliseconds batch_wait{20};
     std::chrono::milliseconds commit_every{200};
     AbMode ab_mode = AbMode::shadow;
     double ab_share = 0.1;        // split: the challenger's share of symbols, in [0, 1]
@@ -184,6 +193,7 @@ private:
     void predict_slot(const std::vector<std::string>& group, Slot slot, bool served);
     void commit(bus::Consumer& in);
     void recover_published();
+    bool close_complete(Timestamp close) const;
 
     bus::Bus& bus_;
     ModelManager& models_;
@@ -193,6 +203,7 @@ private:
     // a restarted service rebuilds its windows from replayed vectors but does
     // not publish those bars' predictions again.
     std::map<std::pair<std::string, std::string>, Timestamp> published_until_;
+    std::map<Timestamp, std::size_t> close_sizes_;  // vectors received per recent close time
     std::string features_topic_;
     std::atomic<std::uint64_t> published_{0}, rejected_{0};
     bool warned_no_model_ = false;
