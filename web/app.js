@@ -97,8 +97,8 @@
   function accept(raw, live = false) {
     const p = readPrediction(raw);
     if (!p) return scheduleRender();
-    // One model's story per chart: a shadow challenger's predictions would mix two models' markers.
-    if (p.slot && p.slot !== 'champion') return;
+    // The API sends served predictions only (never a shadow challenger's): in
+    // split mode a symbol's served arm may be the challenger, one model per chart still.
     const s = symbolState(p.symbol);
     if (live && skipsBars(s, p)) loadHistory(p.symbol);
     insert(s, p);
