@@ -31,8 +31,11 @@ struct NetworkImpl : torch::nn::Module {
     torch::Tensor forward(const torch::Tensor& x) {
         auto out = std::get<0>(lstm->forward(x));     // [B, L, H]
         auto seq = out.transpose(0, 1);               // the C++ attention has no batch_first: [L, B, H]
-        auto attended = std::get<0>(attn->forward(seq, seq, seq));
-        auto last = attended[attended.size(0) - 1];   // [B, H]
+        // Only the last position's attention output is used, and each query
+        // position attends independently: query with the last step alone.
+        auto query = seq.slice(0, seq.size(0) - 1);   // [1, B, H]
+        auto attended = std::get<0>(attn->forward(query, seq, seq, {}, /*need_weights=*/false));
+        auto last = attended[0];                      // [B, H]
         return fc2(drop(torch::relu(fc1(last))));
     }
     torch::nn::LSTM lstm;
