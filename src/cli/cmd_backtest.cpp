@@ -11,6 +11,7 @@
 #include "backtest/engine.hpp"
 #include "backtest/report.hpp"
 #include "cli/commands.hpp"
+#include "cli/label_flags.hpp"
 #include "data/ohlcv.hpp"
 #include "models/dataset.hpp"
 #include "training/backtest_model.hpp"
@@ -22,10 +23,11 @@ namespace fs = std::filesystem;
 
 struct BacktestOptions {
     std::vector<std::string> prices;
-    std::string news, sentiment_model, labels = "fixed", mode = "long-flat", out, export_models;
+    std::string news, sentiment_model, mode = "long-flat", out, export_models;
     training::ModelSpec spec;
-    int horizon = 1, retrain_every = 60, min_train = 300;
-    double threshold = 0.01, vol_k = 0.5, quantile = 1.0 / 3.0, fee_bps = 0, slippage_bps = 0;
+    int retrain_every = 60, min_train = 300;
+    double fee_bps = 0, slippage_bps = 0;
+    LabelFlags label;
 };
 
 void check_inputs(const BacktestOptions& o) {
@@ -41,16 +43,6 @@ void check_inputs(const BacktestOptions& o) {
     const auto probe = fs::path(o.out) / ".pricecast-write-test";
     if (ec || !std::ofstream(probe)) throw UsageError(fmt::format("--out: {}: cannot write there", o.out));
     fs::remove(probe, ec);
-}
-
-models::LabelConfig label_config(const BacktestOptions& o) {
-    models::LabelConfig lc;
-    lc.horizon = o.horizon;
-    lc.mode = *models::parse_threshold_mode(o.labels);
-    lc.threshold = o.threshold;
-    lc.vol_k = o.vol_k;
-    lc.quantile = o.quantile;
-    return lc;
 }
 
 std::vector<Bar> read_bars(const std::vector<std::string>& files) {
@@ -79,7 +71,7 @@ backtest::EngineConfig engine_config(const BacktestOptions& o, Duration interval
     backtest::EngineConfig c;
     c.min_train = static_cast<std::size_t>(o.min_train);
     c.retrain_every = static_cast<std::size_t>(o.retrain_every);
-    c.horizon = static_cast<std::size_t>(o.horizon);
+    c.horizon = static_cast<std::size_t>(o.label.horizon);
     c.trading.short_on_down = o.mode == "long-short";
     c.trading.fee_bps = o.fee_bps;
     c.trading.slippage_bps = o.slippage_bps;
@@ -108,7 +100,7 @@ void run_backtest(const BacktestOptions& o, CommonOptions& common) {
     const auto windows = models::make_windows(m, training::model_factory(o.spec, m.schema_hash)()->steps());
     if (windows.rows.empty()) throw UsageError("--prices: no bar has a complete feature window (more history needed)");
     const auto bars = training::sample_bars(read_bars(o.prices), m, windows);
-    const auto labels = label_config(o);
+    const auto labels = label_config(o.label);
     const auto returns = models::row_returns(m, labels);
     const auto model = training::backtest_model(windows, returns, labels, training::model_factory(o.spec, m.schema_hash),
                                                 on_trained(o));
@@ -157,18 +149,8 @@ void add_backtest_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--min-train", o.min_train, "bars (with complete features) of history before the first block")
         ->capture_default_str();
-    cmd->add_option("--horizon", o.horizon, "bars ahead of the label (also the purge before each block)")
-        ->check(CLI::Range(1, 1000))
-        ->capture_default_str();
-    cmd->add_option("--labels", o.labels, "threshold: fixed (--threshold), volatility (--vol-k x rolling std), quantile "
-                                          "(balanced on each block's training bars)")
-        ->check(CLI::IsMember({"fixed", "volatility", "quantile"}))
-        ->capture_default_str();
-    cmd->add_option("--threshold", o.threshold, "fixed threshold on the return")->capture_default_str();
-    cmd->add_option("--vol-k", o.vol_k, "volatility threshold multiple")->capture_default_str();
-    cmd->add_option("--quantile", o.quantile, "quantile labels: share of DOWN (and of UP) in training")
-        ->check(CLI::Range(0.01, 0.49))
-        ->capture_default_str();
+    add_label_options(*cmd, o.label, "bars ahead of the label (also the purge before each block)",
+                      "each block's training bars");
     cmd->add_option("--lags", o.spec.lags, "trees: earlier vectors seen besides the last")
         ->check(CLI::Range(0, 60))
         ->capture_default_str();

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
+#include "cli/label_flags.hpp"
 #include "core/progress.hpp"
 #include "models/dataset.hpp"
 #include "registry/registry.hpp"
@@ -19,11 +20,11 @@ namespace pricecast::cli {
 namespace {
 
 struct TrainOptions {
-    std::string features_file, news, sentiment_model, model = "gbdt", labels = "fixed", out = "model", register_as;
+    std::string features_file, news, sentiment_model, model = "gbdt", out = "model", register_as;
     bool volatility_baseline = false;
     std::vector<std::string> prices, members = {"gbdt", "rf"};
-    int horizon = 1, folds = 4, lags = 2, rounds = 400, steps = 60, epochs = 200;
-    double threshold = 0.01, vol_k = 0.5, quantile = 1.0 / 3.0;
+    int folds = 4, lags = 2, rounds = 400, steps = 60, epochs = 200;
+    LabelFlags label;
     std::uint64_t seed = 1;
 };
 
@@ -43,12 +44,7 @@ void train(TrainOptions& o, CommonOptions& common) {
     } else {
         m = feature_matrix_from_files(common, o.prices, o.news, o.sentiment_model);
     }
-    models::LabelConfig lc;
-    lc.horizon = o.horizon;
-    lc.mode = *models::parse_threshold_mode(o.labels);
-    lc.threshold = o.threshold;
-    lc.vol_k = o.vol_k;
-    lc.quantile = o.quantile;
+    const models::LabelConfig lc = label_config(o.label);
     training::WalkForwardConfig wf;
     wf.folds = o.folds;
     const auto make = training::model_factory(
@@ -202,16 +198,7 @@ void add_train_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--steps", o.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();
     cmd->add_option("--epochs", o.epochs, "lstm: epochs at most (early stopping on the validation tail)")->capture_default_str();
-    cmd->add_option("--horizon", o.horizon, "bars ahead of the label")->check(CLI::Range(1, 1000))->capture_default_str();
-    cmd->add_option("--labels", o.labels, "threshold: fixed (--threshold), volatility (--vol-k x rolling std), quantile "
-                                          "(balanced on the training split)")
-        ->check(CLI::IsMember({"fixed", "volatility", "quantile"}))
-        ->capture_default_str();
-    cmd->add_option("--threshold", o.threshold, "fixed threshold on the return")->capture_default_str();
-    cmd->add_option("--vol-k", o.vol_k, "volatility threshold multiple")->capture_default_str();
-    cmd->add_option("--quantile", o.quantile, "quantile labels: share of DOWN (and of UP) in training")
-        ->check(CLI::Range(0.01, 0.49))
-        ->capture_default_str();
+    add_label_options(*cmd, o.label, "bars ahead of the label", "the training split");
     cmd->add_option("--lags", o.lags, "earlier vectors a tree sees besides the last")->check(CLI::Range(0, 60))->capture_default_str();
     cmd->add_option("--walk-forward", o.folds, "test blocks")->check(CLI::Range(1, 50))->capture_default_str();
     cmd->add_option("--rounds", o.rounds, "boosting rounds at most (early stopping on the validation tail)")->capture_default_str();

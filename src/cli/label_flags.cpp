@@ -1,0 +1,29 @@
+#include "cli/label_flags.hpp"
+
+namespace pricecast::cli {
+
+void add_label_options(CLI::App& cmd, LabelFlags& f, const std::string& horizon_help, const std::string& quantile_fit) {
+    cmd.add_option("--horizon", f.horizon, horizon_help)->check(CLI::Range(1, 1000))->capture_default_str();
+    cmd.add_option("--labels", f.rule,
+                   "threshold: fixed (--threshold), volatility (--vol-k x rolling std), quantile (balanced on " +
+                       quantile_fit + ")")
+        ->check(CLI::IsMember({"fixed", "volatility", "quantile"}))
+        ->capture_default_str();
+    cmd.add_option("--threshold", f.threshold, "fixed threshold on the return")->capture_default_str();
+    cmd.add_option("--vol-k", f.vol_k, "volatility threshold multiple")->capture_default_str();
+    cmd.add_option("--quantile", f.quantile, "quantile labels: share of DOWN (and of UP) in training")
+        ->check(CLI::Range(0.01, 0.49))
+        ->capture_default_str();
+}
+
+models::LabelConfig label_config(const LabelFlags& f) {
+    models::LabelConfig lc;
+    lc.horizon = f.horizon;
+    lc.mode = *models::parse_threshold_mode(f.rule);
+    lc.threshold = f.threshold;
+    lc.vol_k = f.vol_k;
+    lc.quantile = f.quantile;
+    return lc;
+}
+
+}  // namespace pricecast::cli
