@@ -77,7 +77,7 @@ constexpr const char* kQuickFeatures =
 
 TEST_F(CliConventions, DemoTrainsRegistersAndPredictsLive) {
     const auto cfg = write("quick.toml", kQuickFeatures);
-    const auto r = run("demo --history 600 --steps 40 --speed max --port 0 --symbols ACME,BOLT,CRUX --news-rate 0.2 "
+    const auto r = run("demo --ws-port -1 --history 600 --steps 40 --speed max --port 0 --symbols ACME,BOLT,CRUX --news-rate 0.2 "
                        "--data-dir " + path("d") + " --config " + cfg);
     ASSERT_EQ(r.status, 0) << r.out << r.err;
     for (const char* text : {"trained gbdt on 1800 bars", "majority", "persistence",
@@ -92,14 +92,14 @@ TEST_F(CliConventions, DemoTrainsRegistersAndPredictsLive) {
 }
 
 TEST_F(CliConventions, DemoWithTooShortAHistoryForTheWarmUpIsAUsageError) {
-    const auto r = run("demo --history 600 --port 0 --data-dir " + path("d"));
+    const auto r = run("demo --ws-port -1 --history 600 --port 0 --data-dir " + path("d"));
     EXPECT_EQ(r.status, 2) << r.out << r.err;
     EXPECT_NE(r.err.find("--history: too few complete feature rows"), std::string::npos) << r.err;
 }
 
 TEST_F(CliConventions, DemoReadsTheSimulatorSectionAndFlagsWin) {
     const auto cfg = write("demo.toml", std::string(kQuickFeatures) + "[simulator]\nsymbols = [\"ZED\", \"YAK\"]\nseed = 5\n");
-    const std::string quick = "demo --history 500 --steps 5 --speed max --port 0 --data-dir " + path("d") + " ";
+    const std::string quick = "demo --ws-port -1 --history 500 --steps 5 --speed max --port 0 --data-dir " + path("d") + " ";
     const auto from_file = run(quick + "--config " + cfg);
     ASSERT_EQ(from_file.status, 0) << from_file.err;
     EXPECT_NE(from_file.out.find("\nZED "), std::string::npos) << from_file.out;

@@ -156,7 +156,7 @@ std::string slurp(const fs::path& file) {
 class Demo {
 public:
     Demo(const fs::path& dir, std::vector<std::string> args) : dir_(dir) {
-        args.insert(args.begin(), {pricecast::test::pricecast_binary().string(), "demo"});
+        args.insert(args.begin(), {pricecast::test::pricecast_binary().string(), "demo", "--ws-port", "-1"});
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);

@@ -4,6 +4,7 @@
 // the history replays fast to warm the features and the market continues
 // live, with predictions in the terminal, over REST/WebSocket and on the
 // dashboard, until Ctrl-C.
+#include <optional>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,6 +29,7 @@ struct DemoOptions {
     long steps = -1;      // live bars after the history; -1: until Ctrl-C
     std::string speed = "60x", kafka;
     int port = 8080;
+    std::optional<int> ws_port;  // default: serve.ws_port
     bool no_browser = false;
 };
 
@@ -116,6 +118,7 @@ void run_demo(const DemoOptions& o, const CLI::App& cmd, CommonOptions& common) 
     live.source.speed = parse_speed(o.speed);
     if (!o.kafka.empty()) live.kafka = o.kafka;
     live.port = o.port;
+    if (o.ws_port) live.ws_port = *o.ws_port;
     live.features.symbols.clear();
     for (const auto& s : sim.symbols) live.features.symbols.push_back(s.name);
     auto data_sim = sim;
@@ -182,6 +185,8 @@ void add_demo_command(CLI::App& app) {
     cmd->add_option("--port", o.port, "HTTP + WebSocket port of the API and dashboard (0: any free port)")
         ->check(CLI::Range(0, 65535))
         ->capture_default_str();
+    cmd->add_option("--ws-port", o.ws_port, "extra WebSocket-only port, -1 = none (default: serve.ws_port, 8765)")
+        ->check(CLI::Range(-1, 65535));
     cmd->add_option("--kafka", o.kafka, "run over Kafka at these bootstrap servers instead of the in-process bus");
     cmd->add_flag("--no-browser", o.no_browser, "do not open a browser (the demo never opens one on its own anyway)");
     add_common_options(*cmd, common);
