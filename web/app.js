@@ -119,18 +119,26 @@
     return body;
   }
 
-  async function loadHistory(symbol) {
+  async function loadHistory(symbol, fromBarTime) {
     const s = state.symbols.get(symbol);
-    const from = s.preds.length ? `&from=${encodeURIComponent(s.preds[s.preds.length - 1].bar_time)}` : '';
+    const start = fromBarTime || (s.preds.length ? s.preds[s.preds.length - 1].bar_time : '');
+    const from = start ? `&from=${encodeURIComponent(start)}` : '';
+    let newest = null;
     try {
       const body = await api(`/v1/predictions?symbol=${encodeURIComponent(symbol)}${from}`);
       for (const p of body.predictions || []) accept(p);
+      newest = (body.predictions || []).at(-1) || null;
     } catch (e) {
       // 404: nothing published for it yet; the socket brings its first prediction.
       if (e.status !== 404) showError(`history of ${symbol}: ${e.message}`);
     }
     s.loaded = true;
     scheduleRender();
+    // Live predictions that came while this request was in flight may have
+    // skipped bars unnoticed (the server coalesces a slow client): fetch the
+    // bars after this answer's newest once more.
+    const held = s.preds[s.preds.length - 1];
+    if (newest && held && held.bar_time !== newest.bar_time) await loadHistory(symbol, newest.bar_time);
   }
 
   // Once per model version seen: a version promoted while the page is open
