@@ -143,7 +143,11 @@ TEST(BacktestEngine, BadInputNamesTheField) {
         return out;
     };
     EXPECT_NE(message(bars, cfg, short_output).find("model: block 1"), std::string::npos);
-    const BlockModel bad_class = [](const BlockRows& b) { return constant(b, 7); };
+    const BlockModel bad_class = [](const BlockRows& b) {
+        auto out = constant(b, U);
+        out.majority.assign(out.majority.size(), 7);  // a baseline's class out of range, probabilities valid
+        return out;
+    };
     EXPECT_NE(message(bars, cfg, bad_class).find("class must be"), std::string::npos);
 }
 
