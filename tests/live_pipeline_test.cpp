@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "support/quick_features.hpp"
 #include "support/api_client.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
@@ -49,13 +50,7 @@ data::SimulatorConfig market() {
     return cfg;
 }
 
-features::FeatureConfig feature_config() {
-    features::FeatureConfig fc;
-    fc.timeframes = {"1m", "5m"};
-    fc.indicators = {"rsi(14)", "ema(10)", "5m:roc(3)"};
-    fc.sentiment_windows = {"10m"};
-    return fc;
-}
+features::FeatureConfig feature_config() { return test::quick_feature_config(); }
 
 struct Market {
     std::vector<Bar> bars;

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "support/quick_features.hpp"
 #include "support/paths.hpp"
 
 #include "bus/bus.hpp"
@@ -40,13 +41,7 @@ using namespace std::chrono_literals;
 constexpr long kBars = 420;  // per symbol
 const std::vector<std::string> kSymbols = {"AAA", "BBB"};
 
-features::FeatureConfig feature_config() {
-    features::FeatureConfig fc;
-    fc.timeframes = {"1m", "5m"};
-    fc.indicators = {"rsi(14)", "ema(10)", "5m:roc(3)"};
-    fc.sentiment_windows = {"10m"};
-    return fc;
-}
+features::FeatureConfig feature_config() { return test::quick_feature_config(); }
 
 const char* kConfigToml =
     "[features]\ntimeframes = [\"1m\", \"5m\"]\nindicators = [\"rsi(14)\", \"ema(10)\", \"5m:roc(3)\"]\n"

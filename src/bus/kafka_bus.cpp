@@ -280,18 +280,13 @@ public:
             if (topic.empty()) throw BusError(fmt::format("subscribe: group '{}' names an empty topic", group));
             ensure_topic(topic);
         }
-        auto settings = client_settings(options_);
-        settings.insert(settings.end(), {{"group.id", group},
+        auto consumer = create_consumer({{"group.id", group},
                                          {"enable.auto.commit", "false"},
                                          {"auto.offset.reset", "earliest"},
                                          // A killed member's partitions move on within seconds, not the 45 s default.
                                          {"session.timeout.ms", "6000"},
                                          {"heartbeat.interval.ms", "500"},
                                          {"fetch.wait.max.ms", "10"}});
-        auto conf = make_conf(with_user_settings(std::move(settings), options_), *health_);
-        std::string error;
-        std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
-        if (!consumer) throw BusError("kafka consumer: " + error);
         if (const auto err = consumer->subscribe(topics); err != RdKafka::ERR_NO_ERROR)
             throw BusError(fmt::format("kafka subscribe of group '{}': {}", group, RdKafka::err2str(err)));
         return std::make_unique<KafkaConsumer>(health_, std::move(consumer));
@@ -303,13 +298,8 @@ public:
                        std::chrono::milliseconds timeout) override {
         ensure_topic(topic);
         const auto deadline = std::chrono::steady_clock::now() + timeout;
-        auto settings = client_settings(options_);
-        settings.insert(settings.end(), {{"group.id", options_.client_id + "-reader"}, {"enable.auto.commit", "false"},
+        auto consumer = create_consumer({{"group.id", options_.client_id + "-reader"}, {"enable.auto.commit", "false"},
                                          {"enable.auto.offset.store", "false"}, {"fetch.wait.max.ms", "10"}});
-        auto conf = make_conf(with_user_settings(std::move(settings), options_), *health_);
-        std::string error;
-        std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
-        if (!consumer) throw BusError("kafka reader: " + error);
         std::map<std::int32_t, std::int64_t> last;  // partition -> offset of its newest retained message
         std::vector<RdKafka::TopicPartition*> assignment;
         for (std::int32_t p = 0; p < partition_count(topic); ++p) {
@@ -357,6 +347,17 @@ private:
         if (known_topics_.contains(topic)) return;
         if (partition_count(topic) == 0) create_topic(topic);
         known_topics_.insert(topic);
+    }
+
+    // A consumer with pricecast's client settings, `consumer_settings`, then the user's.
+    std::unique_ptr<RdKafka::KafkaConsumer> create_consumer(const Settings& consumer_settings) {
+        auto settings = client_settings(options_);
+        settings.insert(settings.end(), consumer_settings.begin(), consumer_settings.end());
+        auto conf = make_conf(with_user_settings(std::move(settings), options_), *health_);
+        std::string error;
+        std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+        if (!consumer) throw BusError("kafka consumer: " + error);
+        return consumer;
     }
 
     // 0 when the topic does not exist.
