@@ -1,4 +1,4 @@
-// Prediction and feature stores: duplicates by (symbol, bar time), ranges,
+// Prediction, bar and feature stores: duplicates by (symbol, bar time), ranges,
 // retention, champion-only serving and listeners.
 #include <gtest/gtest.h>
 
@@ -94,4 +94,65 @@ TEST(FeatureStore, KeepsNewestVectorPerSymbol) {
     EXPECT_EQ(s.latest("A")->values, std::vector<double>{2.0});
     EXPECT_FALSE(s.latest("B"));
     EXPECT_EQ(s.symbols(), std::vector<std::string>{"A"});
+}
+
+namespace {
+
+Bar bar(const std::string& symbol, Timestamp close_time, double close = 1.0) {
+    Bar b;
+    b.symbol = symbol;
+    b.interval = 10;
+    b.open_time = close_time - 10;
+    b.close_time = close_time;
+    b.open = b.high = b.low = b.close = close;
+    return b;
+}
+
+}  // namespace
+
+TEST(BarStore, DropsDuplicateAndOlderBars) {
+    BarStore s;
+    EXPECT_TRUE(s.add(bar("A", 20)));
+    EXPECT_TRUE(s.add(bar("A", 30)));
+    EXPECT_FALSE(s.add(bar("A", 30, 2.0)));  // a redelivery does not replace the stored bar
+    EXPECT_FALSE(s.add(bar("A", 25)));
+    EXPECT_TRUE(s.add(bar("B", 5)));  // per symbol
+    EXPECT_EQ(s.duplicates(), 2u);
+    EXPECT_EQ(s.latest("A")->close_time, 30);
+    EXPECT_EQ(s.latest("A")->close, 1.0);
+    EXPECT_EQ(s.symbols(), (std::vector<std::string>{"A", "B"}));
+}
+
+TEST(BarStore, RangeIsInclusiveByCloseTimeAndUnknownSymbolIsEmpty) {
+    BarStore s;
+    for (Timestamp t = 10; t <= 50; t += 10) s.add(bar("A", t));
+    const auto r = s.range("A", 20, 40);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(r.front().close_time, 20);
+    EXPECT_EQ(r.back().close_time, 40);
+    EXPECT_EQ(s.range("A", 21, 29).size(), 0u);
+    EXPECT_TRUE(s.range("A", 40, 20).empty());
+    EXPECT_TRUE(s.range("B", 0, 100).empty());
+    EXPECT_FALSE(s.latest("B"));
+}
+
+TEST(BarStore, RetainsPerSymbolLimit) {
+    BarStore s(3);
+    for (Timestamp t = 1; t <= 5; ++t) EXPECT_TRUE(s.add(bar("A", t)));
+    const auto r = s.range("A", 0, 10);
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_EQ(r.front().close_time, 3);
+    EXPECT_EQ(r.back().close_time, 5);
+}
+
+TEST(BarStore, ListenersHearAcceptedBarsUntilUnlisten) {
+    BarStore s;
+    std::vector<Timestamp> heard;
+    const int id = s.listen([&](const Bar& b) { heard.push_back(b.close_time); });
+    s.add(bar("A", 1));
+    s.add(bar("A", 1));
+    s.add(bar("B", 2));
+    s.unlisten(id);
+    s.add(bar("A", 3));
+    EXPECT_EQ(heard, (std::vector<Timestamp>{1, 2}));
 }

@@ -78,6 +78,65 @@ void PredictionStore::unlisten(int id) {
     listeners_.erase(id);
 }
 
+BarStore::BarStore(std::size_t per_symbol) : per_symbol_(std::max<std::size_t>(per_symbol, 1)) {}
+
+bool BarStore::add(const Bar& bar) {
+    std::lock_guard lock(mutex_);
+    auto& rows = by_symbol_[bar.symbol];
+    if (!rows.empty() && bar.close_time <= rows.back().close_time) {
+        ++duplicates_;
+        return false;
+    }
+    rows.push_back(bar);
+    if (rows.size() > per_symbol_) rows.pop_front();
+    // Under the lock for the same reasons as PredictionStore::add.
+    for (const auto& [id, listener] : listeners_) listener(bar);
+    return true;
+}
+
+std::optional<Bar> BarStore::latest(const std::string& symbol) const {
+    std::lock_guard lock(mutex_);
+    const auto it = by_symbol_.find(symbol);
+    if (it == by_symbol_.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+}
+
+std::vector<Bar> BarStore::range(const std::string& symbol, Timestamp from, Timestamp to) const {
+    std::lock_guard lock(mutex_);
+    const auto it = by_symbol_.find(symbol);
+    if (it == by_symbol_.end() || from > to) return {};
+    const auto& rows = it->second;
+    const auto first = std::lower_bound(rows.begin(), rows.end(), from,
+                                        [](const Bar& r, Timestamp t) { return r.close_time < t; });
+    const auto last =
+        std::upper_bound(rows.begin(), rows.end(), to, [](Timestamp t, const Bar& r) { return t < r.close_time; });
+    return {first, last};
+}
+
+std::vector<std::string> BarStore::symbols() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [symbol, rows] : by_symbol_)
+        if (!rows.empty()) out.push_back(symbol);
+    return out;
+}
+
+std::uint64_t BarStore::duplicates() const {
+    std::lock_guard lock(mutex_);
+    return duplicates_;
+}
+
+int BarStore::listen(Listener listener) {
+    std::lock_guard lock(mutex_);
+    listeners_.emplace(next_listener_, std::move(listener));
+    return next_listener_++;
+}
+
+void BarStore::unlisten(int id) {
+    std::lock_guard lock(mutex_);
+    listeners_.erase(id);
+}
+
 bool FeatureStore::add(const features::FeatureVector& v) {
     std::lock_guard lock(mutex_);
     auto [it, fresh] = latest_.try_emplace(v.symbol, v);

@@ -1,12 +1,14 @@
-// What the API serves from memory: recent predictions and the latest feature
-// vector per symbol, fed from the `predictions` and `ml-features` topics (or
-// directly by the inference service in the embedded mode).
+// What the API serves from memory: recent predictions, recent price bars and
+// the latest feature vector per symbol, fed from the `predictions`,
+// `price-data` and `ml-features` topics (or directly by the inference service
+// in the embedded mode).
 //
-// Both stores drop duplicates by (symbol, bar time): the bus delivers at least
+// The stores drop duplicates by (symbol, bar time): the bus delivers at least
 // once, clients see each bar once.
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -44,6 +46,35 @@ private:
     std::map<std::string, std::vector<Prediction>> by_symbol_;  // champion, ordered by bar_time
     std::uint64_t duplicates_ = 0;
     std::map<std::string, Timestamp> last_challenger_;
+    std::map<int, Listener> listeners_;
+    int next_listener_ = 0;
+};
+
+// Bars keyed by close time, the time a prediction's bar_time names, so the
+// dashboard can put a prediction's marker on its candle.
+class BarStore {
+public:
+    using Listener = std::function<void(const Bar&)>;
+
+    explicit BarStore(std::size_t per_symbol = 10'000);
+    // False for a bar whose close time is not after the symbol's newest: a
+    // price stream is in order, so anything else is a redelivery.
+    bool add(const Bar& bar);
+    std::optional<Bar> latest(const std::string& symbol) const;
+    // Bars with from <= close_time <= to, oldest first.
+    std::vector<Bar> range(const std::string& symbol, Timestamp from, Timestamp to) const;
+    std::vector<std::string> symbols() const;
+    std::uint64_t duplicates() const;
+    // Called after every accepted bar, on the adding thread with the store
+    // locked: a listener must be quick and must not call back into the store.
+    int listen(Listener listener);
+    void unlisten(int id);
+
+private:
+    std::size_t per_symbol_;
+    mutable std::mutex mutex_;
+    std::map<std::string, std::deque<Bar>> by_symbol_;  // ordered by close_time
+    std::uint64_t duplicates_ = 0;
     std::map<int, Listener> listeners_;
     int next_listener_ = 0;
 };
