@@ -1,5 +1,5 @@
 // The HTTP + WebSocket server (Boost.Beast): REST routes, the /ws prediction
-// stream, the dashboard's static files and /metrics, on one port (plus the
+// and bar stream, the dashboard's static files and /metrics, on one port (plus the
 // original design's WebSocket port 8765 when asked).
 //
 //   api::Server server(services, options);
@@ -42,7 +42,8 @@ struct ServerOptions {
     std::size_t max_body_bytes = 1 << 20;
     std::size_t max_header_bytes = 16 << 10;
     // Per client; past it the client is dropped. One bar close queues one
-    // prediction per subscribed symbol, so this must exceed the symbol count.
+    // bar and one prediction per subscribed symbol, so this must exceed twice
+    // the symbol count.
     std::size_t ws_queue_limit = 8192;
     std::filesystem::path web_root;    // dashboard files served at /; empty: none
     int threads = 2;
@@ -59,6 +60,7 @@ struct Services {
     std::filesystem::path data_dir;            // the registry: /v1/models, promote, rollback
     bus::Bus* bus = nullptr;                   // POST /v1/news publishes to news-raw; /ready
     const monitor::PredictionLog* prediction_log = nullptr;  // GET /v1/monitor/metrics
+    serving::BarStore* bars = nullptr;         // GET /v1/bars, the dashboard's candles
 };
 
 class Server {

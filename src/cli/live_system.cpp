@@ -163,12 +163,12 @@ void LiveSystem::start() {
         models_->start();
     }
     if (roles.contains("api")) {
-        feed_ = std::make_unique<serving::StoreFeed>(*bus_, predictions_, &features_);
+        feed_ = std::make_unique<serving::StoreFeed>(*bus_, predictions_, &features_, "api", &bars_);
         launch("api-feed", [this](std::stop_token s) { feed_->run(s); });
         // Its own connection to the monitor role's log (in this process or another): SQLite WAL readers.
         api_log_ = std::make_unique<monitor::PredictionLog>(monitor::PredictionLog::default_path(options_.data_dir));
         api::Services services{&predictions_, &features_, models_.get(), options_.model, &schema_, options_.data_dir,
-                               bus_.get(), api_log_.get()};
+                               bus_.get(), api_log_.get(), &bars_};
         api::ServerOptions so;
         so.host = options_.host;
         so.port = options_.port;

@@ -84,6 +84,7 @@ private:
     std::unique_ptr<serving::ModelManager> models_;
     serving::PredictionStore predictions_;
     serving::FeatureStore features_;
+    serving::BarStore bars_;
     std::unique_ptr<serving::PriceService> price_;
     std::unique_ptr<serving::KlineFeed> kline_feed_;
     std::unique_ptr<serving::SentimentService> sentiment_;

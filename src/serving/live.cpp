@@ -561,12 +561,14 @@ void InferenceService::run(std::stop_token stop) {
 
 // ---- API stores -----------------------------------------------------------------------
 
-StoreFeed::StoreFeed(bus::Bus& bus, PredictionStore& predictions, FeatureStore* features, std::string group)
-    : bus_(bus), predictions_(predictions), features_(features), group_(std::move(group)) {}
+StoreFeed::StoreFeed(bus::Bus& bus, PredictionStore& predictions, FeatureStore* features, std::string group,
+                     BarStore* bars)
+    : bus_(bus), predictions_(predictions), features_(features), bars_(bars), group_(std::move(group)) {}
 
 void StoreFeed::run(std::stop_token stop) {
     std::vector<std::string> topics{bus::topics::predictions};
     if (features_) topics.push_back(bus::topics::features);
+    if (bars_) topics.push_back(bus::topics::prices);
     auto in = bus_.subscribe(group_, topics);
     auto last_commit = std::chrono::steady_clock::now();
     std::optional<bus::Message> last;
@@ -581,8 +583,7 @@ void StoreFeed::run(std::stop_token stop) {
         }
         if (!m) continue;
         try {
-            if (m->topic == bus::topics::predictions) predictions_.add(bus::decode_prediction(m->value));
-            else features_->add(bus::decode_features(m->value));
+            add(*m);
         } catch (const bus::MessageError& e) {
             spdlog::warn("api feed: skipped {} offset {}: {}", m->topic, m->offset, e.what());
             bad_messages("api").inc();
@@ -590,6 +591,12 @@ void StoreFeed::run(std::stop_token stop) {
         last = std::move(m);
     }
     if (last) in->commit(*last);
+}
+
+void StoreFeed::add(const bus::Message& m) {
+    if (m.topic == bus::topics::predictions) predictions_.add(bus::decode_prediction(m.value));
+    else if (m.topic == bus::topics::prices) bars_->add(bus::decode_bar(m.value));
+    else features_->add(bus::decode_features(m.value));
 }
 
 }  // namespace pricecast::serving

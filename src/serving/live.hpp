@@ -4,7 +4,7 @@
 //   SentimentService  news-raw                  -> sentiment-data
 //   FeatureService    price-data + sentiment-data -> ml-features (snapshots its pipeline)
 //   InferenceService  ml-features               -> predictions (model manager, batched per bar close)
-//   StoreFeed         predictions + ml-features -> the API's in-memory stores
+//   StoreFeed         predictions + ml-features + price-data -> the API's in-memory stores
 //
 // Every consumer commits only after what it published is flushed, so a
 // crash replays from the last commit (at least once); the stores and the
@@ -211,13 +211,18 @@ private:
 
 class StoreFeed {
 public:
-    StoreFeed(bus::Bus& bus, PredictionStore& predictions, FeatureStore* features, std::string group = "api");
+    // `features` and `bars` are optional: a null store's topic is not read.
+    StoreFeed(bus::Bus& bus, PredictionStore& predictions, FeatureStore* features, std::string group = "api",
+              BarStore* bars = nullptr);
     void run(std::stop_token stop);
 
 private:
+    void add(const bus::Message& m);
+
     bus::Bus& bus_;
     PredictionStore& predictions_;
     FeatureStore* features_;
+    BarStore* bars_;
     std::string group_;
 };
 
