@@ -187,6 +187,7 @@ TEST_F(Contract, EveryRouteAndStatusMatchesTheDocument) {
     v.close_time = kT0;
     v.values = {1, 2, 3, std::nan("")};
     env.features.add(v);
+    env.bars.add(make_bar("BTC", kT0));
     const int better = env.register_version(0.6, {0.2f, 0.6f, 0.2f});
     const int worse = env.register_version(0.1, {0.2f, 0.6f, 0.2f});
 
@@ -201,6 +202,9 @@ TEST_F(Contract, EveryRouteAndStatusMatchesTheDocument) {
     expect_matches(get(port, "/v1/predictions?symbol=BTC", read), "/v1/predictions", "get");
     expect_matches(get(port, "/v1/predictions?symbol=BTC&from=x", read), "/v1/predictions", "get");
     expect_matches(get(port, "/v1/predictions?symbol=NO", read), "/v1/predictions", "get");
+    expect_matches(get(port, "/v1/bars?symbol=BTC", read), "/v1/bars", "get");
+    expect_matches(get(port, "/v1/bars?symbol=BTC&to=x", read), "/v1/bars", "get");
+    expect_matches(get(port, "/v1/bars?symbol=NO", read), "/v1/bars", "get");
     expect_matches(get(port, "/v1/features/latest?symbol=BTC", read), "/v1/features/latest", "get");
     expect_matches(get(port, "/v1/features/latest?symbol=NO", read), "/v1/features/latest", "get");
     expect_matches(get(port, "/v1/features/latest", read), "/v1/features/latest", "get");
@@ -296,6 +300,8 @@ TEST_F(Contract, WebSocketMessagesMatchTheDocument) {
     expect_ws(c.read_json(), "WsSubscribed");
     env.predictions.add(make_prediction("BTC", kT0));
     expect_ws(c.read_json(), "WsPrediction");
+    env.bars.add(make_bar("BTC", kT0));
+    expect_ws(c.read_json(), "WsBar");
     c.send("nope");
     expect_ws(c.read_json(), "WsError");
     const json request = {{"op", "unsubscribe"}, {"symbols", {"BTC"}}};

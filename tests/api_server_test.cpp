@@ -86,6 +86,39 @@ TEST(ApiServer, PredictionRangeByIsoOrEpochNanoseconds) {
     expect_error(get(env.port(), "/v1/predictions?symbol=%zz"), 400, "percent");
 }
 
+// Same parameters and errors as /v1/predictions; bars are found by close time
+// (a prediction's bar_time).
+TEST(ApiServer, BarRangeByIsoOrEpochNanoseconds) {
+    ApiEnv env;
+    for (int i = 0; i < 5; ++i) env.bars.add(make_bar("BTC USD", kT0 + i * 60'000'000'000LL, 100 + i));
+    auto r = get(env.port(), "/v1/bars?symbol=BTC%20USD&from=2023-11-14T22:14:20Z&to=" +
+                                 std::to_string(kT0 + 3 * 60'000'000'000LL));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["symbol"], "BTC USD");
+    const auto bars = r.json()["bars"];
+    ASSERT_EQ(bars.size(), 3u);
+    EXPECT_EQ(bars[0], (json{{"symbol", "BTC USD"},
+                             {"interval", "1m"},
+                             {"open_time", "2023-11-14T22:13:20Z"},
+                             {"close_time", "2023-11-14T22:14:20Z"},
+                             {"open", 100.0},
+                             {"high", 101.0},
+                             {"low", 99.5},
+                             {"close", 101.0},
+                             {"volume", 12.5},
+                             {"trades", 7}}));
+    EXPECT_EQ(bars[2]["close"], 103.0);
+    EXPECT_EQ(get(env.port(), "/v1/bars?symbol=BTC+USD").json()["bars"].size(), 5u);
+    expect_error(get(env.port(), "/v1/bars"), 400, "'symbol'");
+    expect_error(get(env.port(), "/v1/bars?symbol="), 400, "'symbol'");
+    expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&from=yesterday"), 400, "'from'");
+    expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&to=12x"), 400, "'to'");
+    expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&from=10&to=5"), 400, "'from' is after 'to'");
+    expect_error(get(env.port(), "/v1/bars?symbol=XYZ"), 404, "XYZ");
+    expect_error(get(env.port(), "/v1/bars?symbol=%zz"), 400, "percent");
+    expect_error(post(env.port(), "/v1/bars?symbol=BTC+USD", "{}"), 405, "GET");
+}
+
 TEST(ApiServer, LatestFeaturesKeyedByColumn) {
     ApiEnv env;
     features::FeatureVector v;

@@ -1,4 +1,4 @@
-// The WebSocket prediction stream: subscribe -> push, invalid frames answered
+// The WebSocket prediction and bar stream: subscribe -> push, invalid frames answered
 // without closing, authentication, the extra WebSocket port, and a slow client
 // dropped while a fast one keeps receiving.
 #include <fmt/format.h>
@@ -181,6 +181,55 @@ TEST(ApiWebSocket, SlowClientGetsTheLatestPredictionPerSymbol) {
     RecordProperty("received", received);
 }
 
+TEST(ApiWebSocket, BarsOfSubscribedSymbolsArePushed) {
+    ApiEnv env;
+    WsClient c(env.port());
+    subscribe(c, {"BTC"});
+    env.bars.add(make_bar("ETH", kT0));  // not subscribed
+    env.bars.add(make_bar("BTC", kT0));
+    env.bars.add(make_bar("BTC", kT0));  // a redelivery: not accepted, not pushed
+    env.predictions.add(make_prediction("BTC", kT0));
+    auto m = c.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["type"], "bar");
+    EXPECT_EQ((*m)["symbol"], "BTC");
+    EXPECT_EQ((*m)["close_time"], "2023-11-14T22:13:20Z");
+    EXPECT_EQ((*m)["high"], 101.0);
+    m = c.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["type"], "prediction");
+}
+
+// Coalescing keeps the newest message per symbol and type: a slow client
+// flooded with alternating predictions and bars of one symbol still ends on
+// the last of each (a bar must never replace a queued prediction).
+TEST(ApiWebSocket, SlowClientGetsTheLatestPredictionAndBarPerSymbol) {
+    api::ServerOptions o;
+    o.ws_queue_limit = 8;
+    ApiEnv env(o);
+    WsClient slow(env.port(), "/ws", {}, 4096);
+    subscribe(slow, {"BTC"});
+    constexpr int kSent = 10'000;  // ~20 MB of predictions: more than the kernel buffers hold
+    for (int i = 0; i < kSent; ++i) {
+        auto p = make_prediction("BTC", kT0 + i);
+        p.model = std::string(2000, 'm');
+        env.predictions.add(p);
+        env.bars.add(make_bar("BTC", kT0 + i));
+    }
+    const std::string last = format_iso8601(kT0 + kSent - 1);
+    bool last_prediction = false, last_bar = false;
+    int received = 0;
+    while (!(last_prediction && last_bar)) {
+        auto m = slow.read_json();
+        ASSERT_TRUE(m) << "closed after " << received << " messages";
+        ++received;
+        if ((*m)["type"] == "prediction" && (*m)["bar_time"] == last) last_prediction = true;
+        if ((*m)["type"] == "bar" && (*m)["close_time"] == last) last_bar = true;
+    }
+    EXPECT_LT(received, 2 * kSent);
+    EXPECT_EQ(metric(env.port(), "pricecast_ws_dropped_total"), 0);
+}
+
 TEST(ApiWebSocket, StopClosesConnectionsAndListeners) {
     ApiEnv env;
     const int port = env.port();
@@ -190,6 +239,7 @@ TEST(ApiWebSocket, StopClosesConnectionsAndListeners) {
     EXPECT_FALSE(c.read(std::chrono::seconds(30)));  // closed, not hanging
     EXPECT_THROW(get(port, "/health"), boost::system::system_error);
     env.predictions.add(make_prediction("BTC", kT0));  // no listener left behind
+    env.bars.add(make_bar("BTC", kT0));
 }
 
 TEST(ApiWebSocket, OversizedFrameClosesThatClientOnly) {

@@ -66,6 +66,27 @@ const std::vector<std::string> kPredictionRequired = {"symbol",     "bar_time", 
                                                       "version",    "slot",     "class",        "probabilities",
                                                       "confidence", "close",    "latency_ms",   "published_at"};
 
+json bar_properties() {
+    return {{"symbol", type("string")},
+            {"interval", {{"type", "string"}, {"description", "bar length, e.g. 1m"}}},
+            {"open_time", time_string()},
+            {"close_time", {{"type", "string"}, {"format", "date-time"}, {"description", "a prediction's bar_time"}}},
+            {"open", type("number")},
+            {"high", type("number")},
+            {"low", type("number")},
+            {"close", type("number")},
+            {"volume", type("number")},
+            {"trades", type("integer")}};
+}
+const std::vector<std::string> kBarRequired = {"symbol", "interval", "open_time", "close_time", "open",
+                                               "high",   "low",      "close",     "volume",     "trades"};
+
+json pushed(json properties, std::vector<std::string> required, const char* type_name) {
+    properties["type"] = one_of_strings({type_name});
+    required.push_back("type");
+    return object(std::move(properties), std::move(required));
+}
+
 // Rolling metrics of the prediction log; null where nothing is resolved yet.
 void monitor_schemas(json& s) {
     s["ClassScores"] = object({{"precision", type("number")},
@@ -118,6 +139,8 @@ json schemas() {
     s["Prediction"] = object(prediction_properties(), kPredictionRequired);
     s["PredictionList"] =
         object({{"symbol", type("string")}, {"predictions", array_of(ref("Prediction"))}}, {"symbol", "predictions"});
+    s["Bar"] = object(bar_properties(), kBarRequired);
+    s["BarList"] = object({{"symbol", type("string")}, {"bars", array_of(ref("Bar"))}}, {"symbol", "bars"});
     s["FeatureVector"] = object({{"symbol", type("string")},
                                  {"close_time", time_string()},
                                  {"close", type("number")},
@@ -207,11 +230,8 @@ json schemas() {
     s["WsRequest"] =
         object({{"op", one_of_strings({"subscribe", "unsubscribe"})}, {"symbols", array_of(type("string"))}},
                {"op", "symbols"});
-    auto pushed = prediction_properties();
-    pushed["type"] = one_of_strings({"prediction"});
-    auto pushed_required = kPredictionRequired;
-    pushed_required.push_back("type");
-    s["WsPrediction"] = object(pushed, pushed_required);
+    s["WsPrediction"] = pushed(prediction_properties(), kPredictionRequired, "prediction");
+    s["WsBar"] = pushed(bar_properties(), kBarRequired, "bar");
     s["WsSubscribed"] =
         object({{"type", one_of_strings({"subscribed"})}, {"symbols", array_of(type("string"))}}, {"type", "symbols"});
     s["WsError"] = object({{"type", one_of_strings({"error"})}, {"message", type("string")}}, {"type", "message"});
@@ -246,6 +266,15 @@ json paths() {
          {{"200", response("the predictions", ref("PredictionList"))},
           {"400", error("a missing or malformed parameter, named in the message")},
           {"404", error("no predictions for the symbol")}}}};
+    p["/v1/bars"]["get"] = {
+        {"summary", "recent price bars (OHLCV) of a symbol with from <= close_time <= to, oldest first"},
+        {"parameters",
+         {query("symbol", true, "instrument symbol"), query("from", false, "ISO-8601 time or epoch nanoseconds"),
+          query("to", false, "ISO-8601 time or epoch nanoseconds")}},
+        {"responses",
+         {{"200", response("the bars", ref("BarList"))},
+          {"400", error("a missing or malformed parameter, named in the message")},
+          {"404", error("no bars for the symbol")}}}};
     p["/v1/features/latest"]["get"] = {{"summary", "the newest feature vector of a symbol"},
                                        {"parameters", {query("symbol", true, "instrument symbol")}},
                                        {"responses",
@@ -311,10 +340,10 @@ json paths() {
                                  {"responses", {{"200", response("the document", type("object"))}}}};
     p["/ws"]["get"] = {
         {"summary",
-         "WebSocket prediction stream. Send WsRequest frames; receive WsSubscribed, WsPrediction for "
-         "every champion prediction of a subscribed symbol (\"*\" for all), and WsError for invalid "
-         "frames. A client that falls behind gets the latest prediction per symbol and is closed past "
-         "the server's queue limit. Frames over 64 KiB close the connection (1009). Browsers may pass the key as "
+         "WebSocket prediction and bar stream. Send WsRequest frames; receive WsSubscribed, WsPrediction for "
+         "every champion prediction and WsBar for every price bar of a subscribed symbol (\"*\" for all), and "
+         "WsError for invalid frames. A client that falls behind gets the latest prediction and the latest bar "
+         "per symbol and is closed past the server's queue limit. Frames over 64 KiB close the connection (1009). Browsers may pass the key as "
          "?api_key="},
         {"parameters", {query("api_key", false, "API key, for clients that cannot set headers")}},
         {"responses",

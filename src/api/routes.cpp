@@ -203,6 +203,19 @@ json prediction_json(const Prediction& p) {
             {"published_at", format_iso8601(p.published_at)}};
 }
 
+json bar_json(const Bar& b) {
+    return {{"symbol", b.symbol},
+            {"interval", format_duration(b.interval)},
+            {"open_time", format_iso8601(b.open_time)},
+            {"close_time", format_iso8601(b.close_time)},
+            {"open", b.open},
+            {"high", b.high},
+            {"low", b.low},
+            {"close", b.close},
+            {"volume", b.volume},
+            {"trades", b.trade_count}};
+}
+
 Router::Router(const Services& services, const ServerOptions& options, const metrics::Registry& own_metrics)
     : services_(services), options_(options), own_metrics_(own_metrics) {}
 
@@ -210,7 +223,7 @@ Route Router::route(const Request& r) const {
     const std::string& p = r.path;
     if (p == "/health" || p == "/ready" || p == "/openapi.json") return {p, Access::open};
     if (p == "/metrics" || p == "/ws" || p == "/v1/predictions/latest" || p == "/v1/predictions" ||
-        p == "/v1/features/latest" || p == "/v1/models" || p == "/v1/predict" || p == "/v1/news" ||
+        p == "/v1/bars" || p == "/v1/features/latest" || p == "/v1/models" || p == "/v1/predict" || p == "/v1/news" ||
         p == "/v1/monitor/metrics")
         return {p, Access::read};
     if (p.starts_with("/v1/models/")) {
@@ -251,6 +264,7 @@ Response Router::dispatch(const Request& r) const {
     if (n == "/metrics") return method("GET"), metrics_text();
     if (n == "/v1/predictions/latest") return method("GET"), predictions_latest(r);
     if (n == "/v1/predictions") return method("GET"), predictions_range(r);
+    if (n == "/v1/bars") return method("GET"), bars_range(r);
     if (n == "/v1/features/latest") return method("GET"), features_latest(r);
     if (n == "/v1/models") return method("GET"), models_list();
     if (n == "/v1/predict") return method("POST"), predict(r);
@@ -305,6 +319,18 @@ Response Router::predictions_range(const Request& r) const {
     json rows = json::array();
     for (const auto& p : services_.predictions->range(symbol, from, to)) rows.push_back(prediction_json(p));
     return json_response(200, {{"symbol", symbol}, {"predictions", std::move(rows)}});
+}
+
+Response Router::bars_range(const Request& r) const {
+    if (!services_.bars) fail(503, "this server has no bar store");
+    const auto& symbol = query_param(r, "symbol");
+    const Timestamp from = time_param(r, "from", std::numeric_limits<Timestamp>::min());
+    const Timestamp to = time_param(r, "to", std::numeric_limits<Timestamp>::max());
+    if (from > to) fail(400, "query parameter 'from' is after 'to'");
+    if (!services_.bars->latest(symbol)) fail(404, fmt::format("no bars for symbol '{}'", symbol));
+    json rows = json::array();
+    for (const auto& b : services_.bars->range(symbol, from, to)) rows.push_back(bar_json(b));
+    return json_response(200, {{"symbol", symbol}, {"bars", std::move(rows)}});
 }
 
 Response Router::features_latest(const Request& r) const {

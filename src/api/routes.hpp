@@ -55,6 +55,7 @@ private:
     Response ready() const;
     Response predictions_latest(const Request& request) const;
     Response predictions_range(const Request& request) const;
+    Response bars_range(const Request& request) const;
     Response features_latest(const Request& request) const;
     Response models_list() const;
     Response model_show(const std::string& name) const;
@@ -73,5 +74,7 @@ private:
 
 // The prediction as clients see it (REST and WebSocket).
 nlohmann::json prediction_json(const Prediction& p);
+// The price bar as clients see it (REST and WebSocket).
+nlohmann::json bar_json(const Bar& b);
 
 }  // namespace pricecast::api::detail

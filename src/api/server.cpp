@@ -1,5 +1,5 @@
 // The network side of the API: listeners, HTTP sessions (Beast parser limits
-// become 413/431/400), authentication, the WebSocket prediction stream and the
+// become 413/431/400), authentication, the WebSocket prediction and bar stream and the
 // server's own metrics. Routes live in routes.cpp.
 #include <atomic>
 #include <list>
@@ -124,6 +124,8 @@ struct ServerState {
     }
 
     void broadcast(const Prediction& p);
+    void broadcast(const Bar& b);
+    void broadcast(const std::string& symbol, std::string_view type, nlohmann::json message);
     void add_client(const std::shared_ptr<WsSession>& s) {
         std::lock_guard lock(clients_mutex);
         clients[s.get()] = s;
@@ -147,7 +149,7 @@ struct ServerState {
 
     std::mutex clients_mutex;
     std::map<const WsSession*, std::weak_ptr<WsSession>> clients;
-    int listener_id = -1;
+    int listener_id = -1, bar_listener_id = -1;
 
     // One io_context per start(): stop() destroys it and, with it, the
     // sessions its pending handlers own, so every connection closes. Declared
@@ -161,6 +163,8 @@ struct ServerState {
     void shutdown() {
         if (services.predictions && listener_id >= 0) services.predictions->unlisten(listener_id);
         listener_id = -1;
+        if (services.bars && bar_listener_id >= 0) services.bars->unlisten(bar_listener_id);
+        bar_listener_id = -1;
         work.reset();
         if (ioc) ioc->stop();
         for (auto& t : threads) t.join();
@@ -186,22 +190,25 @@ public:
         ws_.async_accept(request, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
     }
 
-    // From the thread adding the prediction: never blocks on the socket.
-    void offer(const std::string& symbol, const std::string& text) {
+    // From the thread adding the prediction or bar: never blocks on the socket.
+    // Coalesced per (type, symbol), so a newer bar never replaces a queued prediction.
+    void offer(const std::string& symbol, std::string_view type, const std::string& text) {
         std::lock_guard lock(mutex_);
         if (closed_ || (!all_ && !symbols_.contains(symbol))) return;
-        if (const auto it = pending_.find(symbol); it != pending_.end()) {
+        Slot slot{std::string(type), symbol};
+        if (const auto it = pending_.find(slot); it != pending_.end()) {
             it->second->text = text;  // not sent yet: only the newest matters
             return;
         }
-        queue_.push_back({symbol, text});
-        pending_[symbol] = std::prev(queue_.end());
+        queue_.push_back({slot, text});
+        pending_[std::move(slot)] = std::prev(queue_.end());
         settle_locked();
     }
 
 private:
+    using Slot = std::pair<std::string, std::string>;  // (message type, symbol)
     struct Out {
-        std::string symbol;  // empty for replies, which are never coalesced
+        Slot slot;  // empty for replies, which are never coalesced
         std::string text;
     };
 
@@ -291,7 +298,7 @@ private:
                 return;
             }
             auto& front = queue_.front();
-            if (!front.symbol.empty()) pending_.erase(front.symbol);
+            if (!front.slot.second.empty()) pending_.erase(front.slot);
             current_ = std::move(front.text);
             queue_.pop_front();
         }
@@ -326,24 +333,25 @@ private:
 
     std::mutex mutex_;  // guards what the adding thread touches
     std::list<Out> queue_;
-    std::map<std::string, std::list<Out>::iterator> pending_;  // symbol -> its queued, unsent prediction
+    std::map<Slot, std::list<Out>::iterator> pending_;  // (type, symbol) -> its queued, unsent message
     std::set<std::string> symbols_;
     bool all_ = false, writing_ = false, closed_ = false;
 };
 
-void ServerState::broadcast(const Prediction& p) {
-    const std::string text = [&] {
-        auto j = detail::prediction_json(p);
-        j["type"] = "prediction";
-        return j.dump();
-    }();
+void ServerState::broadcast(const Prediction& p) { broadcast(p.symbol, "prediction", detail::prediction_json(p)); }
+
+void ServerState::broadcast(const Bar& b) { broadcast(b.symbol, "bar", detail::bar_json(b)); }
+
+void ServerState::broadcast(const std::string& symbol, std::string_view type, nlohmann::json message) {
+    message["type"] = type;
+    const std::string text = message.dump();
     std::vector<std::shared_ptr<WsSession>> live;
     {
         std::lock_guard lock(clients_mutex);
         for (const auto& [ptr, weak] : clients)
             if (auto s = weak.lock()) live.push_back(std::move(s));
     }
-    for (const auto& s : live) s->offer(p.symbol, text);
+    for (const auto& s : live) s->offer(symbol, type, text);
 }
 
 // ---- HTTP -------------------------------------------------------------------------------
@@ -543,6 +551,7 @@ void Server::start() {
     }
     if (s.services.predictions)
         s.listener_id = s.services.predictions->listen([&s](const Prediction& p) { s.broadcast(p); });
+    if (s.services.bars) s.bar_listener_id = s.services.bars->listen([&s](const Bar& b) { s.broadcast(b); });
     s.work.emplace(s.ioc->get_executor());
     for (int i = 0; i < s.options.threads; ++i) s.threads.emplace_back([&s] { s.ioc->run(); });
 }

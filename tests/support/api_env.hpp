@@ -74,6 +74,7 @@ struct ApiEnv {
     features::FeatureSchema schema = test_schema();
     serving::PredictionStore predictions;
     serving::FeatureStore features;
+    serving::BarStore bars;
     std::unique_ptr<bus::Bus> bus = bus::make_in_process_bus();
     std::unique_ptr<serving::ModelManager> models;
     std::unique_ptr<monitor::PredictionLog> log;
@@ -96,6 +97,7 @@ struct ApiEnv {
         api::Services s;
         s.predictions = &predictions;
         s.features = &features;
+        s.bars = &bars;
         s.models = models.get();
         s.model_name = kModel;
         s.schema = &schema;
@@ -140,6 +142,22 @@ inline Prediction make_prediction(const std::string& symbol, Timestamp bar_time,
     p.latency = 1'500'000;
     p.published_at = bar_time + 2'000'000;
     return p;
+}
+
+// A one-minute bar closing at `close_time`.
+inline Bar make_bar(const std::string& symbol, Timestamp close_time, double close = 100.5) {
+    Bar b;
+    b.symbol = symbol;
+    b.interval = 60'000'000'000;
+    b.open_time = close_time - b.interval;
+    b.close_time = close_time;
+    b.open = 100;
+    b.high = 101;
+    b.low = 99.5;
+    b.close = close;
+    b.volume = 12.5;
+    b.trade_count = 7;
+    return b;
 }
 
 }  // namespace pricecast::test
