@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include <signal.h>
 #include <spawn.h>
@@ -108,6 +109,7 @@ protected:
         const auto v = registry::register_model(reg, kModel, *model_, {});
         reg.promote(kModel, v.version, "champion", {.force = true}, "test");
         expected_ = batch_predictions();
+        live_bars_ = simulate(kLive, scorer_).bars;
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -140,7 +142,8 @@ protected:
         FeatureService features(bus, {feature_config(), dir_ / "features.snapshot", 1000ms});
         InferenceService inference(bus, models, {kModel});
         PredictionStore store;
-        StoreFeed feed(bus, store, nullptr);
+        BarStore bars;
+        StoreFeed feed(bus, store, nullptr, "api", &bars);
         std::vector<std::jthread> threads;
         threads.reserve(5);
         threads.emplace_back([&](std::stop_token s) { feed.run(s); });
@@ -153,8 +156,15 @@ protected:
             for (const auto& s : store.symbols()) n += store.range(s, 0, std::numeric_limits<Timestamp>::max()).size();
             return n;
         };
+        auto bar_count = [&] {
+            std::size_t n = 0;
+            for (const auto& s : bars.symbols()) n += bars.range(s, 0, std::numeric_limits<Timestamp>::max()).size();
+            return n;
+        };
         const auto deadline = std::chrono::steady_clock::now() + 120s;
-        while (count() < expected_.size() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
+        while ((count() < expected_.size() || bar_count() < live_bars_.size()) &&
+               std::chrono::steady_clock::now() < deadline)
+            std::this_thread::sleep_for(20ms);
         for (auto it = threads.rbegin(); it != threads.rend(); ++it) {
             it->request_stop();
             it->join();
@@ -163,7 +173,20 @@ protected:
         for (const auto& s : store.symbols())
             for (const auto& p : store.range(s, 0, std::numeric_limits<Timestamp>::max())) got[{p.symbol, p.bar_time}] = p;
         EXPECT_EQ(store.duplicates(), 0u);
+        expect_bars_served(bars, bar_count());
         return got;
+    }
+
+    // The API's bar store holds every published bar once, as simulated (the
+    // bad bar of publish_bad_input is not among them).
+    void expect_bars_served(const BarStore& bars, std::size_t count) const {
+        EXPECT_EQ(count, live_bars_.size());
+        for (const auto& b : live_bars_) {
+            const auto got = bars.range(b.symbol, b.close_time, b.close_time);
+            ASSERT_EQ(got.size(), 1u) << b.symbol << " " << format_iso8601(b.close_time);
+            EXPECT_EQ(std::tie(got[0].open, got[0].high, got[0].low, got[0].close, got[0].volume),
+                      std::tie(b.open, b.high, b.low, b.close, b.volume));
+        }
     }
 
     void expect_batch_equal(const std::map<Key, Prediction>& got) const {
@@ -183,6 +206,7 @@ protected:
     features::FeatureSchema schema_;
     std::unique_ptr<models::XgboostModel> model_;
     std::map<Key, models::ClassProbs> expected_;
+    std::vector<Bar> live_bars_;
 };
 
 // One message of each kind of bad input on every topic, ahead of the stream:
@@ -272,6 +296,11 @@ TEST_F(LivePipeline, SeparateProcessesSurviveAKilledInferenceProcess) {
                       it->second)
                 << symbol << " " << p["bar_time"];
         }
+    }
+    for (const char* symbol : {"AAA", "BBB", "CCC"}) {
+        const auto r = test::get(port, std::string("/v1/bars?symbol=") + symbol);
+        ASSERT_EQ(r.status, 200) << "the api role serves the price bars: " << r.body;
+        EXPECT_EQ(r.json()["bars"].size(), static_cast<std::size_t>(kLive)) << symbol;
     }
     // The topic itself: the restarted process replayed its window to rebuild
     // it, but published none of those bars again (it read the topic first).

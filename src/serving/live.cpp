@@ -290,16 +290,21 @@ void FeatureService::run(std::stop_token stop) {
         ++published_;
     };
     while (!stop.stop_requested()) {
+        // An idle service blocks on the input it needs next: the news clock
+        // when bars wait for theirs (the clock comes right after its bars, a
+        // hop later through the sentiment service), else prices. Blocking on
+        // prices while the clock arrived cost a bar up to the whole wait.
+        const bool clock_next = !waiting_.empty();
         bool idle = true;
         for (std::size_t n = 0; n < 1024; ++n) {
-            auto m = news->poll(0ms);
+            auto m = news->poll(clock_next && n == 0 ? 5ms : 0ms);
             if (!m) break;
             count.inc();
             on_news(*m, sink);
             idle = false;
         }
         for (std::size_t n = 0; n < 1024; ++n) {
-            auto m = prices->poll(idle && n == 0 ? 5ms : 0ms);
+            auto m = prices->poll(idle && !clock_next && n == 0 ? 5ms : 0ms);
             if (!m) break;
             count.inc();
             on_bar(*m);
@@ -593,9 +598,18 @@ void StoreFeed::run(std::stop_token stop) {
     if (last) in->commit(*last);
 }
 
+// The dashboard draws what it gets: a bar the feature service would reject is
+// not served either.
+void StoreFeed::add_bar(const Bar& bar) {
+    if (const auto problem = check_bar(bar); problem != BarProblem::none)
+        throw bus::MessageError(fmt::format("bar message: {} {}: {}", bar.symbol, format_iso8601(bar.close_time),
+                                            to_string(problem)));
+    bars_->add(bar);
+}
+
 void StoreFeed::add(const bus::Message& m) {
     if (m.topic == bus::topics::predictions) predictions_.add(bus::decode_prediction(m.value));
-    else if (m.topic == bus::topics::prices) bars_->add(bus::decode_bar(m.value));
+    else if (m.topic == bus::topics::prices) add_bar(bus::decode_bar(m.value));
     else features_->add(bus::decode_features(m.value));
 }
 
