@@ -290,21 +290,16 @@ void FeatureService::run(std::stop_token stop) {
         ++published_;
     };
     while (!stop.stop_requested()) {
-        // An idle service blocks on the input it needs next: the news clock
-        // when bars wait for theirs (the clock comes right after its bars, a
-        // hop later through the sentiment service), else prices. Blocking on
-        // prices while the clock arrived cost a bar up to the whole wait.
-        const bool clock_next = !waiting_.empty();
         bool idle = true;
         for (std::size_t n = 0; n < 1024; ++n) {
-            auto m = news->poll(clock_next && n == 0 ? 5ms : 0ms);
+            auto m = news->poll(0ms);
             if (!m) break;
             count.inc();
             on_news(*m, sink);
             idle = false;
         }
         for (std::size_t n = 0; n < 1024; ++n) {
-            auto m = prices->poll(idle && !clock_next && n == 0 ? 5ms : 0ms);
+            auto m = prices->poll(idle && n == 0 ? 5ms : 0ms);
             if (!m) break;
             count.inc();
             on_bar(*m);
