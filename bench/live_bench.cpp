@@ -145,7 +145,7 @@ void register_champion(const fs::path& dir, const pc::models::Model& model) {
 struct CallLog {
     std::mutex mutex;
     std::map<std::size_t, std::uint64_t> rows;  // rows per call -> calls
-    double seconds = 0;                          // in the model, all calls
+    std::vector<double> call_ms;                 // each call's time in the model
 };
 
 class Counted final : public pc::models::Model {
@@ -161,7 +161,7 @@ public:
         auto out = inner_->predict_proba(batch);
         std::lock_guard lock(log_.mutex);
         ++log_.rows[batch.size()];
-        log_.seconds += seconds_since(start);
+        log_.call_ms.push_back(seconds_since(start) * 1e3);
         return out;
     }
     void save(const fs::path& dir) const override { inner_->save(dir); }
@@ -179,36 +179,66 @@ struct LiveRun {
     double speed = 0;
     long skip = 0;                   // first predicted steps left out of the latency figures
     std::chrono::milliseconds join_wait{0};  // consumers run alone this long before the price source starts
+    pc::features::FeatureConfig features = quick_features();
+    bool news = true;  // the simulator's news (the Python comparison's bars have none)
+    bool tap = false;  // also read the features and sentiment topics: when each stage published
+};
+
+pc::data::SimulatorConfig market_of(const LiveRun& r) {
+    auto m = market(r.symbols);
+    if (!r.news) m.news_rate = m.market_news_rate = 0;
+    return m;
+}
+
+// A measured bar's prediction: publication time and its end-to-end latency.
+struct Seen {
+    std::string symbol;
+    pc::Timestamp bar_time = 0, published_at = 0;
+    pc::Duration latency = 0;
 };
 
 struct LiveResult {
-    std::vector<double> latency_ms;  // predictions of bars from step fast_steps + skip on
+    std::vector<Seen> measured;      // predictions of bars from step fast_steps + skip on
     std::uint64_t bars = 0, predictions = 0;
     double seconds = 0;              // first bar published -> last bar's predictions in
+    std::map<pc::Timestamp, double> close_done;  // close time -> seconds from start to its last prediction
     std::map<std::size_t, std::uint64_t> calls;
-    double model_seconds = 0;
+    std::vector<double> call_ms;
+    // With LiveRun::tap: when each vector ((symbol, close time)) and each
+    // relayed news clock (close time) was published, wall ns.
+    std::map<std::pair<std::string, pc::Timestamp>, pc::Timestamp> vector_at;
+    std::map<pc::Timestamp, pc::Timestamp> clock_at;
     bool complete = false;
 
+    std::vector<double> latency_ms() const {
+        std::vector<double> out;
+        for (const auto& s : measured) out.push_back(static_cast<double>(s.latency) * 1e-6);
+        return out;
+    }
     std::uint64_t call_count() const {
         std::uint64_t n = 0;
         for (const auto& [rows, count] : calls) n += count;
         return n;
     }
-    double ms_per_call() const { return call_count() ? model_seconds * 1e3 / static_cast<double>(call_count()) : 0; }
+    double ms_per_call() const {
+        double sum = 0;
+        for (const double ms : call_ms) sum += ms;
+        return call_ms.empty() ? 0 : sum / static_cast<double>(call_ms.size());
+    }
 };
 
 pc::serving::PriceSourceOptions price_options(const LiveRun& r) {
     pc::serving::PriceSourceOptions o;
-    o.simulator = market(r.symbols);
+    o.simulator = market_of(r);
     o.speed = r.speed;
     o.max_steps = r.steps;
     o.fast_steps = r.fast_steps;
     return o;
 }
 
-pc::serving::FeatureServiceOptions feature_options() {
+pc::serving::FeatureServiceOptions feature_options(const pc::features::FeatureConfig& fc) {
     pc::serving::FeatureServiceOptions o;
-    o.config = quick_features();
+    o.config = fc;
     o.snapshot_every = 500ms;
     // A clock waits news_wait (wall time) for its bars; a price backlog longer
     // than that (1,000 symbols unpaced) would turn bars late and drop them.
@@ -220,9 +250,9 @@ pc::serving::FeatureServiceOptions feature_options() {
 struct Services {
     Services(pc::bus::Bus& bus, const fs::path& dir, const LiveRun& r, CallLog& log)
         : models(dir, [&log](const fs::path& d) { return std::make_unique<Counted>(pc::models::load_model(d), log); }),
-          price(bus, price_options(r)), sentiment(bus, scorer), features(bus, feature_options()),
+          price(bus, price_options(r)), sentiment(bus, scorer), features(bus, feature_options(r.features)),
           inference(bus, models, {kModel}) {
-        models.watch(kModel, pc::features::Pipeline(quick_features()).schema().hash());
+        models.watch(kModel, pc::features::Pipeline(r.features).schema().hash());
         models.refresh();
     }
     pc::serving::ModelManager models;
@@ -233,12 +263,12 @@ struct Services {
     pc::serving::InferenceService inference;
 };
 
-// Reads the predictions topic: the latencies of the measured bars, and when
-// every symbol's last bar is in.
+// Reads the predictions topic: the measured bars' predictions, when each
+// close's last prediction came in, and when every symbol's last bar is in.
 class Collector {
 public:
     Collector(const LiveRun& r, LiveResult& out) : out_(out), symbols_(static_cast<std::size_t>(r.symbols)) {
-        const auto cfg = market(r.symbols);
+        const auto cfg = market_of(r);
         const pc::Timestamp first = pc::data::MarketSimulator(cfg).step().bars.front().close_time;
         last_close_ = first + (r.steps - 1) * cfg.interval;
         measured_from_ = first + (r.fast_steps + r.skip) * cfg.interval;
@@ -252,23 +282,45 @@ public:
             in->commit(*m);
             std::lock_guard lock(mutex_);
             ++out_.predictions;
-            if (p.bar_time >= measured_from_) out_.latency_ms.push_back(static_cast<double>(p.latency) * 1e-6);
-            if (p.bar_time == last_close_ && ++last_seen_ == symbols_) done_at_ = Clock::now();
+            if (p.bar_time >= measured_from_) out_.measured.push_back({p.symbol, p.bar_time, p.published_at, p.latency});
+            if (++per_close_[p.bar_time] == symbols_) out_.close_done[p.bar_time] = seconds_since(started_);
+            if (p.bar_time == last_close_ && per_close_[p.bar_time] == symbols_) done_at_ = Clock::now();
         }
     }
     // When every symbol's last bar was predicted; nullopt before.
     std::optional<Clock::time_point> done() const {
         std::lock_guard lock(mutex_);
-        return last_seen_ == symbols_ ? std::optional(done_at_) : std::nullopt;
+        return out_.close_done.contains(last_close_) ? std::optional(done_at_) : std::nullopt;
     }
 
 private:
     LiveResult& out_;  // written under mutex_ until the collector's thread ends
-    std::size_t symbols_, last_seen_ = 0;
+    std::size_t symbols_;
+    std::map<pc::Timestamp, std::size_t> per_close_;
     pc::Timestamp last_close_ = 0, measured_from_ = 0;
     mutable std::mutex mutex_;
+    const Clock::time_point started_ = Clock::now();
     Clock::time_point done_at_;
 };
+
+// Reads the features and sentiment topics beside the services: when each
+// vector and each relayed news clock was published, to split a bar's
+// latency into its stages.
+void tap(pc::bus::Bus& bus, LiveResult& out, std::mutex& mutex, std::stop_token stop) {
+    auto in = bus.subscribe("bench-tap", {pc::bus::topics::features, pc::bus::topics::sentiment});
+    while (!stop.stop_requested()) {
+        auto m = in->poll(50ms);
+        if (!m) continue;
+        in->commit(*m);
+        std::lock_guard lock(mutex);
+        if (m->topic == pc::bus::topics::features) {
+            const auto v = pc::bus::decode_features(m->value);
+            out.vector_at[{v.symbol, v.close_time}] = m->timestamp;
+        } else if (const auto clock = pc::bus::decode_clock(m->value)) {
+            out.clock_at[clock->time] = m->timestamp;
+        }
+    }
+}
 
 // Every service on `bus`, with the model registered in `dir`, until each
 // symbol's last bar is predicted (or a generous timeout).
@@ -276,10 +328,12 @@ LiveResult run_live(pc::bus::Bus& bus, const fs::path& dir, const LiveRun& r) {
     CallLog log;
     Services s(bus, dir, r, log);
     LiveResult out;
+    std::mutex tap_mutex;
     Collector collector(r, out);
     const auto started = Clock::now();
     std::vector<std::jthread> threads;
     threads.emplace_back([&](std::stop_token t) { collector.run(bus, t); });
+    if (r.tap) threads.emplace_back([&](std::stop_token t) { tap(bus, out, tap_mutex, t); });
     threads.emplace_back([&](std::stop_token t) { s.inference.run(t); });
     threads.emplace_back([&](std::stop_token t) { s.features.run(t); });
     threads.emplace_back([&](std::stop_token t) { s.sentiment.run(t); });
@@ -299,7 +353,7 @@ LiveResult run_live(pc::bus::Bus& bus, const fs::path& dir, const LiveRun& r) {
     out.seconds = std::chrono::duration<double>(done.value_or(Clock::now()) - started).count();
     out.bars = s.price.bars();
     out.calls = log.rows;
-    out.model_seconds = log.seconds;
+    out.call_ms = log.call_ms;
     return out;
 }
 
@@ -343,37 +397,69 @@ double forward_ms(const pc::models::Model& model, std::size_t batch, std::size_t
     return quantile(ms, 0.5);
 }
 
+// Where a bar's time went, p50/p99 over the measured bars (ms): bar published
+// -> its clock relayed by the sentiment service -> its vector published ->
+// its prediction published; and the model calls alone.
+void stage_row(const std::string& name, const LiveResult& res) {
+    std::vector<double> to_clock, to_vector, to_prediction;
+    for (const auto& s : res.measured) {
+        const auto clock = res.clock_at.find(s.bar_time);
+        const auto vector = res.vector_at.find({s.symbol, s.bar_time});
+        if (clock == res.clock_at.end() || vector == res.vector_at.end()) continue;
+        const pc::Timestamp input_at = s.published_at - s.latency;
+        to_clock.push_back(static_cast<double>(clock->second - input_at) * 1e-6);
+        to_vector.push_back(static_cast<double>(vector->second - clock->second) * 1e-6);
+        to_prediction.push_back(static_cast<double>(s.published_at - vector->second) * 1e-6);
+    }
+    const auto cell = [](const std::vector<double>& v) {
+        return fmt::format("{:.2f} / {:.2f}", quantile(v, 0.5), quantile(v, 0.99));
+    };
+    std::printf("  %-28s %16s %16s %16s %16s\n", name.c_str(), cell(to_clock).c_str(), cell(to_vector).c_str(),
+                cell(to_prediction).c_str(), cell(res.call_ms).c_str());
+}
+
+struct LatencyCase {
+    const pc::models::Model* model;
+    int symbols;
+    bool kafka;
+};
+
 void latency_table(const pc::models::Model& gbdt, const pc::models::Model& lstm) {
-    std::printf("\n1. End-to-end latency, bar published -> prediction published: 10 symbols, one bar each per 100 ms\n");
+    std::printf("\n1. End-to-end latency, bar published -> prediction published, one bar close per 100 ms\n");
     std::printf("   (price, sentiment, features, inference services; the last 80 of 100 paced bar closes)\n");
-    std::printf("  %-28s %8s %10s %10s %10s %14s\n", "", "samples", "p50 ms", "p99 ms", "max ms", "model ms/call");
-    for (const auto* model : {&gbdt, &lstm}) {
-        Workspace ws(model->kind(), *model);
+    std::printf("  %-34s %8s %10s %10s %10s %14s\n", "", "samples", "p50 ms", "p99 ms", "max ms", "model ms/call");
+    const Workspace gbdt_ws(gbdt.kind(), gbdt), lstm_ws(lstm.kind(), lstm);
+    std::vector<std::pair<std::string, LiveResult>> embedded_runs;
+    for (const auto& c : {LatencyCase{&gbdt, 10, false}, LatencyCase{&gbdt, 10, true}, LatencyCase{&lstm, 1, false},
+                          LatencyCase{&lstm, 10, false}, LatencyCase{&lstm, 10, true}}) {
         // The 5m indicators and the LSTM's 60-vector window are full by step ~165.
-        const LiveRun r{.symbols = 10, .fast_steps = 170, .steps = 270, .speed = 600, .skip = 20};
-        for (const bool kafka : {false, true}) {
-            std::unique_ptr<pc::bus::MockCluster> cluster;
-            std::unique_ptr<pc::bus::Bus> bus;
-            if (kafka) {
-                cluster = std::make_unique<pc::bus::MockCluster>(3);
-                bus = pc::bus::make_kafka_bus({.bootstrap = cluster->bootstrap(), .settings = {{"fetch.wait.max.ms", "1"}}});
-            } else {
-                bus = embedded();
-            }
-            auto run = r;
-            if (kafka) run.join_wait = 5s;
-            const auto res = run_live(*bus, ws.dir, run);
-            const auto name = fmt::format("{}, {}", model->kind() == "lstm" ? "LSTM-attention" : "GBDT",
-                                          kafka ? "mock cluster" : "embedded");
-            std::printf("  %-28s %8zu %10.2f %10.2f %10.2f %14.2f%s\n", name.c_str(), res.latency_ms.size(),
-                        quantile(res.latency_ms, 0.5), quantile(res.latency_ms, 0.99), quantile(res.latency_ms, 1.0),
-                        res.ms_per_call(), res.complete ? "" : "  (timed out)");
-            std::fflush(stdout);
+        LiveRun run{.symbols = c.symbols, .fast_steps = 170, .steps = 270, .speed = 600, .skip = 20};
+        std::unique_ptr<pc::bus::MockCluster> cluster;
+        std::unique_ptr<pc::bus::Bus> bus;
+        if (c.kafka) {
+            cluster = std::make_unique<pc::bus::MockCluster>(3);
+            bus = pc::bus::make_kafka_bus({.bootstrap = cluster->bootstrap(), .settings = {{"fetch.wait.max.ms", "1"}}});
+            run.join_wait = 5s;
+        } else {
+            bus = embedded();
+            run.tap = true;
         }
+        auto res = run_live(*bus, (c.model == &gbdt ? gbdt_ws : lstm_ws).dir, run);
+        const auto name = fmt::format("{}, {} symbol{}, {}", c.model == &gbdt ? "GBDT" : "LSTM-attention", c.symbols,
+                                      c.symbols == 1 ? "" : "s", c.kafka ? "mock cluster" : "embedded");
+        const auto ms = res.latency_ms();
+        std::printf("  %-34s %8zu %10.2f %10.2f %10.2f %14.2f%s\n", name.c_str(), ms.size(), quantile(ms, 0.5),
+                    quantile(ms, 0.99), quantile(ms, 1.0), res.ms_per_call(), res.complete ? "" : "  (timed out)");
+        std::fflush(stdout);
+        if (!c.kafka) embedded_runs.emplace_back(name, std::move(res));
     }
     const auto width = pc::features::Pipeline(quick_features()).schema().size();
     std::printf("  LSTM-attention alone, median of 21 calls: batch 1 %.2f ms, batch 10 %.2f ms\n",
                 forward_ms(lstm, 1, width), forward_ms(lstm, 10, width));
+    std::printf("\n  Where the time goes, embedded, p50 / p99 ms: bar published -> its news clock relayed by the\n");
+    std::printf("  sentiment service -> its feature vector published -> its prediction published; model calls alone\n");
+    std::printf("  %-28s %16s %16s %16s %16s\n", "", "-> clock", "-> vector", "-> prediction", "model call");
+    for (const auto& [name, res] : embedded_runs) stage_row(name, res);
 }
 
 // ---- 2. sustained throughput -----------------------------------------------------

@@ -290,16 +290,21 @@ void FeatureService::run(std::stop_token stop) {
         ++published_;
     };
     while (!stop.stop_requested()) {
+        // An idle service blocks on the input it needs next: the news clock
+        // when bars wait for theirs (the clock comes right after its bars, a
+        // hop later through the sentiment service), else prices. Blocking on
+        // prices while the clock arrived cost a bar up to the whole wait.
+        const bool clock_next = !waiting_.empty();
         bool idle = true;
         for (std::size_t n = 0; n < 1024; ++n) {
-            auto m = news->poll(0ms);
+            auto m = news->poll(clock_next && n == 0 ? 5ms : 0ms);
             if (!m) break;
             count.inc();
             on_news(*m, sink);
             idle = false;
         }
         for (std::size_t n = 0; n < 1024; ++n) {
-            auto m = prices->poll(idle && n == 0 ? 5ms : 0ms);
+            auto m = prices->poll(idle && !clock_next && n == 0 ? 5ms : 0ms);
             if (!m) break;
             count.inc();
             on_bar(*m);
@@ -524,7 +529,6 @@ void InferenceService::run(std::stop_token stop) {
         std::vector<std::string> batch;
         std::set<std::string> in_batch;
         Timestamp newest = 0;
-        std::chrono::steady_clock::time_point waited_since{};  // {}: not waiting
         auto m = in->poll(kPoll);
         while (m) {
             count.inc();
@@ -533,7 +537,6 @@ void InferenceService::run(std::stop_token stop) {
                 predict(batch);
                 batch.clear();
                 in_batch.clear();
-                waited_since = {};
             }
             if (auto added = handle(*m)) {
                 batch.push_back(*added);
@@ -542,13 +545,11 @@ void InferenceService::run(std::stop_token stop) {
             }
             if (batch.size() >= options_.max_batch) break;
             m = in->poll(0ms);
-            if (m || batch.empty() || close_complete(newest)) continue;
-            // A partial close and nothing queued: wait a little for the rest of it.
-            const auto now = std::chrono::steady_clock::now();
-            if (waited_since == std::chrono::steady_clock::time_point{}) waited_since = now;
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(options_.batch_wait - (now - waited_since));
-            if (left > 0ms) m = in->poll(left);
+            // A partial close and nothing queued: wait a little for its next
+            // vector. The wait is per vector, not per close: the features
+            // service publishes a close of 1,000 symbols over tens of ms on a
+            // busy machine, and a close that keeps coming is not a stalled one.
+            if (!m && !batch.empty() && !close_complete(newest)) m = in->poll(options_.batch_wait);
         }
         if (!batch.empty()) predict(batch);
         if (std::chrono::steady_clock::now() - last_commit >= options_.commit_every) {

@@ -166,7 +166,7 @@ struct InferenceOptions {
     std::size_t window = 60;      // vectors kept per symbol (>= the model's steps)
     std::size_t max_batch = 4096; // messages handled per model call at most
     // How long a bar close with fewer symbols in than the previous close had
-    // waits for the rest before its partial batch goes to the model.
+    // waits for its next vector before its partial batch goes to the model.
     std::chrono::milliseconds batch_wait{20};
     std::chrono::milliseconds commit_every{200};
     AbMode ab_mode = AbMode::shadow;
