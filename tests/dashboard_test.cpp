@@ -1,6 +1,7 @@
 // The dashboard in headless Chromium: runs tests/dashboard/dashboard_test.js
 // (playwright-core driving Debian's chromium) against the real API server fed
-// with live predictions, and against a mock that sends malformed messages; checks
+// with live bars and predictions, and against a mock that sends malformed messages
+// and serves no bars (an older server: the page falls back to a line); checks
 // the script's verdict and the screenshot it leaves in the working directory.
 // ./run installs the browser, the npm packages and the chart library; without
 // them the tests skip, naming what is missing.
@@ -95,13 +96,14 @@ int register_labelled_version(pricecast::test::ApiEnv& env) {
 }
 
 // Bar closes of seeded random walks with random class probabilities, added to
-// the store as the inference service would: `history` bars at once, then one
-// bar every `period` until stopped (at most 3,000 bars, so it ends by itself).
+// the stores as the API's feed would (the bar, then its prediction): `history`
+// bars at once, then one bar every `period` until stopped (at most 3,000 bars,
+// so it ends by itself).
 class Feeder {
 public:
-    Feeder(pricecast::serving::PredictionStore& store, int version, int history, std::vector<std::string> symbols,
-           std::chrono::milliseconds period = std::chrono::milliseconds(100))
-        : store_(store), version_(version), symbols_(std::move(symbols)), closes_(symbols_.size()) {
+    Feeder(pricecast::serving::BarStore& bars, pricecast::serving::PredictionStore& store, int version, int history,
+           std::vector<std::string> symbols, std::chrono::milliseconds period = std::chrono::milliseconds(100))
+        : bars_(bars), store_(store), version_(version), symbols_(std::move(symbols)), closes_(symbols_.size()) {
         for (std::size_t s = 0; s < closes_.size(); ++s) closes_[s] = 40.0 + 10.0 * static_cast<double>(s % 20);
         for (int i = 0; i < history; ++i) step();
         thread_ = std::thread([this, period] {
@@ -121,7 +123,13 @@ private:
         using namespace pricecast;
         const Timestamp t = *parse_iso8601("2026-01-05T00:00:00Z") + bar_++ * 60'000'000'000LL;
         for (std::size_t s = 0; s < closes_.size(); ++s) {
+            const double open = closes_[s];
             closes_[s] *= 1 + std::uniform_real_distribution<double>(-0.02, 0.02)(random_);
+            auto bar = test::make_bar(symbols_[s], t, closes_[s]);
+            bar.open = open;
+            bar.high = std::max(open, closes_[s]) * (1 + std::uniform_real_distribution<double>(0, 0.01)(random_));
+            bar.low = std::min(open, closes_[s]) * (1 - std::uniform_real_distribution<double>(0, 0.01)(random_));
+            bars_.add(bar);
             std::array<float, 3> probs{};
             for (auto& x : probs) x = std::uniform_real_distribution<float>(0.05f, 1)(random_);
             const float sum = probs[0] + probs[1] + probs[2];
@@ -136,6 +144,7 @@ private:
         }
     }
 
+    pricecast::serving::BarStore& bars_;
     pricecast::serving::PredictionStore& store_;
     int version_;
     std::vector<std::string> symbols_;
@@ -221,9 +230,11 @@ TEST(Dashboard, ShowsTheDemosLivePredictions) {
         ASSERT_FALSE(url.empty()) << demo.output();
         const fs::path shot = fs::absolute("dashboard-demo.png");
         fs::remove(shot);
-        const auto r = run_script(fmt::format("--url '{}' --screenshot '{}' --min-markers 100", url, shot.string()));
+        const auto r = run_script(
+            fmt::format("--url '{}' --screenshot '{}' --min-markers 100 --candles yes", url, shot.string()));
         EXPECT_EQ(r.status, 0) << r.output << "\ndemo:\n" << demo.output();
-        for (const char* check : {"markers grow live", "model name is filled (trend)", "matches a recount"})
+        for (const char* check : {"markers grow live", "candles with markers", "is a candle's close_time",
+                                  "model name is filled (trend)", "matches a recount"})
             EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
         expect_screenshot(shot);
     }
@@ -237,15 +248,17 @@ TEST(Dashboard, DrawsTheApisLivePredictionsInHeadlessChromium) {
     options.web_root = project_root() / "web";
     options.keys = {{pricecast::test::kReadKey, pricecast::api::Role::read}};
     pricecast::test::ApiEnv env(options);
-    Feeder feeder(env.predictions, register_labelled_version(env), 30, {"ACME", "BOLT", "CRUX"});
+    Feeder feeder(env.bars, env.predictions, register_labelled_version(env), 30, {"ACME", "BOLT", "CRUX"});
 
     const fs::path shot = fs::absolute("dashboard.png");
     fs::remove(shot);
     // The key rides in the page URL, as a browser user passes it; the page forwards it.
-    const auto r = run_script(fmt::format("--url 'http://127.0.0.1:{}/?api_key={}' --screenshot '{}' --min-markers 20",
-                                          env.port(), pricecast::test::kReadKey, shot.string()));
+    const auto r = run_script(
+        fmt::format("--url 'http://127.0.0.1:{}/?api_key={}' --screenshot '{}' --min-markers 20 --candles yes",
+                    env.port(), pricecast::test::kReadKey, shot.string()));
     ASSERT_EQ(r.status, 0) << r.output;
-    for (const char* check : {"the chart canvas exists", "markers grow live", "the WebSocket is open",
+    for (const char* check : {"the chart canvas exists", "markers grow live", "candles with markers",
+                              "is a candle's close_time", "the WebSocket is open",
                               "model name is filled (m)", "the three probabilities add up to 100%",
                               "matches a recount", "no uncaught script errors"})
         EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
@@ -259,13 +272,14 @@ TEST(Dashboard, ListsManySymbols) {
         GTEST_SKIP() << "missing " << missing << "; ./run build installs it";
     pricecast::api::ServerOptions options;
     options.web_root = project_root() / "web";
-    // Above the symbol count: one bar close queues a prediction per symbol for a
-    // "*" subscriber, and past the bound the server drops the client.
+    // Above twice the symbol count: one bar close queues a bar and a prediction
+    // per symbol for a "*" subscriber, and past the bound the server drops the client.
     options.ws_queue_limit = 1024;
     pricecast::test::ApiEnv env(options);
     std::vector<std::string> symbols;
     for (int i = 0; i < 300; ++i) symbols.push_back(fmt::format("S{:03}", i));
-    Feeder feeder(env.predictions, register_labelled_version(env), 25, symbols, std::chrono::milliseconds(300));
+    Feeder feeder(env.bars, env.predictions, register_labelled_version(env), 25, symbols,
+                  std::chrono::milliseconds(300));
     const fs::path shot = fs::absolute("dashboard-many.png");
     const auto r = run_script(fmt::format("--url 'http://127.0.0.1:{}/' --screenshot '{}' --min-markers 20 --min-symbols 300",
                                           env.port(), shot.string()));
@@ -300,10 +314,11 @@ TEST(Dashboard, CountsAndSkipsMalformedMessagesAndRefillsSkippedBars) {
     // The mock sends a frame that is not JSON and a prediction with an unknown
     // class, and leaves every 3rd bar off the socket: the recount of accuracy
     // from REST history only matches when the page refilled those bars.
-    const auto r = run_script(fmt::format("--mock '{}' --screenshot '{}' --min-markers 20 --expect-ignored 2",
+    // It serves no /v1/bars, as a server older than the candles: the page draws the line.
+    const auto r = run_script(fmt::format("--mock '{}' --screenshot '{}' --min-markers 20 --expect-ignored 2 --candles no",
                                           (project_root() / "web").string(), shot.string()));
     ASSERT_EQ(r.status, 0) << r.output;
-    for (const char* check : {"malformed messages counted and skipped (2)", "markers grow live",
+    for (const char* check : {"malformed messages counted and skipped (2)", "markers grow live", "no bars served",
                               "matches a recount", "no uncaught script errors"})
         EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
     expect_screenshot(shot);
@@ -312,7 +327,8 @@ TEST(Dashboard, CountsAndSkipsMalformedMessagesAndRefillsSkippedBars) {
 TEST(Dashboard, ScriptRejectsBadUsage) {
     if (const auto missing = missing_prerequisite(); !missing.empty())
         GTEST_SKIP() << "missing " << missing << "; ./run build installs it";
-    for (const char* args : {"", "--url http://127.0.0.1:1/ --mock web", "--min-markers many --url x", "--bogus 1"}) {
+    for (const char* args : {"", "--url http://127.0.0.1:1/ --mock web", "--min-markers many --url x", "--bogus 1",
+                             "--url x --candles maybe"}) {
         const auto r = run_script(args);
         EXPECT_EQ(r.status, 1) << args;
         EXPECT_NE(r.output.find("usage:"), std::string::npos) << args << ": " << r.output;

@@ -1,5 +1,7 @@
 // The pricecast dashboard: history from REST on first sight of a symbol, live
-// predictions over /ws, one chart for the selected symbol. Runs as a plain
+// predictions and bars over /ws, one candlestick chart for the selected symbol
+// with a marker per prediction (a line of predicted closes when the server
+// serves no bars). Runs as a plain
 // script (no build step) after vendor/lightweight-charts.js (the global
 // LightweightCharts) and accuracy.js (PricecastAccuracy).
 'use strict';
@@ -16,7 +18,7 @@
   const apiKey = query.get('api_key') || '';
 
   const state = {
-    symbols: new Map(),  // symbol -> { preds sorted by time, loaded, scored, step } (symbolState)
+    symbols: new Map(),  // symbol -> { preds, bars (sorted by time), loaded, scored, ... } (symbolState)
     selected: query.get('symbol') || '',
     rules: new Map(),    // "model@version" -> label rule (accuracy.js), null: direction only
     rulesSeen: 0,        // bumped when rules arrive: cached scores are stale then
@@ -59,39 +61,68 @@
     return { ...p, time };
   }
 
+  // A price bar, checked as a prediction is. Its time is its close time, the
+  // bar_time of the prediction made at that close, so markers sit on candles.
+  function readBar(b) {
+    const bad = (field) => {
+      state.ignored += 1;
+      console.warn(`pricecast: ignored a bar with a bad '${field}'`, b);
+      return null;
+    };
+    if (!b || typeof b !== 'object') return bad('message');
+    if (typeof b.symbol !== 'string' || b.symbol === '') return bad('symbol');
+    const time = parseTime(b.close_time);
+    if (!Number.isFinite(time)) return bad('close_time');
+    for (const k of ['open', 'high', 'low', 'close'])
+      if (!Number.isFinite(b[k]) || b[k] <= 0) return bad(k);
+    if (b.high < Math.max(b.open, b.close) || b.low > Math.min(b.open, b.close)) return bad('high');
+    return { ...b, time };
+  }
+
   // ---- state -----------------------------------------------------------------------------
 
   function symbolState(symbol) {
     let s = state.symbols.get(symbol);
     if (!s) {
-      s = { preds: [], loaded: false, scored: null, step: Infinity };
+      s = { preds: [], loaded: false, scored: null, step: Infinity,
+        bars: [], barsLoaded: false, barStep: Infinity };
       state.symbols.set(symbol, s);
       if (!state.selected) state.selected = symbol;
       loadHistory(symbol);
+      loadBars(symbol);
     }
     return s;
   }
 
-  // Keeps preds sorted and unique by bar time: a repeated bar replaces the old
-  // one (a reconnect refetches what the socket may have skipped).
-  // s.step, the smallest gap between bars seen, is the symbol's bar spacing.
-  function insert(s, p) {
-    s.scored = null;
-    const preds = s.preds;
-    let i = preds.length;
-    while (i > 0 && preds[i - 1].time > p.time) i -= 1;
-    if (i > 0 && preds[i - 1].time === p.time) return void (preds[i - 1] = p);
-    preds.splice(i, 0, p);
-    if (i > 0) s.step = Math.min(s.step, p.time - preds[i - 1].time);
-    if (i + 1 < preds.length) s.step = Math.min(s.step, preds[i + 1].time - p.time);
+  // Keeps `list` sorted and unique by time: a repeated bar replaces the old
+  // one (a reconnect refetches what the socket may have skipped). Returns the
+  // smallest gap to a neighbour, or Infinity.
+  function insertByTime(list, item) {
+    let i = list.length;
+    while (i > 0 && list[i - 1].time > item.time) i -= 1;
+    if (i > 0 && list[i - 1].time === item.time) {
+      list[i - 1] = item;
+      return Infinity;
+    }
+    list.splice(i, 0, item);
+    let gap = Infinity;
+    if (i > 0) gap = item.time - list[i - 1].time;
+    if (i + 1 < list.length) gap = Math.min(gap, list[i + 1].time - item.time);
+    return gap;
   }
 
-  // A live prediction more than one bar after the last one held: the server
-  // coalesces a slow client's queue to the newest prediction per symbol, so
-  // the bars in between come from REST.
-  function skipsBars(s, p) {
-    const last = s.preds[s.preds.length - 1];
-    return s.loaded && last !== undefined && p.time - last.time > s.step + 1e-6;
+  // s.step, the smallest gap between predictions seen, is the symbol's bar spacing.
+  function insert(s, p) {
+    s.scored = null;
+    s.step = Math.min(s.step, insertByTime(s.preds, p));
+  }
+
+  // A live message more than one bar after the last one held: the server
+  // coalesces a slow client's queue to the newest prediction and the newest
+  // bar per symbol, so the bars in between come from REST.
+  function skipsBars(list, step, loaded, time) {
+    const last = list[list.length - 1];
+    return loaded && last !== undefined && time - last.time > step + 1e-6;
   }
 
   function accept(raw, live = false) {
@@ -100,9 +131,18 @@
     // The API sends served predictions only (never a shadow challenger's): in
     // split mode a symbol's served arm may be the challenger, one model per chart still.
     const s = symbolState(p.symbol);
-    if (live && skipsBars(s, p)) loadHistory(p.symbol);
+    if (live && skipsBars(s.preds, s.step, s.loaded, p.time)) loadHistory(p.symbol);
     insert(s, p);
     loadModel(p.model, p.version);
+    scheduleRender();
+  }
+
+  function acceptBar(raw, live = false) {
+    const b = readBar(raw);
+    if (!b) return scheduleRender();
+    const s = symbolState(b.symbol);
+    if (live && skipsBars(s.bars, s.barStep, s.barsLoaded, b.time)) loadBars(b.symbol);
+    s.barStep = Math.min(s.barStep, insertByTime(s.bars, b));
     scheduleRender();
   }
 
@@ -139,6 +179,26 @@
     // bars after this answer's newest once more.
     const held = s.preds[s.preds.length - 1];
     if (newest && held && held.bar_time !== newest.bar_time) await loadHistory(symbol, newest.bar_time);
+  }
+
+  // The candles; the same refill as loadHistory. A server without /v1/bars
+  // (404, as for a symbol without bars yet) leaves the line of predicted closes.
+  async function loadBars(symbol, fromCloseTime) {
+    const s = state.symbols.get(symbol);
+    const start = fromCloseTime || (s.bars.length ? s.bars[s.bars.length - 1].close_time : '');
+    const from = start ? `&from=${encodeURIComponent(start)}` : '';
+    let newest = null;
+    try {
+      const body = await api(`/v1/bars?symbol=${encodeURIComponent(symbol)}${from}`);
+      for (const b of body.bars || []) acceptBar(b);
+      newest = (body.bars || []).at(-1) || null;
+    } catch (e) {
+      if (e.status !== 404) showError(`bars of ${symbol}: ${e.message}`);
+    }
+    s.barsLoaded = true;
+    scheduleRender();
+    const held = s.bars[s.bars.length - 1];
+    if (newest && held && held.close_time !== newest.close_time) await loadBars(symbol, newest.close_time);
   }
 
   // Once per model version seen: a version promoted while the page is open
@@ -178,6 +238,7 @@
 
   let chart = null;
   let line = null;
+  let candles = null;
 
   function createChart() {
     if (typeof LightweightCharts === 'undefined') {
@@ -192,6 +253,10 @@
       timeScale: { timeVisible: true, secondsVisible: false },
     });
     line = chart.addLineSeries({ color: '#2962ff', lineWidth: 2 });
+    candles = chart.addCandlestickSeries({
+      upColor: '#26a69a', downColor: '#ef5350', borderVisible: false,
+      wickUpColor: '#26a69a', wickDownColor: '#ef5350',
+    });
   }
 
   function scheduleRender() {
@@ -206,8 +271,8 @@
   function render() {
     renderTabs();
     const s = state.symbols.get(state.selected);
+    if (s && (s.preds.length || s.bars.length)) renderChart(s);
     if (s && s.preds.length) {
-      renderChart(s);
       renderLatest(s.preds[s.preds.length - 1]);
       renderAccuracy(s);
     }
@@ -254,23 +319,40 @@
     url.searchParams.set('symbol', symbol);
     history.replaceState(null, '', url);
     if (line) line.setData([]);
+    if (candles) candles.setData([]);
     scheduleRender();
   }
 
+  // Candles with a marker on each predicted bar's candle; a prediction whose
+  // bar has not come yet gets its marker when the candle does. Without bars,
+  // the line of predicted closes carries the markers.
   function renderChart(s) {
     const preds = s.preds;
     $('chart-title').textContent = state.selected;
     if (!line) return;
-    line.setData(preds.map((p) => ({ time: p.time, value: p.close })));
-    line.setMarkers(preds.map((p) => ({ time: p.time, ...MARKER[p.class] })));
+    const marker = (p) => ({ time: p.time, ...MARKER[p.class] });
+    let placed = preds;
+    if (s.bars.length) {
+      const times = new Set(s.bars.map((b) => b.time));
+      placed = preds.filter((p) => times.has(p.time));
+      line.setData([]);
+      candles.setData(s.bars.map((b) => ({ time: b.time, open: b.open, high: b.high, low: b.low, close: b.close })));
+      candles.setMarkers(placed.map(marker));
+    } else {
+      candles.setData([]);
+      line.setData(preds.map((p) => ({ time: p.time, value: p.close })));
+      line.setMarkers(preds.map(marker));
+    }
     // Fit once per symbol shown, when its history is in; afterwards the user's zoom and scroll are kept.
-    if (s.loaded && state.fitted !== state.selected) {
+    if (s.loaded && s.barsLoaded && state.fitted !== state.selected) {
       state.fitted = state.selected;
       chart.timeScale().fitContent();
     }
     const el = $('chart');
-    el.dataset.points = String(preds.length);
+    el.dataset.points = String(s.bars.length || preds.length);
+    el.dataset.candles = String(s.bars.length);
     el.dataset.markers = String(preds.length);
+    el.dataset.unplaced = String(preds.length - placed.length);
   }
 
   function pct(x) {
@@ -377,7 +459,10 @@
       setStatus('open', 'live');
       ws.send(JSON.stringify({ op: 'subscribe', symbols: ['*'] }));
       // What was published while disconnected (or coalesced away) comes from REST.
-      for (const symbol of state.symbols.keys()) loadHistory(symbol);
+      for (const symbol of state.symbols.keys()) {
+        loadHistory(symbol);
+        loadBars(symbol);
+      }
     };
     ws.onmessage = (event) => onMessage(event.data);
     ws.onclose = () => {
@@ -398,6 +483,7 @@
       return scheduleRender();
     }
     if (msg && msg.type === 'prediction') return accept(msg, true);
+    if (msg && msg.type === 'bar') return acceptBar(msg, true);
     if (msg && msg.type === 'error') return showError(`server: ${msg.message}`);
   }
 

@@ -1,10 +1,12 @@
 // Loads the dashboard in headless Chromium (Debian's package, driven by
 // playwright-core), waits for live predictions to add markers, checks what a
-// person would read off the page, and saves a screenshot.
+// person would read off the page (candles with markers on them, or the line a
+// server without bars gets), and saves a screenshot.
 //
 //   node dashboard_test.js --url http://127.0.0.1:PORT/ [--screenshot dashboard.png]
 //   node dashboard_test.js --mock WEB_DIR ...   serves WEB_DIR with mock_server.js
 //   ... --expect-error TEXT    the page must instead show an error containing TEXT
+//   ... --candles yes|no       candles with every marker on one, or (no bars served) the line
 //
 // Exit 0 when every check passes; 1 with the failed check on stderr.
 'use strict';
@@ -14,10 +16,10 @@ const { chromium } = require('playwright-core');
 function parseArgs(argv) {
   const args = { url: '', mock: '', screenshot: 'dashboard.png', minMarkers: 20, timeoutMs: 60000,
     chromium: process.env.PRICECAST_CHROMIUM || '/usr/bin/chromium', expectIgnored: -1, expectError: '',
-    minSymbols: 0 };
+    minSymbols: 0, candles: '' };
   const names = { '--url': 'url', '--mock': 'mock', '--screenshot': 'screenshot', '--min-markers': 'minMarkers',
     '--timeout-ms': 'timeoutMs', '--chromium': 'chromium', '--expect-ignored': 'expectIgnored',
-    '--expect-error': 'expectError', '--min-symbols': 'minSymbols' };
+    '--expect-error': 'expectError', '--min-symbols': 'minSymbols', '--candles': 'candles' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = names[argv[i]];
     if (!key || i + 1 >= argv.length) throw new Error(`usage: unknown option or missing value: ${argv[i]}`);
@@ -25,6 +27,7 @@ function parseArgs(argv) {
     if (Number.isNaN(args[key])) throw new Error(`usage: ${argv[i]} needs a number`);
   }
   if (!args.url === !args.mock) throw new Error('usage: give exactly one of --url and --mock');
+  if (!['', 'yes', 'no'].includes(args.candles)) throw new Error('usage: --candles takes yes or no');
   return args;
 }
 
@@ -34,6 +37,8 @@ function check(condition, message) {
 }
 
 const markers = (page) => page.$eval('#chart', (el) => Number(el.dataset.markers));
+const chartData = (page) => page.$eval('#chart', (el) => ({ markers: Number(el.dataset.markers),
+  candles: Number(el.dataset.candles), points: Number(el.dataset.points), unplaced: Number(el.dataset.unplaced) }));
 const text = (page, selector) => page.$eval(selector, (el) => el.textContent.trim());
 
 async function checkError(page, args) {
@@ -71,6 +76,9 @@ async function checkPage(page, args) {
   check(await markers(page) >= first + 3, `markers grow live (${first} -> ${await markers(page)})`);
   check(await page.$eval('body', (b) => b.dataset.ws) === 'open', 'the WebSocket is open');
 
+  if (args.candles === 'yes') await checkCandles(page, args.timeoutMs);
+  if (args.candles === 'no') await checkLine(page);
+
   // One read of all three: a live update may land between separate reads.
   const shown = await page.evaluate(() => ['down', 'stable', 'up'].map(
     (k) => document.getElementById(`prob-${k}`).textContent.trim()));
@@ -97,6 +105,37 @@ async function checkPage(page, args) {
     const ignored = await page.$eval('#ignored', (el) => Number(el.dataset.count));
     check(ignored === args.expectIgnored, `malformed messages counted and skipped (${ignored})`);
   }
+}
+
+// Candles drawn, and every marker on one: the page places a prediction's
+// marker on the candle closing at its bar_time (none left waiting for its bar),
+// and the server's bars have a close_time for every prediction's bar_time.
+async function checkCandles(page, timeoutMs) {
+  await page.waitForFunction(() => {
+    const el = document.getElementById('chart');
+    return Number(el.dataset.candles) > 0 && Number(el.dataset.unplaced) === 0;
+  }, null, { timeout: timeoutMs });
+  const shown = await chartData(page);
+  check(shown.candles > 0 && shown.markers > 0,
+    `candles with markers (${shown.candles} candles, ${shown.markers} markers, ${shown.unplaced} without a candle)`);
+  const missing = await page.evaluate(async () => {
+    const symbol = document.getElementById('chart-title').textContent;
+    const key = new URLSearchParams(location.search).get('api_key');
+    const get = (path) => fetch(path, { headers: key ? { 'X-API-Key': key } : {} }).then((r) => r.json());
+    // Predictions first: a bar is stored before its prediction exists.
+    const preds = (await get(`/v1/predictions?symbol=${encodeURIComponent(symbol)}`)).predictions;
+    const bars = (await get(`/v1/bars?symbol=${encodeURIComponent(symbol)}`)).bars;
+    const closes = new Set(bars.map((b) => Date.parse(b.close_time)));
+    const oldest = Math.min(...closes);
+    return preds.filter((p) => Date.parse(p.bar_time) >= oldest && !closes.has(Date.parse(p.bar_time))).length;
+  });
+  check(missing === 0, `every prediction's bar_time is a candle's close_time on the server (${missing} not)`);
+}
+
+async function checkLine(page) {
+  const shown = await chartData(page);
+  check(shown.candles === 0 && shown.points > 0 && shown.points === shown.markers,
+    `no bars served: a line of ${shown.points} predicted closes carries the markers`);
 }
 
 // The page's "resolved N, correct M" for the shown symbol against a count made
