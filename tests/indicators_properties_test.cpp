@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "indicators/indicator.hpp"
@@ -98,6 +99,26 @@ TEST_P(Properties, RestoreRejectsOtherIndicatorsState) {
     EXPECT_THROW(ind->restore(r), StateError);
 }
 
+// A snapshot written with another layout of an indicator's fields (the
+// version after the name) is refused rather than restored into wrong fields.
+TEST_P(Properties, RestoreRejectsAnotherStateVersion) {
+    auto ind = fresh();
+    compute(*ind, std::span(series()).first(40));
+    StateWriter w;
+    ind->save(w);
+    std::string bytes = w.bytes();
+    const std::size_t version_at = sizeof(std::uint32_t) + ind->spec().name.size();
+    ASSERT_GT(bytes.size(), version_at);
+    bytes[version_at] = static_cast<char>(bytes[version_at] + 1);
+    StateReader r(bytes);
+    try {
+        fresh()->restore(r);
+        ADD_FAILURE() << "restored a snapshot of another state version";
+    } catch (const StateError& e) {
+        EXPECT_NE(std::string(e.what()).find("state version"), std::string::npos) << e.what();
+    }
+}
+
 TEST_P(Properties, FutureBarsNeverChangePastValues) {
     const Columns whole = batch();
     for (std::size_t t : {10u, 250u, 800u}) {
@@ -180,6 +201,61 @@ TEST(Registry, ParsesReferences) {
     EXPECT_EQ(parse("sma(5).real").output, 0);
 }
 
+std::string number(double v) {
+    return v == std::floor(v) && std::abs(v) < 1e15 ? fmt::format("{}", static_cast<long long>(v)) : fmt::format("{}", v);
+}
+
+// A value just outside each end of every parameter's range is refused with an
+// error naming the parameter and its range; both ends themselves are accepted.
+TEST(Registry, OutOfRangeParametersNameParameterAndRange) {
+    for (const auto& spec : registry()) {
+        for (std::size_t i = 0; i < spec.params.size(); ++i) {
+            const ParamSpec& p = spec.params[i];
+            SCOPED_TRACE(spec.name + "." + p.name);
+            auto ref = [&](double v) {
+                std::string r = spec.name + "(";
+                for (std::size_t j = 0; j < spec.params.size(); ++j) {
+                    if (j) r += ',';
+                    r += fmt::format("{}", j == i ? v : spec.params[j].default_value);
+                }
+                r += ')';
+                return r;
+            };
+            const double step = p.integer ? 1.0 : std::max(std::abs(p.max - p.min) * 0.01, std::abs(p.min) * 2);
+            for (double bad : {p.min - std::max(step, 1e-3), p.max + std::max(step, std::abs(p.max) * 2)}) {
+                try {
+                    parse(ref(bad));
+                    ADD_FAILURE() << ref(bad) << " was accepted";
+                } catch (const IndicatorError& e) {
+                    const std::string want = p.name + " must be in [" + number(p.min) + ", " + number(p.max) + "]";
+                    EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what() << " lacks " << want;
+                }
+            }
+            EXPECT_NO_THROW(parse(ref(p.min)));
+            EXPECT_NO_THROW(parse(ref(p.max)));
+        }
+    }
+}
+
+// Every MA type TA-Lib lists (0..8) works wherever an matype is accepted.
+TEST(Registry, EveryMaTypeWorksWhereverAnMaTypeIsAccepted) {
+    for (const auto& spec : registry()) {
+        for (std::size_t i = 0; i < spec.params.size(); ++i) {
+            if (spec.params[i].name.find("matype") == std::string::npos) continue;
+            for (int t = 0; t <= 8; ++t) {
+                Params params;
+                for (const auto& p : spec.params) params.push_back(p.default_value);
+                params[i] = t;
+                SCOPED_TRACE(spec.name + "." + spec.params[i].name + "=" + std::to_string(t));
+                std::unique_ptr<Indicator> ind;
+                ASSERT_NO_THROW(ind = spec.make(params));
+                compute(*ind, series());
+                EXPECT_TRUE(ind->ready());
+            }
+        }
+    }
+}
+
 TEST(Registry, HasEveryIndicatorTheIssueNames) {
     for (const char* name :
          {"sma", "ema", "macd", "rsi", "bbands", "wma", "dema", "tema", "trima", "kama", "t3", "midpoint", "midprice",
@@ -189,7 +265,8 @@ TEST(Registry, HasEveryIndicatorTheIssueNames) {
           "ultosc", "willr", "atr", "natr", "trange", "ad", "adosc", "obv", "avgprice", "medprice", "typprice",
           "wclprice", "cdldoji", "cdlhammer", "cdlengulfing", "cdlharami", "cdlshootingstar", "cdlhangingman",
           "cdlinvertedhammer", "cdlmorningstar", "cdleveningstar", "cdl3whitesoldiers", "cdl3blackcrows",
-          "cdlmarubozu", "cdlspinningtop", "cdldragonflydoji", "cdlgravestonedoji"})
+          "cdlmarubozu", "cdlspinningtop", "cdldragonflydoji", "cdlgravestonedoji", "macdext", "macdfix", "sarext",
+          "mama"})
         EXPECT_NE(find(name), nullptr) << name;
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -41,14 +42,26 @@ std::vector<double> Indicator::peek(const Bar& bar) const {
     return {v.begin(), v.end()};
 }
 
+namespace {
+// Bumped whenever an indicator's saved fields change meaning, so that an older
+// snapshot is refused instead of restored into the wrong fields.
+// 2: WMA, TRIMA and T3 keep TA-Lib's running sums.
+constexpr std::uint32_t kStateVersion = 2;
+}  // namespace
+
 void Indicator::save(StateWriter& out) const {
     out.tag(spec().name);
-    out(params_, out_, bars_seen_);
+    out(kStateVersion, params_, out_, bars_seen_);
     save_fields(out);
 }
 
 void Indicator::restore(StateReader& in) {
     in.tag(spec().name);
+    std::uint32_t version = 0;
+    in(version);
+    if (version != kStateVersion)
+        throw StateError("snapshot of " + spec().name + " is from another indicator state version (" +
+                         std::to_string(version) + ", this build reads " + std::to_string(kStateVersion) + ")");
     Params params;
     in(params);
     if (params != params_) throw StateError("snapshot of " + spec().name + " has other parameters");

@@ -31,11 +31,14 @@ private:
 
 // TA-Lib's EMA: seeded with the SMA of the first `period` inputs (its default
 // compatibility mode), then prev + k * (x - prev) with k = 2 / (period + 1).
-class EmaState {
+// TA-Lib's T3 writes the step as k * x + (1 - k) * prev (Tillson = true); the
+// two round differently, and T3 must match its own.
+template <bool Tillson = false>
+class BasicEmaState {
 public:
-    EmaState() = default;
-    explicit EmaState(int period) : EmaState(period, 2.0 / (period + 1)) {}
-    EmaState(int period, double k) : period_(period), k_(k) {}
+    BasicEmaState() = default;
+    explicit BasicEmaState(int period) : BasicEmaState(period, 2.0 / (period + 1)) {}
+    BasicEmaState(int period, double k) : period_(period), k_(k) {}
     bool update(double x) noexcept {
         if (n_ < period_) {
             seed_ += x;
@@ -43,7 +46,8 @@ public:
             prev_ = seed_ / period_;
             return true;
         }
-        prev_ = (x - prev_) * k_ + prev_;
+        if constexpr (Tillson) prev_ = (k_ * x) + ((1.0 - k_) * prev_);
+        else prev_ = (x - prev_) * k_ + prev_;
         return true;
     }
     double value() const noexcept { return prev_; }
@@ -58,33 +62,42 @@ private:
     double seed_ = 0;
     double prev_ = 0;
 };
+using EmaState = BasicEmaState<false>;
 
-// Weighted MA (weights 1..period, newest heaviest) with running sums: the
-// weighted sum loses the whole previous window sum and gains period * x.
+// Weighted MA (weights 1..period, newest heaviest) with TA-Lib's running sums,
+// operation for operation: `sum_` is the weighted sum less the window sum, so
+// adding period * x gives the next weighted sum.
 class WmaState {
 public:
     WmaState() = default;
-    explicit WmaState(int period) : period_(period), win_(static_cast<std::size_t>(period)) {}
+    explicit WmaState(int period)
+        : period_(period), divider_((period * (period + 1)) >> 1), win_(static_cast<std::size_t>(period)) {}
     bool update(double x) noexcept {
-        if (win_.full()) {
-            weighted_ += period_ * x - sum_;
-            sum_ += x - win_.oldest();
-        } else {
-            sum_ += x;
-            weighted_ += static_cast<double>(win_.size() + 1) * x;
+        if (!win_.full() && win_.size() + 1 < win_.capacity()) {
+            sub_ += x;
+            sum_ += x * static_cast<double>(win_.size() + 1);
+            win_.push(x);
+            return false;
         }
+        const double trailing = win_.full() ? win_.oldest() : 0.0;
         win_.push(x);
-        return win_.full();
+        sub_ += x;
+        sub_ -= trailing;
+        sum_ += x * period_;
+        value_ = sum_ / divider_;
+        sum_ -= sub_;
+        return true;
     }
-    double value() const noexcept { return weighted_ / (period_ * (period_ + 1) / 2.0); }
+    double value() const noexcept { return value_; }
     int lookback() const noexcept { return period_ - 1; }
     template <class V>
-    void fields(V& v) { v(win_, sum_, weighted_); }
+    void fields(V& v) { v(win_, sub_, sum_, value_); }
 
 private:
     int period_ = 1;
+    int divider_ = 1;
     Window<double> win_;
-    double sum_ = 0, weighted_ = 0;
+    double sub_ = 0, sum_ = 0, value_ = 0;
 };
 
 // DEMA = 2 EMA - EMA(EMA); TEMA = 3 EMA - 3 EMA(EMA) + EMA(EMA(EMA)); each inner
@@ -117,20 +130,130 @@ private:
     std::array<EmaState, Depth> ema_;
 };
 
-// TRIMA = SMA of an SMA: (n+1)/2 twice for odd n, n/2 + 1 then n/2 for even n.
+// TRIMA = SMA of an SMA ((n+1)/2 twice for odd n, n/2 + 1 then n/2 for even
+// n), computed as TA-Lib does, operation for operation: a numerator of
+// triangular weights kept with the sums of its falling (`sub_`) and rising
+// (`add_`) halves.
 class TrimaState {
 public:
     TrimaState() = default;
-    explicit TrimaState(int period)
-        : first_(period % 2 ? (period + 1) / 2 : period / 2 + 1), second_(period % 2 ? (period + 1) / 2 : period / 2) {}
-    bool update(double x) noexcept { return first_.update(x) && second_.update(first_.value()); }
-    double value() const noexcept { return second_.value(); }
-    int lookback() const noexcept { return first_.lookback() + second_.lookback(); }
+    explicit TrimaState(int period);
+    bool update(double x) noexcept {
+        const double trailing = win_.full() ? win_.oldest() : 0.0;
+        const bool was_full = win_.full();
+        win_.push(x);
+        if (!win_.full()) return false;
+        if (!was_full) init();
+        else slide(trailing, win_.ago(static_cast<std::size_t>(half_)), x);
+        value_ = numerator_ * factor_;
+        return true;
+    }
+    double value() const noexcept { return value_; }
+    int lookback() const noexcept { return period_ - 1; }
     template <class V>
-    void fields(V& v) { v(first_, second_); }
+    void fields(V& v) { v(win_, numerator_, sub_, add_, value_); }
 
 private:
-    SmaState first_, second_;
+    void init() noexcept;
+    void slide(double trailing, double middle, double x) noexcept;
+    int period_ = 2, half_ = 1;
+    double factor_ = 0.5;
+    Window<double> win_;
+    double numerator_ = 0, sub_ = 0, add_ = 0, value_ = 0;
+};
+
+// KAMA, Kaufman's adaptive MA, in TA-Lib's formulation (its efficiency ratio
+// is 1 whenever the path length <= the signed net change).
+class KamaState {
+public:
+    KamaState() = default;
+    explicit KamaState(int period) : period_(period), win_(static_cast<std::size_t>(period) + 1) {}
+    bool update(double x) noexcept;
+    double value() const noexcept { return kama_; }
+    int lookback() const noexcept { return period_; }
+    template <class V>
+    void fields(V& v) { v(win_, sum_roc_, trailing_, kama_); }
+
+private:
+    int period_ = 30;
+    Window<double> win_;
+    double sum_roc_ = 0, trailing_ = 0, kama_ = 0;
+};
+
+// T3 (Tillson): six cascaded EMAs, each seeded by the mean of the first
+// `period` values of the one before, combined with the volume factor.
+class T3State {
+public:
+    T3State() = default;
+    explicit T3State(int period, double vfactor = 0.7);
+    bool update(double x) noexcept {
+        for (auto& e : ema_) {
+            if (!e.update(x)) return false;
+            x = e.value();
+        }
+        return true;
+    }
+    double value() const noexcept {
+        return c1_ * ema_[5].value() + c2_ * ema_[4].value() + c3_ * ema_[3].value() + c4_ * ema_[2].value();
+    }
+    int lookback() const noexcept { return 6 * ema_[0].lookback(); }
+    template <class V>
+    void fields(V& v) {
+        for (auto& e : ema_) e.fields(v);
+    }
+
+private:
+    std::array<BasicEmaState<true>, 6> ema_;
+    double c1_ = 0, c2_ = 0, c3_ = 0, c4_ = 0;
+};
+
+// MAMA/FAMA (Ehlers' MESA adaptive MA) operation for operation as TA-Lib: a
+// 4-bar WMA smoother, Hilbert transforms kept separately for even and odd
+// bars, and alpha from the phase rate of change. TA-Lib picks even or odd by
+// the index in its input array, but each parity's filters are 3-bar delay
+// lines that start at zero, so counting from this average's first input gives
+// the same values wherever it starts.
+class MamaState {
+public:
+    MamaState() = default;
+    MamaState(double fast_limit, double slow_limit) : fast_(fast_limit), slow_(slow_limit) {}
+    bool update(double x) noexcept;
+    double value() const noexcept { return mama_; }
+    double fama() const noexcept { return fama_; }
+    static constexpr int lookback() noexcept { return 32; }
+    template <class V>
+    void fields(V& v) {
+        v(n_, recent_, wma_sub_, wma_sum_, trailing_, detrender_, q1_, ji_, jq_, hilbert_idx_);
+        v(period_, prev_i2_, prev_q2_, re_, im_, i1_odd_prev2_, i1_odd_prev3_, i1_even_prev2_, i1_even_prev3_);
+        v(prev_phase_, mama_, fama_);
+    }
+
+private:
+    // One of TA-Lib's HILBERT_VARIABLES: a 3-tap filter per bar parity.
+    struct Hilbert {
+        std::array<double, 3> odd{}, even{};
+        double value = 0, prev_odd = 0, prev_even = 0, prev_input_odd = 0, prev_input_even = 0;
+        void transform(double input, bool even, int idx, double adjusted_period) noexcept;
+        template <class V>
+        void fields(V& v) { v(odd, even, value, prev_odd, prev_even, prev_input_odd, prev_input_even); }
+    };
+    struct Cycle {
+        double q2 = 0, i2 = 0, phase = 0;
+    };
+    double smooth(double x) noexcept;
+    Cycle transforms(double smoothed, double adjusted) noexcept;
+    void step_cycle(double x) noexcept;
+    void adapt_period(const Cycle& c) noexcept;
+
+    double fast_ = 0.5, slow_ = 0.05;
+    std::size_t n_ = 0;  // inputs seen
+    std::array<double, 4> recent_{};
+    double wma_sub_ = 0, wma_sum_ = 0, trailing_ = 0;
+    Hilbert detrender_, q1_, ji_, jq_;
+    int hilbert_idx_ = 0;
+    double period_ = 0, prev_i2_ = 0, prev_q2_ = 0, re_ = 0, im_ = 0;
+    double i1_odd_prev2_ = 0, i1_odd_prev3_ = 0, i1_even_prev2_ = 0, i1_even_prev3_ = 0;
+    double prev_phase_ = 0, mama_ = 0, fama_ = 0;
 };
 
 // TA-Lib's MA(matype): one object for whichever average a parameter selects.
@@ -153,10 +276,12 @@ public:
     }
 
 private:
-    std::variant<SmaState, EmaState, WmaState, MultiEmaState<2>, MultiEmaState<3>, TrimaState> kernel_;
+    std::variant<SmaState, EmaState, WmaState, MultiEmaState<2>, MultiEmaState<3>, TrimaState, KamaState, MamaState,
+                 T3State>
+        kernel_;
 };
 
-// Throws IndicatorError for a matype that has no streaming kernel.
+// Throws IndicatorError for a matype outside TA-Lib's list.
 MaType ma_type(double param);
 
 }  // namespace pricecast::indicators

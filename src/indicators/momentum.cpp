@@ -138,33 +138,80 @@ using CmoState = GainLossState<true>;
 
 // ---- MACD: EMA(fast) - EMA(slow) and its EMA(signal). TA-Lib starts the fast
 // EMA late so that both EMAs produce their first value on the same bar.
-class Macd : public IndicatorImpl<Macd> {
+// MACDFIX is MACD(12, 26) with TA-Lib's fixed factors 0.15 and 0.075 instead
+// of 2 / (period + 1).
+template <bool Fixed>
+class MacdT : public IndicatorImpl<MacdT<Fixed>> {
 public:
-    explicit Macd(const Params& p) : IndicatorImpl(p, 3) {
-        int fast = iparam(p, 0), slow = iparam(p, 1);
-        if (slow < fast) std::swap(fast, slow);
-        fast_ = EmaState(fast);
-        slow_ = EmaState(slow);
-        signal_ = EmaState(iparam(p, 2));
-        fast_start_ = slow - fast;
+    explicit MacdT(const Params& p) : IndicatorImpl<MacdT<Fixed>>(p, 3) {
+        if constexpr (Fixed) {
+            init(EmaState(12, 0.15), EmaState(26, 0.075), iparam(p, 0));
+        } else {
+            int fast = iparam(p, 0), slow = iparam(p, 1);
+            if (slow < fast) std::swap(fast, slow);
+            init(EmaState(fast), EmaState(slow), iparam(p, 2));
+        }
     }
     int lookback() const override { return slow_.lookback() + signal_.lookback(); }
     template <class V>
     void fields(V& v) { v(fast_, slow_, signal_); }
 
 private:
+    void init(EmaState fast, EmaState slow, int signal) {
+        fast_start_ = slow.lookback() - fast.lookback();
+        fast_ = fast;
+        slow_ = slow;
+        signal_ = EmaState(signal);
+    }
     void step(const Bar& b) noexcept override {
         const bool slow_ready = slow_.update(b.close);
-        if (bars_seen_ >= static_cast<std::size_t>(fast_start_)) fast_.update(b.close);
+        if (this->bars_seen_ >= static_cast<std::size_t>(fast_start_)) fast_.update(b.close);
         if (!slow_ready) return;
+        const double line = fast_.value() - slow_.value();
+        if (!signal_.update(line)) return;
+        this->out_[0] = line;
+        this->out_[1] = signal_.value();
+        this->out_[2] = line - signal_.value();
+    }
+    EmaState fast_, slow_, signal_;
+    int fast_start_ = 0;
+};
+using Macd = MacdT<false>;
+using MacdFix = MacdT<true>;
+
+// ---- MACDEXT: MACD with any moving average for each line. As in MACD, the
+// average with the shorter warm-up starts late so both have their first value
+// on the same bar; the signal average starts at the first MACD value.
+class MacdExt : public IndicatorImpl<MacdExt> {
+public:
+    explicit MacdExt(const Params& p) : IndicatorImpl(p, 3) {
+        int fast = iparam(p, 0), slow = iparam(p, 2);
+        MaType fast_type = ma_type(p.at(1)), slow_type = ma_type(p.at(3));
+        if (slow < fast) std::swap(fast, slow), std::swap(fast_type, slow_type);
+        fast_ = MovingAverage(fast_type, fast);
+        slow_ = MovingAverage(slow_type, slow);
+        signal_ = MovingAverage(ma_type(p.at(5)), iparam(p, 4));
+        largest_ = std::max(fast_.lookback(), slow_.lookback());
+        fast_start_ = largest_ - fast_.lookback();
+        slow_start_ = largest_ - slow_.lookback();
+    }
+    int lookback() const override { return largest_ + signal_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(fast_, slow_, signal_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (bars_seen_ >= static_cast<std::size_t>(fast_start_)) fast_.update(b.close);
+        if (bars_seen_ >= static_cast<std::size_t>(slow_start_)) slow_.update(b.close);
+        if (bars_seen_ < static_cast<std::size_t>(largest_)) return;
         const double line = fast_.value() - slow_.value();
         if (!signal_.update(line)) return;
         out_[0] = line;
         out_[1] = signal_.value();
         out_[2] = line - signal_.value();
     }
-    EmaState fast_, slow_, signal_;
-    int fast_start_ = 0;
+    MovingAverage fast_, slow_, signal_;
+    int fast_start_ = 0, slow_start_ = 0, largest_ = 0;
 };
 
 // ---- APO / PPO: difference of two moving averages. Unlike MACD, TA-Lib starts
@@ -431,6 +478,13 @@ void register_momentum(std::vector<IndicatorSpec>& out) {
                        {period_param(12, 2, "fastperiod"), period_param(26, 2, "slowperiod"),
                         period_param(9, 1, "signalperiod")},
                        {"macd", "macdsignal", "macdhist"}, factory<Macd>()));
+    out.push_back(spec("macdfix", "Moving Average Convergence/Divergence Fix 12/26", Group::momentum, close,
+                       {period_param(9, 1, "signalperiod")}, {"macd", "macdsignal", "macdhist"},
+                       factory<MacdFix>()));
+    out.push_back(spec("macdext", "MACD with controllable MA type", Group::momentum, close,
+                       {period_param(12, 2, "fastperiod"), matype_param("fastmatype"), period_param(26, 2, "slowperiod"),
+                        matype_param("slowmatype"), period_param(9, 1, "signalperiod"), matype_param("signalmatype")},
+                       {"macd", "macdsignal", "macdhist"}, factory<MacdExt>()));
     out.push_back(spec("apo", "Absolute Price Oscillator", Group::momentum, close,
                        {period_param(12, 2, "fastperiod"), period_param(26, 2, "slowperiod"), matype_param()},
                        {"real"}, factory<PriceOscillator<false>>()));

@@ -6,26 +6,6 @@
 
 namespace pricecast::indicators {
 
-MovingAverage::MovingAverage(MaType type, int period) {
-    // TA-Lib's MA with period 1 is the input itself, whatever the type.
-    if (period == 1) type = MaType::sma;
-    switch (type) {
-        case MaType::sma: kernel_ = SmaState(period); break;
-        case MaType::ema: kernel_ = EmaState(period); break;
-        case MaType::wma: kernel_ = WmaState(period); break;
-        case MaType::dema: kernel_ = MultiEmaState<2>(period); break;
-        case MaType::tema: kernel_ = MultiEmaState<3>(period); break;
-        case MaType::trima: kernel_ = TrimaState(period); break;
-        default: throw IndicatorError("moving average type " + std::to_string(static_cast<int>(type)) + " not supported");
-    }
-}
-
-MaType ma_type(double param) {
-    int t = static_cast<int>(param);
-    if (t < 0 || t > 8) throw IndicatorError("matype must be in [0, 8]");
-    return static_cast<MaType>(t);
-}
-
 namespace {
 
 
@@ -102,73 +82,35 @@ private:
     WindowMin lo_;
 };
 
-// KAMA, Kaufman's adaptive MA, in TA-Lib's formulation (its efficiency ratio
-// is 1 whenever the path length <= the signed net change).
-class Kama : public IndicatorImpl<Kama> {
-public:
-    explicit Kama(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), win_(static_cast<std::size_t>(period_) + 1) {}
-    int lookback() const override { return period_; }
-    template <class V>
-    void fields(V& v) { v(win_, sum_roc_, trailing_, kama_); }
-
-private:
-    void step(const Bar& b) noexcept override {
-        const double x = b.close;
-        const std::size_t i = bars_seen_;
-        const std::size_t n = static_cast<std::size_t>(period_);
-        if (i > 0 && i <= n) sum_roc_ += std::abs(win_.ago(0) - x);
-        win_.push(x);
-        if (i < n) return;
-        const double oldest = win_.oldest();  // the close `period` bars ago
-        if (i == n) {
-            kama_ = win_.ago(1);
-        } else {
-            sum_roc_ -= std::abs(trailing_ - oldest);
-            sum_roc_ += std::abs(x - win_.ago(1));
-        }
-        trailing_ = oldest;
-        const double roc = x - oldest;
-        double er = (sum_roc_ <= roc || is_zero(sum_roc_)) ? 1.0 : std::abs(roc / sum_roc_);
-        constexpr double kFast = 2.0 / (2.0 + 1.0), kSlow = 2.0 / (30.0 + 1.0);
-        er = er * (kFast - kSlow) + kSlow;
-        er *= er;
-        kama_ = (x - kama_) * er + kama_;
-        out_[0] = kama_;
-    }
-    int period_;
-    Window<double> win_;
-    double sum_roc_ = 0, trailing_ = 0, kama_ = 0;
-};
-
-// T3 (Tillson): six cascaded EMAs, each seeded by the mean of the first
-// `period` values of the one before, combined with the volume factor.
+// T3 with its volume factor (MA's T3 uses 0.7).
 class T3 : public IndicatorImpl<T3> {
 public:
-    explicit T3(const Params& p) : IndicatorImpl(p, 1) {
-        for (auto& e : ema_) e = EmaState(iparam(p, 0));
-        const double a = p.at(1), a2 = a * a;
-        c1_ = -a2 * a;
-        c2_ = 3.0 * (a2 - c1_);
-        c3_ = -6.0 * a2 - 3.0 * (a - c1_);
-        c4_ = 1.0 + 3.0 * a - c1_ + 3.0 * a2;
-    }
-    int lookback() const override { return 6 * ema_[0].lookback(); }
+    explicit T3(const Params& p) : IndicatorImpl(p, 1), k_(iparam(p, 0), p.at(1)) {}
+    int lookback() const override { return k_.lookback(); }
     template <class V>
-    void fields(V& v) {
-        for (auto& e : ema_) e.fields(v);
-    }
+    void fields(V& v) { v(k_); }
 
 private:
     void step(const Bar& b) noexcept override {
-        double x = b.close;
-        for (auto& e : ema_) {
-            if (!e.update(x)) return;
-            x = e.value();
-        }
-        out_[0] = c1_ * ema_[5].value() + c2_ * ema_[4].value() + c3_ * ema_[3].value() + c4_ * ema_[2].value();
+        if (k_.update(b.close)) out_[0] = k_.value();
     }
-    std::array<EmaState, 6> ema_;
-    double c1_ = 0, c2_ = 0, c3_ = 0, c4_ = 0;
+    T3State k_;
+};
+
+class Mama : public IndicatorImpl<Mama> {
+public:
+    explicit Mama(const Params& p) : IndicatorImpl(p, 2), k_(p.at(0), p.at(1)) {}
+    int lookback() const override { return k_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(k_); }
+
+private:
+    void step(const Bar& b) noexcept override {
+        if (!k_.update(b.close)) return;
+        out_[0] = k_.value();
+        out_[1] = k_.fama();
+    }
+    MamaState k_;
 };
 
 // Parabolic SAR in TA-Lib's formulation: the first direction comes from the
@@ -239,6 +181,101 @@ private:
     double prev_high_ = 0, prev_low_ = 0;
 };
 
+// SAREXT: SAR with its own acceleration per direction, an optional start
+// value (> 0 long, < 0 short, 0 as SAR) and an offset applied on reversal.
+// The value is negative while short, as TA-Lib reports it.
+class SarExt : public IndicatorImpl<SarExt> {
+public:
+    explicit SarExt(const Params& p)
+        : IndicatorImpl(p, 1),
+          start_(p.at(0)),
+          offset_(p.at(1)),
+          long_{p.at(2), p.at(3), p.at(4)},
+          short_{p.at(5), p.at(6), p.at(7)} {
+        long_.clamp();
+        short_.clamp();
+        af_long_ = long_.init;
+        af_short_ = short_.init;
+    }
+    int lookback() const override { return 1; }
+    template <class V>
+    void fields(V& v) { v(af_long_, af_short_, ep_, sar_, is_long_, prev_high_, prev_low_); }
+
+private:
+    struct Accel {
+        double init, step, max;
+        // TA-Lib caps the initial and step factors at the maximum.
+        void clamp() noexcept {
+            if (init > max) init = max;
+            if (step > max) step = max;
+        }
+    };
+    void start(const Bar& b) noexcept {
+        if (start_ == 0) {
+            const double diff_p = b.high - prev_high_, diff_m = prev_low_ - b.low;
+            is_long_ = !(diff_m > 0 && diff_p < diff_m);
+            sar_ = is_long_ ? prev_low_ : prev_high_;
+        } else {
+            is_long_ = start_ > 0;
+            sar_ = std::abs(start_);
+        }
+        ep_ = is_long_ ? b.high : b.low;
+        prev_high_ = b.high, prev_low_ = b.low;
+    }
+    void step(const Bar& b) noexcept override {
+        if (bars_seen_ == 0) {
+            prev_high_ = b.high, prev_low_ = b.low;
+            return;
+        }
+        if (bars_seen_ == 1) start(b);
+        const double prev_low = prev_low_, prev_high = prev_high_;
+        prev_low_ = b.low, prev_high_ = b.high;
+        if (is_long_) step_long(b.high, b.low, prev_high, prev_low);
+        else step_short(b.high, b.low, prev_high, prev_low);
+    }
+    void step_long(double high, double low, double prev_high, double prev_low) noexcept {
+        if (low <= sar_) {
+            is_long_ = false;
+            sar_ = std::max({ep_, prev_high, high});
+            if (offset_ != 0.0) sar_ += sar_ * offset_;
+            out_[0] = -sar_;
+            af_short_ = short_.init;
+            ep_ = low;
+            sar_ = std::max({sar_ + af_short_ * (ep_ - sar_), prev_high, high});
+            return;
+        }
+        out_[0] = sar_;
+        if (high > ep_) {
+            ep_ = high;
+            af_long_ = std::min(af_long_ + long_.step, long_.max);
+        }
+        sar_ = std::min({sar_ + af_long_ * (ep_ - sar_), prev_low, low});
+    }
+    void step_short(double high, double low, double prev_high, double prev_low) noexcept {
+        if (high >= sar_) {
+            is_long_ = true;
+            sar_ = std::min({ep_, prev_low, low});
+            if (offset_ != 0.0) sar_ -= sar_ * offset_;
+            out_[0] = sar_;
+            af_long_ = long_.init;
+            ep_ = high;
+            sar_ = std::min({sar_ + af_long_ * (ep_ - sar_), prev_low, low});
+            return;
+        }
+        out_[0] = -sar_;
+        if (low < ep_) {
+            ep_ = low;
+            af_short_ = std::min(af_short_ + short_.step, short_.max);
+        }
+        sar_ = std::max({sar_ + af_short_ * (ep_ - sar_), prev_high, high});
+    }
+    double start_, offset_;
+    Accel long_, short_;
+    double af_long_ = 0, af_short_ = 0, ep_ = 0, sar_ = 0;
+    bool is_long_ = true;
+    double prev_high_ = 0, prev_low_ = 0;
+};
+
 }  // namespace
 
 void register_overlap(std::vector<IndicatorSpec>& out) {
@@ -255,12 +292,22 @@ void register_overlap(std::vector<IndicatorSpec>& out) {
     out.push_back(spec("trima", "Triangular Moving Average", Group::overlap, {"close"}, {period_param(30)}, {"real"},
                        factory<CloseKernel<TrimaState>>()));
     out.push_back(spec("kama", "Kaufman Adaptive Moving Average", Group::overlap, {"close"}, {period_param(30)},
-                       {"real"}, factory<Kama>()));
+                       {"real"}, factory<CloseKernel<KamaState>>()));
     out.push_back(spec("t3", "Triple Exponential Moving Average (T3)", Group::overlap, {"close"},
                        {period_param(5), {"vfactor", 0.7, 0, 1, false}}, {"real"}, factory<T3>()));
     out.push_back(spec("sar", "Parabolic SAR", Group::overlap, {"high", "low"},
                        {{"acceleration", 0.02, 0, 3e37, false}, {"maximum", 0.2, 0, 3e37, false}}, {"real"},
                        factory<Sar>()));
+    auto factor = [](const char* name, double def) { return ParamSpec{name, def, 0, 3e37, false}; };
+    out.push_back(spec("sarext", "Parabolic SAR - Extended", Group::overlap, {"high", "low"},
+                       {{"startvalue", 0, -3e37, 3e37, false}, factor("offsetonreverse", 0),
+                        factor("accelerationinitlong", 0.02), factor("accelerationlong", 0.02),
+                        factor("accelerationmaxlong", 0.2), factor("accelerationinitshort", 0.02),
+                        factor("accelerationshort", 0.02), factor("accelerationmaxshort", 0.2)},
+                       {"real"}, factory<SarExt>()));
+    out.push_back(spec("mama", "MESA Adaptive Moving Average", Group::overlap, {"close"},
+                       {{"fastlimit", 0.5, 0.01, 0.99, false}, {"slowlimit", 0.05, 0.01, 0.99, false}},
+                       {"mama", "fama"}, factory<Mama>()));
     out.push_back(spec("ma", "Moving average", Group::overlap, {"close"},
                        {period_param(30, 1), {"matype", 0, 0, 8, true}}, {"real"}, factory<Ma>()));
     out.push_back(spec("bbands", "Bollinger Bands", Group::overlap, {"close"},

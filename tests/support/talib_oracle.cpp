@@ -74,6 +74,30 @@ void check(TA_RetCode rc, const std::string& what) {
     }
 }
 
+void set_range(const TA_OptInputParameterInfo& opt, TalibParamInfo& param) {
+    auto list_range = [&param](const auto& list) {
+        for (unsigned k = 0; k < list.nbElement; ++k) {
+            const double v = list.data[k].value;
+            param.min = k == 0 ? v : std::min(param.min, v);
+            param.max = k == 0 ? v : std::max(param.max, v);
+        }
+    };
+    switch (opt.type) {
+        case TA_OptInput_RealRange: {
+            const auto* r = static_cast<const TA_RealRange*>(opt.dataSet);
+            param.min = r->min, param.max = r->max;
+            break;
+        }
+        case TA_OptInput_IntegerRange: {
+            const auto* r = static_cast<const TA_IntegerRange*>(opt.dataSet);
+            param.min = r->min, param.max = r->max;
+            break;
+        }
+        case TA_OptInput_RealList: list_range(*static_cast<const TA_RealList*>(opt.dataSet)); break;
+        case TA_OptInput_IntegerList: list_range(*static_cast<const TA_IntegerList*>(opt.dataSet)); break;
+    }
+}
+
 }  // namespace
 
 bool have_talib() { return true; }
@@ -106,8 +130,10 @@ TalibFunctionInfo talib_info(const std::string& name) {
     for (unsigned i = 0; i < fi->nbOptInput; ++i) {
         const TA_OptInputParameterInfo* opt = nullptr;
         check(TA_GetOptInputParameterInfo(h, i, &opt), name);
-        info.params.push_back({strip_lower(opt->paramName, "optIn"), opt->defaultValue,
-                               opt->type == TA_OptInput_IntegerRange || opt->type == TA_OptInput_IntegerList});
+        TalibParamInfo param{strip_lower(opt->paramName, "optIn"), opt->defaultValue,
+                             opt->type == TA_OptInput_IntegerRange || opt->type == TA_OptInput_IntegerList};
+        set_range(*opt, param);
+        info.params.push_back(std::move(param));
     }
     for (unsigned i = 0; i < fi->nbOutput; ++i) {
         const TA_OutputParameterInfo* out = nullptr;

@@ -16,6 +16,10 @@ struct TalibParamInfo {
     std::string name;  // "timeperiod" (optIn prefix dropped, lower case)
     double default_value = 0;
     bool integer = true;
+    // The range TA-Lib's table allows; for a list (the MA types) its lowest and
+    // highest values.
+    double min = 0;
+    double max = 0;
 };
 
 struct TalibFunctionInfo {
