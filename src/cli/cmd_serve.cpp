@@ -78,8 +78,8 @@ void add_serve_command(CLI::App& app) {
     cmd->add_option("--prices", f.prices, "price files to replay (CSV or JSON OHLCV); none = the simulator");
     cmd->add_option("--news", f.news, "news file (JSONL or CSV) replayed with the prices");
     cmd->add_option("--feed", f.feed,
-                    "exchange WebSocket kline feed ws://host:port/path for the price role (serve.feed_url; fields and "
-                    "subscribe messages: serve.feed_*)");
+                    "exchange WebSocket kline feed ws://host:port/path or wss:// (TLS) for the price role "
+                    "(serve.feed_url; fields, subscribe messages, CA file: serve.feed_*)");
     cmd->add_option("--steps", f.steps, "simulator bars per symbol, then stop (default: until Ctrl-C)")
         ->check(CLI::Range(1L, 1'000'000'000L));
     add_simulator_options(*cmd, f.sim);

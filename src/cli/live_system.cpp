@@ -75,6 +75,7 @@ std::set<std::string> parse_roles(const std::vector<std::string>& names) {
 serving::KlineFeedOptions feed_options(const Config& cfg, const std::string& url) {
     serving::KlineFeedOptions f{.url = url, .subscribe = cfg.strings("serve.feed_subscribe")};
     f.time_unit = cfg.string("serve.feed_time_unit");
+    f.ca_file = cfg.string("serve.feed_ca_file");
     try {
         for (const auto& a : cfg.strings("serve.feed_fields")) f.fields.set(a);
         serving::check(f);

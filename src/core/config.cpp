@@ -43,14 +43,16 @@ const std::vector<ConfigKey>& config_keys() {
         {"serve.speed", T::string, R"("60x")",
          "replay speed of the price source: \"60x\" = an hour of market per minute, \"max\" = as fast as possible"},
         {"serve.feed_url", T::string, R"("")",
-         "exchange WebSocket kline feed (ws://host:port/path) for the price role instead of the simulator or files; "
-         "\"\" = none"},
+         "exchange WebSocket kline feed (ws://host:port/path, or wss:// for TLS) for the price role instead of the "
+         "simulator or files; \"\" = none"},
         {"serve.feed_subscribe", T::string_list, "[]",
          "text messages the feed sends after each connect (e.g. a SUBSCRIBE request naming the kline streams)"},
         {"serve.feed_fields", T::string_list, "[]",
          "where the feed finds each value, as \"name=/json/pointer\" (symbol, open_time, interval, open, high, low, "
          "close, volume, trade_count, closed); [] = Binance's kline stream"},
         {"serve.feed_time_unit", T::string, R"("ms")", "unit of the feed's open_time: s, ms, us or ns"},
+        {"serve.feed_ca_file", T::string, R"("")",
+         "PEM file of the CA certificates a wss:// feed trusts (a private CA); \"\" = the system's CAs"},
         {"serve.window", T::integer, "60", "feature vectors kept per symbol for sequence models"},
         {"serve.ab_mode", T::string, R"("shadow")",
          "a loaded challenger: \"shadow\" = predicts on every symbol, logged, never served; \"split\" = served for "

@@ -2,12 +2,19 @@
 
 #include <sys/socket.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <charconv>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -23,8 +30,11 @@ namespace {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 using json = nlohmann::json;
+using PlainSocket = beast::websocket::stream<tcp::socket>;
+using TlsSocket = beast::websocket::stream<ssl::stream<tcp::socket>>;
 
 json::json_pointer pointer(const std::string& name, const std::string& text) {
     try {
@@ -74,20 +84,76 @@ Duration interval_of(const json& doc, const KlineFields& f, Duration fallback) {
     return *d;
 }
 
-// ws://host[:port]/path -> host, port, target.
-void split_url(const std::string& url, std::string& host, std::string& port, std::string& target) {
-    constexpr std::string_view scheme = "ws://";
-    if (url.rfind("wss://", 0) == 0)
-        throw FeedError("feed url: wss:// (TLS) is not supported yet; put a TLS-terminating proxy in front: " + url);
-    if (url.rfind(scheme, 0) != 0) throw FeedError("feed url must start with ws://: " + url);
-    const std::string rest = url.substr(scheme.size());
+struct Endpoint {
+    bool tls = false;
+    std::string host, port, target;
+};
+
+// ws[s]://host[:port]/path; the port defaults to 80 for ws and 443 for wss.
+Endpoint split_url(const std::string& url) {
+    Endpoint e;
+    std::string_view rest(url);
+    if (rest.starts_with("wss://")) {
+        e.tls = true;
+        rest.remove_prefix(6);
+    } else if (rest.starts_with("ws://")) {
+        rest.remove_prefix(5);
+    } else {
+        throw FeedError("feed url must start with ws:// or wss://: " + url);
+    }
     const auto slash = rest.find('/');
-    const std::string authority = rest.substr(0, slash);
-    target = slash == std::string::npos ? "/" : rest.substr(slash);
+    const std::string_view authority = rest.substr(0, slash);
+    e.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
     const auto colon = authority.rfind(':');
-    host = authority.substr(0, colon);
-    port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
-    if (host.empty() || port.empty()) throw FeedError("feed url has no host or port: " + url);
+    e.host = authority.substr(0, colon);
+    e.port = colon == std::string_view::npos ? (e.tls ? "443" : "80") : authority.substr(colon + 1);
+    if (e.host.empty() || e.port.empty()) throw FeedError("feed url has no host or port: " + url);
+    return e;
+}
+
+// Throws FeedError naming feed_ca_file when the file cannot be read or holds
+// no PEM certificate, so a typo is found at startup, not at the first connect.
+std::unique_ptr<ssl::context> tls_context(const std::string& ca_file) {
+    auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+    SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+    ctx->set_verify_mode(ssl::verify_peer);
+    beast::error_code ec;
+    if (ca_file.empty()) {
+        ctx->set_default_verify_paths(ec);
+        if (ec) throw FeedError("feed: the system's CA certificates cannot be loaded: " + ec.message());
+        return ctx;
+    }
+    std::error_code fs_ec;
+    if (!std::filesystem::is_regular_file(ca_file, fs_ec))
+        throw FeedError(fmt::format("feed_ca_file '{}' is not a file", ca_file));
+    ctx->load_verify_file(ca_file, ec);
+    if (ec)
+        throw FeedError(fmt::format("feed_ca_file '{}' holds no usable PEM certificate: {}", ca_file, ec.message()));
+    return ctx;
+}
+
+void start_tls(PlainSocket&, const std::string&) {}
+
+// Why a handshake failed: the certificate check's own reason when it was that.
+std::string tls_failure(SSL* ssl, const beast::error_code& ec) {
+    const long verdict = SSL_get_verify_result(ssl);
+    if (verdict != X509_V_OK)
+        return fmt::format("certificate verify failed: {}", X509_verify_cert_error_string(verdict));
+    return ec.message();
+}
+
+void start_tls(TlsSocket& ws, const std::string& host) {
+    SSL* ssl = ws.next_layer().native_handle();
+    beast::error_code not_ip;
+    asio::ip::make_address(host, not_ip);
+    // SNI carries DNS names only (RFC 6066); SSL_set1_host also takes an IP
+    // literal and then checks the certificate's IP addresses instead.
+    if (not_ip && !SSL_set_tlsext_host_name(ssl, const_cast<char*>(host.c_str())))
+        throw FeedError("feed: cannot set the TLS server name " + host);
+    if (!SSL_set1_host(ssl, host.c_str())) throw FeedError("feed: cannot set the expected certificate host " + host);
+    beast::error_code ec;
+    ws.next_layer().handshake(ssl::stream_base::client, ec);
+    if (ec) throw FeedError(fmt::format("TLS handshake with {} failed: {}", host, tls_failure(ssl, ec)));
 }
 
 }  // namespace
@@ -150,8 +216,7 @@ std::optional<Bar> parse_kline(std::string_view message, const KlineFields& f, s
 }
 
 void check(const KlineFeedOptions& o) {
-    std::string host, port, target;
-    split_url(o.url, host, port, target);
+    if (split_url(o.url).tls || !o.ca_file.empty()) tls_context(o.ca_file);
     ns_per_unit(o.time_unit);
     const KlineFields& f = o.fields;
     for (const auto* p : {&f.symbol, &f.open_time, &f.open, &f.high, &f.low, &f.close, &f.volume}) pointer("kline", *p);
@@ -159,8 +224,14 @@ void check(const KlineFeedOptions& o) {
 
 KlineFeed::KlineFeed(bus::Bus& bus, KlineFeedOptions options) : bus_(bus), options_(std::move(options)) {
     check(options_);
-    split_url(options_.url, host_, port_, target_);
+    auto e = split_url(options_.url);
+    host_ = std::move(e.host);
+    port_ = std::move(e.port);
+    target_ = std::move(e.target);
+    if (e.tls) tls_ = tls_context(options_.ca_file);
 }
+
+KlineFeed::~KlineFeed() = default;
 
 void KlineFeed::run(std::stop_token stop) {
     while (!stop.stop_requested()) {
@@ -178,15 +249,17 @@ void KlineFeed::run(std::stop_token stop) {
     bus_.flush(std::chrono::seconds(10));
 }
 
-// One connection: blocking reads on this thread; a stop request shuts the
-// socket down, which ends a blocked handshake or read.
-void KlineFeed::read_connection(std::stop_token stop) {
-    asio::io_context io;
-    beast::websocket::stream<tcp::socket> ws(io);
-    tcp::resolver resolver(io);
-    asio::connect(ws.next_layer(), resolver.resolve(host_, port_));
-    const auto fd = ws.next_layer().native_handle();
+// One connection, ws or wss: blocking reads on this thread; a stop request
+// shuts the TCP socket down, which ends a blocked TLS or WebSocket handshake
+// or read.
+template <class WebSocket>
+void KlineFeed::session(WebSocket& ws, std::stop_token stop) {
+    auto& socket = beast::get_lowest_layer(ws);
+    tcp::resolver resolver(socket.get_executor());
+    asio::connect(socket, resolver.resolve(host_, port_));
+    const auto fd = socket.native_handle();
     std::stop_callback on_stop(stop, [fd] { ::shutdown(fd, SHUT_RDWR); });
+    start_tls(ws, host_);
     ws.handshake(host_ + ":" + port_, target_);
     ++connections_;
     spdlog::info("feed {}: connected", options_.url);
@@ -196,6 +269,17 @@ void KlineFeed::read_connection(std::stop_token stop) {
         ws.read(buffer);
         handle(beast::buffers_to_string(buffer.data()));
         buffer.consume(buffer.size());
+    }
+}
+
+void KlineFeed::read_connection(std::stop_token stop) {
+    asio::io_context io;
+    if (tls_) {
+        TlsSocket ws(io, *tls_);
+        session(ws, stop);
+    } else {
+        PlainSocket ws(io);
+        session(ws, stop);
     }
 }
 

@@ -1,5 +1,5 @@
 // A generic exchange WebSocket kline feed for the price role: connects to a
-// ws:// URL, sends the configured subscribe messages, and publishes every
+// ws:// or wss:// (TLS) URL, sends the configured subscribe messages, and publishes every
 // closed kline to price-data. Field names differ per exchange, so where each
 // value sits in a message is configuration (JSON pointers); the defaults read
 // Binance's kline stream:
@@ -10,12 +10,16 @@
 // Bad messages are counted and logged with the field named; the feed keeps
 // reading. A dropped connection is re-established after `reconnect_delay`;
 // a kline the exchange sends again after a reconnect is published once.
+//
+// wss:// verifies the exchange's certificate chain (the system's CAs, or
+// `ca_file` for a private CA) and that it names the URL's host.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <stop_token>
@@ -25,6 +29,10 @@
 
 #include "bus/bus.hpp"
 #include "core/types.hpp"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace pricecast::serving {
 
@@ -52,12 +60,13 @@ struct KlineFields {
 };
 
 struct KlineFeedOptions {
-    std::string url;                     // ws://host[:port]/path
+    std::string url;                     // ws://host[:port]/path or wss://host[:port]/path
     std::vector<std::string> subscribe = {};  // text messages sent after each connect
     KlineFields fields = {};
     std::string time_unit = "ms";  // of open_time: s, ms, us or ns
     Duration interval = 60'000'000'000;
     std::chrono::milliseconds reconnect_delay{1000};
+    std::string ca_file = {};  // PEM certificates wss:// trusts; empty: the system's CAs
 };
 
 // A message's closed bar; nullopt for an update of a still-open kline or a
@@ -66,13 +75,15 @@ struct KlineFeedOptions {
 std::optional<Bar> parse_kline(std::string_view message, const KlineFields& fields, std::string_view time_unit,
                                Duration default_interval);
 
-// Throws FeedError when the URL, the time unit or a field pointer is unusable.
+// Throws FeedError when the URL, the time unit, a field pointer or the CA
+// file is unusable.
 void check(const KlineFeedOptions& options);
 
 class KlineFeed {
 public:
     // Throws FeedError as check() does.
     KlineFeed(bus::Bus& bus, KlineFeedOptions options);
+    ~KlineFeed();
     // Reads and publishes until stop is requested, reconnecting as needed.
     void run(std::stop_token stop);
     std::uint64_t bars() const { return bars_; }
@@ -81,11 +92,14 @@ public:
 
 private:
     void read_connection(std::stop_token stop);
+    template <class WebSocket>
+    void session(WebSocket& ws, std::stop_token stop);
     void handle(std::string_view message);
 
     bus::Bus& bus_;
     KlineFeedOptions options_;
     std::string host_, port_, target_;
+    std::unique_ptr<boost::asio::ssl::context> tls_;  // null for ws://
     std::map<std::string, Timestamp> last_open_;  // per symbol: newest kline published
     std::atomic<std::uint64_t> bars_{0}, rejected_{0}, connections_{0};
 };
