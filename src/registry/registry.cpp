@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <random>
 #include <set>
 #include <thread>
@@ -797,6 +798,14 @@ ModelVersion register_model(Registry& reg, const std::string& name, const models
     fs::create_directories(scratch);
     try {
         model.save(scratch);
+        for (const auto& [file, content] : meta.extra_files) {
+            if (file.empty() || file.find('/') != std::string::npos || fs::exists(scratch / file))
+                throw RegistryError("register " + name + ": extra file '" + file +
+                                    "' is not a plain name or clashes with the model's own files");
+            std::ofstream out(scratch / file, std::ios::binary);
+            out << content;
+            if (!out.flush()) throw RegistryError("register " + name + ": cannot write " + (scratch / file).string());
+        }
         meta.artifact_dir = scratch;
         meta.kind = model.kind();
         meta.feature_schema_hash = model.feature_schema_hash();

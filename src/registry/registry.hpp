@@ -85,6 +85,9 @@ struct NewVersion {
     std::string data_hash;
     std::string description;
     std::map<std::string, std::string> tags;
+    // register_model only: more files for the artifact folder, name -> content
+    // (what monitoring needs of the version, e.g. its drift reference).
+    std::map<std::string, std::string> extra_files;
 };
 
 struct ModelVersion {
@@ -225,7 +228,9 @@ private:
 
 // For trainers: saves `model` (Model::save) to a scratch folder and registers
 // it. kind and feature schema hash come from the model; params from
-// model.describe() when meta.params is empty; meta.artifact_dir is ignored.
+// model.describe() when meta.params is empty; meta.artifact_dir is ignored;
+// meta.extra_files are written beside the model's files (a name the model
+// itself wrote is refused).
 ModelVersion register_model(Registry& reg, const std::string& name, const models::Model& model, NewVersion meta);
 
 }  // namespace pricecast::registry
