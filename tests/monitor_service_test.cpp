@@ -3,6 +3,7 @@
 // features raise a data-drift alert; over the in-process bus every prediction
 // lands in the log and every outcome that the prices allow is resolved.
 #include <chrono>
+#include <map>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -153,6 +154,64 @@ TEST_F(MonitorServiceTest, ShiftedFeaturesRaiseADataDriftAlert) {
 
     o.feature_names = {"other"};
     EXPECT_THROW(MonitorService(o, alerts_), MonitorError);
+}
+
+// A promotion moves the drift checks to the new champion's own training
+// reference, asked for once per version; an alert that reaches the sinks is
+// handed to on_drift (retraining); kept features span keep_features.
+TEST_F(MonitorServiceTest, DataDriftFollowsTheServingChampionsReference) {
+    std::vector<double> low(500), high(500);
+    for (std::size_t i = 0; i < low.size(); ++i) {
+        low[i] = double(i % 100) / 100;
+        high[i] = 3 + low[i];
+    }
+    std::map<int, int> asked;
+    std::vector<Alert> handed;
+    auto o = options();
+    o.feature_names = {"f"};
+    o.reference_of = [&](const ModelKey& key) -> std::optional<Reference> {
+        ++asked[key.version];
+        if (key.version == 3) return std::nullopt;  // registered without a reference
+        return Reference::fit({"f"}, {key.version == 1 ? low : high});
+    };
+    o.keep_features = 48 * kHour;
+    o.on_drift = [&](const Alert& a) { handed.push_back(a); };
+    MonitorService monitor(o, alerts_);
+    EXPECT_EQ(monitor.reference_model().model, "");
+    const auto feed = [&](int version, int from, int to) {
+        for (int i = from; i < to; ++i) {
+            Prediction p;
+            p.symbol = "ACME";
+            p.bar_time = kBar * (i + 1);
+            p.model = "m";
+            p.version = version;
+            p.close = 100;
+            monitor.on_prediction(p);
+            features::FeatureVector v{.symbol = "ACME", .close_time = kBar * (i + 1), .values = {double(i % 100) / 100}};
+            monitor.on_features(v);
+        }
+    };
+    feed(1, 0, 600);  // values like v1's reference: no drift over two days
+    EXPECT_EQ(monitor.reference_model().version, 1);
+    EXPECT_TRUE(of_kind(received_, "data_drift").empty());
+    feed(2, 600, 900);  // v2 was trained on values 3 higher: the same stream drifts against it
+    EXPECT_EQ(monitor.reference_model().version, 2);
+    const auto drift = of_kind(received_, "data_drift");
+    ASSERT_FALSE(drift.empty());
+    EXPECT_EQ(drift.front().details["version"], 2);
+    ASSERT_FALSE(handed.empty());
+    EXPECT_EQ(handed.front().key, drift.front().key);
+    feed(3, 900, 1000);  // a champion without a reference: no checks
+    EXPECT_EQ(monitor.reference_model().model, "");
+    EXPECT_FALSE(monitor.data_drift_now());
+    feed(1, 1000, 1100);  // rolled back: v1's reference again, not asked twice
+    EXPECT_EQ(monitor.reference_model().version, 1);
+    EXPECT_EQ(asked, (std::map<int, int>{{1, 1}, {2, 1}, {3, 1}}));
+
+    const auto kept = monitor.recent_features();
+    ASSERT_FALSE(kept.empty());
+    EXPECT_EQ(kept.back().close_time, kBar * 1100);
+    EXPECT_EQ(kept.back().close_time - kept.front().close_time, 48 * kHour - kBar);
 }
 
 // Must show 1: the simulator switching regime mid-stream raises a data-drift

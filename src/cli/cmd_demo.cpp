@@ -16,6 +16,7 @@
 #include "cli/live_system.hpp"
 #include "models/xgboost_model.hpp"
 #include "registry/registry.hpp"
+#include "training/retrain.hpp"
 #include "training/trainer.hpp"
 
 namespace pricecast::cli {
@@ -57,7 +58,7 @@ History simulate(const data::SimulatorConfig& cfg, long bars, const sentiment::S
 // Trains GBDT walk-forward on the history, registers the last fold's model
 // and makes it champion. Returns the version.
 int train_and_register(const History& h, const features::FeatureConfig& fc, const std::string& model_name,
-                       const std::string& data_dir) {
+                       const std::string& data_dir, Duration short_window) {
     const auto rows = features::build(fc, h.bars, h.news);
     const auto schema = features::Pipeline(fc).schema();
     const auto m = features::to_matrix(schema, rows);
@@ -86,14 +87,9 @@ int train_and_register(const History& h, const features::FeatureConfig& fc, cons
         r.majority.accuracy, r.persistence.accuracy, r.model.macro_f1);
     registry::Registry reg(data_dir);
     registry::NewVersion meta;
-    meta.metrics = {{"accuracy", r.model.accuracy}, {"macro_f1", r.model.macro_f1}, {"log_loss", r.model.log_loss}};
-    meta.params = r.to_json()["labels"];
-    meta.eval_window = fmt::format("demo {}..{}", format_iso8601(r.folds.front().test_from),
-                                   format_iso8601(r.folds.back().test_to));
-    meta.data_from = m.times.front();
-    meta.data_to = m.times.back();
+    meta.eval_window = "demo";
     meta.description = "pricecast demo: GBDT on the simulated history";
-    const auto v = registry::register_model(reg, model_name, *r.last_model, meta);
+    const auto v = training::register_trained(reg, model_name, r, m, short_window, std::move(meta));
     reg.promote(model_name, v.version, std::string(registry::kChampion), {.force = true}, "demo start");
     std::cout << fmt::format("registered {} version {} as champion in {}\n", model_name, v.version, data_dir);
     return v.version;
@@ -130,7 +126,8 @@ void run_demo(const DemoOptions& o, const CLI::App& cmd, CommonOptions& common) 
     std::cout << fmt::format("simulating {} bars of {} symbols for training...\n", o.history, sim.symbols.size())
               << std::flush;
     const auto scorer = make_sentiment_scorer(live.sentiment_model, common);
-    train_and_register(simulate(data_sim, o.history, *scorer), live.features, live.model, live.data_dir);
+    train_and_register(simulate(data_sim, o.history, *scorer), live.features, live.model, live.data_dir,
+                       live.drift.short_window);
 
     // The demo's market starts over on every run: so does its feature state.
     std::filesystem::remove(std::filesystem::path(live.data_dir) / "snapshots" / "features.bin");

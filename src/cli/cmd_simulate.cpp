@@ -35,6 +35,9 @@ void add_simulator_options(CLI::App& cmd, SimulatorFlags& f) {
         ->check(CLI::Range(-0.95, 0.95));
     cmd.add_option("--ar2", f.ar2, "lag-2 autocorrelation planted in returns (default: simulator.ar2)")
         ->check(CLI::Range(-0.95, 0.95));
+    cmd.add_option("--switch-prob", f.switch_prob,
+                   "probability per bar of a random regime switch (default: simulator.switch_prob)")
+        ->check(CLI::Range(0.0, 1.0));
     cmd.add_option("--regime-switch-at", f.regime_switch_at, "force a switch to the turbulent regime at this bar");
 }
 
@@ -61,6 +64,7 @@ void apply_config(SimulatorFlags& f, const CLI::App& cmd, CommonOptions& common)
     }
     if (unset("--ar1")) f.ar1 = in_range("simulator.ar1", c.real("simulator.ar1"), -0.95, 0.95);
     if (unset("--ar2")) f.ar2 = in_range("simulator.ar2", c.real("simulator.ar2"), -0.95, 0.95);
+    if (unset("--switch-prob")) f.switch_prob = in_range("simulator.switch_prob", c.real("simulator.switch_prob"), 0, 1);
 }
 
 }  // namespace
@@ -86,6 +90,7 @@ data::SimulatorConfig simulator_config(SimulatorFlags f, const CLI::App& cmd, Co
     cfg.news_delay = f.news_delay;
     cfg.ar1 = f.ar1;
     cfg.ar2 = f.ar2;
+    cfg.switch_prob = f.switch_prob;
     cfg.regime_switch_at = static_cast<int>(f.regime_switch_at);
     return cfg;
 }

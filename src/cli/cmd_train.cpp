@@ -14,6 +14,7 @@
 #include "core/progress.hpp"
 #include "models/dataset.hpp"
 #include "registry/registry.hpp"
+#include "training/retrain.hpp"
 #include "training/trainer.hpp"
 
 namespace pricecast::cli {
@@ -119,14 +120,9 @@ void train(TrainOptions& o, CommonOptions& common) {
 
     if (!o.register_as.empty()) {
         registry::Registry reg(common.data_dir());
-        registry::NewVersion meta;
-        meta.metrics = {{"accuracy", r.model.accuracy}, {"macro_f1", r.model.macro_f1}, {"log_loss", r.model.log_loss}};
-        meta.params = report["labels"];
-        meta.eval_window = fmt::format("{}..{}", format_iso8601(r.folds.front().test_from), format_iso8601(r.folds.back().test_to));
-        meta.data_from = m.times.front();
-        meta.data_to = m.times.back();
-        const auto v = registry::register_model(reg, o.register_as, *r.last_model, meta);
-        std::cout << fmt::format("registered {} version {}\n", o.register_as, v.version);
+        const auto v = training::register_trained(reg, o.register_as, r, m,
+                                                  common.config().duration("monitor.short_window"));
+        std::cout << fmt::format("registered {} version {} (with its drift reference)\n", o.register_as, v.version);
     }
 }
 

@@ -60,7 +60,7 @@ features::FeatureMatrix feature_matrix_from_files(CommonOptions& common, const s
 struct SimulatorFlags {
     std::string symbols, interval, start;
     std::uint64_t seed = 0;
-    double news_impact = 0, news_rate = 0, ar1 = 0, ar2 = 0;
+    double news_impact = 0, news_rate = 0, ar1 = 0, ar2 = 0, switch_prob = 0;
     int news_delay = 0;
     long regime_switch_at = -1;
 };

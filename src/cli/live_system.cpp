@@ -7,6 +7,8 @@
 #include <spdlog/spdlog.h>
 
 #include "models/model.hpp"
+#include "registry/registry.hpp"
+#include "training/retrain.hpp"
 
 namespace pricecast::cli {
 namespace {
@@ -34,6 +36,30 @@ features::FeatureConfig configured_features(const Config& cfg) {
     c.lateness = cfg.string("features.lateness");
     c.symbols = cfg.strings("features.symbols");
     return c;
+}
+
+Duration positive_duration(const Config& cfg, std::string_view key) {
+    const auto d = cfg.duration(key);
+    if (d <= 0) throw UsageError(fmt::format("{}: must be a positive duration", key));
+    return d;
+}
+
+monitor::DriftConfig drift_config(const Config& cfg) {
+    monitor::DriftConfig d;
+    d.short_window = positive_duration(cfg, "monitor.short_window");
+    d.long_window = positive_duration(cfg, "monitor.long_window");
+    d.max_accuracy_drop = cfg.real("monitor.max_accuracy_drop");
+    const auto min_samples = cfg.integer("monitor.min_samples");
+    if (min_samples < 1) throw UsageError("monitor.min_samples: must be at least 1");
+    d.min_samples = static_cast<std::size_t>(min_samples);
+    d.psi_alarm = cfg.real("monitor.psi_alarm");
+    d.ks_alarm = cfg.real("monitor.ks_alarm");
+    try {
+        monitor::validate(d);
+    } catch (const monitor::MonitorError& e) {
+        throw UsageError(e.what());
+    }
+    return d;
 }
 
 }  // namespace
@@ -119,6 +145,14 @@ LiveOptions live_options(CommonOptions& common) {
     o.webhook_format = cfg.string("monitor.webhook_format");
     if (o.webhook_format != "json" && o.webhook_format != "slack")
         throw UsageError("monitor.webhook_format: '" + o.webhook_format + "' is not json or slack");
+    o.drift = drift_config(cfg);
+    o.evaluate_every = positive_duration(cfg, "monitor.evaluate_every");
+    o.retrain_on_drift = cfg.boolean("monitor.retrain_on_drift");
+    o.retrain_model = cfg.string("monitor.retrain_model");
+    if (!std::set<std::string>{"gbdt", "rf", "lstm", "ensemble"}.contains(o.retrain_model))
+        throw UsageError("monitor.retrain_model: '" + o.retrain_model + "' is not gbdt, rf, lstm or ensemble");
+    o.retrain_window = positive_duration(cfg, "monitor.retrain_window");
+    o.retrain_cooldown = cfg.duration("monitor.retrain_cooldown");
     return o;
 }
 
@@ -229,11 +263,51 @@ void LiveSystem::start_monitor() {
         mo.state_file = dir / "snapshots" / "monitor.bin";
         mo.rule = options_.outcome_rule;
         monitor::validate(mo.rule);
+        mo.drift = options_.drift;
+        mo.evaluate_every = options_.evaluate_every;
+        for (const auto& c : schema_.columns()) mo.feature_names.push_back(c.name);
+        // Each champion version is checked against the reference stored with it at training time.
+        mo.reference_of = [dir = options_.data_dir](const monitor::ModelKey& key) {
+            registry::Registry reg(dir);
+            return monitor::Reference::load(reg.get(key.model, key.version).artifact_dir);
+        };
+        if (options_.retrain_on_drift) {
+            mo.keep_features = options_.retrain_window;
+            mo.on_drift = [this](const monitor::Alert& a) { retrain_after(a); };
+        }
         monitor_ = std::make_unique<monitor::MonitorService>(mo, *alerts_);
     } catch (const monitor::MonitorError& e) {
         throw UsageError(e.what());
     }
     launch("monitor", [this](std::stop_token s) { monitor_->run(*bus_, s); });
+}
+
+// On the monitor thread, after a drift alert: trains a challenger on the
+// kept features in the background. The model manager loads it at its next
+// refresh and the A/B mode decides what it serves; the champion stays.
+void LiveSystem::retrain_after(const monitor::Alert& alert) {
+    if (retraining_ || (last_retrain_ != INT64_MIN && alert.time - last_retrain_ < options_.retrain_cooldown)) return;
+    last_retrain_ = alert.time;
+    retraining_ = true;
+    if (retrain_job_.joinable()) retrain_job_.join();  // the previous job, already finished
+    auto recent = features::to_matrix(schema_, monitor_->recent_features());
+    spdlog::warn("retraining {} on {} recent feature vectors after: {}", options_.model, recent.rows(), alert.summary);
+    retrain_job_ = std::jthread([this, m = std::move(recent), reason = alert.summary] {
+        try {
+            registry::Registry reg(options_.data_dir);
+            training::RetrainOptions ro{.model = options_.model,
+                                        .spec = {.kind = options_.retrain_model},
+                                        .short_window = options_.drift.short_window,
+                                        .labels = {.horizon = options_.outcome_rule.horizon,
+                                                   .threshold = options_.outcome_rule.threshold}};
+            const auto r = training::retrain_challenger(reg, m, ro, reason);
+            spdlog::warn("retrained {}: version {} is the challenger (out-of-sample accuracy {:.3f}, macro-F1 {:.3f})",
+                         options_.model, r.version.version, r.result.model.accuracy, r.result.model.macro_f1);
+        } catch (const std::exception& e) {
+            spdlog::error("retraining {} failed: {}", options_.model, e.what());
+        }
+        retraining_ = false;
+    });
 }
 
 bool LiveSystem::source_done() const { return source_done_; }
@@ -275,6 +349,10 @@ void LiveSystem::stop() {
         if (std::string(role) == "sentiment" || std::string(role) == "features") wait_idle();
     }
     threads_.clear();
+    if (retrain_job_.joinable()) {
+        if (retraining_) spdlog::info("waiting for the retraining job to finish");
+        retrain_job_.join();
+    }
     if (server_) server_->stop();
     server_.reset();
     if (models_) models_->stop();

@@ -36,7 +36,13 @@ struct LiveOptions {
     features::FeatureConfig features;
     std::string sentiment_model;  // "" = the configured scorer
     monitor::LabelRule outcome_rule;
+    monitor::DriftConfig drift;
+    Duration evaluate_every = kHour;
     std::string webhook, webhook_format = "json";
+    // Retraining on drift: a challenger trained on the last retrain_window of features.
+    bool retrain_on_drift = false;
+    std::string retrain_model = "gbdt";
+    Duration retrain_window = 168 * kHour, retrain_cooldown = 24 * kHour;
 };
 
 // "60x" -> 60, "1.5x" -> 1.5, "max" -> 0; UsageError otherwise.
@@ -76,6 +82,7 @@ private:
     void launch(const std::string& role, std::function<void(std::stop_token)> body);
     void wait_idle();
     void start_monitor();
+    void retrain_after(const monitor::Alert& alert);
 
     LiveOptions options_;
     features::FeatureSchema schema_;
@@ -97,6 +104,10 @@ private:
     std::unique_ptr<api::Server> server_;
     std::vector<std::pair<std::string, std::jthread>> threads_;  // data-flow order
     std::atomic<bool> source_done_{false};
+    // Retraining on drift, one job at a time; last_retrain_ is the monitor thread's.
+    std::jthread retrain_job_;
+    std::atomic<bool> retraining_{false};
+    Timestamp last_retrain_ = INT64_MIN;
 };
 
 // Blocks until SIGINT or SIGTERM (or `until` returns true, polled every 100 ms).

@@ -68,6 +68,21 @@ const std::vector<ConfigKey>& config_keys() {
          "return beyond which a resolved outcome is UP or DOWN (the fixed-threshold label rule)"},
         {"monitor.webhook", T::string, R"("")", "URL that receives alerts as an HTTP POST of JSON; \"\" = none"},
         {"monitor.webhook_format", T::string, R"("json")", "alert payload: \"json\" or \"slack\" ({\"text\": ...})"},
+        {"monitor.short_window", T::duration, R"("24h")",
+         "recent window of the rolling metrics and drift checks; also the window a trained model's drift reference "
+         "is fit for"},
+        {"monitor.long_window", T::duration, R"("168h")", "long window the short one is compared with"},
+        {"monitor.evaluate_every", T::duration, R"("1h")", "event time between metric and drift evaluations"},
+        {"monitor.max_accuracy_drop", T::real, "0.05",
+         "performance drift: short-window accuracy below the long window's by more than this"},
+        {"monitor.min_samples", T::integer, "100", "resolved predictions the short window needs before it can alarm"},
+        {"monitor.psi_alarm", T::real, "0.25", "data drift: a feature's PSI against the training reference above this"},
+        {"monitor.ks_alarm", T::real, "0.25", "... and its Kolmogorov-Smirnov statistic above this"},
+        {"monitor.retrain_on_drift", T::boolean, "false",
+         "retrain on recent data when a drift alert fires and register the result as challenger (never champion)"},
+        {"monitor.retrain_model", T::string, R"("gbdt")", "what retraining trains: gbdt, rf, lstm or ensemble"},
+        {"monitor.retrain_window", T::duration, R"("168h")", "recent feature vectors kept to retrain on"},
+        {"monitor.retrain_cooldown", T::duration, R"("24h")", "event time after a retrain before drift triggers another"},
 
         {"simulator.symbols", T::string_list, R"(["ACME", "BOLT"])", "simulated symbols"},
         {"simulator.seed", T::integer, "42", "random seed: the same seed gives the same market"},
@@ -80,6 +95,8 @@ const std::vector<ConfigKey>& config_keys() {
         {"simulator.news_delay", T::integer, "2", "bars between a news item and the start of its price move"},
         {"simulator.ar1", T::real, "0.0", "lag-1 autocorrelation planted in returns"},
         {"simulator.ar2", T::real, "0.0", "lag-2 autocorrelation planted in returns"},
+        {"simulator.switch_prob", T::real, "0.002",
+         "probability per bar of a random switch between the calm, normal and turbulent regimes"},
     };
     return keys;
 }

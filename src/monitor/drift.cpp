@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <set>
 
 #include <fmt/format.h>
@@ -199,6 +200,17 @@ Reference Reference::from_json(const nlohmann::json& j) {
         ref.features_.push_back(std::move(f));
     }
     return ref;
+}
+
+std::optional<Reference> Reference::load(const std::filesystem::path& artifact_dir) {
+    const auto path = artifact_dir / kFile;
+    if (!std::filesystem::exists(path)) return std::nullopt;
+    std::ifstream in(path);
+    try {
+        return from_json(nlohmann::json::parse(in));
+    } catch (const std::exception& e) {  // nlohmann's parse errors and MonitorError alike
+        throw MonitorError(path.string() + ": " + e.what());
+    }
 }
 
 double psi(const Reference::Feature& ref, std::span<const double> current) {

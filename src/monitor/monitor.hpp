@@ -283,6 +283,12 @@ public:
     nlohmann::json to_json() const;
     // Throws MonitorError naming the bad field ("features[2].edges").
     static Reference from_json(const nlohmann::json& j);
+    // Stored in a registered model version's artifact folder at training time.
+    static constexpr std::string_view kFile = "drift_reference.json";
+    // The reference in a version's artifact folder; nullopt when it has none (a
+    // version registered without one). Throws MonitorError naming the file
+    // when it is unreadable or invalid.
+    static std::optional<Reference> load(const std::filesystem::path& artifact_dir);
 
 private:
     std::vector<Feature> features_;
@@ -443,11 +449,22 @@ struct MonitorOptions {
     std::filesystem::path state_file;        // resolver snapshot; empty: none
     std::string group = "monitor";           // bus consumer group
     // Data drift: the reference of the serving model and the feature schema's
-    // column names (the order of FeatureVector::values). Without a reference
-    // the features topic is not read.
+    // column names (the order of FeatureVector::values). Without a reference,
+    // reference_of and keep_features the features topic is not read.
     std::optional<Reference> reference;
     ModelKey reference_model;
     std::vector<std::string> feature_names;
+    // The reference of another serving champion: asked when a champion
+    // prediction names a version other than reference_model (a promotion or
+    // rollback), once per version; nullopt leaves that version without data
+    // drift checks.
+    std::function<std::optional<Reference>(const ModelKey&)> reference_of;
+    // Feature vectors are kept this long of event time (at least the short
+    // window), for recent_features().
+    Duration keep_features = 0;
+    // Called on the feeding thread after a drift alert went to the sinks (not
+    // for one dropped as a duplicate or over the rate limit).
+    std::function<void(const Alert&)> on_drift;
 };
 
 // The monitor of the live pipeline: appends every prediction to the log,
@@ -468,9 +485,15 @@ public:
     // Features of the short window against the reference; nullopt without a
     // reference or until features span a whole short window.
     std::optional<DataDrift> data_drift_now() const;
+    // The kept feature vectors (MonitorOptions::keep_features), oldest first.
+    std::vector<features::FeatureVector> recent_features() const;
+    // The model version whose reference data drift is checked against (empty
+    // model name: none).
+    ModelKey reference_model() const;
 
-    // Consumes predictions, prices (and features) until stop; commits after
-    // saving the resolver state, so a restart replays at most what follows.
+    // Consumes predictions, prices (and features) until stop, then what is
+    // already on the bus (up to a minute); commits after saving the resolver
+    // state, so a restart replays at most what follows.
     void run(bus::Bus& bus, std::stop_token stop);
 
     const PredictionLog& log() const;

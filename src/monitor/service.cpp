@@ -1,3 +1,5 @@
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -20,6 +22,9 @@ namespace {
 using namespace std::chrono_literals;
 constexpr auto kPoll = 100ms;
 constexpr auto kCommitEvery = 500ms;
+// On stop the monitor drains what is already on the bus (a fast replay's
+// predictions outrun it), up to this long.
+constexpr auto kDrainLimit = 60s;
 
 metrics::Labels labels_of(const MetricsRow& r) {
     return {{"model", r.key.model},
@@ -56,8 +61,9 @@ struct MonitorService::Impl {
     PredictionLog log;
     OutcomeResolver resolver;
     Timestamp next_evaluation = INT64_MIN;
-    std::vector<int> reference_column;                        // reference feature -> FeatureVector column
-    std::deque<std::pair<Timestamp, std::vector<double>>> recent;  // (close time, reference features)
+    std::vector<int> reference_column;  // reference feature -> FeatureVector column
+    std::map<ModelKey, std::optional<Reference>> references;  // asked of reference_of, by version
+    std::deque<features::FeatureVector> recent;  // kept vectors, oldest first
     Timestamp first_feature = INT64_MIN;
 
     Impl(MonitorOptions o, AlertManager& a)
@@ -74,13 +80,63 @@ struct MonitorService::Impl {
         if (options.reference) map_reference();
     }
 
+    bool reads_features() const { return options.reference || options.reference_of || options.keep_features > 0; }
+
     void map_reference() {
+        reference_column.clear();
         for (const auto& f : options.reference->features()) {
             const auto it = std::find(options.feature_names.begin(), options.feature_names.end(), f.name);
             if (it == options.feature_names.end())
                 throw MonitorError("monitor: reference feature '" + f.name + "' is not in feature_names");
             reference_column.push_back(static_cast<int>(it - options.feature_names.begin()));
         }
+    }
+
+    // A champion prediction of another version: from now on drift is judged
+    // against that version's reference (or not at all when it has none).
+    void follow_champion(const Prediction& p) {
+        const ModelKey key{p.model, p.version, p.slot};
+        if (!options.reference_of || p.slot != "champion" || key == options.reference_model) return;
+        auto it = references.find(key);
+        if (it == references.end()) it = references.emplace(key, ask_reference(key)).first;
+        options.reference = it->second;
+        options.reference_model = key;
+        try {
+            if (options.reference) map_reference();
+        } catch (const MonitorError& e) {
+            spdlog::warn("{} v{}: no data drift checks: {}", key.model, key.version, e.what());
+            options.reference.reset();
+            it->second.reset();
+        }
+        spdlog::info("monitor: data drift of {} v{} {}", key.model, key.version,
+                     options.reference ? "against its training reference" : "not checked (it has no reference)");
+    }
+
+    std::optional<Reference> ask_reference(const ModelKey& key) {
+        try {
+            return options.reference_of(key);
+        } catch (const std::exception& e) {
+            spdlog::warn("{} v{}: no data drift checks: {}", key.model, key.version, e.what());
+            return std::nullopt;
+        }
+    }
+
+    void raise(const Alert& a) {
+        if (alerts.raise(a) && options.on_drift) options.on_drift(a);
+    }
+
+    // The topics arrive unaligned (a fast replay puts one hours ahead of
+    // another): evaluation waits until every input seen so far has passed its
+    // time, so a window holds all of its predictions, outcomes and features.
+    enum Input { predictions, prices, features };
+    std::array<Timestamp, 3> seen{INT64_MIN, INT64_MIN, INT64_MIN};
+
+    void advance(Input input, Timestamp t, MonitorService& self) {
+        seen[input] = std::max(seen[input], t);
+        Timestamp watermark = INT64_MAX;
+        for (const Timestamp s : seen)
+            if (s != INT64_MIN) watermark = std::min(watermark, s);
+        maybe_evaluate(watermark, self);
     }
 
     void maybe_evaluate(Timestamp t, MonitorService& self) {
@@ -96,7 +152,7 @@ struct MonitorService::Impl {
             for (const auto& l : rows) {
                 if (l.window != options.drift.long_window || l.key != s.key || l.symbol != s.symbol) continue;
                 const auto d = performance_drift(s.metrics, l.metrics, options.drift);
-                if (d.alarm) alerts.raise(performance_alert(s.key, s.symbol, d, now));
+                if (d.alarm) raise(performance_alert(s.key, s.symbol, d, now));
             }
         }
     }
@@ -108,38 +164,50 @@ MonitorService::MonitorService(MonitorOptions options, AlertManager& alerts)
 MonitorService::~MonitorService() = default;
 
 void MonitorService::on_prediction(const Prediction& p) {
+    impl_->follow_champion(p);
     impl_->log.append(p);
     impl_->resolver.on_prediction(p);
-    impl_->maybe_evaluate(p.bar_time, *this);
+    impl_->advance(Impl::predictions, p.bar_time, *this);
 }
 
 void MonitorService::on_bar(const Bar& b) {
     impl_->resolver.on_bar(b);
-    impl_->maybe_evaluate(b.close_time, *this);
+    impl_->advance(Impl::prices, b.close_time, *this);
 }
 
 void MonitorService::on_features(const features::FeatureVector& v) {
-    if (!impl_->options.reference) return;
-    std::vector<double> values;
-    for (int c : impl_->reference_column)
-        values.push_back(static_cast<std::size_t>(c) < v.values.size() ? v.values[std::size_t(c)] : NAN);
+    if (!impl_->reads_features()) return;
     auto& recent = impl_->recent;
     if (impl_->first_feature == INT64_MIN) impl_->first_feature = v.close_time;
-    recent.emplace_back(v.close_time, std::move(values));
-    while (recent.front().first <= v.close_time - impl_->options.drift.short_window) recent.pop_front();
-    impl_->maybe_evaluate(v.close_time, *this);
+    recent.push_back(v);
+    const Duration keep = std::max(impl_->options.drift.short_window, impl_->options.keep_features);
+    while (recent.front().close_time <= v.close_time - keep) recent.pop_front();
+    impl_->advance(Impl::features, v.close_time, *this);
 }
 
 std::optional<DataDrift> MonitorService::data_drift_now() const {
     // A partial window is not comparable with the reference: an hour of data
     // has its own time-of-day profile and too few independent values.
-    if (!impl_->options.reference || impl_->recent.empty() ||
-        impl_->recent.back().first - impl_->first_feature < impl_->options.drift.short_window)
+    const auto& recent = impl_->recent;
+    const Duration window = impl_->options.drift.short_window;
+    if (!impl_->options.reference || recent.empty() || recent.back().close_time - impl_->first_feature < window)
         return std::nullopt;
+    const Timestamp from = recent.back().close_time - window;
     std::vector<std::vector<double>> columns(impl_->reference_column.size());
-    for (const auto& [t, values] : impl_->recent)
-        for (std::size_t f = 0; f < values.size(); ++f) columns[f].push_back(values[f]);
+    for (auto v = recent.rbegin(); v != recent.rend() && v->close_time > from; ++v)
+        for (std::size_t f = 0; f < columns.size(); ++f) {
+            const auto c = static_cast<std::size_t>(impl_->reference_column[f]);
+            columns[f].push_back(c < v->values.size() ? v->values[c] : NAN);
+        }
     return data_drift(*impl_->options.reference, columns, impl_->options.drift);
+}
+
+std::vector<features::FeatureVector> MonitorService::recent_features() const {
+    return {impl_->recent.begin(), impl_->recent.end()};
+}
+
+ModelKey MonitorService::reference_model() const {
+    return impl_->options.reference ? impl_->options.reference_model : ModelKey{};
 }
 
 std::vector<MetricsRow> MonitorService::evaluate(Timestamp now) {
@@ -154,7 +222,7 @@ std::vector<MetricsRow> MonitorService::evaluate(Timestamp now) {
                 .gauge("pricecast_monitor_feature_psi", "PSI of a feature over the short window against the reference",
                        {{"feature", f.name}})
                 .set(f.psi);
-        if (d->alarm) impl_->alerts.raise(data_drift_alert(impl_->options.reference_model, *d, now));
+        if (d->alarm) impl_->raise(data_drift_alert(impl_->options.reference_model, *d, now));
     }
     return rows;
 }
@@ -174,7 +242,7 @@ void MonitorService::save_state() const {
 
 void MonitorService::run(bus::Bus& bus, std::stop_token stop) {
     std::vector<std::string> topics = {bus::topics::predictions, bus::topics::prices};
-    if (impl_->options.reference) topics.push_back(bus::topics::features);
+    if (impl_->reads_features()) topics.push_back(bus::topics::features);
     auto in = bus.subscribe(impl_->options.group, topics);
     auto& rejected = metrics::registry().counter("pricecast_messages_rejected_total",
                                                  "Messages a service could not use (bad or late)", {{"role", "monitor"}});
@@ -186,9 +254,13 @@ void MonitorService::run(bus::Bus& bus, std::stop_token stop) {
         next_offsets.clear();
         last_commit = std::chrono::steady_clock::now();
     };
-    while (!stop.stop_requested()) {
+    std::optional<std::chrono::steady_clock::time_point> drain_until;
+    for (;;) {
+        if (stop.stop_requested() && !drain_until) drain_until = std::chrono::steady_clock::now() + kDrainLimit;
         auto m = in->poll(kPoll);
-        if (!next_offsets.empty() && std::chrono::steady_clock::now() - last_commit >= kCommitEvery) checkpoint();
+        const auto now = std::chrono::steady_clock::now();
+        if (!next_offsets.empty() && now - last_commit >= kCommitEvery) checkpoint();
+        if (drain_until && (!m || now > *drain_until)) break;
         if (!m) continue;
         try {
             if (m->topic == bus::topics::predictions) on_prediction(bus::decode_prediction(m->value));

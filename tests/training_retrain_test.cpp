@@ -1,0 +1,145 @@
+// A trained model is registered with its drift reference, and retraining on
+// drift registers a challenger: the champion is untouched, the challenger
+// predicts the champion's classes (same label rule), and too little data
+// registers nothing.
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "data/simulator.hpp"
+#include "models/baseline.hpp"
+#include "monitor/monitor.hpp"
+#include "registry/registry.hpp"
+#include "support/quick_features.hpp"
+#include "training/retrain.hpp"
+
+namespace fs = std::filesystem;
+using namespace pricecast;
+
+namespace {
+
+constexpr const char* kModel = "trend";
+
+features::FeatureMatrix simulated_matrix(std::uint64_t seed, int steps) {
+    auto cfg = data::default_simulator_config();
+    cfg.symbols = {{"ACME", 100.0}, {"BOLT", 50.0}};
+    cfg.seed = seed;
+    cfg.trades = false;
+    data::MarketSimulator sim(cfg);
+    std::vector<Bar> bars;
+    std::vector<NewsItem> news;
+    for (int i = 0; i < steps; ++i) {
+        auto s = sim.step();
+        bars.insert(bars.end(), s.bars.begin(), s.bars.end());
+        news.insert(news.end(), s.news.begin(), s.news.end());
+    }
+    const auto fc = test::quick_feature_config();
+    return features::to_matrix(features::Pipeline(fc).schema(), features::build(fc, bars, news));
+}
+
+class RetrainTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("pricecast-retrain-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        reg_ = std::make_unique<registry::Registry>(dir_);
+    }
+    void TearDown() override {
+        reg_.reset();
+        fs::remove_all(dir_);
+    }
+    // A champion trained with a label rule unlike the defaults (horizon 3, quantile).
+    registry::ModelVersion champion(const features::FeatureMatrix& m) {
+        const models::LabelConfig labels{.horizon = 3, .mode = models::ThresholdMode::quantile};
+        training::WalkForwardConfig wf;
+        wf.folds = 2;
+        const auto r = training::walk_forward_train(m, labels, wf, training::model_factory(spec(), m.schema_hash));
+        const auto v = training::register_trained(*reg_, kModel, r, m, 2 * kHour);
+        reg_->promote(kModel, v.version, std::string(registry::kChampion), {.force = true}, "test champion");
+        return v;
+    }
+    static training::ModelSpec spec() { return {.kind = "gbdt", .rounds = 30}; }
+    training::RetrainOptions retrain_options() const {
+        return {.model = kModel, .spec = spec(), .folds = 2, .short_window = 2 * kHour};
+    }
+
+    fs::path dir_;
+    std::unique_ptr<registry::Registry> reg_;
+};
+
+TEST_F(RetrainTest, ATrainedVersionCarriesItsDriftReference) {
+    const auto m = simulated_matrix(1, 1500);
+    const auto v = champion(m);
+    const auto ref = monitor::Reference::load(v.artifact_dir);
+    ASSERT_TRUE(ref);
+    ASSERT_EQ(ref->features().size(), m.columns.size());
+    for (std::size_t c = 0; c < m.columns.size(); ++c) EXPECT_EQ(ref->features()[c].name, m.columns[c]);
+    EXPECT_NO_THROW(reg_->verify(v, m.schema_hash));  // the reference is a checksummed artifact like the model's files
+    EXPECT_EQ(v.data_from, m.times.front());
+    EXPECT_EQ(v.data_to, m.times.back());
+    EXPECT_EQ(models::Labeler::from_json(v.params).config().horizon, 3);
+    EXPECT_TRUE(v.metrics.contains("macro_f1"));
+}
+
+TEST_F(RetrainTest, AVersionWithoutAReferenceLoadsNone_ABrokenOneIsNamed) {
+    const models::PersistenceModel model(7);
+    const auto v = registry::register_model(*reg_, kModel, model, {});
+    EXPECT_FALSE(monitor::Reference::load(v.artifact_dir));
+    const auto broken = dir_ / "broken";
+    fs::create_directories(broken);
+    std::ofstream(broken / monitor::Reference::kFile) << R"({"format": "pricecast.drift_reference/1"})";
+    try {
+        monitor::Reference::load(broken);
+        FAIL() << "a reference without features loaded";
+    } catch (const monitor::MonitorError& e) {
+        EXPECT_NE(std::string(e.what()).find("drift_reference.json"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("features"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(RetrainTest, AnExtraFileMayNotReplaceTheModelsOwn) {
+    const models::PersistenceModel model(7);
+    const auto scratch = dir_ / "saved";
+    model.save(scratch);
+    const auto own = fs::directory_iterator(scratch)->path().filename().string();
+    for (const std::string& name : {own, std::string("sub/x.json"), std::string()}) {
+        registry::NewVersion meta;
+        meta.extra_files[name] = "{}";
+        EXPECT_THROW(registry::register_model(*reg_, kModel, model, meta), registry::RegistryError) << name;
+    }
+    EXPECT_TRUE(reg_->list_models().empty() || reg_->list_versions(kModel).empty());
+}
+
+TEST_F(RetrainTest, RetrainingRegistersAChallengerAndLeavesTheChampion) {
+    const auto old = champion(simulated_matrix(1, 1500));
+    const auto recent = simulated_matrix(2, 1200);
+    const auto r = training::retrain_challenger(*reg_, recent, retrain_options(), "data drift: rsi_14");
+    EXPECT_EQ(reg_->alias_version(kModel, std::string(registry::kChampion)), old.version);
+    EXPECT_EQ(reg_->alias_version(kModel, std::string(registry::kChallenger)), r.version.version);
+    EXPECT_GT(r.version.version, old.version);
+    EXPECT_EQ(models::Labeler::from_json(r.version.params).config().to_json(),
+              models::Labeler::from_json(old.params).config().to_json());
+    EXPECT_EQ(r.version.data_from, recent.times.front());
+    EXPECT_EQ(r.version.data_to, recent.times.back());
+    EXPECT_EQ(r.version.tags.at("trigger"), "drift");
+    EXPECT_NE(r.version.description.find("rsi_14"), std::string::npos);
+    EXPECT_TRUE(monitor::Reference::load(r.version.artifact_dir));
+    const auto history = reg_->history(kModel);
+    ASSERT_FALSE(history.empty());
+    EXPECT_EQ(history.back().alias, registry::kChallenger);
+    EXPECT_NE(history.back().reason.find("retrained on drift"), std::string::npos);
+}
+
+TEST_F(RetrainTest, TooFewRecentRowsRegisterNothing) {
+    const auto old = champion(simulated_matrix(1, 1500));
+    const auto recent = simulated_matrix(2, 40);
+    EXPECT_THROW(training::retrain_challenger(*reg_, recent, retrain_options(), "data drift"), std::invalid_argument);
+    EXPECT_EQ(reg_->list_versions(kModel).size(), 1u);
+    EXPECT_FALSE(reg_->alias_version(kModel, std::string(registry::kChallenger)));
+    EXPECT_EQ(reg_->alias_version(kModel, std::string(registry::kChampion)), old.version);
+}
+
+}  // namespace
