@@ -346,13 +346,24 @@
     // Fit once per symbol shown, when its history is in; afterwards the user's zoom and scroll are kept.
     if (s.loaded && s.barsLoaded && state.fitted !== state.selected) {
       state.fitted = state.selected;
-      chart.timeScale().fitContent();
+      showRecent(s.bars.length || preds.length);
     }
+    $('chart-subtitle').textContent = s.bars.length
+      ? 'price bars, with the predicted class as a marker on each predicted bar'
+      : 'close of each predicted bar, with the predicted class as a marker';
     const el = $('chart');
     el.dataset.points = String(s.bars.length || preds.length);
     el.dataset.candles = String(s.bars.length);
     el.dataset.markers = String(preds.length);
     el.dataset.unplaced = String(preds.length - placed.length);
+  }
+
+  // The newest bars at a readable width (a long history would squeeze every
+  // candle into a pixel); scrolling left shows the rest.
+  const SHOWN_BARS = 150;
+  function showRecent(points) {
+    if (points <= SHOWN_BARS) return chart.timeScale().fitContent();
+    chart.timeScale().setVisibleLogicalRange({ from: points - SHOWN_BARS, to: points + 2 });
   }
 
   function pct(x) {
