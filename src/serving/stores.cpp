@@ -3,6 +3,29 @@
 #include <algorithm>
 
 namespace pricecast::serving {
+namespace {
+
+// Rows of `rows` (ordered by time_of) with from <= time_of(row) <= to.
+template <class Rows, class TimeOf>
+std::vector<typename Rows::value_type> time_range(const Rows& rows, Timestamp from, Timestamp to, TimeOf time_of) {
+    if (from > to) return {};
+    using Row = typename Rows::value_type;
+    const auto first =
+        std::lower_bound(rows.begin(), rows.end(), from, [&](const Row& r, Timestamp t) { return time_of(r) < t; });
+    const auto last =
+        std::upper_bound(rows.begin(), rows.end(), to, [&](Timestamp t, const Row& r) { return t < time_of(r); });
+    return {first, last};
+}
+
+template <class Rows>
+std::vector<std::string> symbols_with_rows(const std::map<std::string, Rows>& by_symbol) {
+    std::vector<std::string> out;
+    for (const auto& [symbol, rows] : by_symbol)
+        if (!rows.empty()) out.push_back(symbol);
+    return out;
+}
+
+}  // namespace
 
 PredictionStore::PredictionStore(std::size_t per_symbol) : per_symbol_(std::max<std::size_t>(per_symbol, 1)) {}
 
@@ -29,9 +52,7 @@ bool PredictionStore::add(const Prediction& p) {
     }
     rows.insert(at, p);
     if (rows.size() > per_symbol_) rows.erase(rows.begin());
-    // Under the lock so every listener sees a symbol's predictions in the order
-    // they were accepted, and none runs after unlisten() returns.
-    for (const auto& [id, listener] : listeners_) listener(p);
+    listeners_.notify(p);
     return true;
 }
 
@@ -45,21 +66,13 @@ std::optional<Prediction> PredictionStore::latest(const std::string& symbol) con
 std::vector<Prediction> PredictionStore::range(const std::string& symbol, Timestamp from, Timestamp to) const {
     std::lock_guard lock(mutex_);
     const auto it = by_symbol_.find(symbol);
-    if (it == by_symbol_.end() || from > to) return {};
-    const auto& rows = it->second;
-    const auto by_time = [](const Prediction& r, Timestamp t) { return r.bar_time < t; };
-    const auto first = std::lower_bound(rows.begin(), rows.end(), from, by_time);
-    const auto last =
-        std::upper_bound(rows.begin(), rows.end(), to, [](Timestamp t, const Prediction& r) { return t < r.bar_time; });
-    return {first, last};
+    if (it == by_symbol_.end()) return {};
+    return time_range(it->second, from, to, [](const Prediction& p) { return p.bar_time; });
 }
 
 std::vector<std::string> PredictionStore::symbols() const {
     std::lock_guard lock(mutex_);
-    std::vector<std::string> out;
-    for (const auto& [symbol, rows] : by_symbol_)
-        if (!rows.empty()) out.push_back(symbol);
-    return out;
+    return symbols_with_rows(by_symbol_);
 }
 
 std::uint64_t PredictionStore::duplicates() const {
@@ -69,13 +82,12 @@ std::uint64_t PredictionStore::duplicates() const {
 
 int PredictionStore::listen(Listener listener) {
     std::lock_guard lock(mutex_);
-    listeners_.emplace(next_listener_, std::move(listener));
-    return next_listener_++;
+    return listeners_.add(std::move(listener));
 }
 
 void PredictionStore::unlisten(int id) {
     std::lock_guard lock(mutex_);
-    listeners_.erase(id);
+    listeners_.remove(id);
 }
 
 BarStore::BarStore(std::size_t per_symbol) : per_symbol_(std::max<std::size_t>(per_symbol, 1)) {}
@@ -89,8 +101,7 @@ bool BarStore::add(const Bar& bar) {
     }
     rows.push_back(bar);
     if (rows.size() > per_symbol_) rows.pop_front();
-    // Under the lock for the same reasons as PredictionStore::add.
-    for (const auto& [id, listener] : listeners_) listener(bar);
+    listeners_.notify(bar);
     return true;
 }
 
@@ -104,21 +115,13 @@ std::optional<Bar> BarStore::latest(const std::string& symbol) const {
 std::vector<Bar> BarStore::range(const std::string& symbol, Timestamp from, Timestamp to) const {
     std::lock_guard lock(mutex_);
     const auto it = by_symbol_.find(symbol);
-    if (it == by_symbol_.end() || from > to) return {};
-    const auto& rows = it->second;
-    const auto first = std::lower_bound(rows.begin(), rows.end(), from,
-                                        [](const Bar& r, Timestamp t) { return r.close_time < t; });
-    const auto last =
-        std::upper_bound(rows.begin(), rows.end(), to, [](Timestamp t, const Bar& r) { return t < r.close_time; });
-    return {first, last};
+    if (it == by_symbol_.end()) return {};
+    return time_range(it->second, from, to, [](const Bar& b) { return b.close_time; });
 }
 
 std::vector<std::string> BarStore::symbols() const {
     std::lock_guard lock(mutex_);
-    std::vector<std::string> out;
-    for (const auto& [symbol, rows] : by_symbol_)
-        if (!rows.empty()) out.push_back(symbol);
-    return out;
+    return symbols_with_rows(by_symbol_);
 }
 
 std::uint64_t BarStore::duplicates() const {
@@ -128,13 +131,12 @@ std::uint64_t BarStore::duplicates() const {
 
 int BarStore::listen(Listener listener) {
     std::lock_guard lock(mutex_);
-    listeners_.emplace(next_listener_, std::move(listener));
-    return next_listener_++;
+    return listeners_.add(std::move(listener));
 }
 
 void BarStore::unlisten(int id) {
     std::lock_guard lock(mutex_);
-    listeners_.erase(id);
+    listeners_.remove(id);
 }
 
 bool FeatureStore::add(const features::FeatureVector& v) {

@@ -21,6 +21,26 @@
 
 namespace pricecast::serving {
 
+// A store's callbacks by id. Called under the store's lock, so each sees a
+// symbol's rows in the order they were accepted and none runs after
+// remove() returns.
+template <class Row>
+class Listeners {
+public:
+    int add(std::function<void(const Row&)> f) {
+        entries_.emplace(next_, std::move(f));
+        return next_++;
+    }
+    void remove(int id) { entries_.erase(id); }
+    void notify(const Row& row) const {
+        for (const auto& [id, f] : entries_) f(row);
+    }
+
+private:
+    std::map<int, std::function<void(const Row&)>> entries_;
+    int next_ = 0;
+};
+
 class PredictionStore {
 public:
     using Listener = std::function<void(const Prediction&)>;
@@ -46,8 +66,7 @@ private:
     std::map<std::string, std::vector<Prediction>> by_symbol_;  // champion, ordered by bar_time
     std::uint64_t duplicates_ = 0;
     std::map<std::string, Timestamp> last_challenger_;
-    std::map<int, Listener> listeners_;
-    int next_listener_ = 0;
+    Listeners<Prediction> listeners_;
 };
 
 // Bars keyed by close time, the time a prediction's bar_time names, so the
@@ -75,8 +94,7 @@ private:
     mutable std::mutex mutex_;
     std::map<std::string, std::deque<Bar>> by_symbol_;  // ordered by close_time
     std::uint64_t duplicates_ = 0;
-    std::map<int, Listener> listeners_;
-    int next_listener_ = 0;
+    Listeners<Bar> listeners_;
 };
 
 class FeatureStore {
