@@ -7,11 +7,13 @@ tests/oracles/lstm_oracle.py) with the weights the C++ model exported, one
 thread. The network's input width is the C++ pipeline's: the indicator columns
 are repeated to fill it (the values do not change the forward's cost).
 
-Prints JSON: bars per second and per-bar latency over the bars from TIMED_FROM on.
+Each symbol has its own window. Prints JSON: bars per second and per-bar
+latency over each symbol's bars from its TIMED_FROM-th on; the bars before
+only fill their symbol's window (their output would not be measured).
 
 usage: /usr/bin/python3 bench/live_reference.py DIR TIMED_FROM
   DIR holds index.json + weights.bin (LstmAttentionModel::export_parameters) and
-  bars.csv (close_time,open,high,low,close,volume)
+  bars.csv (symbol,close_time,open,high,low,close,volume), in close-time order
 """
 import collections
 import json
@@ -71,12 +73,19 @@ def main(d, timed_from):
     net, cfg = load_net(d)
     steps, width = cfg["steps"], cfg["width"]
     bars = pd.read_csv(f"{d}/bars.csv").to_dict("records")
-    window = collections.deque(maxlen=WINDOW)
+    windows = collections.defaultdict(lambda: collections.deque(maxlen=WINDOW))
+    seen = collections.Counter()
     latencies, indicator_s, forward_s = [], 0.0, 0.0
     start = None
     with torch.no_grad():
-        for i, bar in enumerate(bars):
-            if i == timed_from:
+        for bar in bars:
+            symbol = bar.pop("symbol")
+            window = windows[symbol]
+            seen[symbol] += 1
+            if seen[symbol] <= timed_from:
+                window.append(bar)
+                continue
+            if start is None:
                 start = time.perf_counter()
             t0 = time.perf_counter()
             window.append(bar)
@@ -86,10 +95,9 @@ def main(d, timed_from):
                 x = np.resize(feats.values[-steps:].astype(np.float32).T, (width, steps)).T
                 torch.softmax(net(torch.from_numpy(np.ascontiguousarray(x)).unsqueeze(0)), dim=1)
             t2 = time.perf_counter()
-            if i >= timed_from:
-                latencies.append(t2 - t0)
-                indicator_s += t1 - t0
-                forward_s += t2 - t1
+            latencies.append(t2 - t0)
+            indicator_s += t1 - t0
+            forward_s += t2 - t1
     seconds = time.perf_counter() - start
     n = len(latencies)
     ms = np.array(latencies) * 1e3
