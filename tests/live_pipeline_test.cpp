@@ -317,5 +317,25 @@ TEST_F(LivePipeline, SeparateProcessesSurviveAKilledInferenceProcess) {
                          << " served predictions";
 }
 
+// A snapshot the feature service cannot use (another release's, another
+// feature configuration's, or damaged) stops it with the file named and what
+// to do, rather than resuming from wrong state or silently starting cold.
+TEST(FeatureServiceSnapshot, AnUnusableSnapshotIsNamedWithTheWayOut) {
+    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-snapshot-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto file = dir / "features.bin";
+    std::ofstream(file) << "not a snapshot";
+    auto bus = bus::make_in_process_bus();
+    try {
+        FeatureService features(*bus, {feature_config(), file, 1000ms});
+        ADD_FAILURE() << "a damaged snapshot was accepted";
+    } catch (const std::runtime_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find(file.string()), std::string::npos) << what;
+        EXPECT_NE(what.find("delete it"), std::string::npos) << what;
+    }
+    std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace pricecast::serving

@@ -173,7 +173,14 @@ FeatureService::FeatureService(bus::Bus& bus, FeatureServiceOptions options)
     : bus_(bus), options_(std::move(options)), pipeline_(options_.config) {
     lateness_ = options_.config.lateness.empty() ? 0 : parse_duration(options_.config.lateness).value_or(0);
     if (!options_.snapshot_file.empty() && std::filesystem::exists(options_.snapshot_file)) {
-        pipeline_.restore(read_file(options_.snapshot_file));
+        try {
+            pipeline_.restore(read_file(options_.snapshot_file));
+        } catch (const std::exception& e) {
+            // Another release or another feature configuration wrote it.
+            throw std::runtime_error(fmt::format(
+                "features snapshot {}: {}; delete it to start the features cold (they warm up again from the next bars)",
+                options_.snapshot_file.string(), e.what()));
+        }
         spdlog::info("features: resumed from snapshot {} (watermark {})", options_.snapshot_file.string(),
                      format_iso8601(pipeline_.watermark()));
     }
