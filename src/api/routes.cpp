@@ -93,6 +93,14 @@ Timestamp time_param(const Request& r, const std::string& name, Timestamp fallba
          fmt::format("query parameter '{}': expected an ISO-8601 time or epoch nanoseconds, got '{}'", name, text));
 }
 
+// ?from=&to= (both optional, inclusive); 400 when from is after to.
+std::pair<Timestamp, Timestamp> time_range_params(const Request& r) {
+    const Timestamp from = time_param(r, "from", std::numeric_limits<Timestamp>::min());
+    const Timestamp to = time_param(r, "to", std::numeric_limits<Timestamp>::max());
+    if (from > to) fail(400, "query parameter 'from' is after 'to'");
+    return {from, to};
+}
+
 // Windows as in `pricecast monitor report`: "24h,168h" by default.
 std::vector<Duration> windows_param(const Request& r) {
     const auto it = r.query.find("window");
@@ -312,9 +320,7 @@ Response Router::predictions_latest(const Request& r) const {
 Response Router::predictions_range(const Request& r) const {
     if (!services_.predictions) fail(503, "this server has no prediction store");
     const auto& symbol = query_param(r, "symbol");
-    const Timestamp from = time_param(r, "from", std::numeric_limits<Timestamp>::min());
-    const Timestamp to = time_param(r, "to", std::numeric_limits<Timestamp>::max());
-    if (from > to) fail(400, "query parameter 'from' is after 'to'");
+    const auto [from, to] = time_range_params(r);
     if (!services_.predictions->latest(symbol)) fail(404, fmt::format("no predictions for symbol '{}'", symbol));
     json rows = json::array();
     for (const auto& p : services_.predictions->range(symbol, from, to)) rows.push_back(prediction_json(p));
@@ -324,9 +330,7 @@ Response Router::predictions_range(const Request& r) const {
 Response Router::bars_range(const Request& r) const {
     if (!services_.bars) fail(503, "this server has no bar store");
     const auto& symbol = query_param(r, "symbol");
-    const Timestamp from = time_param(r, "from", std::numeric_limits<Timestamp>::min());
-    const Timestamp to = time_param(r, "to", std::numeric_limits<Timestamp>::max());
-    if (from > to) fail(400, "query parameter 'from' is after 'to'");
+    const auto [from, to] = time_range_params(r);
     if (!services_.bars->latest(symbol)) fail(404, fmt::format("no bars for symbol '{}'", symbol));
     json rows = json::array();
     for (const auto& b : services_.bars->range(symbol, from, to)) rows.push_back(bar_json(b));
