@@ -1,5 +1,4 @@
 #include <array>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <deque>
