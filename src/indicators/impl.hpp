@@ -1,7 +1,6 @@
 // Internals shared by the indicator families (not part of the public API).
 #pragma once
 
-#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -92,29 +91,36 @@ template <class T = double>
 class Window {
 public:
     Window() = default;
-    explicit Window(std::size_t capacity) : buf_(capacity ? capacity : 1) {}
+    explicit Window(std::size_t capacity) : buf_(capacity ? capacity : 1), cap_(buf_.size()) {}
     // Adds a value, dropping the oldest when full.
     void push(T v) noexcept {
         buf_[head_] = v;
-        head_ = head_ + 1 == buf_.size() ? 0 : head_ + 1;
-        if (size_ < buf_.size()) ++size_;
+        head_ = head_ + 1 == cap_ ? 0 : head_ + 1;
+        size_ += size_ < cap_;
     }
     // ago(0) is the newest value, ago(size()-1) the oldest.
     const T& ago(std::size_t k) const noexcept {
-        std::size_t i = head_ + buf_.size() - 1 - k;
-        return buf_[i >= buf_.size() ? i - buf_.size() : i];
+        std::size_t i = head_ + cap_ - 1 - k;
+        return buf_[i >= cap_ ? i - cap_ : i];
     }
-    const T& oldest() const noexcept { return ago(size_ - 1); }
+    // Once full, the oldest value sits where the next push writes.
+    const T& oldest() const noexcept { return full() ? buf_[head_] : ago(size_ - 1); }
     std::size_t size() const noexcept { return size_; }
-    std::size_t capacity() const noexcept { return buf_.size(); }
-    bool full() const noexcept { return size_ == buf_.size(); }
+    std::size_t capacity() const noexcept { return cap_; }
+    bool full() const noexcept { return size_ == cap_; }
     void clear() noexcept { size_ = head_ = 0; }
 
+    // cap_ is the buffer's length kept beside it (update() reads it on every
+    // bar); it is refreshed here because a restore may resize the buffer.
     template <class V>
-    void fields(V& v) { v(buf_, head_, size_); }
+    void fields(V& v) {
+        v(buf_, head_, size_);
+        cap_ = buf_.size();
+    }
 
 private:
     std::vector<T> buf_ = std::vector<T>(1);
+    std::size_t cap_ = 1;
     std::size_t head_ = 0;
     std::size_t size_ = 0;
 };
@@ -132,12 +138,7 @@ public:
         if (win_.full()) sum_ -= win_.oldest();
         win_.push(v);
         sum_ += v;
-        if (drift_fix_ && ++since_exact_ >= win_.capacity() * 64) {
-            since_exact_ = 0;
-            double s = 0;
-            for (std::size_t k = win_.size(); k-- > 0;) s += win_.ago(k);
-            sum_ = s;
-        }
+        if (drift_fix_ && ++since_exact_ >= win_.capacity() * 64) resum();
     }
     double sum() const noexcept { return sum_; }
     bool full() const noexcept { return win_.full(); }
@@ -147,53 +148,75 @@ public:
     void fields(V& v) { v(win_, sum_, since_exact_); }
 
 private:
+    // Out of line and cold so that push() inlines into every caller.
+    [[gnu::cold, gnu::noinline]] void resum() noexcept {
+        since_exact_ = 0;
+        double s = 0;
+        for (std::size_t k = win_.size(); k-- > 0;) s += win_.ago(k);
+        sum_ = s;
+    }
     Window<double> win_;
     bool drift_fix_ = true;
     double sum_ = 0;
     std::size_t since_exact_ = 0;
 };
 
-// Max (or min) over the last `period` values in O(1) amortized with a monotonic
-// deque of (index, value) kept in a fixed ring, so push never allocates.
+// Max (or min) over the last `period` values in O(1) amortized (van Herk /
+// Gil-Werman): the stream is cut into blocks of `period` values; the window is
+// the tail of the previous block, whose suffix extremes are computed once when
+// it completes, plus the head of the current block, whose extreme runs along.
+// A push is two compare-and-selects with no data-dependent branch, where a
+// monotonic deque mispredicts its pop loop about once per push.
 // On ties the newest occurrence wins, or with EarliestTie the oldest one still
 // in the window (what TA-Lib's rescans pick in MAXINDEX/MININDEX/MINMAXINDEX).
 template <bool IsMax, bool EarliestTie = false>
 class WindowExtreme {
 public:
     WindowExtreme() = default;
-    explicit WindowExtreme(std::size_t period) : period_(period ? period : 1), ring_(std::bit_ceil(period_ + 1)) {}
+    explicit WindowExtreme(std::size_t period)
+        : block_(period ? period : 1), suffix_(block_.size() + 1, {0, kWorst}) {}
     void push(double v) noexcept {
-        while (size_ > 0 && dominated(at(size_ - 1).second, v)) --size_;
-        at(size_++) = {count_, v};
-        ++count_;
-        // Indices are consecutive, so at most the front entry can expire.
-        if (at(0).first + period_ < count_) {
-            front_ = (front_ + 1) & (ring_.size() - 1);
-            --size_;
-        }
+        const std::size_t today = count_++;
+        block_[pos_] = v;
+        if (pos_ == 0 || newer_wins(v, head_.second)) head_ = {today, v};
+        // suffix_[period] is a sentinel every value beats, for a window that is
+        // the current block alone (and before the first block completes).
+        const Entry& tail = suffix_[pos_ + 1];
+        best_ = newer_wins(head_.second, tail.second) ? head_ : tail;
+        if (++pos_ == block_.size()) close_block();
     }
-    double value() const noexcept { return at(0).second; }
+    double value() const noexcept { return best_.second; }
     // Zero-based index (in pushes) of the extreme's kept occurrence.
-    std::size_t index() const noexcept { return at(0).first; }
+    std::size_t index() const noexcept { return best_.first; }
     std::size_t count() const noexcept { return count_; }
 
     template <class V>
-    void fields(V& v) { v(period_, ring_, front_, size_, count_); }
+    void fields(V& v) { v(block_, suffix_, pos_, head_, best_, count_); }
 
 private:
     using Entry = std::pair<std::size_t, double>;
-    static bool dominated(double old, double v) noexcept {
-        if constexpr (EarliestTie) return IsMax ? old < v : old > v;
-        return IsMax ? old <= v : old >= v;
+    static constexpr double kWorst = IsMax ? -std::numeric_limits<double>::infinity()
+                                           : std::numeric_limits<double>::infinity();
+    // Whether a value replaces an older one as the extreme.
+    static bool newer_wins(double newer, double older) noexcept {
+        if constexpr (EarliestTie) return IsMax ? newer > older : newer < older;
+        return IsMax ? newer >= older : newer <= older;
     }
-    // The ring's size is a power of two so wrapping is a mask, not a division.
-    Entry& at(std::size_t k) noexcept { return ring_[(front_ + k) & (ring_.size() - 1)]; }
-    const Entry& at(std::size_t k) const noexcept { return ring_[(front_ + k) & (ring_.size() - 1)]; }
+    // Suffix extremes of the completed block, newest first, so each entry
+    // keeps the occurrence the tie rule picks.
+    void close_block() noexcept {
+        const std::size_t start = count_ - block_.size();
+        for (std::size_t j = block_.size(); j-- > 0;) {
+            const Entry& later = suffix_[j + 1];
+            suffix_[j] = newer_wins(later.second, block_[j]) ? later : Entry{start + j, block_[j]};
+        }
+        pos_ = 0;
+    }
 
-    std::size_t period_ = 1;
-    std::vector<Entry> ring_ = std::vector<Entry>(2);
-    std::size_t front_ = 0;
-    std::size_t size_ = 0;
+    std::vector<double> block_ = std::vector<double>(1);
+    std::vector<Entry> suffix_ = std::vector<Entry>(2, {0, kWorst});
+    std::size_t pos_ = 0;
+    Entry head_{0, kWorst}, best_{0, kWorst};
     std::size_t count_ = 0;
 };
 using WindowMax = WindowExtreme<true>;

@@ -26,8 +26,10 @@ std::string_view to_string(Group g) {
     return "unknown";
 }
 
-Indicator::Indicator(Params params, std::size_t outputs)
-    : params_(std::move(params)), out_(outputs, std::numeric_limits<double>::quiet_NaN()) {}
+Indicator::Indicator(Params params, std::size_t outputs) : params_(std::move(params)), outputs_(outputs) {
+    if (outputs > kMaxOutputs) throw IndicatorError("an indicator has at most 3 outputs");
+    out_.fill(std::numeric_limits<double>::quiet_NaN());
+}
 
 bool Indicator::update(const Bar& bar) noexcept {
     if (check_bar(bar) != BarProblem::none) return false;
@@ -46,12 +48,13 @@ namespace {
 // Bumped whenever an indicator's saved fields change meaning, so that an older
 // snapshot is refused instead of restored into the wrong fields.
 // 2: WMA, TRIMA and T3 keep TA-Lib's running sums.
-constexpr std::uint32_t kStateVersion = 2;
+// 3: window extremes keep blocks of values instead of a monotonic deque.
+constexpr std::uint32_t kStateVersion = 3;
 }  // namespace
 
 void Indicator::save(StateWriter& out) const {
     out.tag(spec().name);
-    out(kStateVersion, params_, out_, bars_seen_);
+    out(kStateVersion, params_, values(), bars_seen_);
     save_fields(out);
 }
 
@@ -65,7 +68,9 @@ void Indicator::restore(StateReader& in) {
     Params params;
     in(params);
     if (params != params_) throw StateError("snapshot of " + spec().name + " has other parameters");
-    in(out_, bars_seen_);
+    // Saved as a sized list; the reader refuses a count other than outputs_.
+    std::span<double> outs(out_.data(), outputs_);
+    in(outs, bars_seen_);
     restore_fields(in);
 }
 

@@ -14,6 +14,7 @@
 // Objects are not thread-safe; use one per stream.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -81,7 +82,7 @@ public:
     bool ready() const noexcept { return bars_seen_ > static_cast<std::size_t>(lookback()); }
     std::size_t bars_seen() const noexcept { return bars_seen_; }
     // Current outputs in spec().outputs order; NaN until ready().
-    std::span<const double> values() const noexcept { return out_; }
+    std::span<const double> values() const noexcept { return {out_.data(), outputs_}; }
     double value(std::size_t output = 0) const noexcept { return out_[output]; }
 
     // The outputs a still-forming bar would give, without changing state.
@@ -102,9 +103,15 @@ protected:
     virtual void save_fields(StateWriter& out) const = 0;
     virtual void restore_fields(StateReader& in) = 0;
 
+    // The most outputs any indicator has (BBANDS, MACD).
+    static constexpr std::size_t kMaxOutputs = 3;
+
     Params params_;
     const IndicatorSpec* spec_ = nullptr;  // set by the registry's factory
-    std::vector<double> out_;
+    // Kept inside the object, not in a heap vector: every update writes it, and
+    // a separate allocation per indicator is one more cache line per bar.
+    std::array<double, kMaxOutputs> out_;
+    std::size_t outputs_;
     std::size_t bars_seen_ = 0;
 };
 
