@@ -5,6 +5,7 @@
 // updated with the same operations, so every comparison sees the same double.
 #include <algorithm>
 #include <array>
+#include <utility>
 
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
@@ -78,27 +79,18 @@ private:
 // TA-Lib's running total of a setting's range for the candle `offset` bars back
 // (e.g. BodyLongPeriodTotal for candle i-2), for a pattern with `lookback`.
 // Ranges are recomputed from the candle history rather than stored: a few
-// subtractions are cheaper than a ring buffer per average.
+// subtractions are cheaper than a ring buffer per average. The pattern feeds
+// the total with its rule's compile-time settings (see Pattern::advance), so
+// the range type is resolved when compiling, not on every bar.
 struct CandleAverage {
     CandleSetting s{};
     int offset = 0;
     double total = 0;
 
-    double range_ago(const CandleHistory& h, int ago) const noexcept {
-        return candle_range(s, h[static_cast<std::size_t>(ago)]);
-    }
-    // Call on every bar before the lookback; t is the bar's index.
-    void accumulate(const CandleHistory& h, int t, int lookback) noexcept {
-        if (t >= lookback - s.period) total += range_ago(h, offset);
-    }
     // TA_CANDLEAVERAGE for the candle at this offset.
     double value(const Candle& at_offset) const noexcept {
         const double base = s.period != 0 ? total / s.period : candle_range(s, at_offset);
         return s.factor * base / (s.range == RangeType::shadows ? 2.0 : 1.0);
-    }
-    // Call after evaluating a bar at or after the lookback.
-    void advance(const CandleHistory& h) noexcept {
-        total += range_ago(h, offset) - range_ago(h, offset + s.period);
     }
     template <class V>
     void fields(V& v) { v(total); }
@@ -270,15 +262,37 @@ public:
     void fields(V& v) { v(recent_, avg_); }
 
 private:
+    static constexpr auto kAverages = std::make_index_sequence<R->count>{};
     void step(const Bar& b) noexcept override {
         recent_.push({b.open, b.high, b.low, b.close});
         const int t = static_cast<int>(this->bars_seen_);
         if (t < R->lookback) {
-            for (std::size_t k = 0; k < R->count; ++k) avg_[k].accumulate(recent_, t, R->lookback);
+            accumulate(t, kAverages);
             return;
         }
         this->out_[0] = R->eval(recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
-        for (std::size_t k = 0; k < R->count; ++k) avg_[k].advance(recent_);
+        advance(kAverages);
+    }
+    // The rule's range of the candle `ago` bars back for average K.
+    template <std::size_t K>
+    double range_ago(int ago) const noexcept {
+        constexpr CandleSetting s = R->averages[K].first;
+        return candle_range(s, recent_[static_cast<std::size_t>(ago)]);
+    }
+    // On every bar before the lookback: TA-Lib's totals start `period` bars before it.
+    template <std::size_t... K>
+    void accumulate(int t, std::index_sequence<K...>) noexcept {
+        ((t >= R->lookback - R->averages[K].first.period
+              ? void(avg_[K].total += range_ago<K>(R->averages[K].second))
+              : void()),
+         ...);
+    }
+    // After evaluating a bar at or after the lookback: the window moves by one.
+    template <std::size_t... K>
+    void advance(std::index_sequence<K...>) noexcept {
+        ((avg_[K].total += range_ago<K>(R->averages[K].second) -
+                           range_ago<K>(R->averages[K].second + R->averages[K].first.period)),
+         ...);
     }
     CandleHistory recent_{};
     A avg_{};
