@@ -1,6 +1,7 @@
-// The LSTM-attention model, C++ (libtorch) next to python3-torch on the same
-// architecture, weights and shapes, one thread each, in the same run: batch-1
-// and batch-256 inference, one training step of batch 64, and 1,000 symbols
+// The LSTM-attention model, C++ (our fused inference kernel, and libtorch's
+// modules) next to python3-torch on the same architecture, weights and shapes,
+// one thread each, in the same run: batch-1, batch-256 and batch-1000
+// inference, one training step of batch 64 (libtorch), and 1,000 symbols
 // predicted in one batched call against 1,000 batch-1 calls.
 #include <benchmark/benchmark.h>
 
@@ -39,10 +40,10 @@ std::vector<float> input(std::size_t batch) {
     return x;
 }
 
-void forward(benchmark::State& state) {
+void forward(benchmark::State& state, pm::LstmEngine engine) {
     const auto b = static_cast<std::size_t>(state.range(0));
     const auto x = input(b);
-    for (auto _ : state) benchmark::DoNotOptimize(model().forward_raw(x, b));
+    for (auto _ : state) benchmark::DoNotOptimize(model().forward_raw(x, b, engine));
 }
 
 // 1,000 symbols one by one, as a service that predicts per symbol would.
@@ -94,6 +95,12 @@ public:
     }
 };
 
+std::string fmt_ms(double seconds) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f ms", seconds * 1e3);
+    return buf;
+}
+
 nlohmann::json python_reference() {
     if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) return {};
     const auto dir = std::filesystem::temp_directory_path() / ("pricecast-lstm-bench-" + std::to_string(::getpid()));
@@ -123,9 +130,13 @@ int main(int argc, char** argv) {
             ->Iterations(1)
             ->Repetitions(repetitions);
     };
-    reg("lstm/forward/batch:1", forward, 50)->Arg(1);
-    reg("lstm/forward/batch:256", forward, 5)->Arg(256);
-    reg("lstm/forward/batch:1000", forward, 3)->Arg(1000);
+    for (const auto engine : {pm::LstmEngine::kernel, pm::LstmEngine::libtorch}) {
+        const std::string tag = engine == pm::LstmEngine::kernel ? "lstm/kernel" : "lstm/libtorch";
+        auto fn = [engine](benchmark::State& s) { forward(s, engine); };
+        reg((tag + "/batch:1").c_str(), fn, 50)->Arg(1);
+        reg((tag + "/batch:256").c_str(), fn, 5)->Arg(256);
+        reg((tag + "/batch:1000").c_str(), fn, 3)->Arg(1000);
+    }
     reg("lstm/forward/1000_singly", forward_1000_singly, 1);
     reg("lstm/train/epoch_10x64", train_steps, 2);
     benchmark::Initialize(&argc, argv);
@@ -137,18 +148,28 @@ int main(int argc, char** argv) {
         return 0.0;
     };
     const auto py = python_reference();
-    auto row = [&](const char* what, double ours, const char* key) {
+    auto ms = [](double s) { return s > 0 ? fmt_ms(s) : std::string("-"); };
+    auto row = [&](const char* what, double kernel, double torch, const char* key) {
         const double ref = py.contains(key) ? py[key].get<double>() : 0.0;
-        std::printf("  %-30s %10.3f ms %10.3f ms %8.2f\n", what, ours * 1e3, ref * 1e3, ref > 0 ? ours / ref : 0.0);
+        auto ratio = [&](double x) {
+            char buf[32];
+            if (x > 0 && ref > 0) std::snprintf(buf, sizeof buf, "%.2fx", ref / x);
+            return x > 0 && ref > 0 ? std::string(buf) : std::string("-");
+        };
+        std::printf("  %-26s %12s %12s %12s %10s %10s\n", what, ms(kernel).c_str(), ms(torch).c_str(), ms(ref).c_str(),
+                    ratio(kernel).c_str(), ratio(torch).c_str());
     };
-    std::printf("\nLSTM(2x128) + MHA(8) + MLP on [B, 60, 40], one thread: C++ vs python3-torch, same weights\n");
-    std::printf("  %-30s %13s %13s %8s\n", "", "c++", "python", "ratio");
-    row("forward, batch 1", get("lstm/forward/batch:1/"), "forward_b1");
-    row("forward, batch 256", get("lstm/forward/batch:256/"), "forward_b256");
-    row("forward, batch 1000", get("lstm/forward/batch:1000/"), "forward_b1000");
-    row("training step, batch 64", get("lstm/train/epoch_10x64") / 10, "train_step_b64");
+    std::printf("\nLSTM(2x128) + MHA(8) + MLP on [B, 60, 40], one thread, same weights: time per call, and how\n"
+                "many times faster than python3-torch\n");
+    std::printf("  %-26s %12s %12s %12s %10s %10s\n", "", "kernel", "libtorch", "python", "kernel", "libtorch");
+    for (const char* b : {"1", "256", "1000"}) {
+        const std::string what = std::string("forward, batch ") + b;
+        row(what.c_str(), get(std::string("lstm/kernel/batch:") + b + "/"), get(std::string("lstm/libtorch/batch:") + b + "/"),
+            (std::string("forward_b") + b).c_str());
+    }
+    row("training step, batch 64", 0, get("lstm/train/epoch_10x64") / 10, "train_step_b64");
     if (py.empty()) std::printf("  (python3-torch not available: no reference column)\n");
-    const double batched = get("lstm/forward/batch:1000/"), singly = get("lstm/forward/1000_singly");
+    const double batched = get("lstm/kernel/batch:1000/"), singly = get("lstm/forward/1000_singly");
     std::printf("\n1,000 symbols: one batched call %.1f ms vs 1,000 batch-1 calls %.1f ms (%.1fx)\n", batched * 1e3,
                 singly * 1e3, batched > 0 ? singly / batched : 0.0);
     benchmark::Shutdown();

@@ -58,13 +58,16 @@ void expect_parity(const LstmConfig& cfg) {
     const auto out = run("/usr/bin/python3 " + std::string(PRICECAST_TEST_DATA) + "/../oracles/lstm_oracle.py " + dir.string());
     ASSERT_EQ(out.rfind("FAILED", 0), std::string::npos) << out;
     const auto py = nlohmann::json::parse(out);
-    const auto ours = model.forward_raw(x, n);
     ASSERT_EQ(py.size(), n);
-    double worst = 0;
-    for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t c = 0; c < kClasses; ++c) worst = std::max(worst, std::abs(py[i][c].template get<double>() - ours[i][c]));
-    std::printf("parity hidden=%zu width=%zu steps=%zu: max |p_c++ - p_python| = %.2e\n", cfg.hidden, cfg.width, cfg.steps, worst);
-    EXPECT_LT(worst, 1e-5);
+    for (const auto engine : {LstmEngine::kernel, LstmEngine::libtorch}) {
+        const auto ours = model.forward_raw(x, n, engine);
+        double worst = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t c = 0; c < kClasses; ++c) worst = std::max(worst, std::abs(py[i][c].template get<double>() - ours[i][c]));
+        std::printf("parity (%s) hidden=%zu width=%zu steps=%zu: max |p_c++ - p_python| = %.2e\n",
+                    engine == LstmEngine::kernel ? "kernel" : "libtorch", cfg.hidden, cfg.width, cfg.steps, worst);
+        EXPECT_LT(worst, 1e-5);
+    }
 }
 
 TEST(LstmParity, SameWeightsSameProbabilitiesAsPythonTorch) {
@@ -75,6 +78,26 @@ TEST(LstmParity, SameWeightsSameProbabilitiesAsPythonTorch) {
     LstmConfig small;
     small.width = 5, small.steps = 12, small.hidden = 16, small.heads = 4, small.head_hidden = 8;
     expect_parity(small);
+}
+
+// The kernel gives each sample the same probabilities bit for bit whichever
+// batch it is in (batch sizes across its 12-sample blocks and 6-row tiles).
+TEST(LstmKernel, ASamplesProbabilitiesDoNotDependOnItsBatch) {
+    LstmConfig cfg;
+    cfg.width = 7, cfg.steps = 9, cfg.hidden = 20, cfg.heads = 4, cfg.head_hidden = 12;  // sizes off every tile width
+    LstmAttentionModel model(cfg);
+    const std::size_t n = 37;
+    const auto x = random_input(n, cfg, 11);
+    const auto all = model.forward_raw(x, n);
+    const std::size_t per = cfg.steps * cfg.width;
+    for (const std::size_t batch : {1, 3, 5, 16, 17}) {
+        for (std::size_t from = 0; from + batch <= n; from += batch) {
+            const std::vector<float> part(x.begin() + static_cast<std::ptrdiff_t>(from * per),
+                                          x.begin() + static_cast<std::ptrdiff_t>((from + batch) * per));
+            const auto p = model.forward_raw(part, batch);
+            for (std::size_t i = 0; i < batch; ++i) ASSERT_EQ(p[i], all[from + i]) << "sample " << from + i << " in a batch of " << batch;
+        }
+    }
 }
 
 // A sequence task: the class is the sign of the last five values of feature 0
@@ -126,6 +149,13 @@ TEST(Lstm, SaveLoadAndSeedsReproduceExactly) {
     b.fit(train, valid, {});
     const auto pa = a.predict_proba(test), pb = b.predict_proba(test);
     EXPECT_EQ(pa, pb) << "same data and seed, same model";
+    {  // trained weights: the kernel still agrees with libtorch's modules
+        const std::vector<float> x(test.values.begin(), test.values.end());
+        const auto kernel = a.forward_raw(x, test.size(), LstmEngine::kernel);
+        const auto torch = a.forward_raw(x, test.size(), LstmEngine::libtorch);
+        for (std::size_t i = 0; i < test.size(); ++i)
+            for (std::size_t c = 0; c < kClasses; ++c) EXPECT_NEAR(kernel[i][c], torch[i][c], 1e-5) << "sample " << i;
+    }
     const auto dir = temp_dir("saved");
     a.save(dir);
     const auto back = load_lstm(dir);

@@ -1,5 +1,7 @@
 #include "models/lstm.hpp"
 
+#include "models/lstm_kernel.hpp"
+
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -63,7 +65,19 @@ torch::Tensor labels_of(const SampleSet& s) {
 
 struct LstmAttentionModel::Net {
     Network module;
+    std::unique_ptr<LstmAttentionKernel> kernel;
 };
+
+void LstmAttentionModel::weights_changed() {
+    NamedParameters params;
+    std::vector<torch::Tensor> keep;  // contiguous float32 copies where a parameter is not one already
+    for (const auto& item : net_->module->named_parameters()) {
+        keep.push_back(item.value().detach().to(torch::kFloat32).contiguous());
+        params.emplace(item.key(), std::span<const float>(keep.back().data_ptr<float>(), static_cast<std::size_t>(keep.back().numel())));
+    }
+    const LstmShape shape{cfg_.width, cfg_.steps, cfg_.hidden, cfg_.layers, cfg_.heads, cfg_.head_hidden};
+    net_->kernel = std::make_unique<LstmAttentionKernel>(shape, params);
+}
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(LstmConfig, width, steps, hidden, layers, heads, head_hidden, dropout,
                                                 head_dropout, learning_rate, weight_decay, batch_size, max_epochs,
@@ -76,7 +90,8 @@ LstmConfig LstmConfig::from_json(const nlohmann::json& j) { return j.get<LstmCon
 LstmAttentionModel::LstmAttentionModel(LstmConfig cfg) : cfg_(std::move(cfg)) {
     if (cfg_.width > 0) {
         torch::manual_seed(cfg_.seed);
-        net_ = std::make_unique<Net>(Net{Network(cfg_)});
+        net_ = std::make_unique<Net>(Net{Network(cfg_), nullptr});
+        weights_changed();
     }
 }
 LstmAttentionModel::~LstmAttentionModel() = default;
@@ -87,7 +102,7 @@ void LstmAttentionModel::fit(const SampleSet& train_raw, const SampleSet& valid_
     torch::set_num_threads(cfg_.threads);
     cfg_.width = train_raw.width;
     torch::manual_seed(cfg_.seed);
-    net_ = std::make_unique<Net>(Net{Network(cfg_)});
+    net_ = std::make_unique<Net>(Net{Network(cfg_), nullptr});
     auto& net = net_->module;
 
     scaler_.fit(train_raw);
@@ -153,11 +168,14 @@ void LstmAttentionModel::fit(const SampleSet& train_raw, const SampleSet& valid_
         auto params = net->parameters();
         for (std::size_t i = 0; i < params.size() && i < best_state.size(); ++i) params[i].copy_(best_state[i]);
     }
+    weights_changed();
     summary_ = {{"epochs", std::min(epoch, cfg_.max_epochs)}, {"best_loss", best}, {"final_lr", lr}};
 }
 
-std::vector<ClassProbs> LstmAttentionModel::forward_raw(const std::vector<float>& input, std::size_t n) const {
+std::vector<ClassProbs> LstmAttentionModel::forward_raw(const std::vector<float>& input, std::size_t n,
+                                                        LstmEngine engine) const {
     if (!net_) throw std::logic_error("LSTM used before fit or load");
+    if (engine == LstmEngine::kernel) return net_->kernel->forward(input, n);
     // Inference mode skips autograd bookkeeping (version counters, views)
     // that no_grad still keeps: the tensors here never meet training.
     c10::InferenceMode inference;
@@ -220,6 +238,7 @@ std::unique_ptr<Model> load_lstm(const std::filesystem::path& dir) {
         if (j.at("kind") != "lstm") throw std::runtime_error((dir / "model.json").string() + ": not an LSTM model");
         auto m = std::make_unique<LstmAttentionModel>(LstmConfig::from_json(j.at("config")));
         torch::load(m->net_->module, (dir / "weights.pt").string());
+        m->weights_changed();
         m->scaler_ = StandardScaler::from_json(j.at("scaler"));
         m->summary_ = j.value("training", nlohmann::json::object());
         return m;

@@ -34,6 +34,11 @@ struct LstmConfig {
     static LstmConfig from_json(const nlohmann::json& j);
 };
 
+// Who runs inference: our fused kernel (models/lstm_kernel.hpp, the default and
+// what every service uses) or libtorch's modules (the training graph; kept for
+// checking the kernel and for the benchmark's comparison).
+enum class LstmEngine { kernel, libtorch };
+
 class LstmAttentionModel final : public Model {
 public:
     explicit LstmAttentionModel(LstmConfig cfg);
@@ -52,11 +57,13 @@ public:
     void export_parameters(const std::filesystem::path& dir) const;
     // Probabilities on an unscaled input [n, steps, width] without the scaler
     // (the architecture alone, as the parity check runs it).
-    std::vector<ClassProbs> forward_raw(const std::vector<float>& input, std::size_t n) const;
+    std::vector<ClassProbs> forward_raw(const std::vector<float>& input, std::size_t n,
+                                        LstmEngine engine = LstmEngine::kernel) const;
 
 private:
     friend std::unique_ptr<Model> load_lstm(const std::filesystem::path& dir);
     struct Net;
+    void weights_changed();  // rebuilds the inference kernel from the module's parameters
     LstmConfig cfg_;
     std::unique_ptr<Net> net_;
     StandardScaler scaler_;
