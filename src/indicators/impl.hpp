@@ -134,10 +134,13 @@ class WindowSum {
 public:
     WindowSum() = default;
     explicit WindowSum(std::size_t period, bool drift_fix = true) : win_(period), drift_fix_(drift_fix) {}
+    // The sum goes through a local: win_.push() stores a double, which the
+    // compiler must otherwise assume may be sum_ and reload it.
     void push(double v) noexcept {
-        if (win_.full()) sum_ -= win_.oldest();
+        double s = sum_;
+        if (win_.full()) s -= win_.oldest();
         win_.push(v);
-        sum_ += v;
+        sum_ = s + v;
         if (drift_fix_ && ++since_exact_ >= win_.capacity() * 64) resum();
     }
     double sum() const noexcept { return sum_; }

@@ -19,6 +19,7 @@ MovingAverage::MovingAverage(MaType type, int period) {
         case MaType::mama: kernel_ = MamaState(0.5, 0.05); break;
         case MaType::t3: kernel_ = T3State(period, 0.7); break;
     }
+    value_ = std::visit([](const auto& k) { return k.value(); }, kernel_);
 }
 
 MaType ma_type(double param) {

@@ -257,28 +257,42 @@ private:
 };
 
 // TA-Lib's MA(matype): one object for whichever average a parameter selects.
+// The kernel's value is taken in the same dispatch as its update and kept, so
+// composites that read it several times per bar (MACDEXT, STOCH, APO) pay one
+// visit per bar, not one per read.
 class MovingAverage {
 public:
     MovingAverage() = default;
     MovingAverage(MaType type, int period);
     bool update(double x) noexcept {
-        return std::visit([x](auto& k) { return k.update(x); }, kernel_);
+        return std::visit(
+            [this, x](auto& k) {
+                const bool ready = k.update(x);
+                value_ = k.value();
+                return ready;
+            },
+            kernel_);
     }
-    double value() const noexcept {
-        return std::visit([](const auto& k) { return k.value(); }, kernel_);
-    }
+    double value() const noexcept { return value_; }
     int lookback() const noexcept {
         return std::visit([](const auto& k) { return k.lookback(); }, kernel_);
     }
+    // value_ is derived from the kernel, so it is not saved but recomputed.
     template <class V>
     void fields(V& v) {
-        std::visit([&v](auto& k) { k.fields(v); }, kernel_);
+        std::visit(
+            [this, &v](auto& k) {
+                k.fields(v);
+                value_ = k.value();
+            },
+            kernel_);
     }
 
 private:
     std::variant<SmaState, EmaState, WmaState, MultiEmaState<2>, MultiEmaState<3>, TrimaState, KamaState, MamaState,
                  T3State>
         kernel_;
+    double value_ = 0;
 };
 
 // Throws IndicatorError for a matype outside TA-Lib's list.
