@@ -1,6 +1,7 @@
 // Internals shared by the indicator families (not part of the public API).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -105,6 +106,16 @@ public:
     }
     // Once full, the oldest value sits where the next push writes.
     const T& oldest() const noexcept { return full() ? buf_[head_] : ago(size_ - 1); }
+    // Calls f(value) from the oldest value to the newest: the same order as
+    // ago(size()-1) ... ago(0), as two contiguous runs instead of a wrap test
+    // per value, for the indicators that loop over their whole window.
+    template <class F>
+    void for_each(F&& f) const noexcept {
+        const std::size_t start = head_ >= size_ ? head_ - size_ : head_ + cap_ - size_;
+        const std::size_t first_run = std::min(size_, cap_ - start);
+        for (std::size_t i = 0; i < first_run; ++i) f(buf_[start + i]);
+        for (std::size_t i = 0; i < size_ - first_run; ++i) f(buf_[i]);
+    }
     std::size_t size() const noexcept { return size_; }
     std::size_t capacity() const noexcept { return cap_; }
     bool full() const noexcept { return size_ == cap_; }
@@ -155,7 +166,7 @@ private:
     [[gnu::cold, gnu::noinline]] void resum() noexcept {
         since_exact_ = 0;
         double s = 0;
-        for (std::size_t k = win_.size(); k-- > 0;) s += win_.ago(k);
+        win_.for_each([&s](double x) { s += x; });
         sum_ = s;
     }
     Window<double> win_;

@@ -110,8 +110,10 @@ public:
             loss_ *= (period_ - 1);
             gain_ *= (period_ - 1);
         }
-        if (change < 0) loss_ -= change;
-        else gain_ += change;
+        // min/max instead of a branch on the sign, which is a coin toss on real
+        // prices; adding or subtracting +0.0 leaves the non-negative sums as they are.
+        loss_ -= std::min(change, 0.0);
+        gain_ += std::max(change, 0.0);
         if (changes < period_) return false;
         loss_ /= period_;
         gain_ /= period_;
@@ -321,10 +323,10 @@ private:
         tp_.push(last);
         if (!tp_.full()) return;
         double avg = 0;
-        for (std::size_t j = tp_.size(); j-- > 0;) avg += tp_.ago(j);
+        tp_.for_each([&avg](double x) { avg += x; });
         avg /= period_;
         double dev = 0;
-        for (std::size_t j = tp_.size(); j-- > 0;) dev += std::abs(tp_.ago(j) - avg);
+        tp_.for_each([&dev, avg](double x) { dev += std::abs(x - avg); });
         const double d = last - avg;
         out_[0] = (d != 0.0 && dev != 0.0) ? d / (0.015 * (dev / period_)) : 0.0;
     }
