@@ -23,14 +23,11 @@ public:
             minus_ -= minus_ / period_;
             plus_ -= plus_ / period_;
         }
-        // The bar's direction is a coin toss on real prices, so it selects by
-        // multiplying by 0 or 1 instead of branching (the compiler turns a ?:
-        // here back into a branch); adding the +-0.0 of a rejected move leaves
-        // a sum exactly as it is.
+        // The bar's direction is a coin toss on real prices: select, do not branch.
         const bool minus_move = (diff_m > 0) & (diff_p < diff_m);
         const bool plus_move = !minus_move & (diff_p > 0) & (diff_p > diff_m);
-        minus_ += diff_m * static_cast<double>(minus_move);
-        plus_ += diff_p * static_cast<double>(plus_move);
+        minus_ = select(minus_move, minus_ + diff_m, minus_);
+        plus_ = select(plus_move, plus_ + diff_p, plus_);
         tr_ = smoothing ? tr_ - (tr_ / period_) + tr : tr_ + tr;
     }
     // Bars seen; DM sums are complete from bar period-1, DI from bar period.

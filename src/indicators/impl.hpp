@@ -2,8 +2,10 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <limits>
 #include <memory>
 #include <utility>
@@ -65,6 +67,20 @@ inline double true_range(double high, double low, double prev_close) noexcept {
     if (std::abs(high - prev_close) > r) r = std::abs(high - prev_close);
     if (std::abs(low - prev_close) > r) r = std::abs(low - prev_close);
     return r;
+}
+
+// a when c holds, else b, by masking bits: for conditions that are coin tosses
+// on real prices (a bar up or down, a new high), where a branch would be
+// mispredicted about every other bar. GCC turns a plain ?: on doubles back
+// into a branch; it leaves this alone.
+inline double select(bool c, double a, double b) noexcept {
+    const std::uint64_t mask = std::uint64_t{0} - static_cast<std::uint64_t>(c);
+    return std::bit_cast<double>((std::bit_cast<std::uint64_t>(a) & mask) | (std::bit_cast<std::uint64_t>(b) & ~mask));
+}
+// The same for an index.
+inline std::size_t select(bool c, std::size_t a, std::size_t b) noexcept {
+    const std::size_t mask = std::size_t{0} - static_cast<std::size_t>(c);
+    return (a & mask) | (b & ~mask);
 }
 
 // TA-Lib's TA_IS_ZERO / TA_IS_ZERO_OR_NEG.
@@ -179,8 +195,8 @@ private:
 // Gil-Werman): the stream is cut into blocks of `period` values; the window is
 // the tail of the previous block, whose suffix extremes are computed once when
 // it completes, plus the head of the current block, whose extreme runs along.
-// A push is two compare-and-selects with no data-dependent branch, where a
-// monotonic deque mispredicts its pop loop about once per push.
+// A push is a store and two comparisons, where a monotonic deque runs a pop
+// loop a data-dependent number of times (a mispredicted exit most pushes).
 // On ties the newest occurrence wins, or with EarliestTie the oldest one still
 // in the window (what TA-Lib's rescans pick in MAXINDEX/MININDEX/MINMAXINDEX).
 template <bool IsMax, bool EarliestTie = false>
@@ -192,7 +208,7 @@ public:
     void push(double v) noexcept {
         const std::size_t today = count_++;
         block_[pos_] = v;
-        if (pos_ == 0 || newer_wins(v, head_.second)) head_ = {today, v};
+        if (newer_wins(v, head_.second)) head_ = {today, v};
         // suffix_[period] is a sentinel every value beats, for a window that is
         // the current block alone (and before the first block completes).
         const Entry& tail = suffix_[pos_ + 1];
@@ -222,9 +238,14 @@ private:
         const std::size_t start = count_ - block_.size();
         for (std::size_t j = block_.size(); j-- > 0;) {
             const Entry& later = suffix_[j + 1];
-            suffix_[j] = newer_wins(later.second, block_[j]) ? later : Entry{start + j, block_[j]};
+            suffix_[j] = pick(newer_wins(later.second, block_[j]), later, {start + j, block_[j]});
         }
         pos_ = 0;
+        head_ = {0, kWorst};  // the next value starts the new block's head
+    }
+    // Which value wins is a coin toss on real prices: select, do not branch.
+    static Entry pick(bool c, const Entry& a, const Entry& b) noexcept {
+        return {select(c, a.first, b.first), select(c, a.second, b.second)};
     }
 
     std::vector<double> block_ = std::vector<double>(1);

@@ -441,8 +441,9 @@ private:
         const double change = tp - prev_;
         prev_ = tp;
         tp *= b.volume;
-        pos_.push(change > 0 ? tp : 0.0);
-        neg_.push(change < 0 ? tp : 0.0);
+        // The direction is a coin toss on real prices: select, do not branch.
+        pos_.push(select(change > 0, tp, 0.0));
+        neg_.push(select(change < 0, tp, 0.0));
         if (!pos_.full()) return;
         const double total = pos_.sum() + neg_.sum();
         out_[0] = total < 1.0 ? 0.0 : 100.0 * (pos_.sum() / total);

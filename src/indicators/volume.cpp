@@ -39,10 +39,10 @@ private:
         if (!started_) {
             obv_ = b.volume;
             started_ = true;
-        } else if (b.close > prev_) {
-            obv_ += b.volume;
-        } else if (b.close < prev_) {
-            obv_ -= b.volume;
+        } else {
+            // Up or down is a coin toss on real prices: select, do not branch.
+            const double moved = select(b.close > prev_, obv_ + b.volume, obv_ - b.volume);
+            obv_ = select(b.close != prev_, moved, obv_);
         }
         prev_ = b.close;
         out_[0] = obv_;
