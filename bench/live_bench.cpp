@@ -710,11 +710,11 @@ void python_table() {
     const auto py = python_per_bar(bars, kTimedFrom, *model);
     const double n = static_cast<double>(kBars - static_cast<long>(kTimedFrom));
     std::printf("\n4. The original design's Python pipeline against ours: the same bars, the same LSTM-attention weights,\n");
-    std::printf("   torch at 1 thread on both sides (set_num_threads(1) in python3-torch, LstmConfig::threads = 1 in libtorch)\n");
+    std::printf("   one thread for the model on both sides (set_num_threads(1) in python3-torch; our LSTM kernel is single-threaded)\n");
     std::printf("   python: per bar, pandas recomputes SMA 5/20, EMA 12/26, MACD, RSI 14, Bollinger over the symbol's last\n");
     std::printf("     100 bars, then a batch-1 python3-torch forward. Its per-bar cost does not depend on how many symbols\n");
     std::printf("     close together, so for the services rows it runs on the first few symbols' bars of the same market\n");
-    std::printf("   c++ bar by bar (the old row): features::Pipeline + a batch-1 libtorch forward per bar, one symbol\n");
+    std::printf("   c++ bar by bar (the old row): features::Pipeline + a batch-1 forward (our LSTM kernel) per bar, one symbol\n");
     std::printf("   c++ services: price -> sentiment -> features -> inference services on the in-process bus, the same\n");
     std::printf("     indicators, every symbol's close predicted in one batched call; bars/s over closes %zu on, end to end\n",
                 kTimedFrom);
