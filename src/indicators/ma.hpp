@@ -265,13 +265,12 @@ public:
     MovingAverage() = default;
     MovingAverage(MaType type, int period);
     bool update(double x) noexcept {
-        return std::visit(
-            [this, x](auto& k) {
-                const bool ready = k.update(x);
-                value_ = k.value();
-                return ready;
-            },
-            kernel_);
+        bool ready = false;
+        dispatch([this, x, &ready](auto& k) {
+            ready = k.update(x);
+            value_ = k.value();
+        });
+        return ready;
     }
     double value() const noexcept { return value_; }
     int lookback() const noexcept {
@@ -289,9 +288,22 @@ public:
     }
 
 private:
-    std::variant<SmaState, EmaState, WmaState, MultiEmaState<2>, MultiEmaState<3>, TrimaState, KamaState, MamaState,
-                 T3State>
-        kernel_;
+    // std::visit calls one out-of-line jump table shared by every average in
+    // the process, so its indirect jump sees all their types. This chain of
+    // index tests is inlined into each caller instead, where the type never
+    // changes and the tests are always predicted.
+    template <class F>
+    [[gnu::always_inline]] void dispatch(F&& f) noexcept {
+        dispatch(f, std::make_index_sequence<std::variant_size_v<Kernel>>{});
+    }
+    template <class F, std::size_t... I>
+    [[gnu::always_inline]] void dispatch(F& f, std::index_sequence<I...>) noexcept {
+        ((kernel_.index() == I ? (f(*std::get_if<I>(&kernel_)), true) : false) || ...);
+    }
+
+    using Kernel = std::variant<SmaState, EmaState, WmaState, MultiEmaState<2>, MultiEmaState<3>, TrimaState,
+                                KamaState, MamaState, T3State>;
+    Kernel kernel_;
     double value_ = 0;
 };
 
