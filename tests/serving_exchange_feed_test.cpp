@@ -121,6 +121,20 @@ TEST(KlineFeedConfig, BadSettingsAreClearErrors) {
     EXPECT_THROW(make("ws://127.0.0.1:1/", "minutes"), sv::FeedError);
     EXPECT_NO_THROW(make("ws://127.0.0.1:1/", "s"));
     EXPECT_NO_THROW(make("wss://stream.example.com/ws", "ms"));
+    auto expect_url_error = [&](const std::string& url, const std::string& names) {
+        try {
+            make(url, "ms");
+            ADD_FAILURE() << "accepted " << url;
+        } catch (const sv::FeedError& e) {
+            EXPECT_NE(std::string(e.what()).find(names), std::string::npos) << e.what();
+        }
+    };
+    expect_url_error("ws://[::1/ws", "unclosed '['");
+    expect_url_error("ws://[::1]9000/ws", "text after its ']'");
+    expect_url_error("ws://127.0.0.1:http/ws", "port that is not a number");
+    expect_url_error("ws://:9000/ws", "no host");
+    EXPECT_NO_THROW(make("ws://[::1]:9000/ws", "ms"));
+    EXPECT_NO_THROW(make("wss://[2001:db8::1]/ws", "ms"));
 }
 
 std::filesystem::path test_cert() { return pc::test::test_data() / "tls" / "localhost.crt"; }
@@ -154,6 +168,10 @@ std::unique_ptr<ssl::context> server_tls() {
     ctx->use_private_key_file((dir / "localhost.key").string(), ssl::context::pem);
     return ctx;
 }
+
+// A script line that makes the server go quiet with the connection open, as a
+// peer that vanished without closing does, until the client drops it.
+const std::string kSilence = "<silence>";
 
 // Serves one connection per script: each reads the subscribe message, sends
 // its script and closes (the last stays open until the test ends). With a TLS
@@ -209,7 +227,13 @@ private:
             std::lock_guard lock(mutex_);
             subscriptions_.push_back(beast::buffers_to_string(buffer.data()));
         }
-        for (const auto& m : script) ws.write(asio::buffer(m), ec);
+        for (const auto& m : script) {
+            if (m == kSilence) {
+                ws.read(buffer, ec);  // returns once the client gives up on the connection
+                return true;
+            }
+            ws.write(asio::buffer(m), ec);
+        }
         if (!last) {
             ws.close(beast::websocket::close_code::going_away, ec);
             return true;
@@ -294,6 +318,37 @@ TEST(KlineFeed, PublishesClosedKlinesAcrossAReconnectOnce) {
     const auto subscriptions = server.subscriptions();
     ASSERT_EQ(subscriptions.size(), 2u);
     EXPECT_EQ(subscriptions[1], subscribe);
+}
+
+TEST(KlineFeed, ASilentConnectionIsTakenAsDeadAndReconnected) {
+    const std::int64_t m = 60'000;
+    ReplayServer server({{kline("BTCUSDT", kT0, "100.75", true), kSilence}, {kline("BTCUSDT", kT0 + m, "101", true)}});
+    auto bus = pc::bus::make_in_process_bus();
+    LogCapture log;
+    sv::KlineFeed feed(*bus, {.url = "ws://127.0.0.1:" + std::to_string(server.port()) + "/ws",
+                              .subscribe = {"{}"},
+                              .reconnect_delay = 50ms,
+                              .idle_timeout = 300ms});
+    const auto got = run_feed(*bus, feed, 2);
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[1].open_time, (kT0 + m) * 1'000'000);
+    EXPECT_EQ(feed.connections(), 2u);
+    EXPECT_NE(log.text().find("no message for 0.3 s; taking the connection as dead"), std::string::npos) << log.text();
+}
+
+TEST(KlineFeed, ReadsAnIpv6LiteralUrl) {
+    std::unique_ptr<ReplayServer> server;
+    try {
+        server = std::make_unique<ReplayServer>(std::vector<std::vector<std::string>>{{kline("BTCUSDT", kT0, "100.75", true)}},
+                                                nullptr, "::1");
+    } catch (const std::exception& e) {
+        GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
+    }
+    auto bus = pc::bus::make_in_process_bus();
+    sv::KlineFeed feed(*bus, {.url = "ws://[::1]:" + std::to_string(server->port()) + "/ws", .subscribe = {"{}"}});
+    const auto got = run_feed(*bus, feed, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].symbol, "BTCUSDT");
 }
 
 TEST(KlineFeedTls, PublishesOverWssWithTheCaFile) {

@@ -102,6 +102,8 @@ serving::KlineFeedOptions feed_options(const Config& cfg, const std::string& url
     serving::KlineFeedOptions f{.url = url, .subscribe = cfg.strings("serve.feed_subscribe")};
     f.time_unit = cfg.string("serve.feed_time_unit");
     f.ca_file = cfg.string("serve.feed_ca_file");
+    f.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(cfg.duration("serve.feed_idle_timeout")));
     try {
         for (const auto& a : cfg.strings("serve.feed_fields")) f.fields.set(a);
         serving::check(f);

@@ -53,6 +53,9 @@ const std::vector<ConfigKey>& config_keys() {
         {"serve.feed_time_unit", T::string, R"("ms")", "unit of the feed's open_time: s, ms, us or ns"},
         {"serve.feed_ca_file", T::string, R"("")",
          "PEM file of the CA certificates a wss:// feed trusts (a private CA); \"\" = the system's CAs"},
+        {"serve.feed_idle_timeout", T::duration, R"("2m")",
+         "a feed connection that delivers nothing for this long is taken as dead and reconnected; raise it for a "
+         "feed that sends only closed bars of long intervals (e.g. \"2h\" for hourly bars)"},
         {"serve.window", T::integer, "60", "feature vectors kept per symbol for sequence models"},
         {"serve.ab_mode", T::string, R"("shadow")",
          "a loaded challenger: \"shadow\" = predicts on every symbol, logged, never served; \"split\" = served for "

@@ -12,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <filesystem>
@@ -90,6 +91,7 @@ struct Endpoint {
 };
 
 // ws[s]://host[:port]/path; the port defaults to 80 for ws and 443 for wss.
+// An IPv6 literal host is written in brackets: ws://[::1]:9000/path.
 Endpoint split_url(const std::string& url) {
     Endpoint e;
     std::string_view rest(url);
@@ -102,12 +104,26 @@ Endpoint split_url(const std::string& url) {
         throw FeedError("feed url must start with ws:// or wss://: " + url);
     }
     const auto slash = rest.find('/');
-    const std::string_view authority = rest.substr(0, slash);
+    std::string_view authority = rest.substr(0, slash);
     e.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-    const auto colon = authority.rfind(':');
-    e.host = authority.substr(0, colon);
-    e.port = colon == std::string_view::npos ? (e.tls ? "443" : "80") : authority.substr(colon + 1);
+    std::string_view port;
+    if (authority.starts_with('[')) {
+        const auto close = authority.find(']');
+        if (close == std::string_view::npos) throw FeedError("feed url has an unclosed '[' in its host: " + url);
+        e.host = authority.substr(1, close - 1);
+        const auto after = authority.substr(close + 1);
+        if (!after.empty() && !after.starts_with(':')) throw FeedError("feed url has text after its ']': " + url);
+        port = after.empty() ? std::string_view() : after.substr(1);
+        if (after.empty()) port = e.tls ? "443" : "80";
+    } else {
+        const auto colon = authority.rfind(':');
+        e.host = authority.substr(0, colon);
+        port = colon == std::string_view::npos ? (e.tls ? "443" : "80") : authority.substr(colon + 1);
+    }
+    e.port = port;
     if (e.host.empty() || e.port.empty()) throw FeedError("feed url has no host or port: " + url);
+    if (!std::all_of(e.port.begin(), e.port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        throw FeedError("feed url has a port that is not a number: " + url);
     return e;
 }
 
@@ -155,6 +171,38 @@ void start_tls(TlsSocket& ws, const std::string& host) {
     ws.next_layer().handshake(ssl::stream_base::client, ec);
     if (ec) throw FeedError(fmt::format("TLS handshake with {} failed: {}", host, tls_failure(ssl, ec)));
 }
+
+// Shuts the socket down when nothing has been read for `timeout` (zero: never),
+// which ends a blocked read: a peer that vanished without closing (a dropped
+// NAT entry, a hung server) is noticed and the feed reconnects.
+class IdleWatch {
+public:
+    IdleWatch(int fd, std::chrono::milliseconds timeout) : timeout_(timeout) {
+        if (timeout.count() <= 0) return;
+        heard();
+        thread_ = std::jthread([this, fd](std::stop_token stop) {
+            std::mutex m;
+            std::condition_variable_any cv;
+            std::unique_lock lock(m);
+            while (!cv.wait_for(lock, stop, timeout_ / 4 + std::chrono::milliseconds(1), [] { return false; }) &&
+                   !stop.stop_requested())
+                if (Clock::now().time_since_epoch().count() - last_.load() > std::chrono::nanoseconds(timeout_).count()) {
+                    expired_ = true;
+                    ::shutdown(fd, SHUT_RDWR);
+                    return;
+                }
+        });
+    }
+    void heard() { last_ = Clock::now().time_since_epoch().count(); }
+    bool expired() const { return expired_; }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    std::chrono::milliseconds timeout_;
+    std::atomic<Clock::rep> last_{0};
+    std::atomic<bool> expired_{false};
+    std::jthread thread_;  // last: joined before the members it reads go
+};
 
 }  // namespace
 
@@ -259,16 +307,26 @@ void KlineFeed::session(WebSocket& ws, std::stop_token stop) {
     asio::connect(socket, resolver.resolve(host_, port_));
     const auto fd = socket.native_handle();
     std::stop_callback on_stop(stop, [fd] { ::shutdown(fd, SHUT_RDWR); });
-    start_tls(ws, host_);
-    ws.handshake(host_ + ":" + port_, target_);
-    ++connections_;
-    spdlog::info("feed {}: connected", options_.url);
-    for (const auto& s : options_.subscribe) ws.write(asio::buffer(s));
-    beast::flat_buffer buffer;
-    while (!stop.stop_requested()) {
-        ws.read(buffer);
-        handle(beast::buffers_to_string(buffer.data()));
-        buffer.consume(buffer.size());
+    IdleWatch idle(fd, options_.idle_timeout);
+    try {
+        start_tls(ws, host_);
+        // The Host header writes an IPv6 literal in brackets, as the URL did.
+        ws.handshake((host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_) + ":" + port_, target_);
+        ++connections_;
+        spdlog::info("feed {}: connected", options_.url);
+        for (const auto& s : options_.subscribe) ws.write(asio::buffer(s));
+        beast::flat_buffer buffer;
+        while (!stop.stop_requested()) {
+            ws.read(buffer);
+            idle.heard();
+            handle(beast::buffers_to_string(buffer.data()));
+            buffer.consume(buffer.size());
+        }
+    } catch (const std::exception&) {
+        if (idle.expired() && !stop.stop_requested())
+            throw FeedError(fmt::format("no message for {} s; taking the connection as dead",
+                                        std::chrono::duration<double>(options_.idle_timeout).count()));
+        throw;
     }
 }
 

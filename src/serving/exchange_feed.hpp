@@ -8,8 +8,9 @@
 //    "h":"37010.0","l":"36990.5","c":"37005.2","v":"12.5","n":310,"x":true}}
 //
 // Bad messages are counted and logged with the field named; the feed keeps
-// reading. A dropped connection is re-established after `reconnect_delay`;
-// a kline the exchange sends again after a reconnect is published once.
+// reading. A dropped connection, or one silent for `idle_timeout`, is
+// re-established after `reconnect_delay`; a kline the exchange sends again
+// after a reconnect is published once.
 //
 // wss:// verifies the exchange's certificate chain (the system's CAs, or
 // `ca_file` for a private CA) and that it names the URL's host.
@@ -60,12 +61,15 @@ struct KlineFields {
 };
 
 struct KlineFeedOptions {
-    std::string url;                     // ws://host[:port]/path or wss://host[:port]/path
+    std::string url;  // ws://host[:port]/path or wss://host[:port]/path; IPv6 host in brackets
     std::vector<std::string> subscribe = {};  // text messages sent after each connect
     KlineFields fields = {};
     std::string time_unit = "ms";  // of open_time: s, ms, us or ns
     Duration interval = 60'000'000'000;
     std::chrono::milliseconds reconnect_delay{1000};
+    // A connection that delivers nothing for this long is taken as dead and
+    // re-established; zero: wait forever.
+    std::chrono::milliseconds idle_timeout{120'000};
     std::string ca_file = {};  // PEM certificates wss:// trusts; empty: the system's CAs
 };
 
