@@ -2,6 +2,8 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -16,26 +18,44 @@ std::string format_default(const indicators::ParamSpec& p) {
     return p.integer ? fmt::format("{}", static_cast<long long>(p.default_value)) : fmt::format("{}", p.default_value);
 }
 
-void append(std::string& list, const std::string& item) {
-    if (!list.empty()) list += ',';
-    list += item;
+constexpr std::size_t kParamsWidth = 44;
+
+// The items joined by commas, broken after a comma into lines of at most
+// `width` characters (an item longer than that gets a line of its own), so
+// that long parameter lists (SAREXT, MACDEXT) stay inside their column.
+std::vector<std::string> wrap(const std::vector<std::string>& items, std::size_t width) {
+    std::vector<std::string> lines(1);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const std::string item = items[i] + (i + 1 < items.size() ? "," : "");
+        if (!lines.back().empty() && lines.back().size() + item.size() > width) lines.emplace_back();
+        lines.back() += item;
+    }
+    return lines;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string r;
+    for (const auto& item : items) r += (r.empty() ? "" : ",") + item;
+    return r;
 }
 
 void list(const std::string& group, bool names_only) {
+    const std::string row = "{:<22} {:<10} {:<" + std::to_string(kParamsWidth) + "} {:<30} {}\n";
     if (!names_only)
-        std::cout << fmt::format("{:<22} {:<10} {:<44} {:<30} {}\n", "name", "group", "parameters (defaults)",
-                                 "outputs", "lookback");
+        std::cout << fmt::format(fmt::runtime(row), "name", "group", "parameters (defaults)", "outputs", "lookback");
     for (const auto& s : indicators::registry()) {
         if (!group.empty() && indicators::to_string(s.group) != group) continue;
         if (names_only) {
             std::cout << s.name << "\n";
             continue;
         }
-        std::string params, outputs;
-        for (const auto& p : s.params) append(params, p.name + "=" + format_default(p));
-        for (const auto& o : s.outputs) append(outputs, o);
-        std::cout << fmt::format("{:<22} {:<10} {:<44} {:<30} {}\n", s.name, indicators::to_string(s.group), params,
-                                 outputs, indicators::parse(s.name).make()->lookback());
+        std::vector<std::string> params;
+        for (const auto& p : s.params) params.push_back(p.name + "=" + format_default(p));
+        const auto lines = wrap(params, kParamsWidth);
+        std::cout << fmt::format(fmt::runtime(row), s.name, indicators::to_string(s.group), lines[0], join(s.outputs),
+                                 indicators::parse(s.name).make()->lookback());
+        for (std::size_t i = 1; i < lines.size(); ++i)
+            std::cout << fmt::format("{:<22} {:<10} {}\n", "", "", lines[i]);
     }
 }
 
