@@ -15,6 +15,7 @@
 #include "data/ohlcv.hpp"
 #include "models/dataset.hpp"
 #include "training/backtest_model.hpp"
+#include "training/trainer.hpp"
 
 namespace pricecast::cli {
 namespace {
@@ -139,11 +140,11 @@ void add_backtest_command(CLI::App& app) {
     cmd->add_option("--sentiment-model", o.sentiment_model, "classifier artifact that scores unscored news");
     cmd->add_option("--model", o.spec.kind,
                     "gbdt, rf (XGBoost), lstm (LSTM + attention) or ensemble (of --members)")
-        ->check(CLI::IsMember({"gbdt", "rf", "lstm", "ensemble"}))
+        ->check(CLI::IsMember(training::kLearntKinds))
         ->capture_default_str();
     cmd->add_option("--members", o.spec.members, "ensemble members")
         ->delimiter(',')
-        ->check(CLI::IsMember({"gbdt", "rf", "lstm"}))
+        ->check(CLI::IsMember(training::kMemberKinds))
         ->capture_default_str();
     cmd->add_option("--retrain-every", o.retrain_every, "bars per block: a new model is trained before each block")
         ->capture_default_str();

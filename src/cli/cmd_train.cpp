@@ -186,11 +186,15 @@ void add_train_command(CLI::App& app) {
                     "gbdt, rf (XGBoost), lstm (LSTM + attention, libtorch) or ensemble (of --members, weights fit on "
                     "the validation tail), or a baseline: majority (training class shares) or persistence (repeat the last "
                     "realized class)")
-        ->check(CLI::IsMember({"gbdt", "rf", "lstm", "ensemble", "majority", "persistence"}))
+        ->check(CLI::IsMember([] {
+            auto kinds = training::kLearntKinds;
+            kinds.insert(kinds.end(), training::kBaselineKinds.begin(), training::kBaselineKinds.end());
+            return kinds;
+        }()))
         ->capture_default_str();
     cmd->add_option("--members", o.members, "ensemble members")
         ->delimiter(',')
-        ->check(CLI::IsMember({"gbdt", "rf", "lstm"}))
+        ->check(CLI::IsMember(training::kMemberKinds))
         ->capture_default_str();
     cmd->add_option("--steps", o.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();
     cmd->add_option("--epochs", o.epochs, "lstm: epochs at most (early stopping on the validation tail)")->capture_default_str();

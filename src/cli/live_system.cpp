@@ -1,5 +1,6 @@
 #include "cli/live_system.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 
@@ -9,6 +10,7 @@
 #include "models/model.hpp"
 #include "registry/registry.hpp"
 #include "training/retrain.hpp"
+#include "training/trainer.hpp"
 
 namespace pricecast::cli {
 namespace {
@@ -151,7 +153,8 @@ LiveOptions live_options(CommonOptions& common) {
     o.evaluate_every = positive_duration(cfg, "monitor.evaluate_every");
     o.retrain_on_drift = cfg.boolean("monitor.retrain_on_drift");
     o.retrain_model = cfg.string("monitor.retrain_model");
-    if (!std::set<std::string>{"gbdt", "rf", "lstm", "ensemble"}.contains(o.retrain_model))
+    if (std::find(training::kLearntKinds.begin(), training::kLearntKinds.end(), o.retrain_model) ==
+        training::kLearntKinds.end())
         throw UsageError("monitor.retrain_model: '" + o.retrain_model + "' is not gbdt, rf, lstm or ensemble");
     o.retrain_window = positive_duration(cfg, "monitor.retrain_window");
     o.retrain_cooldown = cfg.duration("monitor.retrain_cooldown");

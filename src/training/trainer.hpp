@@ -48,6 +48,12 @@ struct TrainedModel {
 TrainedModel train_model(const models::Windows& w, const models::RowReturns& returns, const models::LabelConfig& labels,
                          std::span<const std::size_t> train, std::span<const std::size_t> valid, const ModelFactory& make,
                          const models::ProgressFn& progress = {});
+// The kinds model_factory makes: models that learn (each can be an ensemble
+// member), the ensemble of them, and the baselines.
+inline const std::vector<std::string> kMemberKinds = {"gbdt", "rf", "lstm"};
+inline const std::vector<std::string> kLearntKinds = {"gbdt", "rf", "lstm", "ensemble"};
+inline const std::vector<std::string> kBaselineKinds = {"majority", "persistence"};
+
 // What `--model` and its flags describe, for `pricecast train` and `pricecast backtest` alike.
 struct ModelSpec {
     std::string kind = "gbdt";  // gbdt, rf, lstm, ensemble (of members), majority, persistence
