@@ -190,8 +190,8 @@ private:
         }
     }
     int period_;
-    WindowMax hi_;
-    WindowMin lo_;
+    WindowExtreme<true> hi_;
+    WindowExtreme<false> lo_;
 };
 
 }  // namespace

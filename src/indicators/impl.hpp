@@ -196,8 +196,8 @@ private:
 // Gil-Werman): the stream is cut into blocks of `period` values; the window is
 // the tail of the previous block, whose suffix extremes are computed once when
 // it completes, plus the head of the current block, whose extreme runs along.
-// A push is a store and two comparisons, where a monotonic deque runs a pop
-// loop a data-dependent number of times (a mispredicted exit most pushes).
+// A push is a store and a comparison, where a monotonic deque runs a pop loop
+// a data-dependent number of times (a mispredicted exit most pushes).
 // On ties the newest occurrence wins, or with EarliestTie the oldest one still
 // in the window (what TA-Lib's rescans pick in MAXINDEX/MININDEX/MINMAXINDEX).
 template <bool IsMax, bool EarliestTie = false>
@@ -209,25 +209,28 @@ public:
     void push(double v) noexcept {
         const std::size_t today = count_++;
         block_[pos_] = v;
-        if (newer_wins(v, head_.second)) head_ = {today, v};
-        // suffix_[period] is a sentinel every value beats, for a window that is
-        // the current block alone (and before the first block completes).
-        const Entry& tail = suffix_[pos_ + 1];
-        best_ = newer_wins(head_.second, tail.second) ? head_ : tail;
+        head_ = pick(newer_wins(v, head_.second), {today, v}, head_);
         if (++pos_ == block_.size()) close_block();
     }
-    double value() const noexcept { return best_.second; }
+    // The window is the current block's head plus the previous block's tail
+    // from pos_ on; suffix_[period] is a sentinel every value beats, for a
+    // window that is the current block alone (and before the first block
+    // completes). Combined when read, as MINMAXINDEX reads it only when its
+    // pick leaves the window.
+    double value() const noexcept { return best().second; }
     // Zero-based index (in pushes) of the extreme's kept occurrence.
-    std::size_t index() const noexcept { return best_.first; }
+    std::size_t index() const noexcept { return best().first; }
     std::size_t count() const noexcept { return count_; }
 
     template <class V>
-    void fields(V& v) { v(block_, suffix_, pos_, head_, best_, count_); }
+    void fields(V& v) { v(block_, suffix_, pos_, head_, count_); }
+
+    // Below (above) every value: the empty block's extreme.
+    static constexpr double kWorst = IsMax ? -std::numeric_limits<double>::infinity()
+                                           : std::numeric_limits<double>::infinity();
 
 private:
     using Entry = std::pair<std::size_t, double>;
-    static constexpr double kWorst = IsMax ? -std::numeric_limits<double>::infinity()
-                                           : std::numeric_limits<double>::infinity();
     // Whether a value replaces an older one as the extreme.
     static bool newer_wins(double newer, double older) noexcept {
         if constexpr (EarliestTie) return IsMax ? newer > older : newer < older;
@@ -244,6 +247,10 @@ private:
         pos_ = 0;
         head_ = {0, kWorst};  // the next value starts the new block's head
     }
+    Entry best() const noexcept {
+        const Entry& tail = suffix_[pos_];
+        return pick(newer_wins(head_.second, tail.second), head_, tail);
+    }
     // Which value wins is a coin toss on real prices: select, do not branch.
     static Entry pick(bool c, const Entry& a, const Entry& b) noexcept {
         return {select(c, a.first, b.first), select(c, a.second, b.second)};
@@ -252,10 +259,52 @@ private:
     std::vector<double> block_ = std::vector<double>(1);
     std::vector<Entry> suffix_ = std::vector<Entry>(2, {0, kWorst});
     std::size_t pos_ = 0;
-    Entry head_{0, kWorst}, best_{0, kWorst};
+    Entry head_{0, kWorst};
     std::size_t count_ = 0;
 };
-using WindowMax = WindowExtreme<true>;
-using WindowMin = WindowExtreme<false>;
+
+// The same blocks for the extreme's value alone (MAX, MIDPOINT, WILLR, STOCH's
+// range): with no occurrence to pick, head and window extremes are each one
+// max (min) instruction, with no branch at all. All occurrences of the extreme
+// are equal, so the value is the one WindowExtreme reports.
+template <bool IsMax>
+class WindowBound {
+public:
+    WindowBound() = default;
+    explicit WindowBound(std::size_t period) : block_(period ? period : 1), suffix_(block_.size() + 1, kWorst) {}
+    void push(double v) noexcept {
+        block_[pos_] = v;
+        head_ = extreme(v, head_);
+        best_ = extreme(head_, suffix_[pos_ + 1]);  // suffix_[period] is the sentinel
+        ++count_;
+        if (++pos_ == block_.size()) close_block();
+    }
+    double value() const noexcept { return best_; }
+    std::size_t count() const noexcept { return count_; }
+
+    template <class V>
+    void fields(V& v) { v(block_, suffix_, pos_, head_, best_, count_); }
+
+private:
+    static constexpr double kWorst = WindowExtreme<IsMax>::kWorst;
+    // Written as x86's MAXSD / MINSD define it, so GCC emits just that.
+    static double extreme(double a, double b) noexcept {
+        if constexpr (IsMax) return a > b ? a : b;
+        return a < b ? a : b;
+    }
+    void close_block() noexcept {
+        for (std::size_t j = block_.size(); j-- > 0;) suffix_[j] = extreme(block_[j], suffix_[j + 1]);
+        pos_ = 0;
+        head_ = kWorst;
+    }
+
+    std::vector<double> block_ = std::vector<double>(1);
+    std::vector<double> suffix_ = std::vector<double>(2, kWorst);
+    std::size_t pos_ = 0;
+    double head_ = kWorst, best_ = kWorst;
+    std::size_t count_ = 0;
+};
+using WindowMax = WindowBound<true>;
+using WindowMin = WindowBound<false>;
 
 }  // namespace pricecast::indicators

@@ -203,7 +203,7 @@ private:
         if (ext_.count() >= static_cast<std::size_t>(period_)) this->out_[0] = ext_.value();
     }
     int period_;
-    WindowExtreme<IsMax> ext_;
+    WindowBound<IsMax> ext_;
 };
 
 // The index TA-Lib reports for the window's extreme: it keeps its pick while
@@ -224,9 +224,12 @@ public:
             picked_ = true;
             index_ = win_.index();
             value_ = win_.value();
-        } else if (IsMax ? v >= value_ : v <= value_) {
-            index_ = today;
-            value_ = v;
+        } else {
+            // A new value that ties or beats the pick is a coin toss on real
+            // prices: select, do not branch.
+            const bool moves = IsMax ? v >= value_ : v <= value_;
+            index_ = select(moves, today, index_);
+            value_ = select(moves, v, value_);
         }
         return true;
     }
