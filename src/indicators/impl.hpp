@@ -205,11 +205,13 @@ class WindowExtreme {
 public:
     WindowExtreme() = default;
     explicit WindowExtreme(std::size_t period)
-        : block_(period ? period : 1), suffix_(block_.size() + 1, {0, kWorst}) {}
+        : block_(period ? period : 1), suffix_(block_.size() + 1, kWorst), suffix_index_(block_.size() + 1) {}
     void push(double v) noexcept {
         const std::size_t today = count_++;
         block_[pos_] = v;
-        head_ = pick(newer_wins(v, head_.second), {today, v}, head_);
+        const bool moves = newer_wins(v, head_);
+        head_index_ = select(moves, today, head_index_);
+        head_ = extreme(v, head_);
         if (++pos_ == block_.size()) close_block();
     }
     // The window is the current block's head plus the previous block's tail
@@ -217,49 +219,50 @@ public:
     // window that is the current block alone (and before the first block
     // completes). Combined when read, as MINMAXINDEX reads it only when its
     // pick leaves the window.
-    double value() const noexcept { return best().second; }
+    double value() const noexcept { return extreme(head_, suffix_[pos_]); }
     // Zero-based index (in pushes) of the extreme's kept occurrence.
-    std::size_t index() const noexcept { return best().first; }
+    std::size_t index() const noexcept {
+        return select(newer_wins(head_, suffix_[pos_]), head_index_, suffix_index_[pos_]);
+    }
     std::size_t count() const noexcept { return count_; }
 
     template <class V>
-    void fields(V& v) { v(block_, suffix_, pos_, head_, count_); }
+    void fields(V& v) { v(block_, suffix_, suffix_index_, pos_, head_, head_index_, count_); }
 
     // Below (above) every value: the empty block's extreme.
     static constexpr double kWorst = IsMax ? -std::numeric_limits<double>::infinity()
                                            : std::numeric_limits<double>::infinity();
+    // Written as x86's MAXSD / MINSD define it, so GCC emits just that. All
+    // occurrences of an extreme are equal, so the value needs no tie rule.
+    static double extreme(double a, double b) noexcept {
+        if constexpr (IsMax) return a > b ? a : b;
+        return a < b ? a : b;
+    }
 
 private:
-    using Entry = std::pair<std::size_t, double>;
     // Whether a value replaces an older one as the extreme.
     static bool newer_wins(double newer, double older) noexcept {
         if constexpr (EarliestTie) return IsMax ? newer > older : newer < older;
         return IsMax ? newer >= older : newer <= older;
     }
-    // Suffix extremes of the completed block, newest first, so each entry
-    // keeps the occurrence the tie rule picks.
+    // Suffix extremes of the completed block, newest first: the values as one
+    // max (min) chain, then the indices, whose tests no longer wait on each
+    // other, so each entry keeps the occurrence the tie rule picks.
     void close_block() noexcept {
-        const std::size_t start = count_ - block_.size();
-        for (std::size_t j = block_.size(); j-- > 0;) {
-            const Entry& later = suffix_[j + 1];
-            suffix_[j] = pick(newer_wins(later.second, block_[j]), later, {start + j, block_[j]});
-        }
+        const std::size_t n = block_.size(), start = count_ - n;
+        for (std::size_t j = n; j-- > 0;) suffix_[j] = extreme(block_[j], suffix_[j + 1]);
+        for (std::size_t j = n; j-- > 0;)
+            suffix_index_[j] = select(newer_wins(suffix_[j + 1], block_[j]), suffix_index_[j + 1], start + j);
         pos_ = 0;
-        head_ = {0, kWorst};  // the next value starts the new block's head
-    }
-    Entry best() const noexcept {
-        const Entry& tail = suffix_[pos_];
-        return pick(newer_wins(head_.second, tail.second), head_, tail);
-    }
-    // Which value wins is a coin toss on real prices: select, do not branch.
-    static Entry pick(bool c, const Entry& a, const Entry& b) noexcept {
-        return {select(c, a.first, b.first), select(c, a.second, b.second)};
+        head_ = kWorst;  // the next value starts the new block's head
     }
 
     std::vector<double> block_ = std::vector<double>(1);
-    std::vector<Entry> suffix_ = std::vector<Entry>(2, {0, kWorst});
+    std::vector<double> suffix_ = std::vector<double>(2, kWorst);
+    std::vector<std::size_t> suffix_index_ = std::vector<std::size_t>(2);
     std::size_t pos_ = 0;
-    Entry head_{0, kWorst};
+    double head_ = kWorst;
+    std::size_t head_index_ = 0;
     std::size_t count_ = 0;
 };
 
@@ -287,11 +290,7 @@ public:
 
 private:
     static constexpr double kWorst = WindowExtreme<IsMax>::kWorst;
-    // Written as x86's MAXSD / MINSD define it, so GCC emits just that.
-    static double extreme(double a, double b) noexcept {
-        if constexpr (IsMax) return a > b ? a : b;
-        return a < b ? a : b;
-    }
+    static double extreme(double a, double b) noexcept { return WindowExtreme<IsMax>::extreme(a, b); }
     void close_block() noexcept {
         for (std::size_t j = block_.size(); j-- > 0;) suffix_[j] = extreme(block_[j], suffix_[j + 1]);
         pos_ = 0;
