@@ -76,37 +76,39 @@ private:
     std::size_t head_ = 0;
 };
 
-// TA-Lib's running total of a setting's range for the candle `offset` bars back
-// (e.g. BodyLongPeriodTotal for candle i-2), for a pattern with `lookback`.
-// Ranges are recomputed from the candle history rather than stored: a few
-// subtractions are cheaper than a ring buffer per average. The pattern feeds
-// the total with its rule's compile-time settings (see Pattern::advance), so
-// the range type is resolved when compiling, not on every bar.
-struct CandleAverage {
-    CandleSetting s{};
-    int offset = 0;
-    double total = 0;
-
-    // TA_CANDLEAVERAGE for the candle at this offset.
-    double value(const Candle& at_offset) const noexcept {
-        const double base = s.period != 0 ? total / s.period : candle_range(s, at_offset);
-        return s.factor * base / (s.range == RangeType::shadows ? 2.0 : 1.0);
-    }
-    template <class V>
-    void fields(V& v) { v(total); }
-};
-
 // Each rule gets the recent candles (c[0] newest) and its averages, and
 // returns TA-Lib's integer output.
 constexpr std::size_t kMaxAverages = 8;
 using Candles = CandleHistory;
-using A = std::array<CandleAverage, kMaxAverages>;
 struct Rule {
     int lookback;
-    // (setting, offset), in the order `eval` reads them
+    // (setting, offset), in the order the rule reads them
     std::array<std::pair<CandleSetting, int>, kMaxAverages> averages;
     std::size_t count;
-    int (*eval)(const Candles& c, const A& avg, double param);
+};
+
+// TA-Lib's running totals of a rule's averages: for each, the setting's range
+// summed over `period` candles ending `offset` bars back (e.g.
+// BodyLongPeriodTotal for candle i-2). Ranges are recomputed from the candle
+// history rather than stored: a few subtractions are cheaper than a ring
+// buffer per average. a[k].value(candle) reads average k with the rule's
+// compile-time setting: the calls are inlined, so the range type, period and
+// factor are constants, not loaded and tested on every bar.
+template <const Rule* R>
+class Averages {
+public:
+    struct Ref {
+        const Averages& all;
+        std::size_t k;
+        // TA_CANDLEAVERAGE for the candle at this average's offset.
+        [[gnu::always_inline]] double value(const Candle& at_offset) const noexcept {
+            const CandleSetting& s = R->averages[k].first;
+            const double base = s.period != 0 ? all.total[k] / s.period : candle_range(s, at_offset);
+            return s.factor * base / (s.range == RangeType::shadows ? 2.0 : 1.0);
+        }
+    };
+    [[gnu::always_inline]] Ref operator[](std::size_t k) const noexcept { return {*this, k}; }
+    std::array<double, kMaxAverages> total{};
 };
 
 // ---- the rules, transcribed from TA-Lib's ta_CDL*.c -----------------------
@@ -127,8 +129,10 @@ bool any(B... conds) noexcept {
     return (static_cast<bool>(conds) | ...);
 }
 
+template <class A>
 int doji(const Candles& c, const A& a, double) { return c[0].body() <= a[0].value(c[0]) ? 100 : 0; }
 
+template <class A>
 int hammer(const Candles& c, const A& a, double) {
     return all(c[0].body() < a[0].value(c[0]), c[0].lower() > a[1].value(c[0]), c[0].upper() < a[2].value(c[0]),
                std::min(c[0].close, c[0].open) <= c[1].low + a[3].value(c[1]))
@@ -136,6 +140,7 @@ int hammer(const Candles& c, const A& a, double) {
                : 0;
 }
 
+template <class A>
 int hangingman(const Candles& c, const A& a, double) {
     return all(c[0].body() < a[0].value(c[0]), c[0].lower() > a[1].value(c[0]), c[0].upper() < a[2].value(c[0]),
                std::min(c[0].close, c[0].open) >= c[1].high - a[3].value(c[1]))
@@ -143,6 +148,7 @@ int hangingman(const Candles& c, const A& a, double) {
                : 0;
 }
 
+template <class A>
 int shootingstar(const Candles& c, const A& a, double) {
     return all(c[0].body() < a[0].value(c[0]), c[0].upper() > a[1].value(c[0]), c[0].lower() < a[2].value(c[0]),
                c[0].bottom() > c[1].top())
@@ -150,6 +156,7 @@ int shootingstar(const Candles& c, const A& a, double) {
                : 0;
 }
 
+template <class A>
 int invertedhammer(const Candles& c, const A& a, double) {
     return all(c[0].body() < a[0].value(c[0]), c[0].upper() > a[1].value(c[0]), c[0].lower() < a[2].value(c[0]),
                c[0].top() < c[1].bottom())
@@ -157,6 +164,7 @@ int invertedhammer(const Candles& c, const A& a, double) {
                : 0;
 }
 
+template <class A>
 int engulfing(const Candles& c, const A&, double) {
     const Candle &x = c[0], &p = c[1];
     const bool white = all(x.color() == 1, p.color() == -1,
@@ -167,6 +175,7 @@ int engulfing(const Candles& c, const A&, double) {
     return all(x.open != p.close, x.close != p.open) ? x.color() * 100 : x.color() * 80;
 }
 
+template <class A>
 int harami(const Candles& c, const A& a, double) {
     const Candle &x = c[0], &p = c[1];
     if (!all(p.body() > a[0].value(p), x.body() <= a[1].value(x))) return 0;
@@ -175,6 +184,7 @@ int harami(const Candles& c, const A& a, double) {
     return 0;
 }
 
+template <class A>
 int morningstar(const Candles& c, const A& a, double pen) {
     return c[2].body() > a[0].value(c[2]) && c[2].color() == -1 && c[1].body() <= a[1].value(c[1]) &&
                    c[1].top() < c[2].bottom() && c[0].body() > a[2].value(c[0]) && c[0].color() == 1 &&
@@ -183,6 +193,7 @@ int morningstar(const Candles& c, const A& a, double pen) {
                : 0;
 }
 
+template <class A>
 int eveningstar(const Candles& c, const A& a, double pen) {
     return c[2].body() > a[0].value(c[2]) && c[2].color() == 1 && c[1].body() <= a[1].value(c[1]) &&
                    c[1].bottom() > c[2].top() && c[0].body() > a[2].value(c[0]) && c[0].color() == -1 &&
@@ -192,6 +203,7 @@ int eveningstar(const Candles& c, const A& a, double pen) {
 }
 
 // averages: shadow_very_short at offsets 2,1,0; near 2,1; far 2,1; body_short 0.
+template <class A>
 int threewhitesoldiers(const Candles& c, const A& a, double) {
     return c[2].color() == 1 && c[2].upper() < a[0].value(c[2]) && c[1].color() == 1 &&
                    c[1].upper() < a[1].value(c[1]) && c[0].color() == 1 && c[0].upper() < a[2].value(c[0]) &&
@@ -203,6 +215,7 @@ int threewhitesoldiers(const Candles& c, const A& a, double) {
                : 0;
 }
 
+template <class A>
 int threeblackcrows(const Candles& c, const A& a, double) {
     return c[3].color() == 1 && c[2].color() == -1 && c[2].lower() < a[0].value(c[2]) && c[1].color() == -1 &&
                    c[1].lower() < a[1].value(c[1]) && c[0].color() == -1 && c[0].lower() < a[2].value(c[0]) &&
@@ -213,24 +226,28 @@ int threeblackcrows(const Candles& c, const A& a, double) {
                : 0;
 }
 
+template <class A>
 int marubozu(const Candles& c, const A& a, double) {
     return all(c[0].body() > a[0].value(c[0]), c[0].upper() < a[1].value(c[0]), c[0].lower() < a[1].value(c[0]))
                ? c[0].color() * 100
                : 0;
 }
 
+template <class A>
 int spinningtop(const Candles& c, const A& a, double) {
     return c[0].body() < a[0].value(c[0]) && c[0].upper() > c[0].body() && c[0].lower() > c[0].body()
                ? c[0].color() * 100
                : 0;
 }
 
+template <class A>
 int dragonflydoji(const Candles& c, const A& a, double) {
     return c[0].body() <= a[0].value(c[0]) && c[0].upper() < a[1].value(c[0]) && c[0].lower() > a[1].value(c[0])
                ? 100
                : 0;
 }
 
+template <class A>
 int gravestonedoji(const Candles& c, const A& a, double) {
     return c[0].body() <= a[0].value(c[0]) && c[0].lower() < a[1].value(c[0]) && c[0].upper() > a[1].value(c[0])
                ? 100
@@ -239,42 +256,39 @@ int gravestonedoji(const Candles& c, const A& a, double) {
 
 constexpr CandleSetting bs = body_short;
 
-constexpr Rule rule(int lookback, int (*eval)(const Candles&, const A&, double),
-                    std::initializer_list<std::pair<CandleSetting, int>> averages) {
-    Rule r{lookback, {}, averages.size(), eval};
+constexpr Rule rule(int lookback, std::initializer_list<std::pair<CandleSetting, int>> averages) {
+    Rule r{lookback, {}, averages.size()};
     std::size_t i = 0;
     for (const auto& a : averages) r.averages[i++] = a;
     return r;
 }
 
-constexpr Rule kDoji = rule(10, doji, {{body_doji, 0}});
-constexpr Rule kHammer = rule(11, hammer, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});
-constexpr Rule kHangingMan = rule(11, hangingman, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});
-constexpr Rule kShootingStar = rule(11, shootingstar, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});
-constexpr Rule kInvertedHammer = rule(11, invertedhammer, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});
-constexpr Rule kEngulfing = rule(2, engulfing, {});
-constexpr Rule kHarami = rule(11, harami, {{body_long, 1}, {bs, 0}});
-constexpr Rule kMorningStar = rule(12, morningstar, {{body_long, 2}, {bs, 1}, {bs, 0}});
-constexpr Rule kEveningStar = rule(12, eveningstar, {{body_long, 2}, {bs, 1}, {bs, 0}});
-constexpr Rule kThreeWhiteSoldiers = rule(12, threewhitesoldiers,
+constexpr Rule kDoji = rule(10, {{body_doji, 0}});
+constexpr Rule kHammer = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});
+constexpr Rule kHangingMan = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});
+constexpr Rule kShootingStar = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});
+constexpr Rule kInvertedHammer = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});
+constexpr Rule kEngulfing = rule(2, {});
+constexpr Rule kHarami = rule(11, {{body_long, 1}, {bs, 0}});
+constexpr Rule kMorningStar = rule(12, {{body_long, 2}, {bs, 1}, {bs, 0}});
+constexpr Rule kEveningStar = rule(12, {{body_long, 2}, {bs, 1}, {bs, 0}});
+constexpr Rule kThreeWhiteSoldiers = rule(12,
                                           {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0},
                                            {near, 2}, {near, 1}, {far, 2}, {far, 1}, {bs, 0}});
-constexpr Rule kThreeBlackCrows = rule(13, threeblackcrows,
+constexpr Rule kThreeBlackCrows = rule(13,
                                        {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0}});
-constexpr Rule kMarubozu = rule(10, marubozu, {{body_long, 0}, {shadow_very_short, 0}});
-constexpr Rule kSpinningTop = rule(10, spinningtop, {{bs, 0}});
-constexpr Rule kDragonflyDoji = rule(10, dragonflydoji, {{body_doji, 0}, {shadow_very_short, 0}});
-constexpr Rule kGravestoneDoji = rule(10, gravestonedoji, {{body_doji, 0}, {shadow_very_short, 0}});
+constexpr Rule kMarubozu = rule(10, {{body_long, 0}, {shadow_very_short, 0}});
+constexpr Rule kSpinningTop = rule(10, {{bs, 0}});
+constexpr Rule kDragonflyDoji = rule(10, {{body_doji, 0}, {shadow_very_short, 0}});
+constexpr Rule kGravestoneDoji = rule(10, {{body_doji, 0}, {shadow_very_short, 0}});
 
-template <const Rule* R>
-class Pattern : public IndicatorImpl<Pattern<R>> {
+template <const Rule* R, int (*Eval)(const Candles&, const Averages<R>&, double)>
+class Pattern : public IndicatorImpl<Pattern<R, Eval>> {
 public:
-    explicit Pattern(const Params& p) : IndicatorImpl<Pattern<R>>(p, 1) {
-        for (std::size_t k = 0; k < R->count; ++k) avg_[k] = {R->averages[k].first, R->averages[k].second, 0.0};
-    }
+    explicit Pattern(const Params& p) : IndicatorImpl<Pattern<R, Eval>>(p, 1) {}
     int lookback() const override { return R->lookback; }
     template <class V>
-    void fields(V& v) { v(recent_, avg_); }
+    void fields(V& v) { v(recent_, avg_.total); }
 
 private:
     static constexpr auto kAverages = std::make_index_sequence<R->count>{};
@@ -285,7 +299,7 @@ private:
             accumulate(t, kAverages);
             return;
         }
-        this->out_[0] = R->eval(recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
+        this->out_[0] = Eval(recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
         advance(kAverages);
     }
     // The rule's range of the candle `ago` bars back for average K.
@@ -298,24 +312,24 @@ private:
     template <std::size_t... K>
     void accumulate(int t, std::index_sequence<K...>) noexcept {
         ((t >= R->lookback - R->averages[K].first.period
-              ? void(avg_[K].total += range_ago<K>(R->averages[K].second))
+              ? void(avg_.total[K] += range_ago<K>(R->averages[K].second))
               : void()),
          ...);
     }
     // After evaluating a bar at or after the lookback: the window moves by one.
     template <std::size_t... K>
     void advance(std::index_sequence<K...>) noexcept {
-        ((avg_[K].total += range_ago<K>(R->averages[K].second) -
+        ((avg_.total[K] += range_ago<K>(R->averages[K].second) -
                            range_ago<K>(R->averages[K].second + R->averages[K].first.period)),
          ...);
     }
     CandleHistory recent_{};
-    A avg_{};
+    Averages<R> avg_{};
 };
 
-template <const Rule* R>
+template <const Rule* R, int (*Eval)(const Candles&, const Averages<R>&, double)>
 Factory pattern_factory() {
-    return factory<Pattern<R>>();
+    return factory<Pattern<R, Eval>>();
 }
 
 }  // namespace
@@ -327,21 +341,22 @@ void register_patterns(std::vector<IndicatorSpec>& out) {
         out.push_back(spec(name, desc, Group::pattern, ohlc, std::move(params), integer, std::move(f), true));
     };
     const ParamSpec penetration{"penetration", 0.3, 0, 3e37, false};
-    add("cdldoji", "Doji", pattern_factory<&kDoji>());
-    add("cdlhammer", "Hammer", pattern_factory<&kHammer>());
-    add("cdlhangingman", "Hanging Man", pattern_factory<&kHangingMan>());
-    add("cdlshootingstar", "Shooting Star", pattern_factory<&kShootingStar>());
-    add("cdlinvertedhammer", "Inverted Hammer", pattern_factory<&kInvertedHammer>());
-    add("cdlengulfing", "Engulfing Pattern", pattern_factory<&kEngulfing>());
-    add("cdlharami", "Harami Pattern", pattern_factory<&kHarami>());
-    add("cdlmorningstar", "Morning Star", pattern_factory<&kMorningStar>(), {penetration});
-    add("cdleveningstar", "Evening Star", pattern_factory<&kEveningStar>(), {penetration});
-    add("cdl3whitesoldiers", "Three Advancing White Soldiers", pattern_factory<&kThreeWhiteSoldiers>());
-    add("cdl3blackcrows", "Three Black Crows", pattern_factory<&kThreeBlackCrows>());
-    add("cdlmarubozu", "Marubozu", pattern_factory<&kMarubozu>());
-    add("cdlspinningtop", "Spinning Top", pattern_factory<&kSpinningTop>());
-    add("cdldragonflydoji", "Dragonfly Doji", pattern_factory<&kDragonflyDoji>());
-    add("cdlgravestonedoji", "Gravestone Doji", pattern_factory<&kGravestoneDoji>());
+    add("cdldoji", "Doji", pattern_factory<&kDoji, doji>());
+    add("cdlhammer", "Hammer", pattern_factory<&kHammer, hammer>());
+    add("cdlhangingman", "Hanging Man", pattern_factory<&kHangingMan, hangingman>());
+    add("cdlshootingstar", "Shooting Star", pattern_factory<&kShootingStar, shootingstar>());
+    add("cdlinvertedhammer", "Inverted Hammer", pattern_factory<&kInvertedHammer, invertedhammer>());
+    add("cdlengulfing", "Engulfing Pattern", pattern_factory<&kEngulfing, engulfing>());
+    add("cdlharami", "Harami Pattern", pattern_factory<&kHarami, harami>());
+    add("cdlmorningstar", "Morning Star", pattern_factory<&kMorningStar, morningstar>(), {penetration});
+    add("cdleveningstar", "Evening Star", pattern_factory<&kEveningStar, eveningstar>(), {penetration});
+    add("cdl3whitesoldiers", "Three Advancing White Soldiers",
+        pattern_factory<&kThreeWhiteSoldiers, threewhitesoldiers>());
+    add("cdl3blackcrows", "Three Black Crows", pattern_factory<&kThreeBlackCrows, threeblackcrows>());
+    add("cdlmarubozu", "Marubozu", pattern_factory<&kMarubozu, marubozu>());
+    add("cdlspinningtop", "Spinning Top", pattern_factory<&kSpinningTop, spinningtop>());
+    add("cdldragonflydoji", "Dragonfly Doji", pattern_factory<&kDragonflyDoji, dragonflydoji>());
+    add("cdlgravestonedoji", "Gravestone Doji", pattern_factory<&kGravestoneDoji, gravestonedoji>());
 }
 
 }  // namespace pricecast::indicators
