@@ -378,20 +378,18 @@ private:
 };
 
 // ULTOSC: buying pressure over true range on three horizons, weighted 4:2:1.
+// The three running sums of each series share one window of the longest
+// horizon (a value leaves horizon i when it is per_[i] pushes old), with
+// TA-Lib's operations: subtract the value leaving, then add the new one.
 class UltOsc : public IndicatorImpl<UltOsc> {
 public:
-    explicit UltOsc(const Params& p) : IndicatorImpl(p, 1) {
-        std::array<int, 3> per{iparam(p, 0), iparam(p, 1), iparam(p, 2)};
-        std::sort(per.begin(), per.end());
-        longest_ = per[2];
-        for (int i = 0; i < 3; ++i) {
-            bp_[static_cast<std::size_t>(i)] = WindowSum(static_cast<std::size_t>(per[static_cast<std::size_t>(i)]), false);
-            tr_[static_cast<std::size_t>(i)] = WindowSum(static_cast<std::size_t>(per[static_cast<std::size_t>(i)]), false);
-        }
+    explicit UltOsc(const Params& p) : IndicatorImpl(p, 1), per_{iparam(p, 0), iparam(p, 1), iparam(p, 2)} {
+        std::sort(per_.begin(), per_.end());
+        bp_ = tr_ = Window<double>(static_cast<std::size_t>(per_[2]));
     }
-    int lookback() const override { return longest_; }
+    int lookback() const override { return per_[2]; }
     template <class V>
-    void fields(V& v) { v(bp_, tr_, has_prev_, prev_close_); }
+    void fields(V& v) { v(bp_, tr_, bp_sum_, tr_sum_, has_prev_, prev_close_); }
 
 private:
     void step(const Bar& b) noexcept override {
@@ -404,16 +402,23 @@ private:
         const double range = true_range(b.high, b.low, prev_close_);
         const double pressure = b.close - true_low;
         prev_close_ = b.close;
-        for (std::size_t i = 0; i < 3; ++i) bp_[i].push(pressure), tr_[i].push(range);
-        if (!bp_[2].full()) return;
+        for (std::size_t i = 0; i < 3; ++i) {
+            double bp = bp_sum_[i], tr = tr_sum_[i];
+            const auto per = static_cast<std::size_t>(per_[i]);
+            if (bp_.size() >= per) bp -= bp_.ago(per - 1), tr -= tr_.ago(per - 1);
+            bp_sum_[i] = bp + pressure, tr_sum_[i] = tr + range;
+        }
+        bp_.push(pressure), tr_.push(range);
+        if (!bp_.full()) return;
         double out = 0.0;
-        if (!is_zero(tr_[0].sum())) out += 4.0 * (bp_[0].sum() / tr_[0].sum());
-        if (!is_zero(tr_[1].sum())) out += 2.0 * (bp_[1].sum() / tr_[1].sum());
-        if (!is_zero(tr_[2].sum())) out += bp_[2].sum() / tr_[2].sum();
+        if (!is_zero(tr_sum_[0])) out += 4.0 * (bp_sum_[0] / tr_sum_[0]);
+        if (!is_zero(tr_sum_[1])) out += 2.0 * (bp_sum_[1] / tr_sum_[1]);
+        if (!is_zero(tr_sum_[2])) out += bp_sum_[2] / tr_sum_[2];
         out_[0] = 100.0 * (out / 7.0);
     }
-    int longest_ = 28;
-    std::array<WindowSum, 3> bp_, tr_;
+    std::array<int, 3> per_;
+    Window<double> bp_, tr_;
+    std::array<double, 3> bp_sum_{}, tr_sum_{};
     bool has_prev_ = false;
     double prev_close_ = 0;
 };
