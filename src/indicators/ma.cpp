@@ -109,25 +109,27 @@ void MamaState::Hilbert::transform(double input, bool even, int idx, double adju
     double& prev_input = even ? prev_input_even : prev_input_odd;
     const double t = a * input;
     const auto k = static_cast<std::size_t>(idx);
-    value = -ring[k];
+    // Accumulated in a local: every store into the rings or prev could be
+    // `value` as far as the compiler knows, and would force it to memory.
+    double v = -ring[k];
     ring[k] = t;
-    value += t;
-    value -= prev;
+    v += t;
+    v -= prev;
     prev = b * prev_input;
-    value += prev;
+    v += prev;
     prev_input = input;
-    value *= adjusted_period;
+    value = v * adjusted_period;
 }
 
 // TA-Lib's price smoother: a 4-bar WMA kept as running sums (DO_PRICE_WMA).
 double MamaState::smooth(double x) noexcept {
-    wma_sub_ += x;
-    wma_sub_ -= trailing_;
-    wma_sum_ += x * 4.0;
+    double sub = wma_sub_ + x;  // locals, as in Hilbert::transform
+    sub -= trailing_;
+    const double sum = wma_sum_ + x * 4.0;
     trailing_ = recent_[(n_ + 1) & 3];  // the input 3 steps ago
-    const double smoothed = wma_sum_ * 0.1;
-    wma_sum_ -= wma_sub_;
-    return smoothed;
+    wma_sub_ = sub;
+    wma_sum_ = sum - sub;
+    return sum * 0.1;
 }
 
 bool MamaState::update(double x) noexcept {
@@ -191,12 +193,13 @@ void MamaState::adapt_period(const Cycle& c) noexcept {
     prev_q2_ = c.q2;
     prev_i2_ = c.i2;
     const double prev_period = period_;
-    if (im_ != 0.0 && re_ != 0.0) period_ = 360.0 / (std::atan(im_ / re_) * kRad2Deg);
-    if (period_ > 1.5 * prev_period) period_ = 1.5 * prev_period;
-    if (period_ < 0.67 * prev_period) period_ = 0.67 * prev_period;
-    if (period_ < 6) period_ = 6;
-    else if (period_ > 50) period_ = 50;
-    period_ = (0.2 * period_) + (0.8 * prev_period);
+    double period = period_;  // a local, for the same reason as in Hilbert::transform
+    if (im_ != 0.0 && re_ != 0.0) period = 360.0 / (std::atan(im_ / re_) * kRad2Deg);
+    if (period > 1.5 * prev_period) period = 1.5 * prev_period;
+    if (period < 0.67 * prev_period) period = 0.67 * prev_period;
+    if (period < 6) period = 6;
+    else if (period > 50) period = 50;
+    period_ = (0.2 * period) + (0.8 * prev_period);
 }
 
 }  // namespace pricecast::indicators
