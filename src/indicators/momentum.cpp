@@ -110,10 +110,10 @@ public:
             loss_ *= (period_ - 1);
             gain_ *= (period_ - 1);
         }
-        // min/max instead of a branch on the sign, which is a coin toss on real
-        // prices; adding or subtracting +0.0 leaves the non-negative sums as they are.
-        loss_ -= std::min(change, 0.0);
-        gain_ += std::max(change, 0.0);
+        // The sign is a coin toss on real prices: select, do not branch.
+        const bool down = change < 0;
+        loss_ = select(down, loss_ - change, loss_);
+        gain_ = select(down, gain_, gain_ + change);
         if (changes < period_) return false;
         loss_ /= period_;
         gain_ /= period_;
