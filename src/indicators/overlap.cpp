@@ -113,6 +113,14 @@ private:
     MamaState k_;
 };
 
+// A new extreme point moves the SAR's extreme and steps its acceleration
+// factor up to the maximum. In a trend a new high (low) is a coin toss on
+// every bar: select, do not branch.
+void advance_extreme(double& ep, double& af, bool new_extreme, double price, double step, double max) noexcept {
+    ep = select(new_extreme, price, ep);
+    af = select(new_extreme, std::min(af + step, max), af);
+}
+
 // Parabolic SAR in TA-Lib's formulation: the first direction comes from the
 // first bar's minus directional movement; the value is the SAR in force for
 // the bar, before it is moved for the next one.
@@ -151,10 +159,7 @@ private:
                 sar_ = std::max({sar_ + af_ * (ep_ - sar_), prev_high, high});
             } else {
                 out_[0] = sar_;
-                if (high > ep_) {
-                    ep_ = high;
-                    af_ = std::min(af_ + accel_, max_);
-                }
+                advance_extreme(ep_, af_, high > ep_, high, accel_, max_);
                 sar_ = std::min({sar_ + af_ * (ep_ - sar_), prev_low, low});
             }
         } else {
@@ -167,10 +172,7 @@ private:
                 sar_ = std::min({sar_ + af_ * (ep_ - sar_), prev_low, low});
             } else {
                 out_[0] = sar_;
-                if (low < ep_) {
-                    ep_ = low;
-                    af_ = std::min(af_ + accel_, max_);
-                }
+                advance_extreme(ep_, af_, low < ep_, low, accel_, max_);
                 sar_ = std::max({sar_ + af_ * (ep_ - sar_), prev_high, high});
             }
         }
@@ -245,10 +247,7 @@ private:
             return;
         }
         out_[0] = sar_;
-        if (high > ep_) {
-            ep_ = high;
-            af_long_ = std::min(af_long_ + long_.step, long_.max);
-        }
+        advance_extreme(ep_, af_long_, high > ep_, high, long_.step, long_.max);
         sar_ = std::min({sar_ + af_long_ * (ep_ - sar_), prev_low, low});
     }
     void step_short(double high, double low, double prev_high, double prev_low) noexcept {
@@ -263,10 +262,7 @@ private:
             return;
         }
         out_[0] = -sar_;
-        if (low < ep_) {
-            ep_ = low;
-            af_short_ = std::min(af_short_ + short_.step, short_.max);
-        }
+        advance_extreme(ep_, af_short_, low < ep_, low, short_.step, short_.max);
         sar_ = std::max({sar_ + af_short_ * (ep_ - sar_), prev_high, high});
     }
     double start_, offset_;
