@@ -31,12 +31,6 @@ Indicator::Indicator(Params params, std::size_t outputs) : params_(std::move(par
     out_.fill(std::numeric_limits<double>::quiet_NaN());
 }
 
-bool Indicator::update(const Bar& bar) noexcept {
-    if (check_bar(bar) != BarProblem::none) return false;
-    update_valid(bar);
-    return true;
-}
-
 std::vector<double> Indicator::peek(const Bar& bar) const {
     auto copy = clone();
     copy->update(bar);

@@ -71,8 +71,13 @@ public:
     virtual int lookback() const = 0;
 
     // Feeds one closed bar. Returns false, with no change of state, when the bar
-    // fails check_bar() (NaN, non-positive price, high < low, ...).
-    bool update(const Bar& bar) noexcept;
+    // fails check_bar() (NaN, non-positive price, high < low, ...). Inline, so
+    // a caller's loop pays the check and the virtual step, not a call more.
+    bool update(const Bar& bar) noexcept {
+        if (check_bar(bar) != BarProblem::none) return false;
+        update_valid(bar);
+        return true;
+    }
     // The same for a bar that already passed check_bar(): a feature engine
     // checks each bar once, not once per indicator.
     void update_valid(const Bar& bar) noexcept {

@@ -117,17 +117,21 @@ public:
 
 private:
     void step(const Bar& b) noexcept override {
+        // The sums go through locals: a store into a window could be any of
+        // them as far as the compiler knows, and would force them to memory.
+        double sx = sx_, sy = sy_, sx2 = sx2_, sy2 = sy2_, sxy = sxy_;
         if (xs_.full()) {
             const double tx = xs_.oldest(), ty = ys_.oldest();
-            sx_ -= tx, sx2_ -= tx * tx, sxy_ -= tx * ty, sy_ -= ty, sy2_ -= ty * ty;
+            sx -= tx, sx2 -= tx * tx, sxy -= tx * ty, sy -= ty, sy2 -= ty * ty;
         }
         const double x = b.high, y = b.low;
-        sx_ += x, sx2_ += x * x, sxy_ += x * y, sy_ += y, sy2_ += y * y;
+        sx += x, sx2 += x * x, sxy += x * y, sy += y, sy2 += y * y;
         xs_.push(x), ys_.push(y);
+        sx_ = sx, sy_ = sy, sx2_ = sx2, sy2_ = sy2, sxy_ = sxy;
         if (!xs_.full()) return;
         const double n = period_;
-        const double t = (sx2_ - (sx_ * sx_) / n) * (sy2_ - (sy_ * sy_) / n);
-        out_[0] = !is_zero_or_neg(t) ? (sxy_ - (sx_ * sy_) / n) / std::sqrt(t) : 0.0;
+        const double t = (sx2 - (sx * sx) / n) * (sy2 - (sy * sy) / n);
+        out_[0] = !is_zero_or_neg(t) ? (sxy - (sx * sy) / n) / std::sqrt(t) : 0.0;
     }
     int period_;
     Window<double> xs_, ys_;
