@@ -212,7 +212,7 @@ public:
         const bool moves = newer_wins(v, head_);
         head_index_ = select(moves, today, head_index_);
         head_ = extreme(v, head_);
-        if (++pos_ == block_.size()) close_block();
+        if (++pos_ == block_.size()) [[unlikely]] close_block();  // once per block, out of line
     }
     // The window is the current block's head plus the previous block's tail
     // from pos_ on; suffix_[period] is a sentinel every value beats, for a
@@ -280,7 +280,7 @@ public:
         head_ = extreme(v, head_);
         best_ = extreme(head_, suffix_[pos_ + 1]);  // suffix_[period] is the sentinel
         ++count_;
-        if (++pos_ == block_.size()) close_block();
+        if (++pos_ == block_.size()) [[unlikely]] close_block();  // once per block, out of line
     }
     double value() const noexcept { return best_; }
     std::size_t count() const noexcept { return count_; }

@@ -134,10 +134,10 @@ double MamaState::smooth(double x) noexcept {
 
 bool MamaState::update(double x) noexcept {
     recent_[n_ & 3] = x;
-    if (n_ < 3) {  // the smoother's first three inputs, weights 1, 2, 3
+    if (n_ < 3) [[unlikely]] {  // the smoother's first three inputs, weights 1, 2, 3
         wma_sub_ += x;
         wma_sum_ += x * static_cast<double>(n_ + 1);
-    } else if (n_ < 12) {
+    } else if (n_ < 12) [[unlikely]] {
         smooth(x);
     } else {
         step_cycle(x);

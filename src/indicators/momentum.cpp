@@ -99,7 +99,7 @@ public:
     GainLossState() = default;
     explicit GainLossState(int period) : period_(period) {}
     bool update(double x) noexcept {
-        if (n_++ == 0) {
+        if (n_++ == 0) [[unlikely]] {
             prev_ = x;
             return false;
         }

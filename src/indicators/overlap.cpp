@@ -136,11 +136,11 @@ public:
 
 private:
     void step(const Bar& b) noexcept override {
-        if (bars_seen_ == 0) {
+        if (bars_seen_ == 0) [[unlikely]] {
             prev_high_ = b.high, prev_low_ = b.low;
             return;
         }
-        if (bars_seen_ == 1) {
+        if (bars_seen_ == 1) [[unlikely]] {
             const double diff_p = b.high - prev_high_, diff_m = prev_low_ - b.low;
             is_long_ = !(diff_m > 0 && diff_p < diff_m);
             ep_ = is_long_ ? b.high : b.low;
@@ -225,11 +225,11 @@ private:
         prev_high_ = b.high, prev_low_ = b.low;
     }
     void step(const Bar& b) noexcept override {
-        if (bars_seen_ == 0) {
+        if (bars_seen_ == 0) [[unlikely]] {
             prev_high_ = b.high, prev_low_ = b.low;
             return;
         }
-        if (bars_seen_ == 1) start(b);
+        if (bars_seen_ == 1) [[unlikely]] start(b);
         const double prev_low = prev_low_, prev_high = prev_high_;
         prev_low_ = b.low, prev_high_ = b.high;
         if (is_long_) step_long(b.high, b.low, prev_high, prev_low);

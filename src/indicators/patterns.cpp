@@ -295,7 +295,7 @@ private:
     void step(const Bar& b) noexcept override {
         recent_.push({b.open, b.high, b.low, b.close});
         const int t = static_cast<int>(this->bars_seen_);
-        if (t < R->lookback) {
+        if (t < R->lookback) [[unlikely]] {  // warm-up, laid out away from the per-bar path
             accumulate(t, kAverages);
             return;
         }
