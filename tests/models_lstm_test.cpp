@@ -98,6 +98,17 @@ TEST(LstmKernel, ASamplesProbabilitiesDoNotDependOnItsBatch) {
             for (std::size_t i = 0; i < batch; ++i) ASSERT_EQ(p[i], all[from + i]) << "sample " << from + i << " in a batch of " << batch;
         }
     }
+    for (const int threads : {2, 3, 40}) {  // samples shared out among threads (40: more threads than samples)
+        const auto dir = temp_dir(fmt::format("threads-{}", threads));
+        model.save(dir);
+        auto saved = nlohmann::json::parse(std::ifstream(dir / "model.json"));
+        saved["config"]["threads"] = threads;
+        std::ofstream(dir / "model.json") << saved.dump();
+        const auto back = load_lstm(dir);
+        auto* lstm = dynamic_cast<LstmAttentionModel*>(back.get());
+        ASSERT_NE(lstm, nullptr);
+        EXPECT_EQ(lstm->forward_raw(x, n), all) << threads << " threads";
+    }
 }
 
 // A sequence task: the class is the sign of the last five values of feature 0

@@ -159,6 +159,11 @@ void add_backtest_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--steps", o.spec.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();
     cmd->add_option("--epochs", o.spec.epochs, "lstm: epochs at most")->capture_default_str();
+    cmd->add_option("--threads", o.spec.threads,
+                    "CPU threads the model trains with, and the LSTM predicts a batch with; 0 = the kind's default "
+                    "(trees 2, lstm 1)")
+        ->check(CLI::Range(0, 256))
+        ->capture_default_str();
     cmd->add_option("--seed", o.spec.seed, "random seed")->capture_default_str();
     cmd->add_option("--mode", o.mode, "long-flat: DOWN goes flat; long-short: DOWN goes short (UP is long, STABLE holds)")
         ->check(CLI::IsMember({"long-flat", "long-short"}))

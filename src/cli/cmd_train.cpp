@@ -24,7 +24,7 @@ struct TrainOptions {
     std::string features_file, news, sentiment_model, model = "gbdt", out = "model", register_as;
     bool volatility_baseline = false;
     std::vector<std::string> prices, members = {"gbdt", "rf"};
-    int folds = 4, lags = 2, rounds = 400, steps = 60, epochs = 200;
+    int folds = 4, lags = 2, rounds = 400, steps = 60, epochs = 200, threads = 0;
     LabelFlags label;
     std::uint64_t seed = 1;
 };
@@ -50,7 +50,7 @@ void train(TrainOptions& o, CommonOptions& common) {
     wf.folds = o.folds;
     const auto make = training::model_factory(
         {.kind = o.model, .members = o.members, .lags = o.lags, .rounds = o.rounds, .steps = o.steps, .epochs = o.epochs,
-         .seed = o.seed},
+         .threads = o.threads, .seed = o.seed},
         m.schema_hash);
     std::cerr << fmt::format("{} rows x {} features; {} walk-forward folds\n", m.rows(), m.columns.size(), o.folds);
     // Epochs (or boosting rounds) of the current fold, with an ETA, on a terminal only.
@@ -198,6 +198,11 @@ void add_train_command(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--steps", o.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();
     cmd->add_option("--epochs", o.epochs, "lstm: epochs at most (early stopping on the validation tail)")->capture_default_str();
+    cmd->add_option("--threads", o.threads,
+                    "CPU threads the model trains with, and the LSTM predicts a batch with (saved with it); 0 = the "
+                    "kind's default (trees 2, lstm 1)")
+        ->check(CLI::Range(0, 256))
+        ->capture_default_str();
     add_label_options(*cmd, o.label, "bars ahead of the label", "the training split");
     cmd->add_option("--lags", o.lags, "earlier vectors a tree sees besides the last")->check(CLI::Range(0, 60))->capture_default_str();
     cmd->add_option("--walk-forward", o.folds, "test blocks")->check(CLI::Range(1, 50))->capture_default_str();

@@ -175,7 +175,7 @@ void LstmAttentionModel::fit(const SampleSet& train_raw, const SampleSet& valid_
 std::vector<ClassProbs> LstmAttentionModel::forward_raw(const std::vector<float>& input, std::size_t n,
                                                         LstmEngine engine) const {
     if (!net_) throw std::logic_error("LSTM used before fit or load");
-    if (engine == LstmEngine::kernel) return net_->kernel->forward(input, n);
+    if (engine == LstmEngine::kernel) return net_->kernel->forward(input, n, static_cast<std::size_t>(std::max(cfg_.threads, 1)));
     // Inference mode skips autograd bookkeeping (version counters, views)
     // that no_grad still keeps: the tensors here never meet training.
     c10::InferenceMode inference;

@@ -28,7 +28,7 @@ struct LstmConfig {
     double lr_factor = 0.5, grad_clip = 1.0;
     bool class_weights = false;                         // inverse class frequency in the loss
     std::uint64_t seed = 1;
-    int threads = 1;
+    int threads = 1;  // CPU threads of training (libtorch) and of inference on a batch (the kernel)
     std::uint64_t feature_schema_hash = 0;
     nlohmann::json to_json() const;
     static LstmConfig from_json(const nlohmann::json& j);

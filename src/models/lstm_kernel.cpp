@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -244,14 +245,24 @@ LstmAttentionKernel::LstmAttentionKernel(const LstmShape& shape, const NamedPara
     fc2_ = linear("fc2", shape.head_hidden, kClasses);
 }
 
-std::vector<ClassProbs> LstmAttentionKernel::forward(std::span<const float> input, std::size_t n) const {
+std::vector<ClassProbs> LstmAttentionKernel::forward(std::span<const float> input, std::size_t n,
+                                                     std::size_t threads) const {
     const std::size_t per_sample = shape_.steps * shape_.width;
     if (input.size() != n * per_sample)
         throw std::invalid_argument(fmt::format("LSTM kernel: {} input values for {} samples of {}x{}", input.size(), n,
                                                 shape_.steps, shape_.width));
     std::vector<ClassProbs> out(n);
-    for (std::size_t from = 0; from < n; from += kBlockRows)
-        forward_block(input.data() + from * per_sample, std::min(kBlockRows, n - from), out.data() + from);
+    auto run = [&](std::size_t from, std::size_t to) {
+        for (std::size_t b = from; b < to; b += kBlockRows)
+            forward_block(input.data() + b * per_sample, std::min(kBlockRows, to - b), out.data() + b);
+    };
+    // Contiguous shares, one per thread: a sample's result does not depend on
+    // its neighbours, so any split gives the same probabilities.
+    const std::size_t share = (n + std::max<std::size_t>(threads, 1) - 1) / std::max<std::size_t>(threads, 1);
+    std::vector<std::thread> helpers;
+    for (std::size_t from = share; from < n; from += share) helpers.emplace_back(run, from, std::min(n, from + share));
+    run(0, std::min(n, share));
+    for (auto& h : helpers) h.join();
     return out;
 }
 

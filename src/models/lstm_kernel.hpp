@@ -33,8 +33,10 @@ public:
     // std::invalid_argument naming a missing or mis-sized parameter.
     LstmAttentionKernel(const LstmShape& shape, const NamedParameters& params);
 
-    // input: [n, steps, width] row-major -> n probability rows (softmax of the logits).
-    std::vector<ClassProbs> forward(std::span<const float> input, std::size_t n) const;
+    // input: [n, steps, width] row-major -> n probability rows (softmax of the
+    // logits). With threads > 1 the samples are shared out among that many
+    // threads (the results are the same bit for bit).
+    std::vector<ClassProbs> forward(std::span<const float> input, std::size_t n, std::size_t threads = 1) const;
 
 private:
     struct Linear {  // y = x W^T + b, with W^T stored [in][out]

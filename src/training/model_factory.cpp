@@ -15,6 +15,7 @@ std::unique_ptr<models::Model> member(const ModelSpec& s, const std::string& kin
         net.steps = static_cast<std::size_t>(s.steps);
         net.max_epochs = s.epochs;
         net.seed = s.seed;
+        if (s.threads > 0) net.threads = s.threads;
         net.feature_schema_hash = schema_hash;
         return std::make_unique<models::LstmAttentionModel>(net);
     }
@@ -25,6 +26,7 @@ std::unique_ptr<models::Model> member(const ModelSpec& s, const std::string& kin
     c.random_forest = kind == "rf";
     c.rounds = s.rounds;
     c.seed = s.seed;
+    if (s.threads > 0) c.threads = s.threads;
     c.steps = static_cast<std::size_t>(s.lags) + 1;
     c.feature_schema_hash = schema_hash;
     return std::make_unique<models::XgboostModel>(c);

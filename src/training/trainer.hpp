@@ -62,6 +62,7 @@ struct ModelSpec {
     int rounds = 400;  // trees: boosting rounds at most
     int steps = 60;    // lstm: sequence length
     int epochs = 200;  // lstm: epochs at most
+    int threads = 0;   // CPU threads the model trains and predicts with; 0: each kind's default (trees 2, lstm 1)
     std::uint64_t seed = 1;
 };
 // Throws std::invalid_argument (when called) for an unknown kind.
