@@ -246,7 +246,7 @@ TEST(ApiWebSocket, OversizedFrameClosesThatClientOnly) {
     ApiEnv env;
     WsClient big(env.port()), other(env.port());
     subscribe(other, {"BTC"});
-    big.send(std::string(100 << 10, ' '));  // past the 64 KiB frame limit: closed with 1009
+    big.send_refusable(std::string(100 << 10, ' '));  // past the 64 KiB frame limit: closed with 1009
     EXPECT_FALSE(big.read());
     env.predictions.add(make_prediction("BTC", kT0));
     auto m = other.read_json();

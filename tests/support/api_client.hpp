@@ -103,6 +103,13 @@ public:
         ws_.text(true);
         ws_.write(net::buffer(text));
     }
+    // For a frame the server may refuse while it is still being written (it
+    // closes past its size limit): a reset connection is then not an error.
+    void send_refusable(const std::string& text) {
+        ws_.text(true);
+        beast::error_code ignored;
+        ws_.write(net::buffer(text), ignored);
+    }
     void send_binary(const std::string& bytes) {
         ws_.binary(true);
         ws_.write(net::buffer(bytes));
