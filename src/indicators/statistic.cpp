@@ -71,7 +71,7 @@ private:
         }
         win_.push(b.close);
         if (!win_.full()) return;
-        if (since_exact_ == 0) recompute();
+        if (since_exact_ == 0) [[unlikely]] recompute();  // once per 64 windows, out of line
         if (++since_exact_ == win_.capacity() * 64) since_exact_ = 0;
         const double sum_y = sum_y_, sum_xy = sum_xy_;
         const double sum_x = n * (n - 1) * 0.5;
