@@ -415,7 +415,7 @@ void stage_row(const std::string& name, const LiveResult& res) {
     const auto cell = [](const std::vector<double>& v) {
         return fmt::format("{:.2f} / {:.2f}", quantile(v, 0.5), quantile(v, 0.99));
     };
-    std::printf("  %-28s %16s %16s %16s %16s\n", name.c_str(), cell(to_clock).c_str(), cell(to_vector).c_str(),
+    std::printf("  %-47s %16s %16s %16s %16s\n", name.c_str(), cell(to_clock).c_str(), cell(to_vector).c_str(),
                 cell(to_prediction).c_str(), cell(res.call_ms).c_str());
 }
 
@@ -425,14 +425,28 @@ struct LatencyCase {
     bool kafka;
 };
 
+// The same weights predicting with `threads` threads (LstmConfig::threads, saved with the model).
+std::unique_ptr<pc::models::Model> with_threads(const pc::models::Model& lstm, int threads) {
+    const auto dir = fs::temp_directory_path() / fmt::format("pricecast-live-bench-{}-threads", ::getpid());
+    fs::remove_all(dir);
+    lstm.save(dir);
+    auto j = nlohmann::json::parse(std::ifstream(dir / "model.json"));
+    j["config"]["threads"] = threads;
+    std::ofstream(dir / "model.json") << j.dump();
+    auto out = pc::models::load_model(dir);
+    fs::remove_all(dir);
+    return out;
+}
+
 void latency_table(const pc::models::Model& gbdt, const pc::models::Model& lstm) {
     std::printf("\n1. End-to-end latency, bar published -> prediction published, one bar close per 100 ms\n");
     std::printf("   (price, sentiment, features, inference services; the last 80 of 100 paced bar closes)\n");
-    std::printf("  %-34s %8s %10s %10s %10s %14s\n", "", "samples", "p50 ms", "p99 ms", "max ms", "model ms/call");
-    const Workspace gbdt_ws(gbdt.kind(), gbdt), lstm_ws(lstm.kind(), lstm);
+    std::printf("  %-47s %8s %10s %10s %10s %14s\n", "", "samples", "p50 ms", "p99 ms", "max ms", "model ms/call");
+    const auto lstm2 = with_threads(lstm, 2);
+    const Workspace gbdt_ws(gbdt.kind(), gbdt), lstm_ws(lstm.kind(), lstm), lstm2_ws("lstm-2-threads", *lstm2);
     std::vector<std::pair<std::string, LiveResult>> embedded_runs;
     for (const auto& c : {LatencyCase{&gbdt, 10, false}, LatencyCase{&gbdt, 10, true}, LatencyCase{&lstm, 1, false},
-                          LatencyCase{&lstm, 10, false}, LatencyCase{&lstm, 10, true}}) {
+                          LatencyCase{&lstm, 10, false}, LatencyCase{lstm2.get(), 10, false}, LatencyCase{&lstm, 10, true}}) {
         // The 5m indicators and the LSTM's 60-vector window are full by step ~165.
         LiveRun run{.symbols = c.symbols, .fast_steps = 170, .steps = 270, .speed = 600, .skip = 20};
         std::unique_ptr<pc::bus::MockCluster> cluster;
@@ -445,21 +459,22 @@ void latency_table(const pc::models::Model& gbdt, const pc::models::Model& lstm)
             bus = embedded();
             run.tap = true;
         }
-        auto res = run_live(*bus, (c.model == &gbdt ? gbdt_ws : lstm_ws).dir, run);
+        auto res = run_live(*bus, (c.model == &gbdt ? gbdt_ws : c.model == &lstm ? lstm_ws : lstm2_ws).dir, run);
         const auto name = fmt::format("{}, {} symbol{}, {}", c.model == &gbdt ? "GBDT" : "LSTM-attention", c.symbols,
-                                      c.symbols == 1 ? "" : "s", c.kafka ? "mock cluster" : "embedded");
+                                      c.symbols == 1 ? "" : "s",
+                                      c.kafka ? "mock cluster" : c.model == lstm2.get() ? "embedded, 2 threads" : "embedded");
         const auto ms = res.latency_ms();
-        std::printf("  %-34s %8zu %10.2f %10.2f %10.2f %14.2f%s\n", name.c_str(), ms.size(), quantile(ms, 0.5),
+        std::printf("  %-47s %8zu %10.2f %10.2f %10.2f %14.2f%s\n", name.c_str(), ms.size(), quantile(ms, 0.5),
                     quantile(ms, 0.99), quantile(ms, 1.0), res.ms_per_call(), res.complete ? "" : "  (timed out)");
         std::fflush(stdout);
         if (!c.kafka) embedded_runs.emplace_back(name, std::move(res));
     }
     const auto width = pc::features::Pipeline(quick_features()).schema().size();
-    std::printf("  LSTM-attention alone, median of 21 calls: batch 1 %.2f ms, batch 10 %.2f ms\n",
-                forward_ms(lstm, 1, width), forward_ms(lstm, 10, width));
+    std::printf("  LSTM-attention alone, median of 21 calls: batch 1 %.2f ms, batch 10 %.2f ms; 2 threads: batch 10 %.2f ms\n",
+                forward_ms(lstm, 1, width), forward_ms(lstm, 10, width), forward_ms(*lstm2, 10, width));
     std::printf("\n  Where the time goes, embedded, p50 / p99 ms: bar published -> its news clock relayed by the\n");
     std::printf("  sentiment service -> its feature vector published -> its prediction published; model calls alone\n");
-    std::printf("  %-28s %16s %16s %16s %16s\n", "", "-> clock", "-> vector", "-> prediction", "model call");
+    std::printf("  %-47s %16s %16s %16s %16s\n", "", "-> clock", "-> vector", "-> prediction", "model call");
     for (const auto& [name, res] : embedded_runs) stage_row(name, res);
 }
 
@@ -710,7 +725,7 @@ void python_table() {
     const auto py = python_per_bar(bars, kTimedFrom, *model);
     const double n = static_cast<double>(kBars - static_cast<long>(kTimedFrom));
     std::printf("\n4. The original design's Python pipeline against ours: the same bars, the same LSTM-attention weights,\n");
-    std::printf("   one thread for the model on both sides (set_num_threads(1) in python3-torch; our LSTM kernel is single-threaded)\n");
+    std::printf("   one thread for the model on both sides (set_num_threads(1) in python3-torch; LstmConfig::threads = 1 here)\n");
     std::printf("   python: per bar, pandas recomputes SMA 5/20, EMA 12/26, MACD, RSI 14, Bollinger over the symbol's last\n");
     std::printf("     100 bars, then a batch-1 python3-torch forward. Its per-bar cost does not depend on how many symbols\n");
     std::printf("     close together, so for the services rows it runs on the first few symbols' bars of the same market\n");
