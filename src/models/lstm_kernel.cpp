@@ -83,24 +83,35 @@ PRICECAST_AVX2 inline void gemm_tile(const float* a, std::size_t lda, std::size_
         for (std::size_t v = 0; v < V; ++v) _mm256_storeu_ps(c + r * ldc + 8 * v, acc[r][v]);
 }
 
+// The rows left under a full 6-row tile, 1 to 5 of them, in one tile of that height.
+PRICECAST_AVX2 inline void gemm_tail_tile(std::size_t rows, const float* a, std::size_t lda, std::size_t depth,
+                                          const float* b, std::size_t n, float* c, std::size_t ldc) {
+    switch (rows) {
+        case 5: return gemm_tile<5, 2>(a, lda, depth, b, n, c, ldc);
+        case 4: return gemm_tile<4, 2>(a, lda, depth, b, n, c, ldc);
+        case 3: return gemm_tile<3, 2>(a, lda, depth, b, n, c, ldc);
+        case 2: return gemm_tile<2, 2>(a, lda, depth, b, n, c, ldc);
+        case 1: return gemm_tile<1, 2>(a, lda, depth, b, n, c, ldc);
+        default: return;
+    }
+}
+
 PRICECAST_AVX2 void gemm_avx2(const float* a, std::size_t lda, std::size_t rows, std::size_t depth, const float* b,
                               std::size_t n, float* c, std::size_t ldc) {
     const std::size_t n16 = n / 16 * 16;
-    if (rows >= 6) {
+    if (rows >= 2) {
         // Column tiles outside: a 16-column slice of b stays in L1 while the rows
         // stream by. 6 x 2 accumulators + 2 b vectors + 1 broadcast = 15 of 16 registers.
         for (std::size_t j = 0; j < n16; j += 16) {
             std::size_t m = 0;
             for (; m + 6 <= rows; m += 6) gemm_tile<6, 2>(a + m * lda, lda, depth, b + j, n, c + m * ldc + j, ldc);
-            for (; m < rows; ++m) gemm_tile<1, 2>(a + m * lda, lda, depth, b + j, n, c + m * ldc + j, ldc);
+            gemm_tail_tile(rows - m, a + m * lda, lda, depth, b + j, n, c + m * ldc + j, ldc);
         }
-    } else {
-        // Few rows (batch 1): eight independent accumulators hide the FMA latency.
-        for (std::size_t m = 0; m < rows; ++m) {
-            std::size_t j = 0;
-            for (; j + 64 <= n; j += 64) gemm_tile<1, 8>(a + m * lda, lda, depth, b + j, n, c + m * ldc + j, ldc);
-            for (; j < n16; j += 16) gemm_tile<1, 2>(a + m * lda, lda, depth, b + j, n, c + m * ldc + j, ldc);
-        }
+    } else if (rows == 1) {
+        // Batch 1: eight independent accumulators hide the FMA latency.
+        std::size_t j = 0;
+        for (; j + 64 <= n; j += 64) gemm_tile<1, 8>(a, lda, depth, b + j, n, c + j, ldc);
+        for (; j < n16; j += 16) gemm_tile<1, 2>(a, lda, depth, b + j, n, c + j, ldc);
     }
     for (std::size_t m = 0; m < rows; ++m)
         for (std::size_t j = n16; j < n; ++j) {
