@@ -70,7 +70,7 @@ public:
     void fields(V& v) { v(dm_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         dm_.update(b);
         if (dm_.bars() <= lookback()) return;
         double& out = this->out_[0];
@@ -134,7 +134,7 @@ public:
     void fields(V& v) { v(adx_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (adx_.update(b)) out_[0] = adx_.value();
     }
     AdxState adx_;
@@ -150,7 +150,7 @@ public:
     void fields(V& v) { v(adx_, past_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!adx_.update(b)) return;
         past_.push(adx_.value());
         if (past_.full()) out_[0] = (adx_.value() + past_.oldest()) / 2.0;
@@ -175,7 +175,7 @@ public:
     void fields(V& v) { v(hi_, lo_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         hi_.push(b.high);
         lo_.push(b.low);
         const auto today = static_cast<double>(hi_.count() - 1);

@@ -19,7 +19,10 @@ inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // CRTP base: a concrete indicator is a value type constructed from its Params,
 // with `template <class V> void fields(V& v)` listing its state once; clone,
-// reset and save/restore follow from that.
+// reset and save/restore follow from that. Each step() is [[gnu::hot]]: GCC
+// gathers hot functions in .text.hot, so the per-bar code of all indicators
+// sits together instead of among construction, registry and snapshot code
+// (the full set run bar by bar measured faster, in two different binaries).
 template <class Derived>
 class IndicatorImpl : public Indicator {
 public:
@@ -97,7 +100,7 @@ public:
     void fields(V& v) { v(k_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (k_.update(b.close)) this->out_[0] = k_.value();
     }
     Kernel k_;

@@ -21,7 +21,7 @@ public:
     void fields(V& v) { v(closes_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         closes_.push(b.close);
         if (!closes_.full()) return;
         const double x = b.close, prev = closes_.oldest();
@@ -46,7 +46,7 @@ public:
     void fields(V&) {}
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         const double range = b.high - b.low;
         out_[0] = is_zero_or_neg(range) ? 0.0 : (b.close - b.open) / range;
     }
@@ -80,7 +80,7 @@ public:
     void fields(V& v) { v(hl_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         hl_.push(b);
         if (bars_seen_ + 1 < static_cast<std::size_t>(period_)) return;
         const double diff = (hl_.highest() - hl_.lowest()) / (-100.0);
@@ -165,7 +165,7 @@ private:
         slow_ = slow;
         signal_ = EmaState(signal);
     }
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         const bool slow_ready = slow_.update(b.close);
         if (this->bars_seen_ >= static_cast<std::size_t>(fast_start_)) fast_.update(b.close);
         if (!slow_ready) return;
@@ -202,7 +202,7 @@ public:
     void fields(V& v) { v(fast_, slow_, signal_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (bars_seen_ >= static_cast<std::size_t>(fast_start_)) fast_.update(b.close);
         if (bars_seen_ >= static_cast<std::size_t>(slow_start_)) slow_.update(b.close);
         if (bars_seen_ < static_cast<std::size_t>(largest_)) return;
@@ -232,7 +232,7 @@ public:
     void fields(V& v) { v(fast_, slow_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         fast_.update(b.close);
         if (!slow_.update(b.close)) return;
         const double f = fast_.value(), s = slow_.value();
@@ -282,7 +282,7 @@ public:
     void fields(V& v) { v(k_, slowk_, slowd_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!k_.update(b) || !slowk_.update(k_.value()) || !slowd_.update(slowk_.value())) return;
         out_[0] = slowk_.value();
         out_[1] = slowd_.value();
@@ -299,7 +299,7 @@ public:
     void fields(V& v) { v(k_, d_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!k_.update(b) || !d_.update(k_.value())) return;
         out_[0] = k_.value();
         out_[1] = d_.value();
@@ -318,7 +318,7 @@ public:
     void fields(V& v) { v(tp_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         const double last = (b.high + b.low + b.close) / 3;
         tp_.push(last);
         if (!tp_.full()) return;
@@ -344,7 +344,7 @@ public:
     void fields(V& v) { v(rsi_, k_, d_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!rsi_.update(b.close)) return;
         const double r = rsi_.value();
         if (!k_.update(r, r, r) || !d_.update(k_.value())) return;
@@ -365,7 +365,7 @@ public:
     void fields(V& v) { v(e1_, e2_, e3_, has_prev_, prev_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!e1_.update(b.close) || !e2_.update(e1_.value()) || !e3_.update(e2_.value())) return;
         const double x = e3_.value();
         if (has_prev_) out_[0] = prev_ != 0.0 ? ((x / prev_) - 1.0) * 100.0 : 0.0;
@@ -392,7 +392,7 @@ public:
     void fields(V& v) { v(bp_, tr_, bp_sum_, tr_sum_, has_prev_, prev_close_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!has_prev_) {
             has_prev_ = true;
             prev_close_ = b.close;
@@ -436,7 +436,7 @@ public:
     void fields(V& v) { v(pos_, neg_, has_prev_, prev_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         double tp = (b.high + b.low + b.close) / 3.0;
         if (!has_prev_) {
             has_prev_ = true;

@@ -18,7 +18,7 @@ public:
     void fields(V& v) { v(k_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (k_.update(b.close)) out_[0] = k_.value();
     }
     MovingAverage k_;
@@ -40,7 +40,7 @@ public:
     void fields(V& v) { v(ma_, sum_, sum2_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         sum_.push(b.close);
         sum2_.push(b.close * b.close);
         if (!ma_.update(b.close)) return;
@@ -72,7 +72,7 @@ public:
     void fields(V& v) { v(hi_, lo_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         hi_.push(Price ? b.high : b.close);
         lo_.push(Price ? b.low : b.close);
         if (hi_.count() >= static_cast<std::size_t>(period_)) this->out_[0] = (hi_.value() + lo_.value()) / 2.0;
@@ -91,7 +91,7 @@ public:
     void fields(V& v) { v(k_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (k_.update(b.close)) out_[0] = k_.value();
     }
     T3State k_;
@@ -105,7 +105,7 @@ public:
     void fields(V& v) { v(k_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!k_.update(b.close)) return;
         out_[0] = k_.value();
         out_[1] = k_.fama();
@@ -135,7 +135,7 @@ public:
     void fields(V& v) { v(af_, ep_, sar_, is_long_, prev_high_, prev_low_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (bars_seen_ == 0) [[unlikely]] {
             prev_high_ = b.high, prev_low_ = b.low;
             return;
@@ -224,7 +224,7 @@ private:
         ep_ = is_long_ ? b.high : b.low;
         prev_high_ = b.high, prev_low_ = b.low;
     }
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (bars_seen_ == 0) [[unlikely]] {
             prev_high_ = b.high, prev_low_ = b.low;
             return;

@@ -292,7 +292,7 @@ public:
 
 private:
     static constexpr auto kAverages = std::make_index_sequence<R->count>{};
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         recent_.push({b.open, b.high, b.low, b.close});
         const int t = static_cast<int>(this->bars_seen_);
         if (t < R->lookback) [[unlikely]] {  // warm-up, laid out away from the per-bar path

@@ -22,7 +22,7 @@ public:
     void fields(V& v) { v(win_, sum_, sum2_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         const double x = b.close;
         win_.push(x);
         sum_ += x;
@@ -62,7 +62,7 @@ public:
     void fields(V& v) { v(win_, sum_y_, sum_xy_, since_exact_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         const double n = period_;
         if (win_.full()) {
             const double dropped = win_.oldest();
@@ -116,7 +116,7 @@ public:
     void fields(V& v) { v(xs_, ys_, sx_, sy_, sx2_, sy2_, sxy_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         // The sums go through locals: a store into a window could be any of
         // them as far as the compiler knows, and would force them to memory.
         double sx = sx_, sy = sy_, sx2 = sx2_, sy2 = sy2_, sxy = sxy_;
@@ -153,7 +153,7 @@ public:
 
 private:
     static double ret(double now, double last) { return !is_zero(last) ? (now - last) / last : 0.0; }
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!started_) {
             started_ = true;
             last_x_ = b.high, last_y_ = b.low;
@@ -185,7 +185,7 @@ public:
     void fields(V& v) { v(sum_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         sum_.push(b.close);
         if (sum_.full()) out_[0] = sum_.sum();
     }
@@ -202,7 +202,7 @@ public:
     void fields(V& v) { v(ext_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         ext_.push(b.close);
         if (ext_.count() >= static_cast<std::size_t>(period_)) this->out_[0] = ext_.value();
     }
@@ -261,7 +261,7 @@ public:
     void fields(V& v) { v(arg_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (arg_.push(b.close)) this->out_[0] = static_cast<double>(arg_.index());
     }
     int period_;
@@ -282,7 +282,7 @@ public:
     void fields(V& v) { v(lo_, hi_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         const bool ready = lo_.push(b.close);
         hi_.push(b.close);
         if (!ready) return;
@@ -311,7 +311,7 @@ public:
     void fields(V& v) { v(ring_, next_, filled_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         ring_[next_] = b.close;
         next_ = next_ + 1 == ring_.size() ? 0 : next_ + 1;
         if (!filled_ && next_ != 0) return;

@@ -34,7 +34,7 @@ public:
     void fields(V& v) { v(tr_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (tr_.update(b)) out_[0] = tr_.value();
     }
     TrueRangeState tr_;
@@ -51,7 +51,7 @@ public:
     void fields(V& v) { v(tr_, seed_, atr_, seeded_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!tr_.update(b)) return;
         const double tr = tr_.value();
         if (period_ == 1) {

@@ -19,7 +19,7 @@ public:
     void fields(V& v) { v(ad_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         ad_ = next_ad(ad_, b);
         out_[0] = ad_;
     }
@@ -35,7 +35,7 @@ public:
     void fields(V& v) { v(started_, obv_, prev_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!started_) {
             obv_ = b.volume;
             started_ = true;
@@ -66,7 +66,7 @@ public:
     void fields(V& v) { v(ad_, fast_, slow_); }
 
 private:
-    void step(const Bar& b) noexcept override {
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
         ad_ = next_ad(ad_, b);
         if (bars_seen_ == 0) {
             fast_ = slow_ = ad_;
