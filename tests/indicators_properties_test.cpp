@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "indicators/impl.hpp"
 #include "indicators/indicator.hpp"
 #include "support/series.hpp"
 
@@ -268,6 +269,30 @@ TEST(Registry, HasEveryIndicatorTheIssueNames) {
           "cdlmarubozu", "cdlspinningtop", "cdldragonflydoji", "cdlgravestonedoji", "macdext", "macdfix", "sarext",
           "mama"})
         EXPECT_NE(find(name), nullptr) << name;
+}
+
+// The window extremes index their blocks by a restored position: a state whose
+// sizes do not fit together (a damaged snapshot) is refused, never used.
+TEST(WindowExtremes, ADamagedStateIsRefused) {
+    auto refused = [](auto window, auto&&... fields) {
+        StateWriter out;
+        out(fields...);
+        StateReader in(out.bytes());
+        EXPECT_THROW(window.fields(in), StateError);
+    };
+    const std::vector<double> block(5), suffix(6), short_suffix(2);
+    const std::vector<std::size_t> index(6);
+    const double x = 1;
+    const std::size_t n = 9;
+    refused(WindowMax(5), block, short_suffix, std::size_t{0}, x, x, n);
+    refused(WindowMax(5), block, suffix, std::size_t{5}, x, x, n);  // pos_ past the block
+    refused(WindowExtreme<true>(5), block, suffix, std::vector<std::size_t>(3), std::size_t{0}, x, std::size_t{0}, n);
+    refused(WindowExtreme<false>(5), block, suffix, index, std::size_t{7}, x, std::size_t{0}, n);
+    StateWriter good;
+    good(block, suffix, std::size_t{4}, x, x, n);
+    StateReader in(good.bytes());
+    WindowMax w(5);
+    EXPECT_NO_THROW(w.fields(in));
 }
 
 }  // namespace

@@ -230,7 +230,13 @@ public:
     std::size_t count() const noexcept { return count_; }
 
     template <class V>
-    void fields(V& v) { v(block_, suffix_, suffix_index_, pos_, head_, head_index_, count_); }
+    void fields(V& v) {
+        v(block_, suffix_, suffix_index_, pos_, head_, head_index_, count_);
+        // A restored state indexes these by pos_: a damaged snapshot must not reach push().
+        if (block_.empty() || suffix_.size() != block_.size() + 1 || suffix_index_.size() != block_.size() + 1 ||
+            pos_ >= block_.size())
+            throw StateError("snapshot: inconsistent window extreme state");
+    }
 
     // Below (above) every value: the empty block's extreme.
     static constexpr double kWorst = IsMax ? -std::numeric_limits<double>::infinity()
@@ -289,7 +295,12 @@ public:
     std::size_t count() const noexcept { return count_; }
 
     template <class V>
-    void fields(V& v) { v(block_, suffix_, pos_, head_, best_, count_); }
+    void fields(V& v) {
+        v(block_, suffix_, pos_, head_, best_, count_);
+        // A restored state indexes these by pos_: a damaged snapshot must not reach push().
+        if (block_.empty() || suffix_.size() != block_.size() + 1 || pos_ >= block_.size())
+            throw StateError("snapshot: inconsistent window extreme state");
+    }
 
 private:
     static constexpr double kWorst = WindowExtreme<IsMax>::kWorst;
