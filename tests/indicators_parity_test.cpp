@@ -166,6 +166,15 @@ TEST(ParityMetadata, ParameterRangesAreTalibs) {
     }
 }
 
+// TA-Lib's MACD with a signal period of 1, and its TRIX of period 1, read one
+// element before their buffers (the EMA lookback of period 1 is -1), which the
+// sanitizer build stops on; ParityQuirks covers what that period means.
+bool talib_reads_before_its_buffer(const IndicatorSpec& spec, const Params& p) {
+    if (spec.talib_name == "MACD") return p.at(2) == 1;
+    if (spec.talib_name == "MACDFIX" || spec.talib_name == "TRIX") return p.at(0) == 1;
+    return false;
+}
+
 // TA-Lib accepts our defaults and both ends of every range (its own range
 // check returns TA_BAD_PARAM otherwise, which talib_run turns into a throw).
 TEST(ParityMetadata, TalibAcceptsOurDefaultsAndRangeEnds) {
@@ -181,6 +190,7 @@ TEST(ParityMetadata, TalibAcceptsOurDefaultsAndRangeEnds) {
             for (double end : {spec.params[i].min, spec.params[i].max}) {
                 Params p = defaults;
                 p[i] = end;
+                if (talib_reads_before_its_buffer(spec, p)) continue;
                 EXPECT_NO_THROW(test::talib_run(spec.talib_name, p, cols)) << spec.params[i].name << " = " << end;
             }
         }
