@@ -122,19 +122,9 @@ void DerivedFeatures::restore(StateReader& r) {
 TimeframeFeatures::TimeframeFeatures(const TimeframePlan& plan)
     : interval_(plan.interval), values_(column_count(plan), kNaN) {
     for (const auto& ref : plan.refs) {
-        indicators_.push_back(ref.make());
+        indicators_.add(ref);
         selected_output_.push_back(ref.output);
     }
-}
-
-TimeframeFeatures::TimeframeFeatures(const TimeframeFeatures& o)
-    : interval_(o.interval_),
-      selected_output_(o.selected_output_),
-      derived_(o.derived_),
-      values_(o.values_),
-      open_(o.open_),
-      has_open_(o.has_open_) {
-    for (const auto& ind : o.indicators_) indicators_.push_back(ind->clone());
 }
 
 void TimeframeFeatures::on_base_bar(const Bar& b) {
@@ -158,10 +148,10 @@ void TimeframeFeatures::on_base_bar(const Bar& b) {
 
 void TimeframeFeatures::close_bar() {
     has_open_ = false;
+    indicators_.update_valid(open_);  // built from base bars the pipeline checked
     std::size_t i = 0;
     for (std::size_t k = 0; k < indicators_.size(); ++k) {
-        auto& ind = *indicators_[k];
-        ind.update_valid(open_);  // built from base bars the pipeline checked
+        const auto& ind = indicators_[k];
         if (selected_output_[k] >= 0) {
             values_[i++] = ind.value(static_cast<std::size_t>(selected_output_[k]));
         } else {
@@ -172,14 +162,14 @@ void TimeframeFeatures::close_bar() {
 }
 
 void TimeframeFeatures::save(StateWriter& w) const {
-    for (const auto& ind : indicators_) ind->save(w);
+    indicators_.save(w);
     derived_.save(w);
     w(values_, has_open_, open_.symbol, open_.interval, open_.open_time, open_.close_time, open_.open, open_.high,
       open_.low, open_.close, open_.volume, open_.trade_count);
 }
 
 void TimeframeFeatures::restore(StateReader& r) {
-    for (auto& ind : indicators_) ind->restore(r);
+    indicators_.restore(r);
     derived_.restore(r);
     r(values_, has_open_, open_.symbol, open_.interval, open_.open_time, open_.close_time, open_.open, open_.high,
       open_.low, open_.close, open_.volume, open_.trade_count);

@@ -73,7 +73,7 @@ private:
 class TimeframeFeatures {
 public:
     explicit TimeframeFeatures(const TimeframePlan& plan);
-    TimeframeFeatures(const TimeframeFeatures& other);
+    TimeframeFeatures(const TimeframeFeatures& other) = default;
     void on_base_bar(const Bar& bar);
     std::span<const double> values() const { return values_; }
     void save(StateWriter& w) const;
@@ -83,7 +83,7 @@ private:
     void close_bar();
 
     Duration interval_;
-    std::vector<std::unique_ptr<indicators::Indicator>> indicators_;
+    indicators::IndicatorSet indicators_;
     std::vector<int> selected_output_;  // per indicator: one output, or -1 for all
     DerivedFeatures derived_;
     std::vector<double> values_;

@@ -57,11 +57,13 @@ private:
 
 enum class DmOut { plus_dm, minus_dm, plus_di, minus_di, dx };
 
+std::string dm_key(int period) { return std::to_string(period); }
+
 template <DmOut Out>
 class Directional : public IndicatorImpl<Directional<Out>> {
 public:
     explicit Directional(const Params& p)
-        : IndicatorImpl<Directional<Out>>(p, 1), period_(iparam(p, 0)), dm_(period_) {}
+        : IndicatorImpl<Directional<Out>>(p, 1), period_(iparam(p, 0)), dm_(DirectionalMovement(period_)) {}
     int lookback() const override {
         if (Out == DmOut::plus_dm || Out == DmOut::minus_dm) return period_ > 1 ? period_ - 1 : 1;
         return period_;
@@ -70,19 +72,21 @@ public:
     void fields(V& v) { v(dm_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(dm_, dm_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        dm_.update(b);
-        if (dm_.bars() <= lookback()) return;
+        dm_.advance(b, this->bars_seen_);
+        const DirectionalMovement& dm = *dm_;
+        if (dm.bars() <= lookback()) return;
         double& out = this->out_[0];
         switch (Out) {
-            case DmOut::plus_dm: out = dm_.plus_dm(); break;
-            case DmOut::minus_dm: out = dm_.minus_dm(); break;
-            case DmOut::plus_di: out = dm_.has_range() ? dm_.plus_di() * di_scale() : 0.0; break;
-            case DmOut::minus_di: out = dm_.has_range() ? dm_.minus_di() * di_scale() : 0.0; break;
+            case DmOut::plus_dm: out = dm.plus_dm(); break;
+            case DmOut::minus_dm: out = dm.minus_dm(); break;
+            case DmOut::plus_di: out = dm.has_range() ? dm.plus_di() * di_scale() : 0.0; break;
+            case DmOut::minus_di: out = dm.has_range() ? dm.minus_di() * di_scale() : 0.0; break;
             case DmOut::dx: {
                 double dx = 0;
                 // TA-Lib repeats the previous DX when it is undefined (0 on the first bar).
-                if (dm_.dx(dx)) out = dx;
+                if (dm.dx(dx)) out = dx;
                 else if (std::isnan(out)) out = 0.0;
                 break;
             }
@@ -92,20 +96,21 @@ private:
     // returns DM / TR there without the percent scale.
     double di_scale() const noexcept { return period_ == 1 ? 0.01 : 1.0; }
     int period_;
-    DirectionalMovement dm_;
+    Shared<DirectionalMovement> dm_;
 };
 
 // ADX: the mean of the first `period` DX values, then Wilder-smoothed DX.
 class AdxState {
 public:
     AdxState() = default;
-    explicit AdxState(int period) : period_(period), dm_(period) {}
-    bool update(const Bar& b) noexcept {
-        dm_.update(b);
-        const int n = dm_.bars();
+    explicit AdxState(int period) : period_(period), dm_(DirectionalMovement(period)) {}
+    // `seen`: the bar's number, for the DM sums it shares with DX and the DIs.
+    bool update(const Bar& b, std::size_t seen) noexcept {
+        dm_.advance(b, seen);
+        const int n = dm_->bars();
         if (n <= period_) return false;
         double dx = 0;
-        const bool has_dx = dm_.dx(dx);
+        const bool has_dx = dm_->dx(dx);
         if (n <= 2 * period_) {
             if (has_dx) sum_dx_ += dx;
             if (n < 2 * period_) return false;
@@ -119,44 +124,56 @@ public:
     int lookback() const noexcept { return 2 * period_ - 1; }
     template <class V>
     void fields(V& v) { v(dm_, sum_dx_, adx_); }
+    void share(SharedStates& pool) { pool.link(dm_, dm_key(period_)); }
 
 private:
     int period_ = 14;
-    DirectionalMovement dm_;
+    Shared<DirectionalMovement> dm_;
     double sum_dx_ = 0, adx_ = 0;
 };
 
+// ADX and ADXR share the ADX; a first ADX of the set shares its DM sums.
+void share_adx(SharedStates& pool, Shared<AdxState>& adx, int period) {
+    if (pool.link(adx, dm_key(period))) adx.mutable_kernel().share(pool);
+}
+
 class Adx : public IndicatorImpl<Adx> {
 public:
-    explicit Adx(const Params& p) : IndicatorImpl(p, 1), adx_(iparam(p, 0)) {}
-    int lookback() const override { return adx_.lookback(); }
+    explicit Adx(const Params& p) : IndicatorImpl(p, 1), adx_(AdxState(iparam(p, 0))) {}
+    int lookback() const override { return adx_->lookback(); }
     template <class V>
     void fields(V& v) { v(adx_); }
 
 private:
+    void share(SharedStates& pool) override { share_adx(pool, adx_, iparam(params_, 0)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (adx_.update(b)) out_[0] = adx_.value();
+        if (adx_.advance(b, bars_seen_)) out_[0] = adx_->value();
     }
-    AdxState adx_;
+    Shared<AdxState> adx_;
 };
 
 // ADXR: mean of today's ADX and the ADX period-1 bars ago.
 class Adxr : public IndicatorImpl<Adxr> {
 public:
     explicit Adxr(const Params& p)
-        : IndicatorImpl(p, 1), period_(iparam(p, 0)), adx_(period_), past_(static_cast<std::size_t>(period_)) {}
-    int lookback() const override { return adx_.lookback() + period_ - 1; }
+        : IndicatorImpl(p, 1),
+          period_(iparam(p, 0)),
+          adx_(AdxState(period_)),
+          past_(static_cast<std::size_t>(period_)) {}
+    int lookback() const override { return adx_->lookback() + period_ - 1; }
     template <class V>
     void fields(V& v) { v(adx_, past_); }
 
 private:
+    void share(SharedStates& pool) override { share_adx(pool, adx_, period_); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!adx_.update(b)) return;
-        past_.push(adx_.value());
-        if (past_.full()) out_[0] = (adx_.value() + past_.oldest()) / 2.0;
+        if (!adx_.advance(b, bars_seen_)) return;
+        const double adx = adx_->value();
+        past_.push(adx);
+        if (past_.full()) out_[0] = (adx + past_.oldest()) / 2.0;
     }
     int period_;
-    AdxState adx_;
+    Shared<AdxState> adx_;
     Window<double> past_;
 };
 

@@ -7,7 +7,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
+#include <string>
+#include <typeindex>
 #include <utility>
 #include <vector>
 
@@ -31,7 +34,16 @@ public:
         fresh.spec_ = spec_;
         self() = std::move(fresh);
     }
-    std::unique_ptr<Indicator> clone() const override { return std::make_unique<Derived>(self()); }
+    std::unique_ptr<Indicator> clone() const override {
+        auto copy = std::make_unique<Derived>(self());
+        static_cast<IndicatorImpl&>(*copy).next_in_set_ = nullptr;  // a copy belongs to no set
+        return copy;
+    }
+    // A tail call from this type's own site, to the one member after it.
+    [[gnu::hot]] void chain(const Bar& bar) noexcept final {
+        update_valid(bar);
+        if (next_in_set_) Indicator::chain(*next_in_set_, bar);
+    }
 
 protected:
     using Indicator::Indicator;
@@ -41,6 +53,88 @@ protected:
 private:
     Derived& self() { return static_cast<Derived&>(*this); }
     const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+// ---- state shared within an IndicatorSet ----------------------------------
+
+template <class K>
+class Shared;
+
+// The shared kernels of one IndicatorSet, by kernel type and key.
+class SharedStates {
+public:
+    // Makes `s` read the kernel already here under `key`, when there is one
+    // at the same bar; otherwise puts `s`'s kernel here for the next ones.
+    // Returns whether `s` kept its own (so a kernel holding shared parts of
+    // its own links them next).
+    template <class K>
+    bool link(Shared<K>& s, const std::string& key) {
+        auto& slot = slots_[{std::type_index(typeid(K)), key}];
+        if (slot) {
+            auto theirs = std::static_pointer_cast<typename Shared<K>::Slot>(slot);
+            if (theirs->seen == s.slot_->seen) {
+                s.slot_ = std::move(theirs);
+                return false;
+            }
+        }
+        slot = s.slot_;
+        return true;
+    }
+
+private:
+    std::map<std::pair<std::type_index, std::string>, std::shared_ptr<void>> slots_;
+};
+
+// A kernel (a moving average, Wilder's DM sums, a window's extremes) that
+// several indicators of one set compute alike. Standalone, an indicator owns
+// its copy; IndicatorSet links the indicators with equal kernels to one
+// copy, which the first of them to see a bar advances and the others read.
+// A copy (clone, peek) is deep: it never shares with the original.
+template <class K>
+class Shared {
+public:
+    Shared() : Shared(K{}) {}
+    explicit Shared(K kernel) : slot_(std::make_shared<Slot>(Slot{std::move(kernel)})) {}
+    Shared(const Shared& o) : slot_(std::make_shared<Slot>(*o.slot_)) {}
+    Shared& operator=(const Shared& o) {
+        if (this != &o) slot_ = std::make_shared<Slot>(*o.slot_);
+        return *this;
+    }
+    Shared(Shared&&) noexcept = default;
+    Shared& operator=(Shared&&) noexcept = default;
+
+    // Feeds the kernel the caller's input number `seen` (zero-based) unless a
+    // sharer already did; returns what the kernel's update returned (true for
+    // kernels whose update returns nothing). A kernel that holds shared parts
+    // of its own takes update(x, seen) and advances them the same way.
+    template <class X>
+    [[gnu::always_inline]] bool advance(const X& x, std::size_t seen) noexcept {
+        Slot& s = *slot_;
+        if constexpr (requires { s.kernel.update(x, seen); }) {  // holds shared parts of its own
+            if (s.seen == seen) s.ready = s.kernel.update(x, seen), ++s.seen;
+        } else if constexpr (std::is_void_v<decltype(s.kernel.update(x))>) {
+            if (s.seen == seen) s.kernel.update(x), ++s.seen;
+            return true;
+        } else {
+            if (s.seen == seen) s.ready = s.kernel.update(x), ++s.seen;
+        }
+        return s.ready;
+    }
+    const K& operator*() const noexcept { return slot_->kernel; }
+    const K* operator->() const noexcept { return &slot_->kernel; }
+    K& mutable_kernel() noexcept { return slot_->kernel; }
+
+    template <class V>
+    void fields(V& v) { v(slot_->kernel, slot_->seen, slot_->ready); }
+
+private:
+    friend class SharedStates;
+    struct Slot {
+        K kernel;
+        std::size_t seen = 0;
+        bool ready = false;
+    };
+    std::shared_ptr<Slot> slot_;
 };
 
 inline int iparam(const Params& p, std::size_t i) { return static_cast<int>(p.at(i)); }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "indicators/families.hpp"
+#include "indicators/impl.hpp"
 
 namespace pricecast::indicators {
 
@@ -43,7 +44,8 @@ namespace {
 // snapshot is refused instead of restored into the wrong fields.
 // 2: WMA, TRIMA and T3 keep TA-Lib's running sums.
 // 3: window extremes keep blocks of values instead of a monotonic deque.
-constexpr std::uint32_t kStateVersion = 3;
+// 4: kernels that members of a set may share are saved with their bar count.
+constexpr std::uint32_t kStateVersion = 4;
 }  // namespace
 
 void Indicator::save(StateWriter& out) const {
@@ -83,6 +85,54 @@ std::vector<std::vector<double>> compute(Indicator& ind, std::span<const Bar> ba
     std::vector<std::vector<double>> result;
     compute(ind, bars, result);
     return result;
+}
+
+// ---- sets ------------------------------------------------------------------
+
+IndicatorSet::IndicatorSet() : shared_(std::make_unique<SharedStates>()) {}
+IndicatorSet::~IndicatorSet() = default;
+IndicatorSet::IndicatorSet(IndicatorSet&&) noexcept = default;
+IndicatorSet& IndicatorSet::operator=(IndicatorSet&&) noexcept = default;
+
+IndicatorSet::IndicatorSet(const IndicatorSet& o) : IndicatorSet() {
+    for (const auto& x : o.items_) items_.push_back(x->clone());
+    link();
+}
+
+IndicatorSet& IndicatorSet::operator=(const IndicatorSet& o) {
+    if (this != &o) *this = IndicatorSet(o);
+    return *this;
+}
+
+std::size_t IndicatorSet::add(const IndicatorRef& ref) {
+    items_.push_back(ref.make());
+    items_.back()->share(*shared_);
+    if (items_.size() > 1) items_[items_.size() - 2]->next_in_set_ = items_.back().get();
+    return items_.size() - 1;
+}
+
+// Clones and reset members own their kernels again and belong to no chain:
+// link them afresh.
+void IndicatorSet::link() {
+    shared_ = std::make_unique<SharedStates>();
+    for (std::size_t i = 0; i < items_.size(); ++i) {
+        items_[i]->share(*shared_);
+        items_[i]->next_in_set_ = i + 1 < items_.size() ? items_[i + 1].get() : nullptr;
+    }
+}
+
+void IndicatorSet::reset() {
+    for (auto& x : items_) x->reset();
+    link();
+}
+
+void IndicatorSet::save(StateWriter& out) const {
+    for (const auto& x : items_) x->save(out);
+}
+
+// Members that share a kernel each restore it, with the same saved values.
+void IndicatorSet::restore(StateReader& in) {
+    for (auto& x : items_) x->restore(in);
 }
 
 // ---- registry -----------------------------------------------------------

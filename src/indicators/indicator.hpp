@@ -43,6 +43,7 @@ struct ParamSpec {
 };
 
 class Indicator;
+class SharedStates;
 using Params = std::vector<double>;
 using Factory = std::function<std::unique_ptr<Indicator>(const Params&)>;
 
@@ -102,7 +103,13 @@ public:
 
 protected:
     friend const std::vector<IndicatorSpec>& registry();
+    friend class IndicatorSet;
     Indicator(Params params, std::size_t outputs);
+    // Links the kernels this indicator computes like others of its set; most have none.
+    virtual void share(SharedStates&) {}
+    // update_valid(), then the same for next_in_set_ (see IndicatorSet::update_valid).
+    virtual void chain(const Bar& bar) noexcept = 0;
+    static void chain(Indicator& next, const Bar& bar) noexcept { next.chain(bar); }
     // Called for valid bars only; writes out_ when the indicator has a value.
     virtual void step(const Bar& bar) noexcept = 0;
     virtual void save_fields(StateWriter& out) const = 0;
@@ -118,6 +125,7 @@ protected:
     std::array<double, kMaxOutputs> out_;
     std::size_t outputs_;
     std::size_t bars_seen_ = 0;
+    Indicator* next_in_set_ = nullptr;  // the set member after this one, set by IndicatorSet
 };
 
 // Batch computation = a loop of update(): result[k][i] is output k after bar i
@@ -150,5 +158,52 @@ const IndicatorSpec* find(std::string_view name);  // case-insensitive, nullptr 
 // unique prefix ("bbands.upper"). Throws IndicatorError naming the problem.
 IndicatorRef parse(std::string_view text);
 inline std::unique_ptr<Indicator> make(std::string_view text) { return parse(text).make(); }
+
+// ---- sets ----------------------------------------------------------------
+
+// Indicators fed the same bars, as a feature engine runs them. State that
+// several members compute alike (Wilder's DM sums under PLUS_DM ... ADXR, the
+// regression sums under LINEARREG* and TSF, a window's extremes under MAX ...
+// MINMAXINDEX, the averages under APO, PPO and MACDEXT) is kept once and
+// advanced once per bar, so a set costs less than its members apart. Every
+// value is bit for bit what the member computes alone. Copies are deep.
+class IndicatorSet {
+public:
+    IndicatorSet();
+    ~IndicatorSet();
+    IndicatorSet(const IndicatorSet& o);
+    IndicatorSet& operator=(const IndicatorSet& o);
+    IndicatorSet(IndicatorSet&&) noexcept;
+    IndicatorSet& operator=(IndicatorSet&&) noexcept;
+
+    // Adds a fresh member and returns its index.
+    std::size_t add(const IndicatorRef& ref);
+    std::size_t size() const noexcept { return items_.size(); }
+    const Indicator& operator[](std::size_t i) const noexcept { return *items_[i]; }
+
+    // Indicator::update for every member: false, with no change of state,
+    // when the bar fails check_bar().
+    bool update(const Bar& bar) noexcept {
+        if (check_bar(bar) != BarProblem::none) return false;
+        update_valid(bar);
+        return true;
+    }
+    // Each member passes the bar on to the next: every call site of the chain
+    // belongs to one indicator type and always goes to the same next member,
+    // so the CPU predicts it, where a loop's single call site reaching dozens
+    // of types in turn is mispredicted on most calls (measured 14 ns a call).
+    void update_valid(const Bar& bar) noexcept {
+        if (!items_.empty()) items_.front()->chain(bar);
+    }
+    void reset();
+    // The members' save()s in order; restore() as Indicator::restore for each.
+    void save(StateWriter& out) const;
+    void restore(StateReader& in);
+
+private:
+    void link();
+    std::vector<std::unique_ptr<Indicator>> items_;
+    std::unique_ptr<SharedStates> shared_;
+};
 
 }  // namespace pricecast::indicators
