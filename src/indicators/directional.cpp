@@ -57,6 +57,7 @@ private:
 
 enum class DmOut { plus_dm, minus_dm, plus_di, minus_di, dx };
 
+// The key of the kernels a set shares: they differ by period alone.
 std::string dm_key(int period) { return std::to_string(period); }
 
 template <DmOut Out>
@@ -179,26 +180,44 @@ private:
 
 // AROON over period+1 bars: how long ago the highest high and lowest low were
 // (the newest occurrence wins ties, as in TA-Lib).
-template <bool Oscillator>
-class Aroon : public IndicatorImpl<Aroon<Oscillator>> {
+class AroonWindow {
 public:
-    explicit Aroon(const Params& p)
-        : IndicatorImpl<Aroon<Oscillator>>(p, Oscillator ? 1 : 2),
-          period_(iparam(p, 0)),
-          hi_(static_cast<std::size_t>(period_) + 1),
-          lo_(static_cast<std::size_t>(period_) + 1) {}
-    int lookback() const override { return period_; }
+    AroonWindow() = default;
+    explicit AroonWindow(int period)
+        : hi_(static_cast<std::size_t>(period) + 1), lo_(static_cast<std::size_t>(period) + 1) {}
+    void update(const Bar& b) noexcept {
+        hi_.push(b.high);
+        lo_.push(b.low);
+    }
+    std::size_t count() const noexcept { return hi_.count(); }
+    std::size_t high_index() const noexcept { return hi_.index(); }
+    std::size_t low_index() const noexcept { return lo_.index(); }
     template <class V>
     void fields(V& v) { v(hi_, lo_); }
 
 private:
+    WindowExtreme<true> hi_;
+    WindowExtreme<false> lo_;
+};
+
+template <bool Oscillator>
+class Aroon : public IndicatorImpl<Aroon<Oscillator>> {
+public:
+    explicit Aroon(const Params& p)
+        : IndicatorImpl<Aroon<Oscillator>>(p, Oscillator ? 1 : 2), period_(iparam(p, 0)), win_(AroonWindow(period_)) {}
+    int lookback() const override { return period_; }
+    template <class V>
+    void fields(V& v) { v(win_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(win_, dm_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        hi_.push(b.high);
-        lo_.push(b.low);
-        const auto today = static_cast<double>(hi_.count() - 1);
-        if (hi_.count() <= static_cast<std::size_t>(period_)) return;
+        win_.advance(b, this->bars_seen_);
+        const AroonWindow& w = *win_;
+        const auto today = static_cast<double>(w.count() - 1);
+        if (w.count() <= static_cast<std::size_t>(period_)) return;
         const double factor = 100.0 / period_;
-        const auto hi_idx = static_cast<double>(hi_.index()), lo_idx = static_cast<double>(lo_.index());
+        const auto hi_idx = static_cast<double>(w.high_index()), lo_idx = static_cast<double>(w.low_index());
         if constexpr (Oscillator) {
             this->out_[0] = factor * (hi_idx - lo_idx);
         } else {
@@ -207,8 +226,7 @@ private:
         }
     }
     int period_;
-    WindowExtreme<true> hi_;
-    WindowExtreme<false> lo_;
+    Shared<AroonWindow> win_;
 };
 
 }  // namespace

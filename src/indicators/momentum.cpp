@@ -8,6 +8,30 @@
 namespace pricecast::indicators {
 namespace {
 
+// The key of the kernels a set shares: those here differ by period alone.
+std::string period_key(int period) { return std::to_string(period); }
+// A moving average of the close, by type, period and the bar it starts at.
+std::string average_key(int type, int period, int start) {
+    return std::to_string(type) + "/" + std::to_string(period) + "/" + std::to_string(start);
+}
+
+// The last period+1 closes, which MOM and the ROC family all read.
+class PastCloses {
+public:
+    PastCloses() = default;
+    explicit PastCloses(int period) : closes_(static_cast<std::size_t>(period) + 1) {}
+    bool update(double x) noexcept {
+        closes_.push(x);
+        return closes_.full();
+    }
+    double oldest() const noexcept { return closes_.oldest(); }
+    template <class V>
+    void fields(V& v) { v(closes_); }
+
+private:
+    Window<double> closes_;
+};
+
 // ---- MOM, ROC, ROCP, ROCR, ROCR100: close against the close `period` bars ago.
 enum class Change { mom, roc, rocp, rocr, rocr100 };
 
@@ -15,16 +39,16 @@ template <Change C>
 class PriceChange : public IndicatorImpl<PriceChange<C>> {
 public:
     explicit PriceChange(const Params& p)
-        : IndicatorImpl<PriceChange<C>>(p, 1), period_(iparam(p, 0)), closes_(static_cast<std::size_t>(period_) + 1) {}
+        : IndicatorImpl<PriceChange<C>>(p, 1), period_(iparam(p, 0)), closes_(PastCloses(period_)) {}
     int lookback() const override { return period_; }
     template <class V>
     void fields(V& v) { v(closes_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(closes_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        closes_.push(b.close);
-        if (!closes_.full()) return;
-        const double x = b.close, prev = closes_.oldest();
+        if (!closes_.advance(b.close, this->bars_seen_)) return;
+        const double x = b.close, prev = closes_->oldest();
         double& out = this->out_[0];
         switch (C) {
             case Change::mom: out = x - prev; break;
@@ -35,7 +59,7 @@ private:
         }
     }
     int period_;
-    Window<double> closes_;
+    Shared<PastCloses> closes_;
 };
 
 class Bop : public IndicatorImpl<Bop> {
@@ -57,7 +81,7 @@ class HighLowWindow {
 public:
     HighLowWindow() = default;
     explicit HighLowWindow(int period) : hi_(static_cast<std::size_t>(period)), lo_(static_cast<std::size_t>(period)) {}
-    void push(const Bar& b) noexcept { push(b.high, b.low); }
+    void update(const Bar& b) noexcept { push(b.high, b.low); }
     void push(double high, double low) noexcept {
         hi_.push(high);
         lo_.push(low);
@@ -74,26 +98,26 @@ private:
 
 class Willr : public IndicatorImpl<Willr> {
 public:
-    explicit Willr(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(period_) {}
+    explicit Willr(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(HighLowWindow(period_)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(hl_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(hl_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        hl_.push(b);
+        hl_.advance(b, bars_seen_);
         if (bars_seen_ + 1 < static_cast<std::size_t>(period_)) return;
-        const double diff = (hl_.highest() - hl_.lowest()) / (-100.0);
-        out_[0] = diff != 0.0 ? (hl_.highest() - b.close) / diff : 0.0;
+        const double diff = (hl_->highest() - hl_->lowest()) / (-100.0);
+        out_[0] = diff != 0.0 ? (hl_->highest() - b.close) / diff : 0.0;
     }
     int period_;
-    HighLowWindow hl_;
+    Shared<HighLowWindow> hl_;
 };
 
 // ---- RSI and CMO: Wilder-smoothed gains and losses, seeded by their plain
 // averages over the first `period` changes (TA-Lib, unstable period 0). One
 // scalar kernel serves RSI, CMO and STOCHRSI's inner RSI.
-template <bool Cmo>
 class GainLossState {
 public:
     GainLossState() = default;
@@ -117,25 +141,42 @@ public:
         if (changes < period_) return false;
         loss_ /= period_;
         gain_ /= period_;
-        const double total = gain_ + loss_;
-        if constexpr (Cmo)
-            value_ = !is_zero(total) ? 100.0 * ((gain_ - loss_) / total) : 0.0;
-        else
-            value_ = !is_zero(total) ? 100.0 * (gain_ / total) : 0.0;
         return true;
     }
-    double value() const noexcept { return value_; }
+    double rsi() const noexcept {
+        const double total = gain_ + loss_;
+        return !is_zero(total) ? 100.0 * (gain_ / total) : 0.0;
+    }
+    double cmo() const noexcept {
+        const double total = gain_ + loss_;
+        return !is_zero(total) ? 100.0 * ((gain_ - loss_) / total) : 0.0;
+    }
     int lookback() const noexcept { return period_; }
     template <class V>
-    void fields(V& v) { v(n_, prev_, gain_, loss_, value_); }
+    void fields(V& v) { v(n_, prev_, gain_, loss_); }
 
 private:
     int period_ = 14;
     int n_ = 0;
-    double prev_ = 0, gain_ = 0, loss_ = 0, value_ = 0;
+    double prev_ = 0, gain_ = 0, loss_ = 0;
 };
-using RsiState = GainLossState<false>;
-using CmoState = GainLossState<true>;
+
+template <bool Cmo>
+class GainLossOscillator : public IndicatorImpl<GainLossOscillator<Cmo>> {
+public:
+    explicit GainLossOscillator(const Params& p)
+        : IndicatorImpl<GainLossOscillator<Cmo>>(p, 1), gl_(GainLossState(iparam(p, 0))) {}
+    int lookback() const override { return gl_->lookback(); }
+    template <class V>
+    void fields(V& v) { v(gl_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(gl_, period_key(iparam(this->params_, 0))); }
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
+        if (gl_.advance(b.close, this->bars_seen_)) this->out_[0] = Cmo ? gl_->cmo() : gl_->rsi();
+    }
+    Shared<GainLossState> gl_;
+};
 
 
 // ---- MACD: EMA(fast) - EMA(slow) and its EMA(signal). TA-Lib starts the fast
@@ -187,32 +228,41 @@ using MacdFix = MacdT<true>;
 class MacdExt : public IndicatorImpl<MacdExt> {
 public:
     explicit MacdExt(const Params& p) : IndicatorImpl(p, 3) {
-        int fast = iparam(p, 0), slow = iparam(p, 2);
-        MaType fast_type = ma_type(p.at(1)), slow_type = ma_type(p.at(3));
-        if (slow < fast) std::swap(fast, slow), std::swap(fast_type, slow_type);
-        fast_ = MovingAverage(fast_type, fast);
-        slow_ = MovingAverage(slow_type, slow);
+        fast_period_ = iparam(p, 0), slow_period_ = iparam(p, 2);
+        fast_type_ = iparam(p, 1), slow_type_ = iparam(p, 3);
+        if (slow_period_ < fast_period_) std::swap(fast_period_, slow_period_), std::swap(fast_type_, slow_type_);
+        fast_ = Shared(MovingAverage(ma_type(fast_type_), fast_period_));
+        slow_ = Shared(MovingAverage(ma_type(slow_type_), slow_period_));
         signal_ = MovingAverage(ma_type(p.at(5)), iparam(p, 4));
-        largest_ = std::max(fast_.lookback(), slow_.lookback());
-        fast_start_ = largest_ - fast_.lookback();
-        slow_start_ = largest_ - slow_.lookback();
+        largest_ = std::max(fast_->lookback(), slow_->lookback());
+        fast_start_ = largest_ - fast_->lookback();
+        slow_start_ = largest_ - slow_->lookback();
     }
     int lookback() const override { return largest_ + signal_.lookback(); }
     template <class V>
     void fields(V& v) { v(fast_, slow_, signal_); }
 
 private:
+    // An average that starts late is another series than one from the first bar.
+    void share(SharedStates& pool) override {
+        pool.link(fast_, average_key(fast_type_, fast_period_, fast_start_));
+        pool.link(slow_, average_key(slow_type_, slow_period_, slow_start_));
+    }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (bars_seen_ >= static_cast<std::size_t>(fast_start_)) fast_.update(b.close);
-        if (bars_seen_ >= static_cast<std::size_t>(slow_start_)) slow_.update(b.close);
-        if (bars_seen_ < static_cast<std::size_t>(largest_)) return;
-        const double line = fast_.value() - slow_.value();
+        const auto t = bars_seen_, fast_start = static_cast<std::size_t>(fast_start_),
+                   slow_start = static_cast<std::size_t>(slow_start_);
+        if (t >= fast_start) fast_.advance(b.close, t - fast_start);
+        if (t >= slow_start) slow_.advance(b.close, t - slow_start);
+        if (t < static_cast<std::size_t>(largest_)) return;
+        const double line = fast_->value() - slow_->value();
         if (!signal_.update(line)) return;
         out_[0] = line;
         out_[1] = signal_.value();
         out_[2] = line - signal_.value();
     }
-    MovingAverage fast_, slow_, signal_;
+    int fast_period_ = 0, slow_period_ = 0, fast_type_ = 0, slow_type_ = 0;
+    Shared<MovingAverage> fast_, slow_;
+    MovingAverage signal_;
     int fast_start_ = 0, slow_start_ = 0, largest_ = 0;
 };
 
@@ -222,26 +272,32 @@ template <bool Percent>
 class PriceOscillator : public IndicatorImpl<PriceOscillator<Percent>> {
 public:
     explicit PriceOscillator(const Params& p) : IndicatorImpl<PriceOscillator<Percent>>(p, 1) {
-        int fast = iparam(p, 0), slow = iparam(p, 1);
-        if (slow < fast) std::swap(fast, slow);
-        fast_ = MovingAverage(ma_type(p.at(2)), fast);
-        slow_ = MovingAverage(ma_type(p.at(2)), slow);
+        fast_period_ = iparam(p, 0), slow_period_ = iparam(p, 1);
+        if (slow_period_ < fast_period_) std::swap(fast_period_, slow_period_);
+        fast_ = Shared(MovingAverage(ma_type(p.at(2)), fast_period_));
+        slow_ = Shared(MovingAverage(ma_type(p.at(2)), slow_period_));
     }
-    int lookback() const override { return slow_.lookback(); }
+    int lookback() const override { return slow_->lookback(); }
     template <class V>
     void fields(V& v) { v(fast_, slow_); }
 
 private:
+    void share(SharedStates& pool) override {
+        const int type = iparam(this->params_, 2);
+        pool.link(fast_, average_key(type, fast_period_, 0));
+        pool.link(slow_, average_key(type, slow_period_, 0));
+    }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        fast_.update(b.close);
-        if (!slow_.update(b.close)) return;
-        const double f = fast_.value(), s = slow_.value();
+        fast_.advance(b.close, this->bars_seen_);
+        if (!slow_.advance(b.close, this->bars_seen_)) return;
+        const double f = fast_->value(), s = slow_->value();
         if constexpr (Percent)
             this->out_[0] = !is_zero(s) ? ((f - s) / s) * 100.0 : 0.0;
         else
             this->out_[0] = f - s;
     }
-    MovingAverage fast_, slow_;
+    int fast_period_ = 0, slow_period_ = 0;
+    Shared<MovingAverage> fast_, slow_;
 };
 
 // ---- STOCH / STOCHF: fast %K over the high-low range, then moving averages.
@@ -274,37 +330,40 @@ class Stoch : public IndicatorImpl<Stoch> {
 public:
     explicit Stoch(const Params& p)
         : IndicatorImpl(p, 2),
-          k_(iparam(p, 0)),
+          k_(FastK(iparam(p, 0))),
           slowk_(ma_type(p.at(2)), iparam(p, 1)),
           slowd_(ma_type(p.at(4)), iparam(p, 3)) {}
-    int lookback() const override { return k_.lookback() + slowk_.lookback() + slowd_.lookback(); }
+    int lookback() const override { return k_->lookback() + slowk_.lookback() + slowd_.lookback(); }
     template <class V>
     void fields(V& v) { v(k_, slowk_, slowd_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(k_, period_key(iparam(params_, 0))); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!k_.update(b) || !slowk_.update(k_.value()) || !slowd_.update(slowk_.value())) return;
+        if (!k_.advance(b, bars_seen_) || !slowk_.update(k_->value()) || !slowd_.update(slowk_.value())) return;
         out_[0] = slowk_.value();
         out_[1] = slowd_.value();
     }
-    FastK k_;
+    Shared<FastK> k_;
     MovingAverage slowk_, slowd_;
 };
 
 class StochF : public IndicatorImpl<StochF> {
 public:
-    explicit StochF(const Params& p) : IndicatorImpl(p, 2), k_(iparam(p, 0)), d_(ma_type(p.at(2)), iparam(p, 1)) {}
-    int lookback() const override { return k_.lookback() + d_.lookback(); }
+    explicit StochF(const Params& p)
+        : IndicatorImpl(p, 2), k_(FastK(iparam(p, 0))), d_(ma_type(p.at(2)), iparam(p, 1)) {}
+    int lookback() const override { return k_->lookback() + d_.lookback(); }
     template <class V>
     void fields(V& v) { v(k_, d_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(k_, period_key(iparam(params_, 0))); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!k_.update(b) || !d_.update(k_.value())) return;
-        out_[0] = k_.value();
+        if (!k_.advance(b, bars_seen_) || !d_.update(k_->value())) return;
+        out_[0] = k_->value();
         out_[1] = d_.value();
     }
-    FastK k_;
+    Shared<FastK> k_;
     MovingAverage d_;
 };
 
@@ -338,20 +397,21 @@ private:
 class StochRsi : public IndicatorImpl<StochRsi> {
 public:
     explicit StochRsi(const Params& p)
-        : IndicatorImpl(p, 2), rsi_(iparam(p, 0)), k_(iparam(p, 1)), d_(ma_type(p.at(3)), iparam(p, 2)) {}
-    int lookback() const override { return rsi_.lookback() + k_.lookback() + d_.lookback(); }
+        : IndicatorImpl(p, 2), rsi_(GainLossState(iparam(p, 0))), k_(iparam(p, 1)), d_(ma_type(p.at(3)), iparam(p, 2)) {}
+    int lookback() const override { return rsi_->lookback() + k_.lookback() + d_.lookback(); }
     template <class V>
     void fields(V& v) { v(rsi_, k_, d_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(rsi_, period_key(iparam(params_, 0))); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!rsi_.update(b.close)) return;
-        const double r = rsi_.value();
+        if (!rsi_.advance(b.close, bars_seen_)) return;
+        const double r = rsi_->rsi();
         if (!k_.update(r, r, r) || !d_.update(k_.value())) return;
         out_[0] = k_.value();
         out_[1] = d_.value();
     }
-    RsiState rsi_;
+    Shared<GainLossState> rsi_;
     FastK k_;
     MovingAverage d_;
 };
@@ -479,9 +539,9 @@ void register_momentum(std::vector<IndicatorSpec>& out) {
                        factory<Bop>()));
     out.push_back(spec("willr", "Williams' %R", Group::momentum, hlc, {period_param(14)}, {"real"}, factory<Willr>()));
     out.push_back(spec("rsi", "Relative Strength Index", Group::momentum, close, {period_param(14)}, {"real"},
-                       factory<CloseKernel<RsiState>>()));
+                       factory<GainLossOscillator<false>>()));
     out.push_back(spec("cmo", "Chande Momentum Oscillator", Group::momentum, close, {period_param(14)}, {"real"},
-                       factory<CloseKernel<CmoState>>()));
+                       factory<GainLossOscillator<true>>()));
     out.push_back(spec("macd", "Moving Average Convergence/Divergence", Group::momentum, close,
                        {period_param(12, 2, "fastperiod"), period_param(26, 2, "slowperiod"),
                         period_param(9, 1, "signalperiod")},

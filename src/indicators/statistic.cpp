@@ -6,33 +6,51 @@
 namespace pricecast::indicators {
 namespace {
 
+std::string period_key(int period) { return std::to_string(period); }
+
 // VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period, with
 // TA-Lib's running sums in its order (add the new close, evaluate, then drop
 // the oldest), so rounding follows TA-Lib on near-constant series.
-template <bool Stddev>
-class Variance : public IndicatorImpl<Variance<Stddev>> {
+class VarianceState {
 public:
-    explicit Variance(const Params& p)
-        : IndicatorImpl<Variance<Stddev>>(p, 1),
-          period_(iparam(p, 0)),
-          nbdev_(p.at(1)),
-          win_(static_cast<std::size_t>(period_)) {}
-    int lookback() const override { return period_ - 1; }
-    template <class V>
-    void fields(V& v) { v(win_, sum_, sum2_); }
-
-private:
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        const double x = b.close;
+    VarianceState() = default;
+    explicit VarianceState(int period) : period_(period), win_(static_cast<std::size_t>(period)) {}
+    bool update(double x) noexcept {
         win_.push(x);
         sum_ += x;
         sum2_ += x * x;
-        if (!win_.full()) return;
+        if (!win_.full()) return false;
         const double mean = sum_ / period_, mean2 = sum2_ / period_;
         const double old = win_.oldest();
         sum_ -= old;
         sum2_ -= old * old;
-        const double var = mean2 - mean * mean;
+        var_ = mean2 - mean * mean;
+        return true;
+    }
+    double value() const noexcept { return var_; }
+    template <class V>
+    void fields(V& v) { v(win_, sum_, sum2_, var_); }
+
+private:
+    int period_ = 1;
+    Window<double> win_;
+    double sum_ = 0, sum2_ = 0, var_ = 0;
+};
+
+template <bool Stddev>
+class Variance : public IndicatorImpl<Variance<Stddev>> {
+public:
+    explicit Variance(const Params& p)
+        : IndicatorImpl<Variance<Stddev>>(p, 1), period_(iparam(p, 0)), nbdev_(p.at(1)), var_(VarianceState(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(var_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(var_, period_key(period_)); }
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
+        if (!var_.advance(b.close, this->bars_seen_)) return;
+        const double var = var_->value();
         if constexpr (Stddev)
             this->out_[0] = !is_zero_or_neg(var) ? std::sqrt(var) * nbdev_ : 0.0;
         else
@@ -40,8 +58,7 @@ private:
     }
     int period_;
     double nbdev_;
-    Window<double> win_;
-    double sum_ = 0, sum2_ = 0;
+    Shared<VarianceState> var_;
 };
 
 // Least-squares line over the last `period` closes, with TA-Lib's x axis
@@ -50,35 +67,66 @@ private:
 // sum_xy' = sum_xy + sum_y - n * dropped. Both sums are recomputed in TA-Lib's
 // order on the first full window and every 64 windows after, so rounding
 // cannot drift on long streams.
-enum class RegOut { value, slope, angle, intercept, tsf };
-
-template <RegOut Out>
-class LinearReg : public IndicatorImpl<LinearReg<Out>> {
+class RegressionLine {
 public:
-    explicit LinearReg(const Params& p)
-        : IndicatorImpl<LinearReg<Out>>(p, 1), period_(iparam(p, 0)), win_(static_cast<std::size_t>(period_)) {}
-    int lookback() const override { return period_ - 1; }
-    template <class V>
-    void fields(V& v) { v(win_, sum_y_, sum_xy_, since_exact_); }
-
-private:
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
+    RegressionLine() = default;
+    explicit RegressionLine(int period) : period_(period), win_(static_cast<std::size_t>(period)) {}
+    bool update(double y) noexcept {
         const double n = period_;
         if (win_.full()) {
             const double dropped = win_.oldest();
             sum_xy_ += sum_y_ - n * dropped;
-            sum_y_ += b.close - dropped;
+            sum_y_ += y - dropped;
         }
-        win_.push(b.close);
-        if (!win_.full()) return;
+        win_.push(y);
+        if (!win_.full()) return false;
         if (since_exact_ == 0) [[unlikely]] recompute();  // once per 64 windows, out of line
         if (++since_exact_ == win_.capacity() * 64) since_exact_ = 0;
         const double sum_y = sum_y_, sum_xy = sum_xy_;
         const double sum_x = n * (n - 1) * 0.5;
         const double sum_x2 = n * (n - 1) * (2 * n - 1) / 6;
         const double divisor = sum_x * sum_x - n * sum_x2;
-        const double m = (n * sum_xy - sum_x * sum_y) / divisor;
-        const double b0 = (sum_y - m * sum_x) / n;
+        slope_ = (n * sum_xy - sum_x * sum_y) / divisor;
+        intercept_ = (sum_y - slope_ * sum_x) / n;
+        return true;
+    }
+    double slope() const noexcept { return slope_; }
+    double intercept() const noexcept { return intercept_; }
+    template <class V>
+    void fields(V& v) { v(win_, sum_y_, sum_xy_, since_exact_, slope_, intercept_); }
+
+private:
+    void recompute() noexcept {
+        sum_y_ = sum_xy_ = 0;
+        for (std::size_t i = win_.size(); i-- != 0;) {
+            const double y = win_.ago(i);
+            sum_y_ += y;
+            sum_xy_ += static_cast<double>(i) * y;
+        }
+    }
+    int period_ = 2;
+    Window<double> win_;
+    double sum_y_ = 0, sum_xy_ = 0;
+    std::size_t since_exact_ = 0;
+    double slope_ = 0, intercept_ = 0;
+};
+
+enum class RegOut { value, slope, angle, intercept, tsf };
+
+template <RegOut Out>
+class LinearReg : public IndicatorImpl<LinearReg<Out>> {
+public:
+    explicit LinearReg(const Params& p)
+        : IndicatorImpl<LinearReg<Out>>(p, 1), period_(iparam(p, 0)), line_(RegressionLine(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(line_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(line_, period_key(period_)); }
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
+        if (!line_.advance(b.close, this->bars_seen_)) return;
+        const double n = period_, m = line_->slope(), b0 = line_->intercept();
         double& out = this->out_[0];
         switch (Out) {
             case RegOut::value: out = b0 + m * (n - 1); break;
@@ -88,18 +136,8 @@ private:
             case RegOut::tsf: out = b0 + m * n; break;
         }
     }
-    void recompute() noexcept {
-        sum_y_ = sum_xy_ = 0;
-        for (std::size_t i = win_.size(); i-- != 0;) {
-            const double y = win_.ago(i);
-            sum_y_ += y;
-            sum_xy_ += static_cast<double>(i) * y;
-        }
-    }
     int period_;
-    Window<double> win_;
-    double sum_y_ = 0, sum_xy_ = 0;
-    std::size_t since_exact_ = 0;
+    Shared<RegressionLine> line_;
 };
 
 // Pearson correlation of high and low (python-talib's default inputs), with
@@ -219,7 +257,7 @@ public:
     ArgExtreme() = default;
     explicit ArgExtreme(std::size_t period) : period_(period), win_(period) {}
     // Returns true once the window is full and index()/value() are TA-Lib's.
-    bool push(double v) noexcept {
+    bool update(double v) noexcept {
         win_.push(v);
         const std::size_t n = win_.count();
         if (n < period_) return false;
@@ -255,17 +293,20 @@ template <bool IsMax>
 class ExtremeIndex : public IndicatorImpl<ExtremeIndex<IsMax>> {
 public:
     explicit ExtremeIndex(const Params& p)
-        : IndicatorImpl<ExtremeIndex<IsMax>>(p, 1), period_(iparam(p, 0)), arg_(static_cast<std::size_t>(period_)) {}
+        : IndicatorImpl<ExtremeIndex<IsMax>>(p, 1),
+          period_(iparam(p, 0)),
+          arg_(ArgExtreme<IsMax>(static_cast<std::size_t>(period_))) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(arg_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(arg_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (arg_.push(b.close)) this->out_[0] = static_cast<double>(arg_.index());
+        if (arg_.advance(b.close, this->bars_seen_)) this->out_[0] = static_cast<double>(arg_->index());
     }
     int period_;
-    ArgExtreme<IsMax> arg_;
+    Shared<ArgExtreme<IsMax>> arg_;
 };
 
 // MINMAX (min, max) and MINMAXINDEX (minidx, maxidx).
@@ -275,28 +316,32 @@ public:
     explicit MinMax(const Params& p)
         : IndicatorImpl<MinMax<Index>>(p, 2),
           period_(iparam(p, 0)),
-          lo_(static_cast<std::size_t>(period_)),
-          hi_(static_cast<std::size_t>(period_)) {}
+          lo_(ArgExtreme<false>(static_cast<std::size_t>(period_))),
+          hi_(ArgExtreme<true>(static_cast<std::size_t>(period_))) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(lo_, hi_); }
 
 private:
+    void share(SharedStates& pool) override {
+        pool.link(lo_, period_key(period_));
+        pool.link(hi_, period_key(period_));
+    }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        const bool ready = lo_.push(b.close);
-        hi_.push(b.close);
+        const bool ready = lo_.advance(b.close, this->bars_seen_);
+        hi_.advance(b.close, this->bars_seen_);
         if (!ready) return;
         if constexpr (Index) {
-            this->out_[0] = static_cast<double>(lo_.index());
-            this->out_[1] = static_cast<double>(hi_.index());
+            this->out_[0] = static_cast<double>(lo_->index());
+            this->out_[1] = static_cast<double>(hi_->index());
         } else {
-            this->out_[0] = lo_.value();
-            this->out_[1] = hi_.value();
+            this->out_[0] = lo_->value();
+            this->out_[1] = hi_->value();
         }
     }
     int period_;
-    ArgExtreme<false> lo_;
-    ArgExtreme<true> hi_;
+    Shared<ArgExtreme<false>> lo_;
+    Shared<ArgExtreme<true>> hi_;
 };
 
 // Mean absolute deviation around the window mean. No running form exists for

@@ -42,22 +42,17 @@ private:
 
 // ATR: Wilder's smoothing of the true range, seeded with the SMA of the first
 // `period` true ranges; NATR is ATR / close * 100.
-template <bool Normalized>
-class Atr : public IndicatorImpl<Atr<Normalized>> {
+class AtrState {
 public:
-    explicit Atr(const Params& p) : IndicatorImpl<Atr<Normalized>>(p, 1), period_(iparam(p, 0)), seed_(period_) {}
-    int lookback() const override { return period_; }
-    template <class V>
-    void fields(V& v) { v(tr_, seed_, atr_, seeded_); }
-
-private:
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!tr_.update(b)) return;
+    AtrState() = default;
+    explicit AtrState(int period) : period_(period), seed_(period) {}
+    bool update(const Bar& b) noexcept {
+        if (!tr_.update(b)) return false;
         const double tr = tr_.value();
         if (period_ == 1) {
             atr_ = tr;
         } else if (!seeded_) {
-            if (!seed_.update(tr)) return;
+            if (!seed_.update(tr)) return false;
             atr_ = seed_.value();
             seeded_ = true;
         } else {
@@ -65,17 +60,41 @@ private:
             atr_ += tr;
             atr_ /= period_;
         }
-        // TA-Lib's NATR with period 1 returns the plain true range, unnormalized.
-        if (Normalized && period_ != 1)
-            this->out_[0] = b.close != 0.0 ? (atr_ / b.close) * 100.0 : 0.0;
-        else
-            this->out_[0] = atr_;
+        return true;
     }
-    int period_;
+    double value() const noexcept { return atr_; }
+    template <class V>
+    void fields(V& v) { v(tr_, seed_, atr_, seeded_); }
+
+private:
+    int period_ = 14;
     TrueRangeState tr_;
     SmaState seed_;
     double atr_ = 0;
     bool seeded_ = false;
+};
+
+template <bool Normalized>
+class Atr : public IndicatorImpl<Atr<Normalized>> {
+public:
+    explicit Atr(const Params& p) : IndicatorImpl<Atr<Normalized>>(p, 1), period_(iparam(p, 0)), atr_(AtrState(period_)) {}
+    int lookback() const override { return period_; }
+    template <class V>
+    void fields(V& v) { v(atr_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(atr_, std::to_string(period_)); }
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
+        if (!atr_.advance(b, this->bars_seen_)) return;
+        const double atr = atr_->value();
+        // TA-Lib's NATR with period 1 returns the plain true range, unnormalized.
+        if (Normalized && period_ != 1)
+            this->out_[0] = b.close != 0.0 ? (atr / b.close) * 100.0 : 0.0;
+        else
+            this->out_[0] = atr;
+    }
+    int period_;
+    Shared<AtrState> atr_;
 };
 
 }  // namespace
