@@ -84,10 +84,10 @@ void compute(const std::string& prices, const std::vector<std::string>& refs, co
     }
     std::ostream& out = out_path.empty() ? std::cout : file_out;
 
-    std::vector<std::unique_ptr<indicators::Indicator>> objs;
+    indicators::IndicatorSet set;  // as the feature engine runs them
     out << "time";
     for (const auto& r : parsed) {
-        objs.push_back(r.make());
+        set.add(r);
         const auto& outs = r.spec->outputs;
         const std::string base = indicators::IndicatorRef{r.spec, r.params, -1}.canonical();
         for (std::size_t k = 0; k < outs.size(); ++k)
@@ -98,13 +98,13 @@ void compute(const std::string& prices, const std::vector<std::string>& refs, co
     std::string line;
     for (const Bar& b : file.bars) {
         line = format_iso8601(b.open_time);
-        for (std::size_t j = 0; j < objs.size(); ++j) {
-            objs[j]->update(b);
-            const auto v = objs[j]->values();
+        set.update(b);
+        for (std::size_t j = 0; j < set.size(); ++j) {
+            const auto v = set[j].values();
             for (std::size_t k = 0; k < v.size(); ++k)
                 if (parsed[j].output < 0 || parsed[j].output == static_cast<int>(k)) {
                     line += ',';
-                    if (objs[j]->ready()) line += format_value(v[k], parsed[j].spec->integer_output);
+                    if (set[j].ready()) line += format_value(v[k], parsed[j].spec->integer_output);
                 }
         }
         out << line << "\n";

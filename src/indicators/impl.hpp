@@ -60,7 +60,8 @@ private:
 template <class K>
 class Shared;
 
-// The shared kernels of one IndicatorSet, by kernel type and key.
+// The shared kernels of one IndicatorSet, by kernel type and key. The set's
+// members own them, and live as long as the set.
 class SharedStates {
 public:
     // Makes `s` read the kernel already here under `key`, when there is one
@@ -69,39 +70,44 @@ public:
     // its own links them next).
     template <class K>
     bool link(Shared<K>& s, const std::string& key) {
-        auto& slot = slots_[{std::type_index(typeid(K)), key}];
+        void*& slot = slots_[{std::type_index(typeid(K)), key}];
         if (slot) {
-            auto theirs = std::static_pointer_cast<typename Shared<K>::Slot>(slot);
-            if (theirs->seen == s.slot_->seen) {
-                s.slot_ = std::move(theirs);
+            auto* theirs = static_cast<typename Shared<K>::Slot*>(slot);
+            if (theirs->seen == s.active_->seen) {
+                s.active_ = theirs;
                 return false;
             }
         }
-        slot = s.slot_;
+        slot = s.active_;
         return true;
     }
 
 private:
-    std::map<std::pair<std::type_index, std::string>, std::shared_ptr<void>> slots_;
+    std::map<std::pair<std::type_index, std::string>, void*> slots_;
 };
 
 // A kernel (a moving average, Wilder's DM sums, a window's extremes) that
-// several indicators of one set compute alike. Standalone, an indicator owns
-// its copy; IndicatorSet links the indicators with equal kernels to one
-// copy, which the first of them to see a bar advances and the others read.
-// A copy (clone, peek) is deep: it never shares with the original.
+// several indicators of one set compute alike. Each indicator holds its own
+// copy inline; IndicatorSet points the indicators with equal kernels at the
+// first one's copy, which the first of them to see a bar advances and the
+// others read. A copy (clone, peek) is deep: it copies the state it reads and
+// shares nothing with the original.
 template <class K>
 class Shared {
 public:
-    Shared() : Shared(K{}) {}
-    explicit Shared(K kernel) : slot_(std::make_shared<Slot>(Slot{std::move(kernel)})) {}
-    Shared(const Shared& o) : slot_(std::make_shared<Slot>(*o.slot_)) {}
+    Shared() = default;
+    explicit Shared(K kernel) : own_{std::move(kernel)} {}
+    Shared(const Shared& o) : own_(*o.active_) {}
     Shared& operator=(const Shared& o) {
-        if (this != &o) slot_ = std::make_shared<Slot>(*o.slot_);
+        if (this != &o) own_ = *o.active_, active_ = &own_;
         return *this;
     }
-    Shared(Shared&&) noexcept = default;
-    Shared& operator=(Shared&&) noexcept = default;
+    // Copies too when `o` reads another's kernel, which must not be moved from.
+    Shared(Shared&& o) : own_(o.linked() ? *o.active_ : std::move(o.own_)) {}
+    Shared& operator=(Shared&& o) {
+        if (this != &o) own_ = o.linked() ? *o.active_ : std::move(o.own_), active_ = &own_;
+        return *this;
+    }
 
     // Feeds the kernel the caller's input number `seen` (zero-based) unless a
     // sharer already did; returns what the kernel's update returned (true for
@@ -109,7 +115,7 @@ public:
     // of its own takes update(x, seen) and advances them the same way.
     template <class X>
     [[gnu::always_inline]] bool advance(const X& x, std::size_t seen) noexcept {
-        Slot& s = *slot_;
+        Slot& s = *active_;
         if constexpr (requires { s.kernel.update(x, seen); }) {  // holds shared parts of its own
             if (s.seen == seen) s.ready = s.kernel.update(x, seen), ++s.seen;
         } else if constexpr (std::is_void_v<decltype(s.kernel.update(x))>) {
@@ -120,21 +126,23 @@ public:
         }
         return s.ready;
     }
-    const K& operator*() const noexcept { return slot_->kernel; }
-    const K* operator->() const noexcept { return &slot_->kernel; }
-    K& mutable_kernel() noexcept { return slot_->kernel; }
+    const K& operator*() const noexcept { return active_->kernel; }
+    const K* operator->() const noexcept { return &active_->kernel; }
+    K& mutable_kernel() noexcept { return active_->kernel; }
 
     template <class V>
-    void fields(V& v) { v(slot_->kernel, slot_->seen, slot_->ready); }
+    void fields(V& v) { v(active_->kernel, active_->seen, active_->ready); }
 
 private:
     friend class SharedStates;
     struct Slot {
-        K kernel;
+        K kernel{};
         std::size_t seen = 0;
         bool ready = false;
     };
-    std::shared_ptr<Slot> slot_;
+    bool linked() const noexcept { return active_ != &own_; }
+    Slot own_;
+    Slot* active_ = &own_;  // own_, or the slot of the set member this one shares with
 };
 
 inline int iparam(const Params& p, std::size_t i) { return static_cast<int>(p.at(i)); }
