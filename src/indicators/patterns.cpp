@@ -264,12 +264,14 @@ constexpr Rule rule(int lookback, std::initializer_list<std::pair<CandleSetting,
 }
 
 constexpr Rule kDoji = rule(10, {{body_doji, 0}});
-// Patterns whose averages are alike share one rule (and so one CandleState in a set).
-constexpr Rule kHammer = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});  // hanging man too
-constexpr Rule kShootingStar = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});  // inverted hammer too
+constexpr Rule kHammer = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});
+constexpr Rule kHangingMan = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}, {near, 1}});
+constexpr Rule kShootingStar = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});
+constexpr Rule kInvertedHammer = rule(11, {{bs, 0}, {shadow_long, 0}, {shadow_very_short, 0}});
 constexpr Rule kEngulfing = rule(2, {});
 constexpr Rule kHarami = rule(11, {{body_long, 1}, {bs, 0}});
-constexpr Rule kStar = rule(12, {{body_long, 2}, {bs, 1}, {bs, 0}});  // morning and evening
+constexpr Rule kMorningStar = rule(12, {{body_long, 2}, {bs, 1}, {bs, 0}});
+constexpr Rule kEveningStar = rule(12, {{body_long, 2}, {bs, 1}, {bs, 0}});
 constexpr Rule kThreeWhiteSoldiers = rule(12,
                                           {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0},
                                            {near, 2}, {near, 1}, {far, 2}, {far, 1}, {bs, 0}});
@@ -277,57 +279,8 @@ constexpr Rule kThreeBlackCrows = rule(13,
                                        {{shadow_very_short, 2}, {shadow_very_short, 1}, {shadow_very_short, 0}});
 constexpr Rule kMarubozu = rule(10, {{body_long, 0}, {shadow_very_short, 0}});
 constexpr Rule kSpinningTop = rule(10, {{bs, 0}});
-constexpr Rule kShadowDoji = rule(10, {{body_doji, 0}, {shadow_very_short, 0}});  // dragonfly and gravestone
-
-// The candles and a rule's running totals: the state every pattern with the
-// same rule keeps alike, so a set keeps it once (hammer and hanging man,
-// shooting star and inverted hammer, morning and evening star, dragonfly and
-// gravestone doji have the same averages).
-template <const Rule* R>
-class CandleState {
-public:
-    // `t`: the bar's number. The totals move by one before a candle is added,
-    // which is when TA-Lib moves them: after evaluating the previous bar.
-    bool update(const Bar& b, std::size_t seen) noexcept {
-        const int t = static_cast<int>(seen);
-        if (t > R->lookback) [[likely]] advance(kAverages);
-        recent.push({b.open, b.high, b.low, b.close});
-        if (t < R->lookback) [[unlikely]] {  // warm-up, laid out away from the per-bar path
-            accumulate(t, kAverages);
-            return false;
-        }
-        return true;
-    }
-    template <class V>
-    void fields(V& v) { v(recent, avg.total); }
-
-    CandleHistory recent{};
-    Averages<R> avg{};
-
-private:
-    static constexpr auto kAverages = std::make_index_sequence<R->count>{};
-    // The rule's range of the candle `ago` bars back for average K.
-    template <std::size_t K>
-    double range_ago(int ago) const noexcept {
-        constexpr CandleSetting s = R->averages[K].first;
-        return candle_range(s, recent[static_cast<std::size_t>(ago)]);
-    }
-    // On every bar before the lookback: TA-Lib's totals start `period` bars before it.
-    template <std::size_t... K>
-    void accumulate(int t, std::index_sequence<K...>) noexcept {
-        ((t >= R->lookback - R->averages[K].first.period
-              ? void(avg.total[K] += range_ago<K>(R->averages[K].second))
-              : void()),
-         ...);
-    }
-    // The window moves by one.
-    template <std::size_t... K>
-    void advance(std::index_sequence<K...>) noexcept {
-        ((avg.total[K] += range_ago<K>(R->averages[K].second) -
-                          range_ago<K>(R->averages[K].second + R->averages[K].first.period)),
-         ...);
-    }
-};
+constexpr Rule kDragonflyDoji = rule(10, {{body_doji, 0}, {shadow_very_short, 0}});
+constexpr Rule kGravestoneDoji = rule(10, {{body_doji, 0}, {shadow_very_short, 0}});
 
 template <const Rule* R, int (*Eval)(const Candles&, const Averages<R>&, double)>
 class Pattern : public IndicatorImpl<Pattern<R, Eval>> {
@@ -335,15 +288,43 @@ public:
     explicit Pattern(const Params& p) : IndicatorImpl<Pattern<R, Eval>>(p, 1) {}
     int lookback() const override { return R->lookback; }
     template <class V>
-    void fields(V& v) { v(state_); }
+    void fields(V& v) { v(recent_, avg_.total); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(state_, {}); }
+    static constexpr auto kAverages = std::make_index_sequence<R->count>{};
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!state_.advance(b, this->bars_seen_)) return;
-        this->out_[0] = Eval(state_->recent, state_->avg, this->params_.empty() ? 0.0 : this->params_[0]);
+        recent_.push({b.open, b.high, b.low, b.close});
+        const int t = static_cast<int>(this->bars_seen_);
+        if (t < R->lookback) [[unlikely]] {  // warm-up, laid out away from the per-bar path
+            accumulate(t, kAverages);
+            return;
+        }
+        this->out_[0] = Eval(recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
+        advance(kAverages);
     }
-    Shared<CandleState<R>> state_;
+    // The rule's range of the candle `ago` bars back for average K.
+    template <std::size_t K>
+    double range_ago(int ago) const noexcept {
+        constexpr CandleSetting s = R->averages[K].first;
+        return candle_range(s, recent_[static_cast<std::size_t>(ago)]);
+    }
+    // On every bar before the lookback: TA-Lib's totals start `period` bars before it.
+    template <std::size_t... K>
+    void accumulate(int t, std::index_sequence<K...>) noexcept {
+        ((t >= R->lookback - R->averages[K].first.period
+              ? void(avg_.total[K] += range_ago<K>(R->averages[K].second))
+              : void()),
+         ...);
+    }
+    // After evaluating a bar at or after the lookback: the window moves by one.
+    template <std::size_t... K>
+    void advance(std::index_sequence<K...>) noexcept {
+        ((avg_.total[K] += range_ago<K>(R->averages[K].second) -
+                           range_ago<K>(R->averages[K].second + R->averages[K].first.period)),
+         ...);
+    }
+    CandleHistory recent_{};
+    Averages<R> avg_{};
 };
 
 template <const Rule* R, int (*Eval)(const Candles&, const Averages<R>&, double)>
@@ -362,20 +343,20 @@ void register_patterns(std::vector<IndicatorSpec>& out) {
     const ParamSpec penetration{"penetration", 0.3, 0, 3e37, false};
     add("cdldoji", "Doji", pattern_factory<&kDoji, doji>());
     add("cdlhammer", "Hammer", pattern_factory<&kHammer, hammer>());
-    add("cdlhangingman", "Hanging Man", pattern_factory<&kHammer, hangingman>());
+    add("cdlhangingman", "Hanging Man", pattern_factory<&kHangingMan, hangingman>());
     add("cdlshootingstar", "Shooting Star", pattern_factory<&kShootingStar, shootingstar>());
-    add("cdlinvertedhammer", "Inverted Hammer", pattern_factory<&kShootingStar, invertedhammer>());
+    add("cdlinvertedhammer", "Inverted Hammer", pattern_factory<&kInvertedHammer, invertedhammer>());
     add("cdlengulfing", "Engulfing Pattern", pattern_factory<&kEngulfing, engulfing>());
     add("cdlharami", "Harami Pattern", pattern_factory<&kHarami, harami>());
-    add("cdlmorningstar", "Morning Star", pattern_factory<&kStar, morningstar>(), {penetration});
-    add("cdleveningstar", "Evening Star", pattern_factory<&kStar, eveningstar>(), {penetration});
+    add("cdlmorningstar", "Morning Star", pattern_factory<&kMorningStar, morningstar>(), {penetration});
+    add("cdleveningstar", "Evening Star", pattern_factory<&kEveningStar, eveningstar>(), {penetration});
     add("cdl3whitesoldiers", "Three Advancing White Soldiers",
         pattern_factory<&kThreeWhiteSoldiers, threewhitesoldiers>());
     add("cdl3blackcrows", "Three Black Crows", pattern_factory<&kThreeBlackCrows, threeblackcrows>());
     add("cdlmarubozu", "Marubozu", pattern_factory<&kMarubozu, marubozu>());
     add("cdlspinningtop", "Spinning Top", pattern_factory<&kSpinningTop, spinningtop>());
-    add("cdldragonflydoji", "Dragonfly Doji", pattern_factory<&kShadowDoji, dragonflydoji>());
-    add("cdlgravestonedoji", "Gravestone Doji", pattern_factory<&kShadowDoji, gravestonedoji>());
+    add("cdldragonflydoji", "Dragonfly Doji", pattern_factory<&kDragonflyDoji, dragonflydoji>());
+    add("cdlgravestonedoji", "Gravestone Doji", pattern_factory<&kGravestoneDoji, gravestonedoji>());
 }
 
 }  // namespace pricecast::indicators
