@@ -57,9 +57,6 @@ private:
 
 enum class DmOut { plus_dm, minus_dm, plus_di, minus_di, dx };
 
-// The key of the kernels a set shares: they differ by period alone.
-std::string dm_key(int period) { return std::to_string(period); }
-
 template <DmOut Out>
 class Directional : public IndicatorImpl<Directional<Out>> {
 public:
@@ -73,7 +70,7 @@ public:
     void fields(V& v) { v(dm_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(dm_, dm_key(period_)); }
+    void share(SharedStates& pool) override { pool.link(dm_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         dm_.advance(b, this->bars_seen_);
         const DirectionalMovement& dm = *dm_;
@@ -125,7 +122,7 @@ public:
     int lookback() const noexcept { return 2 * period_ - 1; }
     template <class V>
     void fields(V& v) { v(dm_, sum_dx_, adx_); }
-    void share(SharedStates& pool) { pool.link(dm_, dm_key(period_)); }
+    void share(SharedStates& pool) { pool.link(dm_, period_key(period_)); }
 
 private:
     int period_ = 14;
@@ -135,7 +132,7 @@ private:
 
 // ADX and ADXR share the ADX; a first ADX of the set shares its DM sums.
 void share_adx(SharedStates& pool, Shared<AdxState>& adx, int period) {
-    if (pool.link(adx, dm_key(period))) adx.mutable_kernel().share(pool);
+    if (pool.link(adx, period_key(period))) adx.mutable_kernel().share(pool);
 }
 
 class Adx : public IndicatorImpl<Adx> {
@@ -210,7 +207,7 @@ public:
     void fields(V& v) { v(win_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(win_, dm_key(period_)); }
+    void share(SharedStates& pool) override { pool.link(win_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         win_.advance(b, this->bars_seen_);
         const AroonWindow& w = *win_;

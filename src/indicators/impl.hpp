@@ -86,6 +86,9 @@ private:
     std::map<std::pair<std::type_index, std::string>, void*> slots_;
 };
 
+// The key of a kernel that differs by period alone.
+inline std::string period_key(int period) { return std::to_string(period); }
+
 // A kernel (a moving average, Wilder's DM sums, a window's extremes) that
 // several indicators of one set compute alike. Each indicator holds its own
 // copy inline; IndicatorSet points the indicators with equal kernels at the

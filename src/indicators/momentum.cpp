@@ -8,9 +8,7 @@
 namespace pricecast::indicators {
 namespace {
 
-// The key of the kernels a set shares: those here differ by period alone.
-std::string period_key(int period) { return std::to_string(period); }
-// A moving average of the close, by type, period and the bar it starts at.
+// The key of a shared moving average of the close, by type, period and the bar it starts at.
 std::string average_key(int type, int period, int start) {
     return std::to_string(type) + "/" + std::to_string(period) + "/" + std::to_string(start);
 }

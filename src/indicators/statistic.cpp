@@ -6,8 +6,6 @@
 namespace pricecast::indicators {
 namespace {
 
-std::string period_key(int period) { return std::to_string(period); }
-
 // VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period, with
 // TA-Lib's running sums in its order (add the new close, evaluate, then drop
 // the oldest), so rounding follows TA-Lib on near-constant series.

@@ -83,7 +83,7 @@ public:
     void fields(V& v) { v(atr_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(atr_, std::to_string(period_)); }
+    void share(SharedStates& pool) override { pool.link(atr_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!atr_.advance(b, this->bars_seen_)) return;
         const double atr = atr_->value();
