@@ -92,5 +92,15 @@ TEST_F(CliRetrain, WithoutARegimeSwitchNothingIsRetrained) {
     EXPECT_EQ(log.find("retraining trend on"), std::string::npos) << log;
 }
 
+// Retraining waits for monitor.retrain_after_checks drifting evaluations in a
+// row; a value below 1 stops the demo at startup with a usage error naming it.
+TEST_F(CliRetrain, RetrainAfterChecksBelowOneIsAUsageError) {
+    std::ofstream(dir_ / "drift.toml", std::ios::app) << "retrain_after_checks = 0\n";  // under [monitor]
+    std::string log;
+    EXPECT_EQ(demo("bad", "", log), 2) << log;
+    EXPECT_NE(log.find("monitor.retrain_after_checks: 0 is not in [1, 10000]"), std::string::npos) << log;
+    EXPECT_FALSE(fs::exists(dir_ / "bad" / "registry")) << "nothing trained";
+}
+
 }  // namespace
 }  // namespace pricecast

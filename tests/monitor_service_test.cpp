@@ -214,6 +214,56 @@ TEST_F(MonitorServiceTest, DataDriftFollowsTheServingChampionsReference) {
     EXPECT_EQ(kept.back().close_time - kept.front().close_time, 48 * kHour - kBar);
 }
 
+// on_drift_after: on_drift (retraining) waits until drift was found by that
+// many evaluations in a row, and one clean evaluation starts the count again.
+// The evaluation that completes the streak hands its alert over even though
+// the sinks drop it as a repeat; later repeats are not handed over.
+TEST_F(MonitorServiceTest, OnDriftWaitsForDriftInEvaluationsInARow) {
+    std::vector<double> ref(500);
+    for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = double(i % 100) / 100;
+    auto o = options();
+    o.reference = Reference::fit({"f"}, {ref});
+    o.reference_model = {"oracle", 1, "champion"};
+    o.feature_names = {"f"};
+    o.evaluate_every = 10000 * kHour;  // only the evaluations this test asks for
+    o.on_drift_after = 3;
+    std::vector<Timestamp> handed;
+    o.on_drift = [&](const Alert& a) { handed.push_back(a.time); };
+    MonitorService monitor(o, alerts_);
+    int bar = 0;
+    // A day and a bit of vectors like the reference (clean) or shifted by 3 (drifting).
+    const auto feed = [&](bool drifting) {
+        for (int i = 0; i < 300; ++i, ++bar) {
+            const double x = double(bar % 100) / 100 + (drifting ? 3.0 : 0.0);
+            monitor.on_features({.symbol = "ACME", .close_time = kBar * (bar + 1), .values = {x}});
+        }
+    };
+    const auto evaluate = [&] { monitor.evaluate(kBar * bar); };
+
+    feed(true);
+    evaluate();
+    evaluate();
+    EXPECT_TRUE(handed.empty()) << "two drifting evaluations are not three";
+    ASSERT_FALSE(of_kind(received_, "data_drift").empty()) << "the sinks still get the alert at once";
+    evaluate();
+    EXPECT_EQ(handed, std::vector<Timestamp>{kBar * bar}) << "the third in a row hands it over";
+    evaluate();
+    EXPECT_EQ(handed.size(), 1u) << "a repeat the sinks dropped is not handed over again";
+
+    feed(false);
+    evaluate();  // clean: the count starts again
+    EXPECT_FALSE(monitor.data_drift_now()->alarm);
+    feed(true);
+    evaluate();
+    evaluate();
+    EXPECT_EQ(handed.size(), 1u);
+    evaluate();
+    EXPECT_EQ(handed.size(), 2u);
+
+    o.on_drift_after = 0;
+    EXPECT_THROW(MonitorService(o, alerts_), MonitorError);
+}
+
 // Must show 1: the simulator switching regime mid-stream raises a data-drift
 // alert (after the switch, naming a volatility feature); the same length of
 // stationary stream raises none. Reference: all days but the last two, which

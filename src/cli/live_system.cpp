@@ -158,6 +158,10 @@ LiveOptions live_options(CommonOptions& common) {
         throw UsageError("monitor.retrain_model: '" + o.retrain_model + "' is not gbdt, rf, lstm or ensemble");
     o.retrain_window = positive_duration(cfg, "monitor.retrain_window");
     o.retrain_cooldown = cfg.duration("monitor.retrain_cooldown");
+    const auto checks = cfg.integer("monitor.retrain_after_checks");
+    if (checks < 1 || checks > 10000)
+        throw UsageError("monitor.retrain_after_checks: " + std::to_string(checks) + " is not in [1, 10000]");
+    o.retrain_after_checks = static_cast<int>(checks);
     return o;
 }
 
@@ -279,6 +283,7 @@ void LiveSystem::start_monitor() {
         if (options_.retrain_on_drift) {
             mo.keep_features = options_.retrain_window;
             mo.on_drift = [this](const monitor::Alert& a) { retrain_after(a); };
+            mo.on_drift_after = options_.retrain_after_checks;
         }
         monitor_ = std::make_unique<monitor::MonitorService>(mo, *alerts_);
     } catch (const monitor::MonitorError& e) {

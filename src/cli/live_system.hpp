@@ -43,6 +43,7 @@ struct LiveOptions {
     bool retrain_on_drift = false;
     std::string retrain_model = "gbdt";
     Duration retrain_window = 168 * kHour, retrain_cooldown = 24 * kHour;
+    int retrain_after_checks = 1;  // drifting evaluations in a row before retraining starts
 };
 
 // "60x" -> 60, "1.5x" -> 1.5, "max" -> 0; UsageError otherwise.

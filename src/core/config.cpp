@@ -86,6 +86,8 @@ const std::vector<ConfigKey>& config_keys() {
         {"monitor.retrain_model", T::string, R"("gbdt")", "what retraining trains: gbdt, rf, lstm or ensemble"},
         {"monitor.retrain_window", T::duration, R"("168h")", "recent feature vectors kept to retrain on"},
         {"monitor.retrain_cooldown", T::duration, R"("24h")", "event time after a retrain before drift triggers another"},
+        {"monitor.retrain_after_checks", T::integer, "1",
+         "evaluations in a row (one per evaluate_every) that must find drift before retraining starts; 1: the first"},
 
         {"simulator.symbols", T::string_list, R"(["ACME", "BOLT"])", "simulated symbols"},
         {"simulator.seed", T::integer, "42", "random seed: the same seed gives the same market"},

@@ -463,8 +463,13 @@ struct MonitorOptions {
     // window), for recent_features().
     Duration keep_features = 0;
     // Called on the feeding thread after a drift alert went to the sinks (not
-    // for one dropped as a duplicate or over the rate limit).
+    // for one dropped as a duplicate or over the rate limit), once drift was
+    // found by on_drift_after evaluations in a row: a drift that one bad hour
+    // shows is not yet a reason to retrain. When the streak reaches that
+    // length, the evaluation's alert is handed over even if the sinks
+    // dropped it as a repeat of the first.
     std::function<void(const Alert&)> on_drift;
+    int on_drift_after = 1;
 };
 
 // The monitor of the live pipeline: appends every prediction to the log,

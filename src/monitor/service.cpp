@@ -64,6 +64,9 @@ struct MonitorService::Impl {
     std::map<ModelKey, std::optional<Reference>> references;  // asked of reference_of, by version
     std::deque<features::FeatureVector> recent;  // kept vectors, oldest first
     Timestamp first_feature = INT64_MIN;
+    // Drift within the evaluation under way, and evaluations in a row that found some.
+    std::vector<Alert> found, raised;
+    int drift_streak = 0;
 
     Impl(MonitorOptions o, AlertManager& a)
         : options(std::move(o)),
@@ -72,6 +75,7 @@ struct MonitorService::Impl {
           resolver(options.rule, [this](const Outcome& out) { log.set_outcome(out); }) {
         validate(options.drift);
         if (options.evaluate_every <= 0) throw MonitorError("monitor: evaluate_every must be positive");
+        if (options.on_drift_after < 1) throw MonitorError("monitor: on_drift_after must be at least 1");
         if (!options.state_file.empty() && std::filesystem::exists(options.state_file))
             resolver.restore(read_file(options.state_file));
         else
@@ -121,7 +125,21 @@ struct MonitorService::Impl {
     }
 
     void raise(const Alert& a) {
-        if (alerts.raise(a) && options.on_drift) options.on_drift(a);
+        found.push_back(a);
+        if (alerts.raise(a)) raised.push_back(a);
+    }
+
+    // After an evaluation: hands its drift to on_drift once the streak is long enough.
+    void hand_over_drift() {
+        drift_streak = found.empty() ? 0 : drift_streak + 1;
+        if (options.on_drift && drift_streak >= options.on_drift_after) {
+            if (!raised.empty())
+                for (const auto& a : raised) options.on_drift(a);
+            else if (drift_streak == options.on_drift_after && options.on_drift_after > 1)
+                options.on_drift(found.back());
+        }
+        found.clear();
+        raised.clear();
     }
 
     // The topics arrive unaligned (a fast replay puts one hours ahead of
@@ -223,6 +241,7 @@ std::vector<MetricsRow> MonitorService::evaluate(Timestamp now) {
                 .set(f.psi);
         if (d->alarm) impl_->raise(data_drift_alert(impl_->options.reference_model, *d, now));
     }
+    impl_->hand_over_drift();
     return rows;
 }
 
