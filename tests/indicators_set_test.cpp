@@ -152,6 +152,34 @@ TEST(IndicatorSet, AMemberAddedLaterStartsCold) {
     }
 }
 
+// The same indicator added twice before the first bar is one object (a
+// schema that selects BBANDS' upper and lower band computes BBANDS once);
+// added after bars, it is a new one that starts cold.
+TEST(IndicatorSet, TheSameIndicatorTwiceIsOneObjectUntilBarsArrive) {
+    const auto bars = series();
+    IndicatorSet set;
+    set.add(parse("bbands(20,2,2).upper"));
+    set.add(parse("bbands(20,2,2,0).lower"));
+    set.add(parse("bbands(20,2,3)"));
+    EXPECT_EQ(&set[0], &set[1]);
+    EXPECT_NE(&set[0], &set[2]);
+    auto alone = make("bbands(20,2,2,0)"), late = make("bbands(20,2,2,0)");
+    for (std::size_t i = 0; i < 200; ++i) set.update(bars[i]), alone->update(bars[i]);
+    set.add(parse("bbands(20,2,2)"));
+    EXPECT_NE(&set[3], &set[0]);
+    for (std::size_t i = 200; i < bars.size(); ++i) {
+        set.update(bars[i]), alone->update(bars[i]), late->update(bars[i]);
+        for (std::size_t k = 0; k < 3; ++k) {
+            ASSERT_TRUE(same_bits(set[1].value(k), alone->value(k))) << "bar " << i;
+            ASSERT_TRUE(same_bits(set[3].value(k), late->value(k))) << "bar " << i;
+        }
+    }
+    // A copy keeps the members that are one object as one.
+    const IndicatorSet copy = set;
+    EXPECT_EQ(&copy[0], &copy[1]);
+    EXPECT_NE(&copy[0], &set[0]);
+}
+
 // A member's clone (as peek() makes) owns its kernels: feeding it leaves the set alone.
 TEST(IndicatorSet, AClonedMemberDoesNotTouchTheSet) {
     const auto bars = series();

@@ -67,16 +67,11 @@ std::size_t derived_offset(const TimeframePlan& plan, std::string_view derived_n
 
 // ---- derived features ------------------------------------------------------------
 
-DerivedFeatures::DerivedFeatures() : bbands_(indicators::make("bbands(20,2,2,0)")) {}
-DerivedFeatures::DerivedFeatures(const DerivedFeatures& o)
-    : closes_(o.closes_), returns_(o.returns_), volumes_(o.volumes_), bbands_(o.bbands_->clone()) {}
-
-void DerivedFeatures::update(const Bar& b, std::span<double> out) noexcept {
+void DerivedFeatures::update(const Bar& b, const indicators::Indicator& bbands, std::span<double> out) noexcept {
     const double prev = closes_.size() ? closes_.ago(0) : kNaN;
     closes_.push(b.close);
     volumes_.push(b.volume);
     if (closes_.size() > 1) returns_.push(b.close / prev - 1);
-    bbands_->update(b);
 
     auto change = [&](std::size_t k) { return closes_.size() > k ? b.close / closes_.ago(k) - 1 : kNaN; };
     auto log_return = [&](std::size_t k) { return closes_.size() > k ? std::log(b.close / closes_.ago(k)) : kNaN; };
@@ -84,7 +79,7 @@ void DerivedFeatures::update(const Bar& b, std::span<double> out) noexcept {
     double vsum = 0;
     for (std::size_t k = 0; k < volumes_.size(); ++k) vsum += volumes_.ago(k);
     const double vsma = volumes_.size() == 20 ? vsum / 20 : kNaN;
-    const double upper = bbands_->value(0), middle = bbands_->value(1), lower = bbands_->value(2);
+    const double upper = bbands.value(0), middle = bbands.value(1), lower = bbands.value(2);
 
     std::size_t i = 0;
     out[i++] = change(1);
@@ -103,18 +98,16 @@ void DerivedFeatures::update(const Bar& b, std::span<double> out) noexcept {
     out[i++] = std::isnan(vsma) ? kNaN : vsma > 0 ? b.volume / vsma : 1.0;
     out[i++] = sample_std(returns_, 5);
     out[i++] = sample_std(returns_, 20);
-    out[i++] = bbands_->ready() ? (middle != 0 ? (upper - lower) / middle : 0.0) : kNaN;
-    out[i++] = bbands_->ready() ? (upper > lower ? (b.close - lower) / (upper - lower) : 0.5) : kNaN;
+    out[i++] = bbands.ready() ? (middle != 0 ? (upper - lower) / middle : 0.0) : kNaN;
+    out[i++] = bbands.ready() ? (upper > lower ? (b.close - lower) / (upper - lower) : 0.5) : kNaN;
 }
 
 void DerivedFeatures::save(StateWriter& w) const {
     w(closes_, returns_, volumes_);
-    bbands_->save(w);
 }
 
 void DerivedFeatures::restore(StateReader& r) {
     r(closes_, returns_, volumes_);
-    bbands_->restore(r);
 }
 
 // ---- one timeframe -----------------------------------------------------------------
@@ -125,6 +118,7 @@ TimeframeFeatures::TimeframeFeatures(const TimeframePlan& plan)
         indicators_.add(ref);
         selected_output_.push_back(ref.output);
     }
+    bbands_ = indicators_.add(indicators::parse(DerivedFeatures::kBbands));
 }
 
 void TimeframeFeatures::on_base_bar(const Bar& b) {
@@ -150,7 +144,7 @@ void TimeframeFeatures::close_bar() {
     has_open_ = false;
     indicators_.update_valid(open_);  // built from base bars the pipeline checked
     std::size_t i = 0;
-    for (std::size_t k = 0; k < indicators_.size(); ++k) {
+    for (std::size_t k = 0; k < selected_output_.size(); ++k) {
         const auto& ind = indicators_[k];
         if (selected_output_[k] >= 0) {
             values_[i++] = ind.value(static_cast<std::size_t>(selected_output_[k]));
@@ -158,7 +152,7 @@ void TimeframeFeatures::close_bar() {
             for (double v : ind.values()) values_[i++] = v;
         }
     }
-    derived_.update(open_, std::span<double>(values_).subspan(i));
+    derived_.update(open_, indicators_[bbands_], std::span<double>(values_).subspan(i));
 }
 
 void TimeframeFeatures::save(StateWriter& w) const {

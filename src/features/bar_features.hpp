@@ -54,9 +54,10 @@ private:
 class DerivedFeatures {
 public:
     static const std::vector<std::string>& names();
-    DerivedFeatures();
-    DerivedFeatures(const DerivedFeatures& other);
-    void update(const Bar& bar, std::span<double> out) noexcept;
+    // The BBANDS the width and position are read from.
+    static constexpr std::string_view kBbands = "bbands(20,2,2,0)";
+    // `bbands`: kBbands, already updated with `bar`.
+    void update(const Bar& bar, const indicators::Indicator& bbands, std::span<double> out) noexcept;
     void save(StateWriter& w) const;
     void restore(StateReader& r);
 
@@ -64,7 +65,6 @@ private:
     History<11> closes_;    // for returns over 1, 5, 10 bars
     History<20> returns_;   // 1-bar returns, for lags and volatility
     History<20> volumes_;
-    std::unique_ptr<indicators::Indicator> bbands_;
 };
 
 // One symbol on one timeframe: aggregates base bars (epoch-aligned buckets; a
@@ -83,8 +83,10 @@ private:
     void close_bar();
 
     Duration interval_;
+    // The plan's indicators, then DerivedFeatures::kBbands (the plan's own when it has it).
     indicators::IndicatorSet indicators_;
-    std::vector<int> selected_output_;  // per indicator: one output, or -1 for all
+    std::vector<int> selected_output_;  // per plan indicator: one output, or -1 for all
+    std::size_t bbands_ = 0;            // kBbands' member of indicators_
     DerivedFeatures derived_;
     std::vector<double> values_;
     Bar open_;  // the forming bar of this timeframe

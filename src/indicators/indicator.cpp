@@ -96,6 +96,7 @@ IndicatorSet& IndicatorSet::operator=(IndicatorSet&&) noexcept = default;
 
 IndicatorSet::IndicatorSet(const IndicatorSet& o) : IndicatorSet() {
     for (const auto& x : o.items_) items_.push_back(x->clone());
+    member_ = o.member_;
     link();
 }
 
@@ -105,10 +106,18 @@ IndicatorSet& IndicatorSet::operator=(const IndicatorSet& o) {
 }
 
 std::size_t IndicatorSet::add(const IndicatorRef& ref) {
+    for (std::size_t i = 0; i < items_.size(); ++i) {
+        const Indicator& x = *items_[i];
+        if (&x.spec() == ref.spec && x.params() == ref.params && x.bars_seen() == 0) {
+            member_.push_back(i);
+            return member_.size() - 1;
+        }
+    }
+    member_.push_back(items_.size());
     items_.push_back(ref.make());
     items_.back()->share(*shared_);
     if (items_.size() > 1) items_[items_.size() - 2]->next_in_set_ = items_.back().get();
-    return items_.size() - 1;
+    return member_.size() - 1;
 }
 
 // Clones and reset members own their kernels again and belong to no chain:

@@ -165,7 +165,8 @@ inline std::unique_ptr<Indicator> make(std::string_view text) { return parse(tex
 // several members compute alike (Wilder's DM sums under PLUS_DM ... ADXR, the
 // regression sums under LINEARREG* and TSF, a window's extremes under MAXINDEX ...
 // MINMAXINDEX, the averages under APO, PPO and MACDEXT) is kept once and
-// advanced once per bar, so a set costs less than its members apart. Every
+// advanced once per bar, so a set costs less than its members apart; the same
+// indicator added twice (one output each of BBANDS, say) is one object. Every
 // value is bit for bit what the member computes alone. Copies are deep.
 class IndicatorSet {
 public:
@@ -176,10 +177,11 @@ public:
     IndicatorSet(IndicatorSet&&) noexcept;
     IndicatorSet& operator=(IndicatorSet&&) noexcept;
 
-    // Adds a fresh member and returns its index.
+    // Adds a fresh member and returns its index. A member equal to one added
+    // before the first bar (same name and parameters) is that one.
     std::size_t add(const IndicatorRef& ref);
-    std::size_t size() const noexcept { return items_.size(); }
-    const Indicator& operator[](std::size_t i) const noexcept { return *items_[i]; }
+    std::size_t size() const noexcept { return member_.size(); }
+    const Indicator& operator[](std::size_t i) const noexcept { return *items_[member_[i]]; }
 
     // Indicator::update for every member: false, with no change of state,
     // when the bar fails check_bar().
@@ -196,13 +198,14 @@ public:
         if (!items_.empty()) items_.front()->chain(bar);
     }
     void reset();
-    // The members' save()s in order; restore() as Indicator::restore for each.
+    // The distinct members' save()s in order; restore() as Indicator::restore for each.
     void save(StateWriter& out) const;
     void restore(StateReader& in);
 
 private:
     void link();
-    std::vector<std::unique_ptr<Indicator>> items_;
+    std::vector<std::unique_ptr<Indicator>> items_;  // distinct indicators, in the order they run
+    std::vector<std::size_t> member_;                // index in add() order -> item
     std::unique_ptr<SharedStates> shared_;
 };
 
