@@ -64,8 +64,10 @@ struct MonitorService::Impl {
     std::map<ModelKey, std::optional<Reference>> references;  // asked of reference_of, by version
     std::deque<features::FeatureVector> recent;  // kept vectors, oldest first
     Timestamp first_feature = INT64_MIN;
-    // Drift within the evaluation under way, and evaluations in a row that found some.
-    std::vector<Alert> found, raised;
+    // The evaluation under way: its last drift alert and those the sinks took;
+    // and evaluations in a row that found drift.
+    std::optional<Alert> found;
+    std::vector<Alert> raised;
     int drift_streak = 0;
 
     Impl(MonitorOptions o, AlertManager& a)
@@ -125,20 +127,20 @@ struct MonitorService::Impl {
     }
 
     void raise(const Alert& a) {
-        found.push_back(a);
+        found = a;
         if (alerts.raise(a)) raised.push_back(a);
     }
 
     // After an evaluation: hands its drift to on_drift once the streak is long enough.
     void hand_over_drift() {
-        drift_streak = found.empty() ? 0 : drift_streak + 1;
+        drift_streak = found ? drift_streak + 1 : 0;
         if (options.on_drift && drift_streak >= options.on_drift_after) {
             if (!raised.empty())
                 for (const auto& a : raised) options.on_drift(a);
             else if (drift_streak == options.on_drift_after && options.on_drift_after > 1)
-                options.on_drift(found.back());
+                options.on_drift(*found);
         }
-        found.clear();
+        found.reset();
         raised.clear();
     }
 
