@@ -115,19 +115,22 @@ std::size_t IndicatorSet::add(const IndicatorRef& ref) {
     }
     member_.push_back(items_.size());
     items_.push_back(ref.make());
-    items_.back()->share(*shared_);
-    if (items_.size() > 1) items_[items_.size() - 2]->next_in_set_ = items_.back().get();
+    attach(items_.size() - 1);
     return member_.size() - 1;
+}
+
+// Links item i's kernels and puts it after item i-1, last on the chain.
+void IndicatorSet::attach(std::size_t i) {
+    items_[i]->share(*shared_);
+    items_[i]->next_in_set_ = nullptr;
+    if (i > 0) items_[i - 1]->next_in_set_ = items_[i].get();
 }
 
 // Clones and reset members own their kernels again and belong to no chain:
 // link them afresh.
 void IndicatorSet::link() {
     shared_ = std::make_unique<SharedStates>();
-    for (std::size_t i = 0; i < items_.size(); ++i) {
-        items_[i]->share(*shared_);
-        items_[i]->next_in_set_ = i + 1 < items_.size() ? items_[i + 1].get() : nullptr;
-    }
+    for (std::size_t i = 0; i < items_.size(); ++i) attach(i);
 }
 
 void IndicatorSet::reset() {

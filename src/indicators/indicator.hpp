@@ -203,6 +203,7 @@ public:
     void restore(StateReader& in);
 
 private:
+    void attach(std::size_t i);
     void link();
     std::vector<std::unique_ptr<Indicator>> items_;  // distinct indicators, in the order they run
     std::vector<std::size_t> member_;                // index in add() order -> item
