@@ -45,7 +45,8 @@ namespace {
 // 2: WMA, TRIMA and T3 keep TA-Lib's running sums.
 // 3: window extremes keep blocks of values instead of a monotonic deque.
 // 4: kernels that members of a set may share are saved with their bar count.
-constexpr std::uint32_t kStateVersion = 4;
+// 5: MAX, MIN, MIDPRICE and the patterns keep their windows as shared kernels.
+constexpr std::uint32_t kStateVersion = 5;
 }  // namespace
 
 void Indicator::save(StateWriter& out) const {

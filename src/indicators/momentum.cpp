@@ -74,26 +74,6 @@ private:
     }
 };
 
-// Highest high and lowest low of the last `period` bars.
-class HighLowWindow {
-public:
-    HighLowWindow() = default;
-    explicit HighLowWindow(int period) : hi_(static_cast<std::size_t>(period)), lo_(static_cast<std::size_t>(period)) {}
-    void update(const Bar& b) noexcept { push(b.high, b.low); }
-    void push(double high, double low) noexcept {
-        hi_.push(high);
-        lo_.push(low);
-    }
-    double highest() const noexcept { return hi_.value(); }
-    double lowest() const noexcept { return lo_.value(); }
-    template <class V>
-    void fields(V& v) { v(hi_, lo_); }
-
-private:
-    WindowMax hi_;
-    WindowMin lo_;
-};
-
 class Willr : public IndicatorImpl<Willr> {
 public:
     explicit Willr(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(HighLowWindow(period_)) {}

@@ -58,12 +58,11 @@ private:
     WindowSum sum_, sum2_;
 };
 
-// MIDPOINT: (max + min) / 2 of the close; MIDPRICE: (highest high + lowest low) / 2.
-template <bool Price>
-class Midpoint : public IndicatorImpl<Midpoint<Price>> {
+// MIDPOINT: (max + min) / 2 of the close.
+class Midpoint : public IndicatorImpl<Midpoint> {
 public:
     explicit Midpoint(const Params& p)
-        : IndicatorImpl<Midpoint<Price>>(p, 1),
+        : IndicatorImpl(p, 1),
           period_(iparam(p, 0)),
           hi_(static_cast<std::size_t>(period_)),
           lo_(static_cast<std::size_t>(period_)) {}
@@ -73,13 +72,31 @@ public:
 
 private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        hi_.push(Price ? b.high : b.close);
-        lo_.push(Price ? b.low : b.close);
-        if (hi_.count() >= static_cast<std::size_t>(period_)) this->out_[0] = (hi_.value() + lo_.value()) / 2.0;
+        hi_.push(b.close);
+        lo_.push(b.close);
+        if (hi_.count() >= static_cast<std::size_t>(period_)) out_[0] = (hi_.value() + lo_.value()) / 2.0;
     }
     int period_;
     WindowMax hi_;
     WindowMin lo_;
+};
+
+// MIDPRICE: (highest high + lowest low) / 2, on the same window kernel as WILLR.
+class MidPrice : public IndicatorImpl<MidPrice> {
+public:
+    explicit MidPrice(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(HighLowWindow(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(hl_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(hl_, period_key(period_)); }
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
+        hl_.advance(b, bars_seen_);
+        if (bars_seen_ + 1 >= static_cast<std::size_t>(period_)) out_[0] = (hl_->highest() + hl_->lowest()) / 2.0;
+    }
+    int period_;
+    Shared<HighLowWindow> hl_;
 };
 
 // T3 with its volume factor (MA's T3 uses 0.7).
@@ -311,9 +328,9 @@ void register_overlap(std::vector<IndicatorSpec>& out) {
                         {"matype", 0, 0, 8, true}},
                        {"upperband", "middleband", "lowerband"}, factory<Bbands>()));
     out.push_back(spec("midpoint", "MidPoint over period", Group::overlap, {"close"}, {period_param(14)}, {"real"},
-                       factory<Midpoint<false>>()));
+                       factory<Midpoint>()));
     out.push_back(spec("midprice", "Midpoint Price over period", Group::overlap, {"high", "low"}, {period_param(14)},
-                       {"real"}, factory<Midpoint<true>>()));
+                       {"real"}, factory<MidPrice>()));
 }
 
 }  // namespace pricecast::indicators

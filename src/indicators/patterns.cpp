@@ -60,9 +60,10 @@ double candle_range(const CandleSetting& s, const Candle& c) noexcept {
 
 // The last 16 candles, newest first: enough for the longest average a rule
 // reads (period 10 at offset 2). A power-of-two ring so indexing is a mask.
+// All patterns of a set read one.
 class CandleHistory {
 public:
-    void push(const Candle& c) noexcept {
+    void update(const Candle& c) noexcept {
         head_ = (head_ + 1) & kMask;
         buf_[head_] = c;
     }
@@ -291,22 +292,23 @@ public:
     void fields(V& v) { v(recent_, avg_.total); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(recent_, ""); }
     static constexpr auto kAverages = std::make_index_sequence<R->count>{};
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        recent_.push({b.open, b.high, b.low, b.close});
+        recent_.advance(Candle{b.open, b.high, b.low, b.close}, this->bars_seen_);
         const int t = static_cast<int>(this->bars_seen_);
         if (t < R->lookback) [[unlikely]] {  // warm-up, laid out away from the per-bar path
             accumulate(t, kAverages);
             return;
         }
-        this->out_[0] = Eval(recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
+        this->out_[0] = Eval(*recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
         advance(kAverages);
     }
     // The rule's range of the candle `ago` bars back for average K.
     template <std::size_t K>
     double range_ago(int ago) const noexcept {
         constexpr CandleSetting s = R->averages[K].first;
-        return candle_range(s, recent_[static_cast<std::size_t>(ago)]);
+        return candle_range(s, (*recent_)[static_cast<std::size_t>(ago)]);
     }
     // On every bar before the lookback: TA-Lib's totals start `period` bars before it.
     template <std::size_t... K>
@@ -323,7 +325,7 @@ private:
                            range_ago<K>(R->averages[K].second + R->averages[K].first.period)),
          ...);
     }
-    CandleHistory recent_{};
+    Shared<CandleHistory> recent_{};
     Averages<R> avg_{};
 };
 

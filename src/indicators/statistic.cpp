@@ -228,24 +228,6 @@ private:
     WindowSum sum_;
 };
 
-template <bool IsMax>
-class Extreme : public IndicatorImpl<Extreme<IsMax>> {
-public:
-    explicit Extreme(const Params& p)
-        : IndicatorImpl<Extreme<IsMax>>(p, 1), period_(iparam(p, 0)), ext_(static_cast<std::size_t>(period_)) {}
-    int lookback() const override { return period_ - 1; }
-    template <class V>
-    void fields(V& v) { v(ext_); }
-
-private:
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        ext_.push(b.close);
-        if (ext_.count() >= static_cast<std::size_t>(period_)) this->out_[0] = ext_.value();
-    }
-    int period_;
-    WindowBound<IsMax> ext_;
-};
-
 // The index TA-Lib reports for the window's extreme: it keeps its pick while
 // the pick stays in the window, moves to a new value that ties or beats it,
 // and rescans for the oldest extreme when the pick falls out.
@@ -285,6 +267,28 @@ private:
     bool picked_ = false;
     std::size_t index_ = 0;
     double value_ = 0;
+};
+
+// MAX and MIN: the value of the window's extreme, read off the same kernel as
+// MAXINDEX, MININDEX, MINMAX and MINMAXINDEX, so a set computes the window once.
+template <bool IsMax>
+class Extreme : public IndicatorImpl<Extreme<IsMax>> {
+public:
+    explicit Extreme(const Params& p)
+        : IndicatorImpl<Extreme<IsMax>>(p, 1),
+          period_(iparam(p, 0)),
+          arg_(ArgExtreme<IsMax>(static_cast<std::size_t>(period_))) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(arg_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(arg_, period_key(period_)); }
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
+        if (arg_.advance(b.close, this->bars_seen_)) this->out_[0] = arg_->value();
+    }
+    int period_;
+    Shared<ArgExtreme<IsMax>> arg_;
 };
 
 template <bool IsMax>
