@@ -319,10 +319,13 @@ private:
          ...);
     }
     // After evaluating a bar at or after the lookback: the window moves by one.
+    // An average of period 0 is the candle's own range and keeps no total.
     template <std::size_t... K>
     void advance(std::index_sequence<K...>) noexcept {
-        ((avg_.total[K] += range_ago<K>(R->averages[K].second) -
-                           range_ago<K>(R->averages[K].second + R->averages[K].first.period)),
+        ((R->averages[K].first.period != 0
+              ? void(avg_.total[K] += range_ago<K>(R->averages[K].second) -
+                                      range_ago<K>(R->averages[K].second + R->averages[K].first.period))
+              : void()),
          ...);
     }
     Shared<CandleHistory> recent_{};
