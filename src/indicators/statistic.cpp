@@ -269,13 +269,13 @@ private:
     double value_ = 0;
 };
 
-// MAX and MIN: the value of the window's extreme, read off the same kernel as
-// MAXINDEX, MININDEX, MINMAX and MINMAXINDEX, so a set computes the window once.
-template <bool IsMax>
-class Extreme : public IndicatorImpl<Extreme<IsMax>> {
+// MAX, MIN (the window's extreme) and MAXINDEX, MININDEX (where it is), all on
+// the kernel MINMAX and MINMAXINDEX read too, so a set computes the window once.
+template <bool IsMax, bool Index>
+class Extreme : public IndicatorImpl<Extreme<IsMax, Index>> {
 public:
     explicit Extreme(const Params& p)
-        : IndicatorImpl<Extreme<IsMax>>(p, 1),
+        : IndicatorImpl<Extreme<IsMax, Index>>(p, 1),
           period_(iparam(p, 0)),
           arg_(ArgExtreme<IsMax>(static_cast<std::size_t>(period_))) {}
     int lookback() const override { return period_ - 1; }
@@ -285,27 +285,8 @@ public:
 private:
     void share(SharedStates& pool) override { pool.link(arg_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (arg_.advance(b.close, this->bars_seen_)) this->out_[0] = arg_->value();
-    }
-    int period_;
-    Shared<ArgExtreme<IsMax>> arg_;
-};
-
-template <bool IsMax>
-class ExtremeIndex : public IndicatorImpl<ExtremeIndex<IsMax>> {
-public:
-    explicit ExtremeIndex(const Params& p)
-        : IndicatorImpl<ExtremeIndex<IsMax>>(p, 1),
-          period_(iparam(p, 0)),
-          arg_(ArgExtreme<IsMax>(static_cast<std::size_t>(period_))) {}
-    int lookback() const override { return period_ - 1; }
-    template <class V>
-    void fields(V& v) { v(arg_); }
-
-private:
-    void share(SharedStates& pool) override { pool.link(arg_, period_key(period_)); }
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (arg_.advance(b.close, this->bars_seen_)) this->out_[0] = static_cast<double>(arg_->index());
+        if (!arg_.advance(b.close, this->bars_seen_)) return;
+        this->out_[0] = Index ? static_cast<double>(arg_->index()) : arg_->value();
     }
     int period_;
     Shared<ArgExtreme<IsMax>> arg_;
@@ -401,13 +382,13 @@ void register_statistic(std::vector<IndicatorSpec>& out) {
                        factory<Beta>()));
     out.push_back(spec("sum", "Summation", Group::statistic, close, {period_param(30)}, {"real"}, factory<Sum>()));
     out.push_back(spec("max", "Highest value over a specified period", Group::statistic, close, {period_param(30)},
-                       {"real"}, factory<Extreme<true>>()));
+                       {"real"}, factory<Extreme<true, false>>()));
     out.push_back(spec("min", "Lowest value over a specified period", Group::statistic, close, {period_param(30)},
-                       {"real"}, factory<Extreme<false>>()));
+                       {"real"}, factory<Extreme<false, false>>()));
     out.push_back(spec("maxindex", "Index of highest value over a specified period", Group::statistic, close,
-                       {period_param(30)}, {"integer"}, factory<ExtremeIndex<true>>(), true));
+                       {period_param(30)}, {"integer"}, factory<Extreme<true, true>>(), true));
     out.push_back(spec("minindex", "Index of lowest value over a specified period", Group::statistic, close,
-                       {period_param(30)}, {"integer"}, factory<ExtremeIndex<false>>(), true));
+                       {period_param(30)}, {"integer"}, factory<Extreme<false, true>>(), true));
     out.push_back(spec("minmax", "Lowest and highest values over a specified period", Group::statistic, close,
                        {period_param(30)}, {"min", "max"}, factory<MinMax<false>>()));
     out.push_back(spec("minmaxindex", "Indexes of lowest and highest values over a specified period",
