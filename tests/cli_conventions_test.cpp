@@ -80,7 +80,7 @@ TEST_F(CliConventions, DemoTrainsRegistersAndPredictsLive) {
     const auto r = run("demo --ws-port -1 --history 600 --steps 40 --speed max --port 0 --symbols ACME,BOLT,CRUX --news-rate 0.2 "
                        "--data-dir " + path("d") + " --config " + cfg);
     ASSERT_EQ(r.status, 0) << r.out << r.err;
-    for (const char* text : {"trained gbdt on 1800 bars", "majority", "persistence",
+    for (const char* text : {"trained gbdt on 1800 bars", "majority", "persistence", "out-of-sample classes: DOWN ",
                              "registered trend version 1 as champion", "dashboard: http://127.0.0.1:"})
         EXPECT_NE(r.out.find(text), std::string::npos) << text << " in\n" << r.out;
     for (const char* column : {"symbol", "bar", "close", "class", "p(dn)", "p(st)", "p(up)", "model", "latency"})

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/label_flags.hpp"
 #include "cli/live_system.hpp"
 #include "models/xgboost_model.hpp"
 #include "registry/registry.hpp"
@@ -81,10 +82,10 @@ int train_and_register(const History& h, const features::FeatureConfig& fc, cons
     }
     std::cout << fmt::format(
         "trained gbdt on {} bars x {} features in {:.1f} s: out-of-sample accuracy {:.3f} (majority {:.3f}, "
-        "persistence {:.3f}), macro-F1 {:.3f}\n",
+        "persistence {:.3f}), macro-F1 {:.3f}\n  out-of-sample classes: {}\n",
         m.rows(), m.columns.size(),
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), r.model.accuracy,
-        r.majority.accuracy, r.persistence.accuracy, r.model.macro_f1);
+        r.majority.accuracy, r.persistence.accuracy, r.model.macro_f1, class_balance(r.test_balance));
     registry::Registry reg(data_dir);
     registry::NewVersion meta;
     meta.eval_window = "demo";

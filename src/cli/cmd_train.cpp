@@ -29,10 +29,6 @@ struct TrainOptions {
     std::uint64_t seed = 1;
 };
 
-std::string balance(const std::array<double, models::kClasses>& share) {
-    return fmt::format("DOWN {:.1f}%  STABLE {:.1f}%  UP {:.1f}%", 100 * share[0], 100 * share[1], 100 * share[2]);
-}
-
 void train(TrainOptions& o, CommonOptions& common) {
     if (o.features_file.empty() == o.prices.empty()) throw UsageError("give either --features FILE or --prices FILE");
     features::FeatureMatrix m;
@@ -69,7 +65,7 @@ void train(TrainOptions& o, CommonOptions& common) {
                 bar.reset();
                 std::cerr << fmt::format("fold {}/{} [{} .. {}): train {} ({}), valid {}, test {}\n", k + 1, n,
                                          format_iso8601(f.test_from), format_iso8601(f.test_to), f.train,
-                                         balance(f.train_balance), f.valid, f.test);
+                                         class_balance(f.train_balance), f.valid, f.test);
                 std::cerr << fmt::format("  {}: accuracy {:.4f} macro-F1 {:.4f} | majority {:.4f} | persistence {:.4f}\n",
                                          o.model, f.model.accuracy, f.model.macro_f1, f.majority.accuracy,
                                          f.persistence.accuracy);
@@ -79,7 +75,7 @@ void train(TrainOptions& o, CommonOptions& common) {
         throw UsageError(std::string(e.what()) + " (need more complete rows, or fewer --walk-forward folds)");
     }
     std::cout << fmt::format("out of sample, {} test bars over {} folds (class balance {}):\n", r.model.n, r.folds.size(),
-                             balance(r.test_balance));
+                             class_balance(r.test_balance));
     std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}  balanced {:.4f}  log loss {:.4f}  "
                              "sign accuracy {:.4f} on {} called moves\n",
                              o.model, r.model.accuracy, r.model.macro_f1, r.model.balanced_accuracy, r.model.log_loss,

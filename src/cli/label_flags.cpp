@@ -1,5 +1,7 @@
 #include "cli/label_flags.hpp"
 
+#include <fmt/format.h>
+
 namespace pricecast::cli {
 
 void add_label_options(CLI::App& cmd, LabelFlags& f, const std::string& horizon_help, const std::string& quantile_fit) {
@@ -24,6 +26,10 @@ models::LabelConfig label_config(const LabelFlags& f) {
     lc.vol_k = f.vol_k;
     lc.quantile = f.quantile;
     return lc;
+}
+
+std::string class_balance(const std::array<double, models::kClasses>& share) {
+    return fmt::format("DOWN {:.1f}%  STABLE {:.1f}%  UP {:.1f}%", 100 * share[0], 100 * share[1], 100 * share[2]);
 }
 
 }  // namespace pricecast::cli

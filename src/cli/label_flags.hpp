@@ -1,7 +1,8 @@
 // The label options `train` and `backtest` share: --horizon, --labels,
-// --threshold, --vol-k, --quantile.
+// --threshold, --vol-k, --quantile; and how a set of labels' class balance is printed.
 #pragma once
 
+#include <array>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -22,5 +23,9 @@ void add_label_options(CLI::App& cmd, LabelFlags& flags, const std::string& hori
                        const std::string& quantile_fit);
 
 models::LabelConfig label_config(const LabelFlags& flags);
+
+// "DOWN 39.0%  STABLE 22.0%  UP 39.0%": printed next to every accuracy, which
+// means little without it.
+std::string class_balance(const std::array<double, models::kClasses>& share);
 
 }  // namespace pricecast::cli
