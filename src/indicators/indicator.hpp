@@ -165,10 +165,10 @@ inline std::unique_ptr<Indicator> make(std::string_view text) { return parse(tex
 // several members compute alike (Wilder's DM sums under PLUS_DM ... ADXR, the
 // regression sums under LINEARREG* and TSF, a window's extremes under MAX ...
 // MINMAXINDEX, the averages under APO, PPO and MACDEXT, the recent candles under
-// the patterns) is kept once and
-// advanced once per bar, so a set costs less than its members apart; the same
-// indicator added twice (one output each of BBANDS, say) is one object. Every
-// value is bit for bit what the member computes alone. Copies are deep.
+// the patterns) is kept once and advanced once per bar, so a set costs less
+// than its members apart; the same indicator added twice (one output each of
+// BBANDS, say) is one object. Every value is bit for bit what the member
+// computes alone. Copies are deep.
 class IndicatorSet {
 public:
     IndicatorSet();

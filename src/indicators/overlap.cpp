@@ -58,27 +58,22 @@ private:
     WindowSum sum_, sum2_;
 };
 
-// MIDPOINT: (max + min) / 2 of the close.
+// MIDPOINT: (max + min) / 2 of the close: MIDPRICE's window, fed the close as
+// both high and low (so never shared with a MIDPRICE's).
 class Midpoint : public IndicatorImpl<Midpoint> {
 public:
-    explicit Midpoint(const Params& p)
-        : IndicatorImpl(p, 1),
-          period_(iparam(p, 0)),
-          hi_(static_cast<std::size_t>(period_)),
-          lo_(static_cast<std::size_t>(period_)) {}
+    explicit Midpoint(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(period_) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
-    void fields(V& v) { v(hi_, lo_); }
+    void fields(V& v) { v(hl_); }
 
 private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        hi_.push(b.close);
-        lo_.push(b.close);
-        if (hi_.count() >= static_cast<std::size_t>(period_)) out_[0] = (hi_.value() + lo_.value()) / 2.0;
+        hl_.push(b.close, b.close);
+        if (bars_seen_ + 1 >= static_cast<std::size_t>(period_)) out_[0] = (hl_.highest() + hl_.lowest()) / 2.0;
     }
     int period_;
-    WindowMax hi_;
-    WindowMin lo_;
+    HighLowWindow hl_;
 };
 
 // MIDPRICE: (highest high + lowest low) / 2, on the same window kernel as WILLR.
