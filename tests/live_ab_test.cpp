@@ -221,7 +221,7 @@ TEST_F(AbTraffic, ShadowPredictsBothOnEverySymbolAndServesTheChampion) {
 
 constexpr long kTrainSteps = 3000, kLiveSteps = 1500;
 // News moves prices 2 to 4 bars after it: a 4-bar horizon holds the move.
-constexpr monitor::LabelRule kRule{.horizon = 4, .threshold = 0.002};
+const monitor::LabelRule kRule = monitor::LabelRule::fixed(4, 0.002);
 
 data::SimulatorConfig planted_market() {
     auto cfg = data::default_simulator_config();
@@ -276,7 +276,7 @@ models::SampleSet training_set(const PlantedMarket& m) {
             s.width = v.values.size();
             s.values.insert(s.values.end(), v.values.begin(), v.values.end());
             s.labels.push_back(static_cast<models::Trend>(
-                monitor::realized_class(v.close, rows[i + kRule.horizon]->close, kRule.threshold)));
+                monitor::realized_class(v.close, rows[i + kRule.horizon]->close, kRule)));
         }
     }
     return s;

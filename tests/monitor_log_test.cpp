@@ -180,18 +180,20 @@ struct Collected {
 };
 
 TEST(LabelRule, SameAsTheFixedThresholdLabeler) {
-    EXPECT_EQ(realized_class(100, 101.01, 0.01), 2);
-    EXPECT_EQ(realized_class(100, 100.99, 0.01), 1);
-    EXPECT_EQ(realized_class(100, 99.01, 0.01), 1);
-    EXPECT_EQ(realized_class(100, 98.99, 0.01), 0);
-    EXPECT_EQ(realized_class(100, 100, 0), 1);
+    const auto r = LabelRule::fixed(1, 0.01);
+    EXPECT_EQ(realized_class(100, 101.01, r), 2);
+    EXPECT_EQ(realized_class(100, 100.99, r), 1);
+    EXPECT_EQ(realized_class(100, 99.01, r), 1);
+    EXPECT_EQ(realized_class(100, 98.99, r), 0);
+    EXPECT_EQ(realized_class(100, 100, LabelRule::fixed(1, 0)), 1);
     EXPECT_THROW(OutcomeResolver({.horizon = 0}, {}), MonitorError);
-    EXPECT_THROW(OutcomeResolver({.horizon = 1, .threshold = -0.1}, {}), MonitorError);
+    EXPECT_THROW(OutcomeResolver(LabelRule::fixed(1, -0.1), {}), MonitorError);
+    EXPECT_THROW(OutcomeResolver({.horizon = 1, .down = 0.01, .up = -0.01}, {}), MonitorError);
 }
 
 TEST(OutcomeResolver, ResolvesAfterHorizonBars) {
     Collected c;
-    OutcomeResolver r({.horizon = 3, .threshold = 0.01}, c.sink());
+    OutcomeResolver r(LabelRule::fixed(3, 0.01), c.sink());
     r.on_bar(bar("ACME", 0, 100));
     r.on_prediction(pred("ACME", 0, 1, 100));
     r.on_bar(bar("ACME", 1, 105));
@@ -208,7 +210,7 @@ TEST(OutcomeResolver, ResolvesAfterHorizonBars) {
 
 TEST(OutcomeResolver, GapStaysPendingUntilTheMissingBarArrives) {
     Collected c;
-    OutcomeResolver r({.horizon = 2, .threshold = 0.01}, c.sink());
+    OutcomeResolver r(LabelRule::fixed(2, 0.01), c.sink());
     r.on_prediction(pred("ACME", 0, 1, 100));
     r.on_bar(bar("ACME", 2, 95));  // bar 1 is missing
     r.on_bar(bar("ACME", 3, 96));
@@ -221,7 +223,7 @@ TEST(OutcomeResolver, GapStaysPendingUntilTheMissingBarArrives) {
 
 TEST(OutcomeResolver, PredictionAfterItsBarsAndPerSymbol) {
     Collected c;
-    OutcomeResolver r({.horizon = 1, .threshold = 0.01}, c.sink());
+    OutcomeResolver r(LabelRule::fixed(1, 0.01), c.sink());
     r.on_bar(bar("ACME", 1, 100.5));
     r.on_bar(bar("BOLT", 1, 50));
     r.on_prediction(pred("ACME", 0, 1, 100));
@@ -238,7 +240,7 @@ TEST(OutcomeResolver, PredictionAfterItsBarsAndPerSymbol) {
 
 TEST(OutcomeResolver, BadBarsAreCountedNotUsed) {
     Collected c;
-    OutcomeResolver r({.horizon = 1, .threshold = 0.01}, c.sink());
+    OutcomeResolver r(LabelRule::fixed(1, 0.01), c.sink());
     r.on_prediction(pred("ACME", 0, 1, 100));
     r.on_bar(bar("ACME", 1, std::nan("")));
     r.on_bar(bar("ACME", 1, -5));
@@ -255,12 +257,12 @@ TEST(OutcomeResolver, SaveRestoreContinuesTheStream) {
         }
     };
     Collected whole, split;
-    OutcomeResolver a({.horizon = 3, .threshold = 0.02}, whole.sink());
+    OutcomeResolver a(LabelRule::fixed(3, 0.02), whole.sink());
     feed(a, 0, 20);
-    OutcomeResolver b({.horizon = 3, .threshold = 0.02}, split.sink());
+    OutcomeResolver b(LabelRule::fixed(3, 0.02), split.sink());
     feed(b, 0, 9);
     const auto bytes = b.save();
-    OutcomeResolver c({.horizon = 3, .threshold = 0.02}, split.sink());
+    OutcomeResolver c(LabelRule::fixed(3, 0.02), split.sink());
     c.restore(bytes);
     EXPECT_EQ(c.pending(), b.pending());
     feed(c, 9, 20);
@@ -269,14 +271,14 @@ TEST(OutcomeResolver, SaveRestoreContinuesTheStream) {
         EXPECT_EQ(split.outcomes[i].bar_time, whole.outcomes[i].bar_time);
         EXPECT_EQ(split.outcomes[i].cls, whole.outcomes[i].cls);
     }
-    OutcomeResolver other({.horizon = 4, .threshold = 0.02}, {});
+    OutcomeResolver other(LabelRule::fixed(4, 0.02), {});
     EXPECT_THROW(other.restore(bytes), StateError);
     EXPECT_THROW(c.restore(bytes.substr(0, bytes.size() / 2)), StateError);
 }
 
 TEST_F(PredictionLogTest, ResolverWritesOutcomesIntoTheLog) {
     PredictionLog log(PredictionLog::default_path(dir_));
-    OutcomeResolver r({.horizon = 1, .threshold = 0.01}, [&](const Outcome& o) { log.set_outcome(o); });
+    OutcomeResolver r(LabelRule::fixed(1, 0.01), [&](const Outcome& o) { log.set_outcome(o); });
     for (const auto& p : {pred("ACME", 0, 2, 100), pred("ACME", 0, 0, 100, "rf"), pred("ACME", 1, 1, 102)}) {
         log.append(p);
         r.on_prediction(p);

@@ -44,7 +44,7 @@ protected:
     void replay(const json& s) {
         const Timestamp start = *parse_iso8601(s["start"].get<std::string>());
         const Duration interval = *parse_duration(s["interval"].get<std::string>());
-        OutcomeResolver resolver({.horizon = s["rule"]["horizon"], .threshold = s["rule"]["threshold"]},
+        OutcomeResolver resolver(LabelRule::fixed(s["rule"]["horizon"], s["rule"]["threshold"]),
                                  [&](const Outcome& o) { log_->set_outcome(o); });
         std::map<std::pair<std::string, int>, double> closes;
         for (const auto& b : s["bars"]) closes[{b[0], b[1]}] = b[2];

@@ -24,7 +24,7 @@ namespace {
 
 constexpr Duration kBar = 5 * kMinute;
 constexpr int kBarsPerDay = 288;
-constexpr LabelRule kRule{.horizon = 1, .threshold = 0.0005};
+constexpr LabelRule kRule = LabelRule::fixed(1, 0.0005);
 
 class Recorder final : public AlertSink {
 public:
@@ -55,7 +55,7 @@ Prediction predict(const std::vector<Bar>& bars, std::size_t i, std::size_t goes
     p.model = "oracle";
     p.version = 1;
     p.close = bars[i].close;
-    const int truth = i + 1 < bars.size() ? realized_class(bars[i].close, bars[i + 1].close, kRule.threshold) : 1;
+    const int truth = i + 1 < bars.size() ? realized_class(bars[i].close, bars[i + 1].close, kRule) : 1;
     p.cls = i < goes_bad ? truth : (truth + 1) % kClasses;
     p.probs = {0.2f, 0.2f, 0.2f};
     p.probs[std::size_t(p.cls)] = 0.6f;
@@ -127,6 +127,62 @@ TEST_F(MonitorServiceTest, ModelThatStaysGoodDoesNotAlarm) {
     const auto rows = monitor.evaluate(bars.back().close_time);
     ASSERT_FALSE(rows.empty());
     EXPECT_DOUBLE_EQ(rows.front().metrics.accuracy, 1.0);
+}
+
+// A snapshot of another label rule (a champion trained on other thresholds)
+// does not stop the monitor: it is set aside, and the outcomes the log still
+// owes are resolved with the new rule.
+TEST_F(MonitorServiceTest, SnapshotOfAnotherRuleIsSetAsideAndTheLogResolvesWhatIsOwed) {
+    const auto bars = simulated_bars(1);
+    {
+        MonitorService first(options(), alerts_);
+        for (std::size_t i = 0; i < 10; ++i) {
+            first.on_bar(bars[i]);
+            first.on_prediction(predict(bars, i, bars.size()));
+        }
+        first.save_state();
+        ASSERT_EQ(first.resolver().pending(), 1u);
+    }
+    auto o = options();
+    o.rule = LabelRule::fixed(1, 1.0);  // no one-bar move reaches 100%: STABLE
+    MonitorService second(o, alerts_);
+    EXPECT_EQ(second.resolver().pending(), 1u);
+    second.on_bar(bars[10]);
+    EXPECT_EQ(second.resolver().pending(), 0u);
+    const auto rows = second.log().query({});
+    ASSERT_EQ(rows.size(), 10u);
+    ASSERT_TRUE(rows.back().outcome);
+    EXPECT_EQ(*rows.back().outcome, 1);
+    EXPECT_EQ(*rows.front().outcome, realized_class(bars[0].close, bars[1].close, kRule)) << "kept from the first";
+}
+
+// Predictions on bars of the version's own training data are not live
+// skill: they are left out of the log and the outcomes; another version's
+// predictions on the same bars count.
+TEST_F(MonitorServiceTest, PredictionsOnTheTrainingDataAreNotScored) {
+    const auto bars = simulated_bars(1);
+    auto o = options();
+    std::vector<ModelKey> asked;
+    o.trained_to = [&](const ModelKey& key) -> std::optional<Timestamp> {
+        asked.push_back(key);
+        if (key.version == 1) return bars[5].close_time;
+        return std::nullopt;
+    };
+    MonitorService monitor(o, alerts_);
+    for (std::size_t i = 0; i < 10; ++i) {
+        monitor.on_bar(bars[i]);
+        monitor.on_prediction(predict(bars, i, bars.size()));
+        auto other = predict(bars, i, bars.size());
+        other.version = 2;
+        monitor.on_prediction(other);
+    }
+    EXPECT_EQ(asked.size(), 2u) << "once per version";
+    EXPECT_EQ(monitor.in_sample(), 6u);
+    const auto v1 = monitor.log().query({.model = "oracle", .version = 1});
+    ASSERT_EQ(v1.size(), 4u);
+    EXPECT_GT(v1.front().prediction.bar_time, bars[5].close_time);
+    for (std::size_t k = 0; k + 1 < v1.size(); ++k) EXPECT_TRUE(v1[k].outcome) << k;
+    EXPECT_EQ(monitor.log().query({.model = "oracle", .version = 2}).size(), 10u);
 }
 
 TEST_F(MonitorServiceTest, ShiftedFeaturesRaiseADataDriftAlert) {

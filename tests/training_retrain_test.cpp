@@ -2,14 +2,17 @@
 // drift registers a challenger: the champion is untouched, the challenger
 // predicts the champion's classes (same label rule), and too little data
 // registers nothing.
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <numeric>
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include "data/simulator.hpp"
 #include "models/baseline.hpp"
+#include "models/dataset.hpp"
 #include "monitor/monitor.hpp"
 #include "registry/registry.hpp"
 #include "support/quick_features.hpp"
@@ -70,6 +73,43 @@ protected:
     std::unique_ptr<registry::Registry> reg_;
 };
 
+// A registered version's label parameters, read back as a rule, give every
+// return the class the trainer's Labeler gave it: fixed, and quantile
+// thresholds fit on a trending training split (both above zero).
+TEST(LabelRule, OfARegisteredVersionClassifiesAsItsLabelerDid) {
+    std::vector<double> close{100};
+    for (int i = 0; i < 400; ++i) {
+        const double drift = i < 200 ? 0.006 : 0;  // the training split trends up
+        close.push_back(close.back() * (1 + 0.004 * std::sin(i * 0.77) + drift));
+    }
+    models::RowReturns returns;
+    for (std::size_t i = 0; i + 1 < close.size(); ++i) returns.forward.push_back(close[i + 1] / close[i] - 1);
+    returns.past = returns.forward;
+    returns.scale.assign(returns.forward.size(), 1.0);
+    std::vector<std::size_t> train(200);
+    std::iota(train.begin(), train.end(), 0);
+    for (const auto mode : {models::ThresholdMode::fixed, models::ThresholdMode::quantile}) {
+        models::Labeler labeler({.horizon = 1, .mode = mode, .threshold = 0.002, .quantile = 0.3});
+        labeler.fit(returns, train);
+        const auto rule = monitor::LabelRule::of_model(labeler.to_json());
+        ASSERT_TRUE(rule);
+        int classes[3] = {};
+        for (std::size_t i = 0; i < returns.forward.size(); ++i) {
+            const int c = monitor::realized_class(close[i], close[i + 1], *rule);
+            EXPECT_EQ(c, static_cast<int>(*labeler.forward_class(returns, i))) << "row " << i;
+            ++classes[c];
+        }
+        EXPECT_GT(classes[0] * classes[1] * classes[2], 0) << "every class occurs";
+        if (mode == models::ThresholdMode::quantile) {
+            EXPECT_GT(rule->down, 0) << "fit on a trending split";
+        }
+    }
+    models::Labeler vol({.mode = models::ThresholdMode::volatility});
+    EXPECT_FALSE(monitor::LabelRule::of_model(vol.to_json())) << "thresholds that move with volatility";
+    EXPECT_FALSE(monitor::LabelRule::of_model(nlohmann::json::object()));
+    EXPECT_EQ(monitor::LabelRule::fixed(2, 0.001).describe(), "horizon 2, DOWN below -0.1%, UP above +0.1%");
+}
+
 TEST_F(RetrainTest, ATrainedVersionCarriesItsDriftReference) {
     const auto m = simulated_matrix(1, 1500);
     const auto v = champion(m);
@@ -81,6 +121,13 @@ TEST_F(RetrainTest, ATrainedVersionCarriesItsDriftReference) {
     EXPECT_EQ(v.data_from, m.times.front());
     EXPECT_EQ(v.data_to, m.times.back());
     EXPECT_EQ(models::Labeler::from_json(v.params).config().horizon, 3);
+    // What the live monitor scores this champion's outcomes with: its own fitted thresholds.
+    const auto rule = monitor::LabelRule::of_model(v.params);
+    ASSERT_TRUE(rule);
+    EXPECT_EQ(rule->horizon, 3);
+    EXPECT_EQ(rule->down, v.params.at("down").get<double>());
+    EXPECT_EQ(rule->up, v.params.at("up").get<double>());
+    EXPECT_LT(rule->down, rule->up);
     EXPECT_TRUE(v.metrics.contains("macro_f1"));
 }
 

@@ -130,8 +130,10 @@ void run_demo(const DemoOptions& o, const CLI::App& cmd, CommonOptions& common) 
     train_and_register(simulate(data_sim, o.history, *scorer), live.features, live.model, live.data_dir,
                        live.drift.short_window);
 
-    // The demo's market starts over on every run: so does its feature state.
-    std::filesystem::remove(std::filesystem::path(live.data_dir) / "snapshots" / "features.bin");
+    // The demo's market starts over on every run: so do its feature state and
+    // the outcomes owed, which the new champion's label rule scores.
+    for (const char* f : {"features.bin", "monitor.bin"})
+        std::filesystem::remove(std::filesystem::path(live.data_dir) / "snapshots" / f);
     LiveSystem system(live, common);
     std::map<std::string, Prediction> latest;
     std::uint64_t total = 0;

@@ -144,7 +144,8 @@ LiveOptions live_options(CommonOptions& common) {
     o.data_dir = common.data_dir();
     o.features = configured_features(cfg);
     o.sentiment_model = cfg.string("sentiment.model");
-    o.outcome_rule = {static_cast<int>(cfg.integer("monitor.horizon")), cfg.real("monitor.threshold")};
+    o.outcome_rule = monitor::LabelRule::fixed(static_cast<int>(cfg.integer("monitor.horizon")),
+                                               cfg.real("monitor.threshold"));
     o.webhook = cfg.string("monitor.webhook");
     o.webhook_format = cfg.string("monitor.webhook_format");
     if (o.webhook_format != "json" && o.webhook_format != "slack")
@@ -254,6 +255,29 @@ void LiveSystem::start() {
     }
 }
 
+namespace {
+
+// Outcomes are scored with the label the champion was trained on (its fixed
+// or fitted quantile thresholds), so live accuracy means what the training
+// report's does; a champion without such a rule gets monitor.horizon and
+// monitor.threshold.
+monitor::LabelRule champion_rule(const LiveOptions& o) {
+    registry::Registry reg(o.data_dir);
+    const auto version = reg.alias_version(o.model, std::string(registry::kChampion));
+    if (!version) return o.outcome_rule;
+    if (auto rule = monitor::LabelRule::of_model(reg.get(o.model, *version).params)) {
+        spdlog::info("monitor: outcomes scored with the label rule {} v{} was trained on: {}", o.model, *version,
+                     rule->describe());
+        return *rule;
+    }
+    spdlog::warn("monitor: {} v{} was trained without fixed or quantile thresholds; outcomes scored with "
+                 "monitor.horizon and monitor.threshold: {}",
+                 o.model, *version, o.outcome_rule.describe());
+    return o.outcome_rule;
+}
+
+}  // namespace
+
 // Prediction log, outcomes and drift in the data directory; alerts to the log,
 // Prometheus and the configured webhook.
 void LiveSystem::start_monitor() {
@@ -270,8 +294,8 @@ void LiveSystem::start_monitor() {
         monitor::MonitorOptions mo;
         mo.log_file = dir / "predictions.sqlite";
         mo.state_file = dir / "snapshots" / "monitor.bin";
-        mo.rule = options_.outcome_rule;
-        monitor::validate(mo.rule);
+        monitor::validate(options_.outcome_rule);
+        scoring_rule_ = mo.rule = champion_rule(options_);
         mo.drift = options_.drift;
         mo.evaluate_every = options_.evaluate_every;
         for (const auto& c : schema_.columns()) mo.feature_names.push_back(c.name);
@@ -279,6 +303,12 @@ void LiveSystem::start_monitor() {
         mo.reference_of = [dir = options_.data_dir](const monitor::ModelKey& key) {
             registry::Registry reg(dir);
             return monitor::Reference::load(reg.get(key.model, key.version).artifact_dir);
+        };
+        // The demo's history replay, or a replay of files the model was trained on, is not live skill.
+        mo.trained_to = [dir = options_.data_dir](const monitor::ModelKey& key) -> std::optional<Timestamp> {
+            registry::Registry reg(dir);
+            const auto to = reg.get(key.model, key.version).data_to;
+            return to != 0 ? std::optional(to) : std::nullopt;
         };
         if (options_.retrain_on_drift) {
             mo.keep_features = options_.retrain_window;
@@ -308,8 +338,9 @@ void LiveSystem::retrain_after(const monitor::Alert& alert) {
             training::RetrainOptions ro{.model = options_.model,
                                         .spec = {.kind = options_.retrain_model},
                                         .short_window = options_.drift.short_window,
+                                        // for a champion without labels: the configured fixed rule
                                         .labels = {.horizon = options_.outcome_rule.horizon,
-                                                   .threshold = options_.outcome_rule.threshold}};
+                                                   .threshold = options_.outcome_rule.up}};
             const auto r = training::retrain_challenger(reg, m, ro, reason);
             spdlog::warn("retrained {}: version {} is the challenger (out-of-sample accuracy {:.3f}, macro-F1 {:.3f})",
                          options_.model, r.version.version, r.result.model.accuracy, r.result.model.macro_f1);

@@ -35,7 +35,7 @@ struct LiveOptions {
     std::string data_dir;
     features::FeatureConfig features;
     std::string sentiment_model;  // "" = the configured scorer
-    monitor::LabelRule outcome_rule;
+    monitor::LabelRule outcome_rule;  // monitor.horizon and monitor.threshold
     monitor::DriftConfig drift;
     Duration evaluate_every = kHour;
     std::string webhook, webhook_format = "json";
@@ -77,6 +77,8 @@ public:
     const features::FeatureSchema& schema() const { return schema_; }
     serving::ModelManager* models() { return models_.get(); }
     api::Server* server() { return server_.get(); }
+    // The rule the monitor resolves outcomes with (see start_monitor).
+    const monitor::LabelRule& scoring_rule() const { return scoring_rule_; }
     bus::Bus& bus() { return *bus_; }
 
 private:
@@ -101,6 +103,7 @@ private:
     std::unique_ptr<serving::StoreFeed> feed_;
     std::unique_ptr<monitor::AlertManager> alerts_;
     std::unique_ptr<monitor::MonitorService> monitor_;
+    monitor::LabelRule scoring_rule_;
     std::unique_ptr<monitor::PredictionLog> api_log_;  // read by GET /v1/monitor/metrics
     std::unique_ptr<api::Server> server_;
     std::vector<std::pair<std::string, std::jthread>> threads_;  // data-flow order

@@ -66,9 +66,12 @@ const std::vector<ConfigKey>& config_keys() {
         {"serve.api_keys", T::string_list, "[]",
          "API keys as \"key:role\" (role read or admin); [] = no authentication (local use only)"},
 
-        {"monitor.horizon", T::integer, "1", "bars after a prediction at which its outcome is resolved"},
+        {"monitor.horizon", T::integer, "1",
+         "bars after a prediction at which its outcome is resolved, for a champion registered without a label "
+         "rule or with volatility-scaled labels (otherwise its own horizon and thresholds score outcomes)"},
         {"monitor.threshold", T::real, "0.001",
-         "return beyond which a resolved outcome is UP or DOWN (the fixed-threshold label rule)"},
+         "return beyond which a resolved outcome is UP or DOWN, for the same champions (the fixed-threshold label "
+         "rule)"},
         {"monitor.webhook", T::string, R"("")", "URL that receives alerts as an HTTP POST of JSON; \"\" = none"},
         {"monitor.webhook_format", T::string, R"("json")", "alert payload: \"json\" or \"slack\" ({\"text\": ...})"},
         {"monitor.short_window", T::duration, R"("24h")",

@@ -2,7 +2,7 @@
 // stream, rolling metrics, drift and alerts.
 //
 //     monitor::PredictionLog log(monitor::PredictionLog::default_path(data_dir));
-//     monitor::OutcomeResolver resolver({.horizon = 5, .threshold = 0.002},
+//     monitor::OutcomeResolver resolver(monitor::LabelRule::fixed(5, 0.002),
 //                                       [&](const monitor::Outcome& o) { log.set_outcome(o); });
 //     // for every published prediction and every closed bar, in any interleaving:
 //     log.append(prediction);  resolver.on_prediction(prediction);
@@ -52,16 +52,23 @@ public:
 
 inline constexpr int kClasses = 3;  // DOWN, STABLE, UP
 
-// The label rule of training with a fixed threshold (models::LabelConfig,
-// ThresholdMode::fixed): the return over `horizon` bars above `threshold` is
-// UP, below -threshold DOWN, else STABLE.
+// A label rule of training whose thresholds do not move with the market
+// (models::Labeler's fixed mode, and its quantile mode once fit): the return
+// over `horizon` bars above `up` is UP, below `down` DOWN, else STABLE.
 struct LabelRule {
     int horizon = 1;
-    double threshold = 0.01;
+    double down = -0.01, up = 0.01;
+    // The fixed-threshold rule: down = -threshold, up = threshold.
+    static constexpr LabelRule fixed(int horizon, double threshold) { return {horizon, -threshold, threshold}; }
+    // A registered version's label parameters (models::Labeler::to_json) as a
+    // rule, or nullopt when its thresholds scale with volatility (or it has none).
+    static std::optional<LabelRule> of_model(const nlohmann::json& labels);
+    std::string describe() const;  // "horizon 1, DOWN below -0.12%, UP above +0.11%"
+    bool operator==(const LabelRule&) const = default;
 };
 // Throws MonitorError naming the field when the rule is unusable.
 void validate(const LabelRule& rule);
-int realized_class(double close_at_prediction, double close_after_horizon, double threshold);
+int realized_class(double close_at_prediction, double close_after_horizon, const LabelRule& rule);
 
 // ---- prediction log -----------------------------------------------------------
 
@@ -443,7 +450,7 @@ nlohmann::json to_json(const AbReport& r);
 
 struct MonitorOptions {
     std::filesystem::path log_file;          // the prediction log
-    LabelRule rule;                          // as the models were trained
+    LabelRule rule;                          // as the served models were trained
     DriftConfig drift;
     Duration evaluate_every = kHour;         // event time between evaluations
     std::filesystem::path state_file;        // resolver snapshot; empty: none
@@ -459,6 +466,11 @@ struct MonitorOptions {
     // rollback), once per version; nullopt leaves that version without data
     // drift checks.
     std::function<std::optional<Reference>(const ModelKey&)> reference_of;
+    // The newest bar of a version's training data (registry::ModelVersion::
+    // data_to): its predictions on bars up to then are in-sample, so they are
+    // neither logged nor scored, and live metrics measure bars the model has
+    // not seen. Asked once per version; nullopt (or no function): all count.
+    std::function<std::optional<Timestamp>(const ModelKey&)> trained_to;
     // Feature vectors are kept this long of event time (at least the short
     // window), for recent_features().
     Duration keep_features = 0;
@@ -503,6 +515,7 @@ public:
 
     const PredictionLog& log() const;
     const OutcomeResolver& resolver() const;
+    std::uint64_t in_sample() const;  // predictions left out for MonitorOptions::trained_to
     void save_state() const;
 
 private:

@@ -10,16 +10,33 @@ namespace pricecast::monitor {
 
 void validate(const LabelRule& rule) {
     if (rule.horizon < 1) throw MonitorError(fmt::format("label horizon: must be at least 1 bar, got {}", rule.horizon));
-    if (!std::isfinite(rule.threshold) || rule.threshold < 0)
-        throw MonitorError(fmt::format("label threshold: must be a finite return >= 0, got {}", rule.threshold));
+    if (!std::isfinite(rule.down) || !std::isfinite(rule.up) || rule.down > rule.up)
+        throw MonitorError(fmt::format("label threshold: DOWN below {} and UP above {} need finite returns, the "
+                                       "first not above the second (a fixed threshold must be >= 0)",
+                                       rule.down, rule.up));
 }
 
-// The fixed-threshold rule of models::Labeler::classify (src/models/dataset.cpp)
-// with down = -threshold and up = threshold.
-int realized_class(double close_at_prediction, double close_after_horizon, double threshold) {
+std::optional<LabelRule> LabelRule::of_model(const nlohmann::json& labels) {
+    if (!labels.is_object() || !labels.contains("mode") || !labels.contains("horizon") || !labels.contains("down") ||
+        !labels.contains("up"))
+        return std::nullopt;
+    const auto mode = labels["mode"].get<std::string>();
+    if (mode != "fixed" && mode != "quantile") return std::nullopt;
+    LabelRule r{labels["horizon"].get<int>(), labels["down"].get<double>(), labels["up"].get<double>()};
+    validate(r);
+    return r;
+}
+
+std::string LabelRule::describe() const {
+    return fmt::format("horizon {}, DOWN below {:+.4g}%, UP above {:+.4g}%", horizon, down * 100, up * 100);
+}
+
+// models::Labeler::classify (src/models/dataset.cpp) for thresholds that do not
+// scale with volatility.
+int realized_class(double close_at_prediction, double close_after_horizon, const LabelRule& rule) {
     const double ret = close_after_horizon / close_at_prediction - 1;
-    if (ret > threshold) return 2;
-    if (ret < -threshold) return 0;
+    if (ret > rule.up) return 2;
+    if (ret < rule.down) return 0;
     return 1;
 }
 
@@ -46,7 +63,7 @@ bool OutcomeResolver::try_resolve(SymbolState& s, const Waiting& w) {
     const auto& last = *(it - 1);
     sink_(Outcome{.symbol = s.symbol,
                   .bar_time = w.bar_time,
-                  .cls = realized_class(w.close, last.second, rule_.threshold),
+                  .cls = realized_class(w.close, last.second, rule_),
                   .close_after = last.second,
                   .resolved_at = last.first});
     ++stats_.resolved;
@@ -89,22 +106,22 @@ std::size_t OutcomeResolver::pending() const {
 
 std::string OutcomeResolver::save() const {
     StateWriter w;
-    w.tag("monitor.outcomes/1");
-    w(rule_.horizon, rule_.threshold, symbols_, stats_.bars, stats_.predictions, stats_.resolved, stats_.bad_bars);
+    w.tag("monitor.outcomes/2");
+    w(rule_.horizon, rule_.down, rule_.up, symbols_, stats_.bars, stats_.predictions, stats_.resolved, stats_.bad_bars);
     return w.take();
 }
 
 void OutcomeResolver::restore(std::string_view bytes) {
     StateReader r(bytes);
-    r.tag("monitor.outcomes/1");
+    r.tag("monitor.outcomes/2");
     LabelRule saved;
     std::vector<SymbolState> symbols;
     Stats stats;
-    r(saved.horizon, saved.threshold, symbols, stats.bars, stats.predictions, stats.resolved, stats.bad_bars);
+    r(saved.horizon, saved.down, saved.up, symbols, stats.bars, stats.predictions, stats.resolved, stats.bad_bars);
     if (!r.done()) throw StateError("outcome resolver snapshot has trailing bytes");
-    if (saved.horizon != rule_.horizon || saved.threshold != rule_.threshold)
-        throw StateError(fmt::format("outcome resolver snapshot is for horizon {} threshold {}, not {} and {}",
-                                     saved.horizon, saved.threshold, rule_.horizon, rule_.threshold));
+    if (saved != rule_)
+        throw StateError(fmt::format("outcome resolver snapshot is for the rule {}, not {}", saved.describe(),
+                                     rule_.describe()));
     symbols_ = std::move(symbols);
     stats_ = stats;
 }

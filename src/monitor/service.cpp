@@ -62,6 +62,8 @@ struct MonitorService::Impl {
     Timestamp next_evaluation = INT64_MIN;
     std::vector<int> reference_column;  // reference feature -> FeatureVector column
     std::map<ModelKey, std::optional<Reference>> references;  // asked of reference_of, by version
+    std::map<std::pair<std::string, int>, std::optional<Timestamp>> trained_to;  // asked of options.trained_to
+    std::uint64_t in_sample = 0;
     std::deque<features::FeatureVector> recent;  // kept vectors, oldest first
     Timestamp first_feature = INT64_MIN;
     // The evaluation under way: its last drift alert and those the sinks took;
@@ -78,11 +80,23 @@ struct MonitorService::Impl {
         validate(options.drift);
         if (options.evaluate_every <= 0) throw MonitorError("monitor: evaluate_every must be positive");
         if (options.on_drift_after < 1) throw MonitorError("monitor: on_drift_after must be at least 1");
-        if (!options.state_file.empty() && std::filesystem::exists(options.state_file))
-            resolver.restore(read_file(options.state_file));
-        else
+        if (!restore_resolver())
             for (const auto& p : log.pending()) resolver.on_prediction(p);  // outcomes still owed from the log
         if (options.reference) map_reference();
+    }
+
+    // A snapshot of another rule (the champion's changed) or format is set
+    // aside: the log still holds every prediction whose outcome is owed.
+    bool restore_resolver() {
+        if (options.state_file.empty() || !std::filesystem::exists(options.state_file)) return false;
+        try {
+            resolver.restore(read_file(options.state_file));
+            return true;
+        } catch (const StateError& e) {
+            spdlog::warn("monitor: {} not used ({}); resolving the outcomes the log still owes",
+                         options.state_file.string(), e.what());
+            return false;
+        }
     }
 
     bool reads_features() const { return options.reference || options.reference_of || options.keep_features > 0; }
@@ -115,6 +129,27 @@ struct MonitorService::Impl {
         }
         spdlog::info("monitor: data drift of {} v{} {}", key.model, key.version,
                      options.reference ? "against its training reference" : "not checked (it has no reference)");
+    }
+
+    // Whether the prediction is on a bar its version was trained on.
+    bool in_training_data(const Prediction& p) {
+        if (!options.trained_to) return false;
+        const auto id = std::make_pair(p.model, p.version);
+        auto it = trained_to.find(id);
+        if (it == trained_to.end()) {
+            std::optional<Timestamp> to;
+            try {
+                to = options.trained_to({p.model, p.version, p.slot});
+            } catch (const std::exception& e) {
+                spdlog::warn("{} v{}: its training data is unknown, so all its predictions are scored: {}", p.model,
+                             p.version, e.what());
+            }
+            if (to)
+                spdlog::info("monitor: {} v{} was trained on bars up to {}: its predictions on them are not scored",
+                             p.model, p.version, format_iso8601(*to));
+            it = trained_to.emplace(id, to).first;
+        }
+        return it->second && p.bar_time <= *it->second;
     }
 
     std::optional<Reference> ask_reference(const ModelKey& key) {
@@ -184,8 +219,15 @@ MonitorService::~MonitorService() = default;
 
 void MonitorService::on_prediction(const Prediction& p) {
     impl_->follow_champion(p);
-    impl_->log.append(p);
-    impl_->resolver.on_prediction(p);
+    if (impl_->in_training_data(p)) {
+        ++impl_->in_sample;
+        static auto& skipped = metrics::registry().counter(
+            "pricecast_monitor_in_sample_total", "Predictions on bars of their model's training data, not scored");
+        skipped.inc();
+    } else {
+        impl_->log.append(p);
+        impl_->resolver.on_prediction(p);
+    }
     impl_->advance(Impl::predictions, p.bar_time, *this);
 }
 
@@ -297,5 +339,6 @@ void MonitorService::run(bus::Bus& bus, std::stop_token stop) {
 
 const PredictionLog& MonitorService::log() const { return impl_->log; }
 const OutcomeResolver& MonitorService::resolver() const { return impl_->resolver; }
+std::uint64_t MonitorService::in_sample() const { return impl_->in_sample; }
 
 }  // namespace pricecast::monitor
