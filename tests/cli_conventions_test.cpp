@@ -80,7 +80,8 @@ TEST_F(CliConventions, DemoTrainsRegistersAndPredictsLive) {
     const auto r = run("demo --ws-port -1 --history 600 --steps 40 --speed max --port 0 --symbols ACME,BOLT,CRUX --news-rate 0.2 "
                        "--data-dir " + path("d") + " --config " + cfg);
     ASSERT_EQ(r.status, 0) << r.out << r.err;
-    for (const char* text : {"trained gbdt on 1800 bars", "majority", "persistence", "out-of-sample classes: DOWN ",
+    for (const char* text : {"market: news moves the price by 0.002 x its sentiment", "lag-2 0.3", "regime switches none",
+                             "trained gbdt on 1800 bars", "majority", "persistence", "out-of-sample classes: DOWN ",
                              "registered trend version 1 as champion", "dashboard: http://127.0.0.1:"})
         EXPECT_NE(r.out.find(text), std::string::npos) << text << " in\n" << r.out;
     for (const char* column : {"symbol", "bar", "close", "class", "p(dn)", "p(st)", "p(up)", "model", "latency"})
@@ -98,19 +99,24 @@ TEST_F(CliConventions, DemoWithTooShortAHistoryForTheWarmUpIsAUsageError) {
 }
 
 TEST_F(CliConventions, DemoReadsTheSimulatorSectionAndFlagsWin) {
-    const auto cfg = write("demo.toml", std::string(kQuickFeatures) + "[simulator]\nsymbols = [\"ZED\", \"YAK\"]\nseed = 5\n");
+    const auto cfg = write("demo.toml",
+                           std::string(kQuickFeatures) + "[simulator]\nsymbols = [\"ZED\", \"YAK\"]\nseed = 5\nar2 = 0.1\n");
     const std::string quick = "demo --ws-port -1 --history 500 --steps 5 --speed max --port 0 --data-dir " + path("d") + " ";
     const auto from_file = run(quick + "--config " + cfg);
     ASSERT_EQ(from_file.status, 0) << from_file.err;
     EXPECT_NE(from_file.out.find("\nZED "), std::string::npos) << from_file.out;
     EXPECT_EQ(from_file.out.find("\nACME "), std::string::npos) << from_file.out;
+    EXPECT_NE(from_file.out.find("lag-2 0.1;"), std::string::npos) << "the file's ar2, not the demo's: " << from_file.out;
+    EXPECT_NE(from_file.out.find("regime switches none"), std::string::npos) << "the demo's: " << from_file.out;
 
     const auto from_env = run(quick + "--config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
     ASSERT_EQ(from_env.status, 0) << from_env.err;
     EXPECT_NE(from_env.out.find("\nQUUX "), std::string::npos) << "the environment wins over the file";
 
-    const auto from_flag = run(quick + "--symbols FLAG --config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
+    const auto from_flag =
+        run(quick + "--symbols FLAG --switch-prob 0.01 --config " + cfg, "PRICECAST_SIMULATOR_SYMBOLS=QUUX");
     ASSERT_EQ(from_flag.status, 0) << from_flag.err;
+    EXPECT_NE(from_flag.out.find("regime switches with probability 0.01 per bar"), std::string::npos) << from_flag.out;
     EXPECT_NE(from_flag.out.find("\nFLAG "), std::string::npos) << "the flag wins over both";
     EXPECT_EQ(from_flag.out.find("QUUX"), std::string::npos);
 

@@ -96,6 +96,30 @@ int train_and_register(const History& h, const features::FeatureConfig& fc, cons
     return v.version;
 }
 
+// What the demo's market plants for a model to find, where neither a flag nor
+// the configuration sets it: a lag-2 dependence of returns, which persistence
+// cannot see (EVALUATION.md), next to the news, and no random regime switches,
+// whose turbulent spells change the class mix between training and test
+// (--regime-switch-at forces one, to watch the drift alerts).
+constexpr double kDemoAr2 = 0.3, kDemoSwitchProb = 0;
+
+void plant_demo_signal(data::SimulatorConfig& sim, const CLI::App& cmd, CommonOptions& common) {
+    auto unset = [&](const char* flag, const char* key) {
+        return cmd.get_option(flag)->count() == 0 && common.config().source(key) == "default";
+    };
+    if (unset("--ar2", "simulator.ar2")) sim.ar2 = kDemoAr2;
+    if (unset("--switch-prob", "simulator.switch_prob")) sim.switch_prob = kDemoSwitchProb;
+}
+
+std::string describe_market(const data::SimulatorConfig& sim) {
+    return fmt::format("market: news moves the price by {} x its sentiment over {} bars, {} bars after it; returns "
+                       "with lag-1 autocorrelation {} and lag-2 {}; regime switches {}",
+                       sim.news_impact, sim.news_spread, sim.news_delay, sim.ar1, sim.ar2,
+                       sim.switch_prob > 0 ? fmt::format("with probability {} per bar", sim.switch_prob)
+                       : sim.regime_switch_at >= 0 ? fmt::format("once, at bar {}", sim.regime_switch_at)
+                                                   : std::string("none"));
+}
+
 std::string render(const std::map<std::string, Prediction>& latest, std::uint64_t total, const std::string& url) {
     static const char* kNames[] = {"DOWN", "STABLE", "UP"};
     std::string out = fmt::format("pricecast demo — {} predictions — dashboard {}\n\n", total, url);
@@ -109,7 +133,8 @@ std::string render(const std::map<std::string, Prediction>& latest, std::uint64_
 }
 
 void run_demo(const DemoOptions& o, const CLI::App& cmd, CommonOptions& common) {
-    const auto sim = simulator_config(o.sim, cmd, common);
+    auto sim = simulator_config(o.sim, cmd, common);
+    plant_demo_signal(sim, cmd, common);
     LiveOptions live = live_options(common);
     live.roles = parse_roles({"all"});
     live.source.speed = parse_speed(o.speed);
@@ -124,7 +149,8 @@ void run_demo(const DemoOptions& o, const CLI::App& cmd, CommonOptions& common) 
     live.source.fast_steps = o.history;
     live.source.max_steps = o.steps < 0 ? -1 : o.history + o.steps;
 
-    std::cout << fmt::format("simulating {} bars of {} symbols for training...\n", o.history, sim.symbols.size())
+    std::cout << describe_market(sim) << "\n"
+              << fmt::format("simulating {} bars of {} symbols for training...\n", o.history, sim.symbols.size())
               << std::flush;
     const auto scorer = make_sentiment_scorer(live.sentiment_model, common);
     train_and_register(simulate(data_sim, o.history, *scorer), live.features, live.model, live.data_dir,
@@ -175,6 +201,12 @@ void add_demo_command(CLI::App& app) {
     static DemoOptions o;
     static CommonOptions common;
     add_simulator_options(*cmd, o.sim);
+    cmd->get_option("--ar2")->description(
+        fmt::format("lag-2 autocorrelation planted in returns (default: simulator.ar2 when set, else {})", kDemoAr2));
+    cmd->get_option("--switch-prob")
+        ->description(fmt::format(
+            "probability per bar of a random regime switch (default: simulator.switch_prob when set, else {})",
+            kDemoSwitchProb));
     cmd->add_option("--history", o.history, "simulated bars per symbol to train on (replayed fast to warm the features)")
         ->check(CLI::Range(500L, 10'000'000L))
         ->capture_default_str();
