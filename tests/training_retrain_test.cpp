@@ -5,8 +5,10 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <numeric>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -24,6 +26,22 @@ using namespace pricecast;
 namespace {
 
 constexpr const char* kModel = "trend";
+constexpr Timestamp kT0 = 1'704'153'600 * kSecond;
+
+Bar close_bar(Timestamp close_time, double close) {
+    return {.symbol = "ACME", .interval = kMinute, .open_time = close_time - kMinute, .close_time = close_time,
+            .open = close, .high = close, .low = close, .close = close, .volume = 1};
+}
+
+Prediction prediction(Timestamp bar_time, double close) {
+    Prediction p;
+    p.symbol = "ACME";
+    p.bar_time = bar_time;
+    p.model = kModel;
+    p.version = 1;
+    p.close = close;
+    return p;
+}
 
 features::FeatureMatrix simulated_matrix(std::uint64_t seed, int steps) {
     auto cfg = data::default_simulator_config();
@@ -73,39 +91,58 @@ protected:
     std::unique_ptr<registry::Registry> reg_;
 };
 
-// A registered version's label parameters, read back as a rule, give every
-// return the class the trainer's Labeler gave it: fixed, and quantile
-// thresholds fit on a trending training split (both above zero).
-TEST(LabelRule, OfARegisteredVersionClassifiesAsItsLabelerDid) {
-    std::vector<double> close{100};
-    for (int i = 0; i < 400; ++i) {
-        const double drift = i < 200 ? 0.006 : 0;  // the training split trends up
-        close.push_back(close.back() * (1 + 0.004 * std::sin(i * 0.77) + drift));
+// A registered version's label parameters, read back as the monitor's rule,
+// resolve every live outcome to the class the trainer's Labeler gave that
+// bar: fixed, quantile thresholds fit on a trending training split (both
+// above zero), and volatility-scaled thresholds, over 1 and 3 bars.
+TEST(LabelRule, OfARegisteredVersionResolvesOutcomesAsItsLabelerDid) {
+    features::FeatureMatrix m;
+    for (int i = 0; i <= 400; ++i) {
+        const double drift = i <= 200 ? 0.006 : 0;  // the training split trends up
+        const double calm = i % 100 < 50 ? 1 : 3;   // and the volatility changes
+        m.closes.push_back(i == 0 ? 100 : m.closes.back() * (1 + 0.004 * calm * std::sin(i * 0.77) + drift));
+        m.times.push_back(kT0 + (i + 1) * kMinute);
+        m.symbols.push_back("ACME");
     }
-    models::RowReturns returns;
-    for (std::size_t i = 0; i + 1 < close.size(); ++i) returns.forward.push_back(close[i + 1] / close[i] - 1);
-    returns.past = returns.forward;
-    returns.scale.assign(returns.forward.size(), 1.0);
     std::vector<std::size_t> train(200);
     std::iota(train.begin(), train.end(), 0);
-    for (const auto mode : {models::ThresholdMode::fixed, models::ThresholdMode::quantile}) {
-        models::Labeler labeler({.horizon = 1, .mode = mode, .threshold = 0.002, .quantile = 0.3});
-        labeler.fit(returns, train);
-        const auto rule = monitor::LabelRule::of_model(labeler.to_json());
-        ASSERT_TRUE(rule);
-        int classes[3] = {};
-        for (std::size_t i = 0; i < returns.forward.size(); ++i) {
-            const int c = monitor::realized_class(close[i], close[i + 1], *rule);
-            EXPECT_EQ(c, static_cast<int>(*labeler.forward_class(returns, i))) << "row " << i;
-            ++classes[c];
+    for (const auto mode : {models::ThresholdMode::fixed, models::ThresholdMode::quantile, models::ThresholdMode::volatility})
+        for (const int horizon : {1, 3}) {
+            SCOPED_TRACE(fmt::format("mode {} horizon {}", static_cast<int>(mode), horizon));
+            const models::LabelConfig cfg{.horizon = horizon, .mode = mode, .threshold = 0.002, .quantile = 0.3};
+            const auto returns = models::row_returns(m, cfg);
+            models::Labeler labeler(cfg);
+            labeler.fit(returns, train);
+            const auto rule = monitor::LabelRule::of_model(labeler.to_json());
+            ASSERT_TRUE(rule);
+            EXPECT_EQ(rule->vol_window, mode == models::ThresholdMode::volatility ? cfg.vol_window : 0);
+            if (mode == models::ThresholdMode::quantile) {
+                EXPECT_GT(rule->down, 0) << "fit on a trending split";
+            }
+            std::map<Timestamp, int> resolved;
+            monitor::OutcomeResolver resolver(*rule, [&](const monitor::Outcome& o) { resolved[o.bar_time] = o.cls; });
+            for (std::size_t i = 0; i < m.rows(); ++i) {
+                resolver.on_bar(close_bar(m.times[i], m.closes[i]));
+                resolver.on_prediction(prediction(m.times[i], m.closes[i]));
+            }
+            int classes[3] = {}, unlabelled = 0;
+            for (std::size_t i = 0; i < m.rows(); ++i) {
+                const auto expected = labeler.forward_class(returns, i);
+                const auto it = resolved.find(m.times[i]);
+                ASSERT_EQ(it != resolved.end(), expected.has_value()) << "row " << i;
+                if (!expected) {
+                    ++unlabelled;
+                    continue;
+                }
+                EXPECT_EQ(it->second, static_cast<int>(*expected)) << "row " << i;
+                ++classes[it->second];
+            }
+            EXPECT_GT(classes[0] * classes[1] * classes[2], 0) << "every class occurs";
+            const int no_scale = mode == models::ThresholdMode::volatility ? cfg.vol_window : 0;
+            EXPECT_EQ(unlabelled, horizon + no_scale);
+            EXPECT_EQ(resolver.stats().unscored, std::uint64_t(no_scale)) << "dropped, not left pending";
+            EXPECT_EQ(resolver.pending(), std::size_t(horizon)) << "the newest bars wait";
         }
-        EXPECT_GT(classes[0] * classes[1] * classes[2], 0) << "every class occurs";
-        if (mode == models::ThresholdMode::quantile) {
-            EXPECT_GT(rule->down, 0) << "fit on a trending split";
-        }
-    }
-    models::Labeler vol({.mode = models::ThresholdMode::volatility});
-    EXPECT_FALSE(monitor::LabelRule::of_model(vol.to_json())) << "thresholds that move with volatility";
     EXPECT_FALSE(monitor::LabelRule::of_model(nlohmann::json::object()));
     EXPECT_EQ(monitor::LabelRule::fixed(2, 0.001).describe(), "horizon 2, DOWN below -0.1%, UP above +0.1%");
 }

@@ -257,10 +257,10 @@ void LiveSystem::start() {
 
 namespace {
 
-// Outcomes are scored with the label the champion was trained on (its fixed
-// or fitted quantile thresholds), so live accuracy means what the training
-// report's does; a champion without such a rule gets monitor.horizon and
-// monitor.threshold.
+// Outcomes are scored with the label the champion was trained on (its fixed,
+// fitted quantile or volatility-scaled thresholds), so live accuracy means
+// what the training report's does; a champion registered without label
+// parameters gets monitor.horizon and monitor.threshold.
 monitor::LabelRule champion_rule(const LiveOptions& o) {
     registry::Registry reg(o.data_dir);
     const auto version = reg.alias_version(o.model, std::string(registry::kChampion));
@@ -270,7 +270,7 @@ monitor::LabelRule champion_rule(const LiveOptions& o) {
                      rule->describe());
         return *rule;
     }
-    spdlog::warn("monitor: {} v{} was trained without fixed or quantile thresholds; outcomes scored with "
+    spdlog::warn("monitor: {} v{} was registered without label parameters; outcomes scored with "
                  "monitor.horizon and monitor.threshold: {}",
                  o.model, *version, o.outcome_rule.describe());
     return o.outcome_rule;

@@ -67,8 +67,8 @@ const std::vector<ConfigKey>& config_keys() {
          "API keys as \"key:role\" (role read or admin); [] = no authentication (local use only)"},
 
         {"monitor.horizon", T::integer, "1",
-         "bars after a prediction at which its outcome is resolved, for a champion registered without a label "
-         "rule or with volatility-scaled labels (otherwise its own horizon and thresholds score outcomes)"},
+         "bars after a prediction at which its outcome is resolved, for a champion registered without label "
+         "parameters (otherwise its own horizon and thresholds score outcomes)"},
         {"monitor.threshold", T::real, "0.001",
          "return beyond which a resolved outcome is UP or DOWN, for the same champions (the fixed-threshold label "
          "rule)"},

@@ -52,23 +52,28 @@ public:
 
 inline constexpr int kClasses = 3;  // DOWN, STABLE, UP
 
-// A label rule of training whose thresholds do not move with the market
-// (models::Labeler's fixed mode, and its quantile mode once fit): the return
-// over `horizon` bars above `up` is UP, below `down` DOWN, else STABLE.
+// The label rule a model was trained on (models::Labeler): the return over
+// `horizon` bars above `up` is UP, below `down` DOWN, else STABLE. With
+// vol_window > 0 (volatility labels) the thresholds are multiples of the
+// sample std of the vol_window one-bar returns ending at the predicted-from
+// bar, times sqrt(horizon).
 struct LabelRule {
     int horizon = 1;
     double down = -0.01, up = 0.01;
+    int vol_window = 0;
     // The fixed-threshold rule: down = -threshold, up = threshold.
-    static constexpr LabelRule fixed(int horizon, double threshold) { return {horizon, -threshold, threshold}; }
+    static constexpr LabelRule fixed(int horizon, double threshold) { return {horizon, -threshold, threshold, 0}; }
     // A registered version's label parameters (models::Labeler::to_json) as a
-    // rule, or nullopt when its thresholds scale with volatility (or it has none).
+    // rule, or nullopt when it has none.
     static std::optional<LabelRule> of_model(const nlohmann::json& labels);
     std::string describe() const;  // "horizon 1, DOWN below -0.12%, UP above +0.11%"
     bool operator==(const LabelRule&) const = default;
 };
 // Throws MonitorError naming the field when the rule is unusable.
 void validate(const LabelRule& rule);
-int realized_class(double close_at_prediction, double close_after_horizon, const LabelRule& rule);
+// `scale` multiplies the thresholds: 1, or the volatility of a vol_window rule.
+int realized_class(double close_at_prediction, double close_after_horizon, const LabelRule& rule,
+                   double scale = 1);
 
 // ---- prediction log -----------------------------------------------------------
 
@@ -135,7 +140,9 @@ private:
 // ---- outcomes -----------------------------------------------------------------
 
 // Resolves a prediction once the `horizon` bars after its bar have all closed
-// for its symbol, from its own close and the close `horizon` bars later. A
+// for its symbol, from its own close and the close `horizon` bars later (and,
+// for a volatility rule, the vol_window bars up to its bar: a prediction
+// without them is dropped, counted as unscored). A
 // missing bar (a gap) leaves it pending, and so does a price that has not
 // arrived: an outcome is computed from the prices it needs or not at all. A
 // late bar that fills a gap resolves what it unblocks. Predictions and bars
@@ -146,7 +153,7 @@ class OutcomeResolver {
 public:
     using Sink = std::function<void(const Outcome&)>;
     struct Stats {
-        std::uint64_t bars = 0, predictions = 0, resolved = 0, bad_bars = 0;
+        std::uint64_t bars = 0, predictions = 0, resolved = 0, bad_bars = 0, unscored = 0;
     };
 
     // Keeps the last `keep_bars` closes per symbol for predictions that arrive after their bars.

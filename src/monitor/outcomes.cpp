@@ -14,6 +14,9 @@ void validate(const LabelRule& rule) {
         throw MonitorError(fmt::format("label threshold: DOWN below {} and UP above {} need finite returns, the "
                                        "first not above the second (a fixed threshold must be >= 0)",
                                        rule.down, rule.up));
+    if (rule.vol_window < 0 || rule.vol_window == 1)
+        throw MonitorError(fmt::format("label vol_window: must be 0 (no volatility scaling) or at least 2 bars, got {}",
+                                       rule.vol_window));
 }
 
 std::optional<LabelRule> LabelRule::of_model(const nlohmann::json& labels) {
@@ -21,27 +24,36 @@ std::optional<LabelRule> LabelRule::of_model(const nlohmann::json& labels) {
         !labels.contains("up"))
         return std::nullopt;
     const auto mode = labels["mode"].get<std::string>();
-    if (mode != "fixed" && mode != "quantile") return std::nullopt;
-    LabelRule r{labels["horizon"].get<int>(), labels["down"].get<double>(), labels["up"].get<double>()};
+    LabelRule r{labels["horizon"].get<int>(), labels["down"].get<double>(), labels["up"].get<double>(), 0};
+    if (mode == "volatility") {
+        if (!labels.contains("vol_window")) return std::nullopt;
+        r.vol_window = labels["vol_window"].get<int>();
+    } else if (mode != "fixed" && mode != "quantile") {
+        return std::nullopt;
+    }
     validate(r);
     return r;
 }
 
 std::string LabelRule::describe() const {
+    if (vol_window > 0)
+        return fmt::format("horizon {}, DOWN below {:+.4g} x, UP above {:+.4g} x the {}-bar volatility", horizon, down,
+                           up, vol_window);
     return fmt::format("horizon {}, DOWN below {:+.4g}%, UP above {:+.4g}%", horizon, down * 100, up * 100);
 }
 
-// models::Labeler::classify (src/models/dataset.cpp) for thresholds that do not
-// scale with volatility.
-int realized_class(double close_at_prediction, double close_after_horizon, const LabelRule& rule) {
+// models::Labeler::classify (src/models/dataset.cpp).
+int realized_class(double close_at_prediction, double close_after_horizon, const LabelRule& rule, double scale) {
     const double ret = close_after_horizon / close_at_prediction - 1;
-    if (ret > rule.up) return 2;
-    if (ret < rule.down) return 0;
+    if (ret > rule.up * scale) return 2;
+    if (ret < rule.down * scale) return 0;
     return 1;
 }
 
 OutcomeResolver::OutcomeResolver(LabelRule rule, Sink sink, std::size_t keep_bars)
-    : rule_(rule), sink_(std::move(sink)), keep_bars_(std::max<std::size_t>(keep_bars, std::size_t(rule.horizon) + 1)) {
+    : rule_(rule),
+      sink_(std::move(sink)),
+      keep_bars_(std::max<std::size_t>(keep_bars, std::size_t(rule.horizon) + std::size_t(rule.vol_window) + 1)) {
     validate(rule_);
 }
 
@@ -52,18 +64,55 @@ OutcomeResolver::SymbolState& OutcomeResolver::state(const std::string& symbol) 
     return symbols_.back();
 }
 
-// Needs the bars closing at bar_time + k * interval for k = 1..horizon, all of them.
+namespace {
+
+using Closes = std::vector<std::pair<Timestamp, double>>;
+
+// The first of the closes at `from`, from + interval, ... (n of them), or end() when one is missing.
+Closes::const_iterator consecutive(const Closes& c, Timestamp from, Duration interval, int n) {
+    auto it = std::lower_bound(c.begin(), c.end(), from, [](const auto& e, Timestamp t) { return e.first < t; });
+    for (int k = 0; k < n; ++k)
+        if (it + k >= c.end() || (it + k)->first != from + k * interval) return c.end();
+    return it;
+}
+
+// The Labeler's volatility scale (row_returns in src/models/dataset.cpp), with
+// the same operations in the same order: the sample std of the `win` one-bar
+// returns ending at the first of `closes`' last win + 1, times sqrt(horizon).
+double volatility_scale(Closes::const_iterator first, int win, int horizon) {
+    double sum = 0, sum2 = 0;
+    for (auto it = first + 1; it <= first + win; ++it) {
+        const double x = it->second / (it - 1)->second - 1;
+        sum += x;
+        sum2 += x * x;
+    }
+    const double n = static_cast<double>(win);
+    return std::sqrt(std::max(0.0, (sum2 - sum * sum / n) / (n - 1))) * std::sqrt(double(horizon));
+}
+
+}  // namespace
+
+// Needs the bars closing at bar_time + k * interval for k = 1..horizon, all of
+// them; a volatility rule, the vol_window bars up to bar_time too. Returns
+// whether the prediction is settled: resolved, or dropped as unscored.
 bool OutcomeResolver::try_resolve(SymbolState& s, const Waiting& w) {
     if (s.interval <= 0) return false;
     const auto& c = s.closes;
-    auto it = std::lower_bound(c.begin(), c.end(), w.bar_time + s.interval,
-                               [](const auto& e, Timestamp t) { return e.first < t; });
-    for (int k = 1; k <= rule_.horizon; ++k, ++it)
-        if (it == c.end() || it->first != w.bar_time + k * s.interval) return false;
-    const auto& last = *(it - 1);
+    const auto after = consecutive(c, w.bar_time + s.interval, s.interval, rule_.horizon);
+    if (after == c.end()) return false;
+    double scale = 1;
+    if (rule_.vol_window > 0) {
+        const auto first = consecutive(c, w.bar_time - rule_.vol_window * s.interval, s.interval, rule_.vol_window + 1);
+        if (first == c.end()) {
+            ++stats_.unscored;
+            return true;
+        }
+        scale = volatility_scale(first, rule_.vol_window, rule_.horizon);
+    }
+    const auto& last = *(after + rule_.horizon - 1);
     sink_(Outcome{.symbol = s.symbol,
                   .bar_time = w.bar_time,
-                  .cls = realized_class(w.close, last.second, rule_),
+                  .cls = realized_class(w.close, last.second, rule_, scale),
                   .close_after = last.second,
                   .resolved_at = last.first});
     ++stats_.resolved;
@@ -107,7 +156,8 @@ std::size_t OutcomeResolver::pending() const {
 std::string OutcomeResolver::save() const {
     StateWriter w;
     w.tag("monitor.outcomes/2");
-    w(rule_.horizon, rule_.down, rule_.up, symbols_, stats_.bars, stats_.predictions, stats_.resolved, stats_.bad_bars);
+    w(rule_.horizon, rule_.down, rule_.up, rule_.vol_window, symbols_, stats_.bars, stats_.predictions, stats_.resolved,
+      stats_.bad_bars, stats_.unscored);
     return w.take();
 }
 
@@ -117,7 +167,8 @@ void OutcomeResolver::restore(std::string_view bytes) {
     LabelRule saved;
     std::vector<SymbolState> symbols;
     Stats stats;
-    r(saved.horizon, saved.down, saved.up, symbols, stats.bars, stats.predictions, stats.resolved, stats.bad_bars);
+    r(saved.horizon, saved.down, saved.up, saved.vol_window, symbols, stats.bars, stats.predictions, stats.resolved,
+      stats.bad_bars, stats.unscored);
     if (!r.done()) throw StateError("outcome resolver snapshot has trailing bytes");
     if (saved != rule_)
         throw StateError(fmt::format("outcome resolver snapshot is for the rule {}, not {}", saved.describe(),
