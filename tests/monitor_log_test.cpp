@@ -191,6 +191,27 @@ TEST(LabelRule, SameAsTheFixedThresholdLabeler) {
     EXPECT_THROW(OutcomeResolver({.horizon = 1, .down = 0.01, .up = -0.01}, {}), MonitorError);
 }
 
+// A volatility rule cuts the return at a multiple of the std of the
+// vol_window one-bar returns up to the predicted-from bar; a prediction
+// without those bars is dropped, counted as unscored, not left pending.
+TEST(OutcomeResolver, VolatilityRuleScalesByTheWindowUpToThePredictedBar) {
+    Collected c;
+    OutcomeResolver r({.horizon = 1, .down = -0.5, .up = 0.5, .vol_window = 3}, c.sink());
+    const double close[] = {100, 101, 100, 101, 100, 101, 100.6};
+    for (int i = 0; i < 7; ++i) {
+        r.on_bar(bar("ACME", i, close[i]));
+        r.on_prediction(pred("ACME", i, 1, close[i]));
+    }
+    // Bars 0-2 lack three earlier returns. At bar 3 and after, the std of the
+    // last three returns (+-1%) is about 1.15%, so the cut is about +-0.57%.
+    EXPECT_EQ(r.stats().unscored, 3u);
+    ASSERT_EQ(c.outcomes.size(), 3u);
+    EXPECT_EQ(c.outcomes[0].cls, 0) << "bar 3 -> 4: -1%";
+    EXPECT_EQ(c.outcomes[1].cls, 2) << "bar 4 -> 5: +1%";
+    EXPECT_EQ(c.outcomes[2].cls, 1) << "bar 5 -> 6: -0.40%";
+    EXPECT_EQ(r.pending(), 1u);
+}
+
 TEST(OutcomeResolver, ResolvesAfterHorizonBars) {
     Collected c;
     OutcomeResolver r(LabelRule::fixed(3, 0.01), c.sink());

@@ -71,8 +71,9 @@ using Closes = std::vector<std::pair<Timestamp, double>>;
 // The first of the closes at `from`, from + interval, ... (n of them), or end() when one is missing.
 Closes::const_iterator consecutive(const Closes& c, Timestamp from, Duration interval, int n) {
     auto it = std::lower_bound(c.begin(), c.end(), from, [](const auto& e, Timestamp t) { return e.first < t; });
+    if (c.end() - it < n) return c.end();
     for (int k = 0; k < n; ++k)
-        if (it + k >= c.end() || (it + k)->first != from + k * interval) return c.end();
+        if (it[k].first != from + k * interval) return c.end();
     return it;
 }
 
