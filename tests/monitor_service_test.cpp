@@ -185,6 +185,45 @@ TEST_F(MonitorServiceTest, PredictionsOnTheTrainingDataAreNotScored) {
     EXPECT_EQ(monitor.log().query({.model = "oracle", .version = 2}).size(), 10u);
 }
 
+// A new champion (a promotion or rollback) brings its own label rule:
+// outcomes resolved after its first prediction use it, those before keep
+// the old one; a challenger's predictions change nothing.
+TEST_F(MonitorServiceTest, OutcomesFollowTheServingChampionsLabelRule) {
+    const auto bars = simulated_bars(1);
+    auto o = options();
+    std::vector<int> asked;
+    o.rule_of = [&](const ModelKey& key) {
+        asked.push_back(key.version);
+        return key.version == 2 ? LabelRule::fixed(1, 1.0) : kRule;  // v2: no one-bar move reaches 100%
+    };
+    MonitorService monitor(o, alerts_);
+    for (std::size_t i = 0; i < 20; ++i) {
+        monitor.on_bar(bars[i]);
+        auto p = predict(bars, i, bars.size());
+        p.version = i < 10 ? 1 : 2;
+        monitor.on_prediction(p);
+        auto challenger = p;
+        challenger.version = 3;
+        challenger.slot = "challenger";
+        monitor.on_prediction(challenger);
+    }
+    EXPECT_EQ(asked, (std::vector<int>{1, 2})) << "once per champion version";
+    EXPECT_EQ(monitor.resolver().rule(), LabelRule::fixed(1, 1.0));
+    const auto rows = monitor.log().query({.slot = "champion"});
+    ASSERT_EQ(rows.size(), 20u);
+    int moves_before = 0;
+    for (std::size_t i = 0; i + 1 < rows.size(); ++i) {
+        ASSERT_TRUE(rows[i].outcome) << i;
+        if (i < 10) {  // bar 9's outcome is resolved by bar 10, before v2's first prediction
+            EXPECT_EQ(*rows[i].outcome, realized_class(bars[i].close, bars[i + 1].close, kRule)) << i;
+            moves_before += *rows[i].outcome != 1;
+        } else {
+            EXPECT_EQ(*rows[i].outcome, 1) << i << ": resolved after v2's first prediction";
+        }
+    }
+    EXPECT_GT(moves_before, 0) << "the old rule did see moves";
+}
+
 TEST_F(MonitorServiceTest, ShiftedFeaturesRaiseADataDriftAlert) {
     std::vector<double> ref(500);
     for (std::size_t i = 0; i < ref.size(); ++i) ref[i] = double(i % 100) / 100;

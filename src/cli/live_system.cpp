@@ -257,21 +257,27 @@ void LiveSystem::start() {
 
 namespace {
 
-// Outcomes are scored with the label the champion was trained on (its fixed,
-// fitted quantile or volatility-scaled thresholds), so live accuracy means
-// what the training report's does; a champion registered without label
-// parameters gets monitor.horizon and monitor.threshold.
+// Outcomes are scored with the label the serving champion was trained on (its
+// fixed, fitted quantile or volatility-scaled thresholds), so live accuracy
+// means what the training report's does; a version registered without label
+// parameters gets monitor.horizon and monitor.threshold (`configured`).
+monitor::LabelRule version_rule(const std::string& data_dir, const monitor::LabelRule& configured,
+                                const std::string& model, int version) {
+    registry::Registry reg(data_dir);
+    return monitor::LabelRule::of_model(reg.get(model, version).params).value_or(configured);
+}
+
+// The rule at start, said in the log.
 monitor::LabelRule champion_rule(const LiveOptions& o) {
     registry::Registry reg(o.data_dir);
     const auto version = reg.alias_version(o.model, std::string(registry::kChampion));
     if (!version) return o.outcome_rule;
-    if (auto rule = monitor::LabelRule::of_model(reg.get(o.model, *version).params)) {
-        spdlog::info("monitor: outcomes scored with the label rule {} v{} was trained on: {}", o.model, *version,
-                     rule->describe());
+    if (const auto rule = monitor::LabelRule::of_model(reg.get(o.model, *version).params)) {
+        spdlog::info("monitor: outcomes scored with the label rule of {} v{}: {}", o.model, *version, rule->describe());
         return *rule;
     }
-    spdlog::warn("monitor: {} v{} was registered without label parameters; outcomes scored with "
-                 "monitor.horizon and monitor.threshold: {}",
+    spdlog::warn("monitor: {} v{} was registered without label parameters; outcomes scored with monitor.horizon and "
+                 "monitor.threshold: {}",
                  o.model, *version, o.outcome_rule.describe());
     return o.outcome_rule;
 }
@@ -303,6 +309,9 @@ void LiveSystem::start_monitor() {
         mo.reference_of = [dir = options_.data_dir](const monitor::ModelKey& key) {
             registry::Registry reg(dir);
             return monitor::Reference::load(reg.get(key.model, key.version).artifact_dir);
+        };
+        mo.rule_of = [dir = options_.data_dir, configured = options_.outcome_rule](const monitor::ModelKey& key) {
+            return version_rule(dir, configured, key.model, key.version);
         };
         // The demo's history replay, or a replay of files the model was trained on, is not live skill.
         mo.trained_to = [dir = options_.data_dir](const monitor::ModelKey& key) -> std::optional<Timestamp> {

@@ -162,6 +162,9 @@ public:
     void on_bar(const Bar& b);
     std::size_t pending() const;
     const Stats& stats() const { return stats_; }
+    const LabelRule& rule() const { return rule_; }
+    // Outcomes resolved from now on use `rule` (a new champion's); throws MonitorError when unusable.
+    void set_rule(const LabelRule& rule);
 
     std::string save() const;
     void restore(std::string_view bytes);  // throws StateError on a foreign or truncated snapshot
@@ -478,6 +481,10 @@ struct MonitorOptions {
     // neither logged nor scored, and live metrics measure bars the model has
     // not seen. Asked once per version; nullopt (or no function): all count.
     std::function<std::optional<Timestamp>(const ModelKey&)> trained_to;
+    // The label rule of another serving champion: asked when a champion
+    // prediction names a version other than the last one asked about (a
+    // promotion or rollback); outcomes resolved from then on use it.
+    std::function<LabelRule(const ModelKey&)> rule_of;
     // Feature vectors are kept this long of event time (at least the short
     // window), for recent_features().
     Duration keep_features = 0;

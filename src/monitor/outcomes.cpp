@@ -57,6 +57,12 @@ OutcomeResolver::OutcomeResolver(LabelRule rule, Sink sink, std::size_t keep_bar
     validate(rule_);
 }
 
+void OutcomeResolver::set_rule(const LabelRule& rule) {
+    validate(rule);
+    rule_ = rule;
+    keep_bars_ = std::max<std::size_t>(keep_bars_, std::size_t(rule.horizon) + std::size_t(rule.vol_window) + 1);
+}
+
 OutcomeResolver::SymbolState& OutcomeResolver::state(const std::string& symbol) {
     auto it = std::find_if(symbols_.begin(), symbols_.end(), [&](const SymbolState& s) { return s.symbol == symbol; });
     if (it != symbols_.end()) return *it;

@@ -64,6 +64,7 @@ struct MonitorService::Impl {
     std::map<ModelKey, std::optional<Reference>> references;  // asked of reference_of, by version
     std::map<std::pair<std::string, int>, std::optional<Timestamp>> trained_to;  // asked of options.trained_to
     std::uint64_t in_sample = 0;
+    std::pair<std::string, int> rule_version{"", -1};  // the champion rule_of was last asked about
     std::deque<features::FeatureVector> recent;  // kept vectors, oldest first
     Timestamp first_feature = INT64_MIN;
     // The evaluation under way: its last drift alert and those the sinks took;
@@ -129,6 +130,22 @@ struct MonitorService::Impl {
         }
         spdlog::info("monitor: data drift of {} v{} {}", key.model, key.version,
                      options.reference ? "against its training reference" : "not checked (it has no reference)");
+    }
+
+    // A champion prediction of another version: outcomes are scored with its label rule from now on.
+    void follow_champion_rule(const Prediction& p) {
+        if (!options.rule_of || p.slot != "champion" || rule_version == std::pair(p.model, p.version)) return;
+        rule_version = {p.model, p.version};
+        try {
+            const auto rule = options.rule_of({p.model, p.version, p.slot});
+            if (rule == resolver.rule()) return;
+            resolver.set_rule(rule);
+            spdlog::info("monitor: outcomes now scored with the label rule of {} v{}: {}", p.model, p.version,
+                         rule.describe());
+        } catch (const std::exception& e) {
+            spdlog::warn("{} v{}: outcomes still scored with {}: {}", p.model, p.version, resolver.rule().describe(),
+                         e.what());
+        }
     }
 
     // Whether the prediction is on a bar its version was trained on.
@@ -219,6 +236,7 @@ MonitorService::~MonitorService() = default;
 
 void MonitorService::on_prediction(const Prediction& p) {
     impl_->follow_champion(p);
+    impl_->follow_champion_rule(p);
     if (impl_->in_training_data(p)) {
         ++impl_->in_sample;
         static auto& skipped = metrics::registry().counter(
