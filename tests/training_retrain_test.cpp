@@ -144,6 +144,10 @@ TEST(LabelRule, OfARegisteredVersionResolvesOutcomesAsItsLabelerDid) {
             EXPECT_EQ(resolver.pending(), std::size_t(horizon)) << "the newest bars wait";
         }
     EXPECT_FALSE(monitor::LabelRule::of_model(nlohmann::json::object()));
+    EXPECT_THROW(monitor::LabelRule::of_model({{"mode", "fixed"}, {"horizon", "one"}, {"down", -0.01}, {"up", 0.01}}),
+                 monitor::MonitorError);
+    EXPECT_THROW(monitor::LabelRule::of_model({{"mode", "fixed"}, {"horizon", 1}, {"down", 0.01}, {"up", -0.01}}),
+                 monitor::MonitorError);
     EXPECT_EQ(monitor::LabelRule::fixed(2, 0.001).describe(), "horizon 2, DOWN below -0.1%, UP above +0.1%");
 }
 

@@ -23,13 +23,18 @@ std::optional<LabelRule> LabelRule::of_model(const nlohmann::json& labels) {
     if (!labels.is_object() || !labels.contains("mode") || !labels.contains("horizon") || !labels.contains("down") ||
         !labels.contains("up"))
         return std::nullopt;
-    const auto mode = labels["mode"].get<std::string>();
-    LabelRule r{labels["horizon"].get<int>(), labels["down"].get<double>(), labels["up"].get<double>(), 0};
-    if (mode == "volatility") {
-        if (!labels.contains("vol_window")) return std::nullopt;
-        r.vol_window = labels["vol_window"].get<int>();
-    } else if (mode != "fixed" && mode != "quantile") {
-        return std::nullopt;
+    LabelRule r;
+    try {
+        const auto mode = labels["mode"].get<std::string>();
+        r = {labels["horizon"].get<int>(), labels["down"].get<double>(), labels["up"].get<double>(), 0};
+        if (mode == "volatility") {
+            if (!labels.contains("vol_window")) return std::nullopt;
+            r.vol_window = labels["vol_window"].get<int>();
+        } else if (mode != "fixed" && mode != "quantile") {
+            return std::nullopt;
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw MonitorError(fmt::format("label parameters {}: {}", labels.dump(), e.what()));
     }
     validate(r);
     return r;
@@ -85,7 +90,7 @@ Closes::const_iterator consecutive(const Closes& c, Timestamp from, Duration int
 
 // The Labeler's volatility scale (row_returns in src/models/dataset.cpp), with
 // the same operations in the same order: the sample std of the `win` one-bar
-// returns ending at the first of `closes`' last win + 1, times sqrt(horizon).
+// returns over the win + 1 closes from `first`, times sqrt(horizon).
 double volatility_scale(Closes::const_iterator first, int win, int horizon) {
     double sum = 0, sum2 = 0;
     for (auto it = first + 1; it <= first + win; ++it) {
