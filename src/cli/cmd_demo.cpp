@@ -10,8 +10,10 @@
 #include <chrono>
 #include <iostream>
 #include <map>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/label_flags.hpp"
 #include "cli/live_system.hpp"
@@ -112,12 +114,13 @@ void plant_demo_signal(data::SimulatorConfig& sim, const CLI::App& cmd, CommonOp
 }
 
 std::string describe_market(const data::SimulatorConfig& sim) {
+    std::vector<std::string> switches;
+    if (sim.switch_prob > 0) switches.push_back(fmt::format("with probability {} per bar", sim.switch_prob));
+    if (sim.regime_switch_at >= 0) switches.push_back(fmt::format("to turbulent at bar {}", sim.regime_switch_at));
     return fmt::format("market: news moves the price by {} x its sentiment over {} bars, {} bars after it; returns "
                        "with lag-1 autocorrelation {} and lag-2 {}; regime switches {}",
                        sim.news_impact, sim.news_spread, sim.news_delay, sim.ar1, sim.ar2,
-                       sim.switch_prob > 0 ? fmt::format("with probability {} per bar", sim.switch_prob)
-                       : sim.regime_switch_at >= 0 ? fmt::format("once, at bar {}", sim.regime_switch_at)
-                                                   : std::string("none"));
+                       switches.empty() ? std::string("none") : fmt::format("{}", fmt::join(switches, " and ")));
 }
 
 std::string render(const std::map<std::string, Prediction>& latest, std::uint64_t total, const std::string& url) {
