@@ -301,7 +301,7 @@ void LiveSystem::start_monitor() {
         mo.log_file = dir / "predictions.sqlite";
         mo.state_file = dir / "snapshots" / "monitor.bin";
         monitor::validate(options_.outcome_rule);
-        scoring_rule_ = mo.rule = champion_rule(options_);
+        mo.rule = champion_rule(options_);
         mo.drift = options_.drift;
         mo.evaluate_every = options_.evaluate_every;
         for (const auto& c : schema_.columns()) mo.feature_names.push_back(c.name);

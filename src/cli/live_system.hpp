@@ -77,8 +77,6 @@ public:
     const features::FeatureSchema& schema() const { return schema_; }
     serving::ModelManager* models() { return models_.get(); }
     api::Server* server() { return server_.get(); }
-    // The rule the monitor resolves outcomes with (see start_monitor).
-    const monitor::LabelRule& scoring_rule() const { return scoring_rule_; }
     bus::Bus& bus() { return *bus_; }
 
 private:
@@ -103,7 +101,6 @@ private:
     std::unique_ptr<serving::StoreFeed> feed_;
     std::unique_ptr<monitor::AlertManager> alerts_;
     std::unique_ptr<monitor::MonitorService> monitor_;
-    monitor::LabelRule scoring_rule_;
     std::unique_ptr<monitor::PredictionLog> api_log_;  // read by GET /v1/monitor/metrics
     std::unique_ptr<api::Server> server_;
     std::vector<std::pair<std::string, std::jthread>> threads_;  // data-flow order
