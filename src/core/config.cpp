@@ -102,9 +102,11 @@ const std::vector<ConfigKey>& config_keys() {
          "log return per unit of news sentiment (0 with ar1 = ar2 = 0: a pure random walk)"},
         {"simulator.news_delay", T::integer, "2", "bars between a news item and the start of its price move"},
         {"simulator.ar1", T::real, "0.0", "lag-1 autocorrelation planted in returns"},
-        {"simulator.ar2", T::real, "0.0", "lag-2 autocorrelation planted in returns"},
+        {"simulator.ar2", T::real, "0.0",
+         "lag-2 autocorrelation planted in returns (`pricecast demo` plants 0.3 when this key is not set)"},
         {"simulator.switch_prob", T::real, "0.002",
-         "probability per bar of a random switch between the calm, normal and turbulent regimes"},
+         "probability per bar of a random switch between the calm, normal and turbulent regimes (`pricecast demo` "
+         "uses 0 when this key is not set)"},
     };
     return keys;
 }
