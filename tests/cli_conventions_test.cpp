@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "registry/registry.hpp"
 #include "support/paths.hpp"
 
 namespace pricecast {
@@ -90,6 +91,39 @@ TEST_F(CliConventions, DemoTrainsRegistersAndPredictsLive) {
     EXPECT_NE(r.out.find(" v1 "), std::string::npos) << "predictions name the model version: " << r.out;
     EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no screen redraws when stdout is not a terminal";
     EXPECT_TRUE(fs::exists(dir_ / "d" / "registry")) << "the registry lives in --data-dir";
+}
+
+// The demo makes its own model champion: it refuses a folder whose champion
+// no demo registered (a deployment's), and reuses one an earlier demo made.
+TEST_F(CliConventions, DemoLeavesAFolderWithAnotherChampionAlone) {
+    {
+        registry::Registry reg(dir_ / "prod");
+        fs::create_directories(dir_ / "weights");
+        std::ofstream(dir_ / "weights" / "model.bin") << "weights";
+        registry::NewVersion v;
+        v.artifact_dir = dir_ / "weights";
+        v.kind = "gbdt";
+        v.eval_window = "2024-01..2024-03";
+        reg.register_version("trend", v);
+        reg.promote("trend", 1, std::string(registry::kChampion), {.force = true}, "deployed");
+    }
+    const auto cfg = write("quick.toml", kQuickFeatures);
+    const auto demo = [&](const std::string& folder) {
+        return run("demo --ws-port -1 --history 600 --steps 5 --speed max --port 0 --data-dir " + path(folder) +
+                   " --config " + cfg);
+    };
+    const auto refused = demo("prod");
+    EXPECT_EQ(refused.status, 2) << refused.out << refused.err;
+    EXPECT_NE(refused.err.find("model 'trend' has a champion (version 1) that no demo registered"), std::string::npos)
+        << refused.err;
+    registry::Registry reg(dir_ / "prod");
+    EXPECT_EQ(reg.alias_version("trend", std::string(registry::kChampion)), 1);
+    EXPECT_EQ(reg.list_versions("trend").size(), 1u) << "nothing registered";
+
+    ASSERT_EQ(demo("d").status, 0);
+    const auto again = demo("d");
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_NE(again.out.find("registered trend version 2 as champion"), std::string::npos) << again.out;
 }
 
 TEST_F(CliConventions, DemoWithTooShortAHistoryForTheWarmUpIsAUsageError) {

@@ -7,7 +7,9 @@
 #include <optional>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <vector>
@@ -98,6 +100,23 @@ int train_and_register(const History& h, const features::FeatureConfig& fc, cons
     return v.version;
 }
 
+// The demo makes its model champion and restarts the feature state: in a
+// folder where `model` has a champion and no version of it came from a demo
+// (a real deployment, e.g. through PRICECAST_DATA_DIR), that is a usage error.
+void check_demo_folder(const LiveOptions& live) {
+    if (!std::filesystem::exists(std::filesystem::path(live.data_dir) / "registry")) return;
+    registry::Registry reg(live.data_dir);
+    const auto champion = reg.alias_version(live.model, std::string(registry::kChampion));
+    if (!champion) return;
+    const auto versions = reg.list_versions(live.model);
+    if (std::any_of(versions.begin(), versions.end(), [](const auto& v) { return v.eval_window.starts_with("demo"); }))
+        return;
+    throw UsageError(fmt::format("--data-dir {}: model '{}' has a champion (version {}) that no demo registered; the "
+                                 "demo would replace it and restart that folder's feature state. Give the demo a "
+                                 "folder of its own with --data-dir",
+                                 live.data_dir, live.model, *champion));
+}
+
 // What the demo's market plants for a model to find, where neither a flag nor
 // the configuration sets it: a lag-2 dependence of returns, which persistence
 // cannot see (EVALUATION.md), next to the news, and no random regime switches,
@@ -151,6 +170,7 @@ void run_demo(const DemoOptions& o, const CLI::App& cmd, CommonOptions& common) 
     live.source.simulator = data_sim;
     live.source.fast_steps = o.history;
     live.source.max_steps = o.steps < 0 ? -1 : o.history + o.steps;
+    check_demo_folder(live);
 
     std::cout << describe_market(sim) << "\n"
               << fmt::format("simulating {} bars of {} symbols for training...\n", o.history, sim.symbols.size())
