@@ -68,15 +68,8 @@ RowReturns row_returns(const features::FeatureMatrix& m, const LabelConfig& cfg)
             if (k >= h) r.past[rows[k]] = c / m.closes[rows[k - h]] - 1;
             const auto win = static_cast<std::size_t>(cfg.vol_window);
             if (cfg.mode == ThresholdMode::volatility && k >= win) {
-                double sum = 0, sum2 = 0;
-                for (std::size_t j = k + 1 - win; j <= k; ++j) {
-                    const double x = m.closes[rows[j]] / m.closes[rows[j - 1]] - 1;
-                    sum += x;
-                    sum2 += x * x;
-                }
-                const double n = static_cast<double>(win);
-                // Scaled to the horizon: a random walk's spread grows with sqrt(h).
-                r.scale[rows[k]] = std::sqrt(std::max(0.0, (sum2 - sum * sum / n) / (n - 1))) * std::sqrt(double(h));
+                const auto close = [&](int j) { return m.closes[rows[k - win + static_cast<std::size_t>(j)]]; };
+                r.scale[rows[k]] = volatility_scale(close, cfg.vol_window, cfg.horizon);
             }
         }
     }

@@ -7,6 +7,8 @@
 // matrix (the last `horizon` bars of a symbol) has no label.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <span>
 #include <vector>
@@ -38,6 +40,22 @@ struct RowReturns {
     std::vector<double> forward, past, scale;
 };
 RowReturns row_returns(const features::FeatureMatrix& m, const LabelConfig& cfg);
+
+// The scale of volatility labels: the sample std of the `win` one-bar returns
+// over close(0) .. close(win), times sqrt(horizon) (a random walk's spread
+// grows with it). Training (row_returns) and the live monitor's outcomes both
+// call this, so a bar gets the same double either way.
+template <class Close>
+double volatility_scale(const Close& close, int win, int horizon) {
+    double sum = 0, sum2 = 0;
+    for (int j = 1; j <= win; ++j) {
+        const double x = close(j) / close(j - 1) - 1;
+        sum += x;
+        sum2 += x * x;
+    }
+    const double n = static_cast<double>(win);
+    return std::sqrt(std::max(0.0, (sum2 - sum * sum / n) / (n - 1))) * std::sqrt(double(horizon));
+}
 
 // Turns returns into classes. Quantile thresholds are fit on training rows only.
 class Labeler {

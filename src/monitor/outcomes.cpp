@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/state.hpp"
+#include "models/dataset.hpp"
 #include "monitor/monitor.hpp"
 
 namespace pricecast::monitor {
@@ -88,20 +89,6 @@ Closes::const_iterator consecutive(const Closes& c, Timestamp from, Duration int
     return it;
 }
 
-// The Labeler's volatility scale (row_returns in src/models/dataset.cpp), with
-// the same operations in the same order: the sample std of the `win` one-bar
-// returns over the win + 1 closes from `first`, times sqrt(horizon).
-double volatility_scale(Closes::const_iterator first, int win, int horizon) {
-    double sum = 0, sum2 = 0;
-    for (auto it = first + 1; it <= first + win; ++it) {
-        const double x = it->second / (it - 1)->second - 1;
-        sum += x;
-        sum2 += x * x;
-    }
-    const double n = static_cast<double>(win);
-    return std::sqrt(std::max(0.0, (sum2 - sum * sum / n) / (n - 1))) * std::sqrt(double(horizon));
-}
-
 }  // namespace
 
 // Needs the bars closing at bar_time + k * interval for k = 1..horizon, all of
@@ -119,7 +106,8 @@ bool OutcomeResolver::try_resolve(SymbolState& s, const Waiting& w) {
             ++stats_.unscored;
             return true;
         }
-        scale = volatility_scale(first, rule_.vol_window, rule_.horizon);
+        const auto close = [first](int j) { return first[j].second; };
+        scale = models::volatility_scale(close, rule_.vol_window, rule_.horizon);
     }
     const auto& last = *(after + rule_.horizon - 1);
     sink_(Outcome{.symbol = s.symbol,
