@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
@@ -60,6 +61,10 @@ History simulate(const data::SimulatorConfig& cfg, long bars, const sentiment::S
     return h;
 }
 
+// What a demo's versions carry at the start of their eval_window, so a later
+// demo knows a folder is a demo's (check_demo_folder).
+constexpr std::string_view kDemoWindow = "demo";
+
 // Trains GBDT walk-forward on the history, registers the last fold's model
 // and makes it champion. Returns the version.
 int train_and_register(const History& h, const features::FeatureConfig& fc, const std::string& model_name,
@@ -92,7 +97,7 @@ int train_and_register(const History& h, const features::FeatureConfig& fc, cons
         r.majority.accuracy, r.persistence.accuracy, r.model.macro_f1, class_balance(r.test_balance));
     registry::Registry reg(data_dir);
     registry::NewVersion meta;
-    meta.eval_window = "demo";
+    meta.eval_window = kDemoWindow;
     meta.description = "pricecast demo: GBDT on the simulated history";
     const auto v = training::register_trained(reg, model_name, r, m, short_window, std::move(meta));
     reg.promote(model_name, v.version, std::string(registry::kChampion), {.force = true}, "demo start");
@@ -109,8 +114,8 @@ void check_demo_folder(const LiveOptions& live) {
     const auto champion = reg.alias_version(live.model, std::string(registry::kChampion));
     if (!champion) return;
     const auto versions = reg.list_versions(live.model);
-    if (std::any_of(versions.begin(), versions.end(), [](const auto& v) { return v.eval_window.starts_with("demo"); }))
-        return;
+    const auto from_demo = [](const registry::ModelVersion& v) { return v.eval_window.starts_with(kDemoWindow); };
+    if (std::any_of(versions.begin(), versions.end(), from_demo)) return;
     throw UsageError(fmt::format("--data-dir {}: model '{}' has a champion (version {}) that no demo registered; the "
                                  "demo would replace it and restart that folder's feature state. Give the demo a "
                                  "folder of its own with --data-dir",
