@@ -30,10 +30,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/sqlite.hpp"
 #include "core/time.hpp"
 #include "core/types.hpp"
 
-struct sqlite3;
 
 namespace pricecast::bus {
 class Bus;
@@ -133,7 +133,7 @@ public:
     std::optional<Timestamp> latest_bar_time() const;
 
 private:
-    sqlite3* db_ = nullptr;
+    sqlite::Database db_;
     std::mutex write_mutex_;  // a change and its sqlite3_changes() count, together
 };
 

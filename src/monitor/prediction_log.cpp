@@ -1,16 +1,12 @@
-#include <chrono>
 #include <cmath>
-#include <thread>
 
 #include <fmt/format.h>
-#include <sqlite3.h>
 
+#include "core/sqlite.hpp"
 #include "monitor/monitor.hpp"
 
 namespace pricecast::monitor {
 namespace {
-
-constexpr int kBusyTimeoutMs = 60'000;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS predictions(
@@ -24,85 +20,12 @@ CREATE INDEX IF NOT EXISTS predictions_by_model ON predictions(model, version, b
 CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions(bar_time);
 )sql";
 
-[[noreturn]] void fail(sqlite3* db, std::string_view what) {
-    throw MonitorError(fmt::format("prediction log: {}: {}", what, sqlite3_errmsg(db)));
+// The log's sqlite::Fail.
+void fail(std::string_view what, std::string_view message) {
+    throw MonitorError(fmt::format("prediction log: {}: {}", what, message));
 }
 
-void exec(sqlite3* db, const char* sql) {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(db, sql);
-}
-
-// Switching to WAL takes an exclusive lock for which SQLite calls no busy
-// handler, so two processes opening a new log at once retry it here.
-void enable_wal(sqlite3* db) {
-    for (int waited_ms = 0;; waited_ms += 10) {
-        const int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
-        if (rc == SQLITE_OK) return;
-        if ((rc & 0xFF) != SQLITE_BUSY || waited_ms >= kBusyTimeoutMs) fail(db, "PRAGMA journal_mode=WAL");
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-}
-
-class Stmt {
-public:
-    Stmt(sqlite3* db, const std::string& sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) fail(db, sql);
-    }
-    ~Stmt() { sqlite3_finalize(stmt_); }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-
-    Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-    Stmt& bind(int i, double v) { return check(sqlite3_bind_double(stmt_, i, v)); }
-    Stmt& bind(int i, const std::string& v) {
-        return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    }
-    // True while a row is available.
-    bool step() {
-        const int rc = sqlite3_step(stmt_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        fail(db_, sqlite3_sql(stmt_));
-    }
-    void reset() {
-        sqlite3_reset(stmt_);
-        sqlite3_clear_bindings(stmt_);
-    }
-    std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
-    double real(int col) const { return sqlite3_column_double(stmt_, col); }
-    bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-    std::string text(int col) const {
-        const auto* p = sqlite3_column_text(stmt_, col);
-        return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-                 : std::string();
-    }
-
-private:
-    Stmt& check(int rc) {
-        if (rc != SQLITE_OK) fail(db_, "bind");
-        return *this;
-    }
-    sqlite3* db_;
-    sqlite3_stmt* stmt_ = nullptr;
-};
-
-class Txn {
-public:
-    explicit Txn(sqlite3* db) : db_(db) { exec(db, "BEGIN IMMEDIATE"); }
-    ~Txn() {
-        if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-    Txn(const Txn&) = delete;
-    Txn& operator=(const Txn&) = delete;
-    void commit() {
-        exec(db_, "COMMIT");
-        done_ = true;
-    }
-
-private:
-    sqlite3* db_;
-    bool done_ = false;
-};
+using Stmt = sqlite::Statement;
 
 void check_field(bool ok, std::string_view field, const Prediction& p) {
     if (!ok)
@@ -123,7 +46,7 @@ constexpr const char* kInsert =
     "INSERT OR IGNORE INTO predictions(symbol, bar_time, model, version, slot, feature_time, cls, p_down, p_stable, "
     "p_up, confidence, close, latency, published_at) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
 
-bool insert(Stmt& s, sqlite3* db, const Prediction& p) {
+bool insert(Stmt& s, const sqlite::Database& db, const Prediction& p) {
     validate(p);
     s.reset();
     s.bind(1, p.symbol).bind(2, p.bar_time).bind(3, p.model).bind(4, std::int64_t{p.version}).bind(5, p.slot);
@@ -131,7 +54,7 @@ bool insert(Stmt& s, sqlite3* db, const Prediction& p) {
     for (int k = 0; k < kClasses; ++k) s.bind(8 + k, double{p.probs[static_cast<std::size_t>(k)]});
     s.bind(11, p.confidence).bind(12, p.close).bind(13, p.latency).bind(14, p.published_at);
     s.step();
-    return sqlite3_changes(db) > 0;
+    return db.changes() > 0;
 }
 
 constexpr const char* kColumns =
@@ -157,28 +80,14 @@ Prediction read_prediction(const Stmt& s) {
 
 }  // namespace
 
-PredictionLog::PredictionLog(const std::filesystem::path& file) {
-    if (file.has_parent_path()) std::filesystem::create_directories(file.parent_path());
-    if (sqlite3_open_v2(file.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK) {
-        const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-        sqlite3_close(db_);
-        throw MonitorError(fmt::format("prediction log {}: {}", file.string(), msg));
-    }
-    try {
-        sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-        enable_wal(db_);
-        // In WAL mode NORMAL never corrupts the log; a power cut may lose the
-        // last commits, which the bus replays from the consumer's commit.
-        exec(db_, "PRAGMA synchronous=NORMAL");
-        exec(db_, kSchema);
-    } catch (...) {
-        sqlite3_close(db_);
-        throw;
-    }
+PredictionLog::PredictionLog(const std::filesystem::path& file) : db_(file, fail) {
+    // In WAL mode NORMAL never corrupts the log; a power cut may lose the
+    // last commits, which the bus replays from the consumer's commit.
+    db_.exec("PRAGMA synchronous=NORMAL");
+    db_.exec(kSchema);
 }
 
-PredictionLog::~PredictionLog() { sqlite3_close(db_); }
+PredictionLog::~PredictionLog() = default;
 
 std::filesystem::path PredictionLog::default_path(const std::filesystem::path& data_dir) {
     return data_dir / "predictions.sqlite";
@@ -192,7 +101,7 @@ bool PredictionLog::append(const Prediction& p) {
 
 std::size_t PredictionLog::append(std::span<const Prediction> ps) {
     std::lock_guard lock(write_mutex_);
-    Txn txn(db_);
+    sqlite::Transaction txn(db_, sqlite::Transaction::Mode::write);
     Stmt s(db_, kInsert);
     std::size_t added = 0;
     for (const auto& p : ps) added += insert(s, db_, p) ? 1 : 0;
@@ -206,7 +115,7 @@ std::size_t PredictionLog::set_outcome(const Outcome& o) {
     Stmt s(db_, "UPDATE predictions SET outcome = ?, close_after = ?, resolved_at = ? WHERE symbol = ? AND bar_time = ?");
     s.bind(1, std::int64_t{o.cls}).bind(2, o.close_after).bind(3, o.resolved_at).bind(4, o.symbol).bind(5, o.bar_time);
     s.step();
-    return static_cast<std::size_t>(sqlite3_changes(db_));
+    return static_cast<std::size_t>(db_.changes());
 }
 
 std::vector<LoggedPrediction> PredictionLog::query(const LogQuery& q) const {

@@ -8,14 +8,13 @@
 #include <fstream>
 #include <random>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
+#include "core/sqlite.hpp"
 #include "models/model.hpp"
 #include "registry/sha256.hpp"
 
@@ -24,7 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kBusyTimeoutMs = 60'000;
 constexpr std::string_view kStagingPrefix = ".staging-";
 
 constexpr const char* kSchema = R"sql(
@@ -52,92 +50,15 @@ CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
   BEGIN SELECT RAISE(ABORT, 'registry history is append-only'); END;
 )sql";
 
-[[noreturn]] void fail(sqlite3* db, std::string_view what) {
-    throw RegistryError(fmt::format("registry database: {}: {}", what, sqlite3_errmsg(db)));
+// The registry's sqlite::Fail.
+void fail(std::string_view what, std::string_view message) {
+    throw RegistryError(fmt::format("registry database: {}: {}", what, message));
 }
 
-void exec(sqlite3* db, const char* sql) {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail(db, sql);
-}
-
-// The journal mode is stored in the file. Switching it needs an exclusive lock
-// for which SQLite does not call the busy handler, so when two processes create
-// the registry at once, the loser retries until the winner's switch is done.
-void enable_wal(sqlite3* db) {
-    for (int waited_ms = 0;; waited_ms += 5) {
-        const int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
-        if (rc == SQLITE_OK) return;
-        if ((rc & 0xFF) != SQLITE_BUSY || waited_ms >= kBusyTimeoutMs) fail(db, "PRAGMA journal_mode=WAL");
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-}
-
-class Stmt {
-public:
-    Stmt(sqlite3* db, const char* sql) : db_(db) {
-        if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) fail(db, sql);
-    }
-    ~Stmt() { sqlite3_finalize(stmt_); }
-    Stmt(const Stmt&) = delete;
-    Stmt& operator=(const Stmt&) = delete;
-
-    Stmt& bind(int i, std::int64_t v) { return check(sqlite3_bind_int64(stmt_, i, v)); }
-    Stmt& bind(int i, std::string_view v) {
-        return check(sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-    }
-    Stmt& bind(int i, std::optional<int> v) {
-        return v ? bind(i, std::int64_t{*v}) : check(sqlite3_bind_null(stmt_, i));
-    }
-    // True while a row is available.
-    bool step() {
-        const int rc = sqlite3_step(stmt_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        fail(db_, sqlite3_sql(stmt_));
-    }
-    void run() { step(); }
-    std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
-    int i32(int col) const { return static_cast<int>(sqlite3_column_int64(stmt_, col)); }
-    bool null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
-    std::optional<int> opt(int col) const { return null(col) ? std::nullopt : std::optional<int>(i32(col)); }
-    std::string text(int col) const {
-        const auto* p = sqlite3_column_text(stmt_, col);
-        return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-                 : std::string();
-    }
-
-private:
-    Stmt& check(int rc) {
-        if (rc != SQLITE_OK) fail(db_, "bind");
-        return *this;
-    }
-    sqlite3* db_;
-    sqlite3_stmt* stmt_ = nullptr;
-};
-
-// BEGIN IMMEDIATE takes the write lock up front, so a change never fails half
-// way on a lock upgrade; a read transaction gives a consistent snapshot (WAL).
-class Txn {
-public:
-    // Inside an enclosing transaction (a read helper called by a change) it is a no-op.
-    Txn(sqlite3* db, bool write) : db_(db), done_(sqlite3_get_autocommit(db) == 0) {
-        if (!done_) exec(db, write ? "BEGIN IMMEDIATE" : "BEGIN");
-    }
-    ~Txn() {
-        if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-    Txn(const Txn&) = delete;
-    Txn& operator=(const Txn&) = delete;
-    void commit() {
-        if (done_) return;
-        exec(db_, "COMMIT");
-        done_ = true;
-    }
-
-private:
-    sqlite3* db_;
-    bool done_;
-};
+using Stmt = sqlite::Statement;
+using Txn = sqlite::Transaction;
+constexpr auto kRead = Txn::Mode::read;
+constexpr auto kWrite = Txn::Mode::write;
 
 bool valid_name(std::string_view s) {
     if (s.empty() || s.size() > 128 || s.front() == '.') return false;
@@ -253,29 +174,15 @@ nlohmann::json to_json(const HistoryEntry& e) {
 }
 
 Registry::Registry(const fs::path& data_dir, Options options)
-    : root_(fs::absolute(data_dir) / "registry"), options_(std::move(options)) {
+    : root_(fs::absolute(data_dir) / "registry"), options_(std::move(options)), db_(root_ / "registry.db", fail) {
     fs::create_directories(root_ / "artifacts");
-    const auto db_path = (root_ / "registry.db").string();
-    if (sqlite3_open_v2(db_path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK) {
-        const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-        sqlite3_close(db_);
-        throw RegistryError(fmt::format("cannot open registry {}: {}", db_path, msg));
-    }
-    try {
-        sqlite3_busy_timeout(db_, kBusyTimeoutMs);
-        enable_wal(db_);
-        exec(db_, "PRAGMA foreign_keys=ON");
-        Txn txn(db_, true);
-        exec(db_, kSchema);
-        txn.commit();
-    } catch (...) {
-        sqlite3_close(db_);
-        throw;
-    }
+    db_.exec("PRAGMA foreign_keys=ON");
+    Txn txn(db_, kWrite);
+    db_.exec(kSchema);
+    txn.commit();
 }
 
-Registry::~Registry() { sqlite3_close(db_); }
+Registry::~Registry() = default;
 
 Timestamp Registry::now() const {
     if (options_.clock) return options_.clock();
@@ -335,7 +242,7 @@ ModelVersion Registry::register_version(const std::string& model, const NewVersi
         const auto files = stage_artifacts(v.artifact_dir, staging);
         step("artifacts_staged");
 
-        Txn txn(db_, true);
+        Txn txn(db_, kWrite);
         Stmt(db_, "INSERT OR IGNORE INTO models(name, created_ns, next_version) VALUES(?1, ?2, 1)")
             .bind(1, model)
             .bind(2, now())
@@ -445,7 +352,7 @@ ModelVersion Registry::load_version(const std::string& model, int version) {
 }
 
 ModelVersion Registry::get(const std::string& model, int version) {
-    Txn txn(db_, false);
+    Txn txn(db_, kRead);
     return load_version(model, version);
 }
 
@@ -456,7 +363,7 @@ std::optional<int> Registry::alias_version(const std::string& model, const std::
 }
 
 ModelVersion Registry::resolve(const std::string& model, const std::string& alias_or_version) {
-    Txn txn(db_, false);
+    Txn txn(db_, kRead);
     const std::string& ref = alias_or_version;
     if (all_digits(ref)) {
         if (ref.size() > 9) throw NotFound(fmt::format("model '{}' has no version {}", model, ref));
@@ -484,7 +391,7 @@ ModelVersion Registry::resolve(const std::string& model, const std::string& alia
 }
 
 std::vector<RegisteredModel> Registry::list_models() {
-    Txn txn(db_, false);
+    Txn txn(db_, kRead);
     std::vector<RegisteredModel> out;
     Stmt s(db_,
            "SELECT m.name, m.created_ns, (SELECT count(*) FROM versions v WHERE v.model = m.name), "
@@ -500,7 +407,7 @@ std::vector<RegisteredModel> Registry::list_models() {
 }
 
 std::vector<ModelVersion> Registry::list_versions(const std::string& model) {
-    Txn txn(db_, false);
+    Txn txn(db_, kRead);
     require_model(model);
     std::vector<int> numbers;
     Stmt s(db_, "SELECT version FROM versions WHERE model = ?1 ORDER BY version");
@@ -512,7 +419,7 @@ std::vector<ModelVersion> Registry::list_versions(const std::string& model) {
 }
 
 std::vector<HistoryEntry> Registry::history(const std::string& model) {
-    Txn txn(db_, false);
+    Txn txn(db_, kRead);
     require_model(model);
     Stmt s(db_,
            "SELECT id, alias, action, old_version, new_version, who, at_ns, reason FROM history WHERE model = ?1 "
@@ -645,7 +552,7 @@ std::string Registry::check_gate(const ModelVersion& cand, const PromotionGate& 
 bool Registry::promote(const std::string& model, int version, const std::string& alias, const PromotionGate& gate,
                        const std::string& reason) {
     check_alias_name(alias);
-    Txn txn(db_, true);
+    Txn txn(db_, kWrite);
     const auto cand = load_version(model, version);
     if (alias_version(model, alias) == version) return false;
     const std::string audit = alias == kChampion ? check_gate(cand, gate, reason) : reason;
@@ -665,7 +572,7 @@ bool Registry::set_stage(const std::string& model, int version, Stage stage, con
         case Stage::archived: break;
         case Stage::none: throw RegistryError("a version leaves its stage by being archived; None cannot be set");
     }
-    Txn txn(db_, true);
+    Txn txn(db_, kWrite);
     const auto v = load_version(model, version);
     for (const auto& a : v.aliases) drop_alias(model, a, reason.empty() ? "archived" : reason);
     txn.commit();
@@ -673,7 +580,7 @@ bool Registry::set_stage(const std::string& model, int version, Stage stage, con
 }
 
 void Registry::remove_alias(const std::string& model, const std::string& alias, const std::string& reason) {
-    Txn txn(db_, true);
+    Txn txn(db_, kWrite);
     require_model(model);
     if (!alias_version(model, alias)) throw NotFound(fmt::format("model '{}' has no alias '{}'", model, alias));
     drop_alias(model, alias, reason);
@@ -704,7 +611,7 @@ std::vector<int> Registry::champion_stack(const std::string& model) {
 }
 
 int Registry::rollback(const std::string& model, const std::string& reason) {
-    Txn txn(db_, true);
+    Txn txn(db_, kWrite);
     require_model(model);
     const auto current = alias_version(model, std::string(kChampion));
     if (!current) throw NotFound(fmt::format("model '{}' has no champion to roll back from", model));
@@ -721,7 +628,7 @@ int Registry::rollback(const std::string& model, const std::string& reason) {
 }
 
 void Registry::delete_version(const std::string& model, int version, const std::string& reason) {
-    Txn txn(db_, true);
+    Txn txn(db_, kWrite);
     const auto v = load_version(model, version);
     if (alias_version(model, std::string(kChampion)) == version)
         throw RegistryError(fmt::format(
@@ -740,7 +647,7 @@ void Registry::delete_version(const std::string& model, int version, const std::
 // ---- consistency ---------------------------------------------------------------------
 
 ConsistencyReport Registry::check() {
-    Txn txn(db_, false);  // one snapshot for the rows compared with the folders
+    Txn txn(db_, kRead);  // one snapshot for the rows compared with the folders
     ConsistencyReport r;
     {
         Stmt s(db_, "PRAGMA integrity_check");
@@ -774,7 +681,7 @@ ConsistencyReport Registry::check() {
 
 std::size_t Registry::collect_garbage() {
     // Under the write lock no registration is between placing its folder and committing.
-    Txn txn(db_, true);
+    Txn txn(db_, kWrite);
     const auto report = check();
     std::size_t removed = 0;
     for (const auto& rel : report.leftovers) removed += fs::remove_all(root_ / rel) > 0 ? 1 : 0;

@@ -34,9 +34,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/sqlite.hpp"
 #include "core/time.hpp"
 
-struct sqlite3;
 
 namespace pricecast::models {
 class Model;
@@ -223,7 +223,7 @@ private:
 
     std::filesystem::path root_;
     Options options_;
-    sqlite3* db_ = nullptr;
+    sqlite::Database db_;
 };
 
 // For trainers: saves `model` (Model::save) to a scratch folder and registers
