@@ -43,6 +43,42 @@ TEST(News, JsonLines) {
     EXPECT_EQ(f.rejected[1].reason, "sentiment outside [-1, 1]");
 }
 
+// An unclosed quote would swallow the rest of the file: its line is rejected and
+// the lines after it are read again.
+TEST(News, UnclosedQuoteLosesOnlyItsLine) {
+    const auto f = read_news_file(test::test_data() / "bad" / "news_unclosed_quote.csv");
+    ASSERT_EQ(f.items.size(), 2u);
+    EXPECT_EQ(f.items[0].headline, "good news");
+    EXPECT_EQ(f.items[1].headline, "bad news");
+    ASSERT_EQ(f.rejected.size(), 1u);
+    EXPECT_EQ(f.rejected[0].line, 2u);
+    EXPECT_EQ(f.rejected[0].reason, "quoted field never closed");
+}
+
+// A quote closed by a later line's quote gives a record of the wrong width
+// across lines; a valid multi-line headline after it is still read.
+TEST(News, QuoteClosedOnALaterLineLosesOnlyItsLine) {
+    const auto f = read_news_file(test::test_data() / "bad" / "news_quote_closed_later.csv");
+    ASSERT_EQ(f.items.size(), 3u);
+    EXPECT_EQ(f.items[0].headline, "closes here");
+    EXPECT_EQ(f.items[1].headline, "multi\nline");
+    EXPECT_EQ(f.items[2].headline, "valid");
+    ASSERT_EQ(f.rejected.size(), 1u);
+    EXPECT_EQ(f.rejected[0].line, 2u);
+    EXPECT_NE(f.rejected[0].reason.find("runs past the end of the line"), std::string::npos) << f.rejected[0].reason;
+}
+
+TEST(News, SentimentMustBeANumber) {
+    for (const char* file : {"news_sentiment_text.csv", "news_sentiment_text.jsonl"}) {
+        const auto f = read_news_file(test::test_data() / "bad" / file);
+        ASSERT_EQ(f.rejected.size(), 2u) << file;
+        EXPECT_EQ(f.rejected[0].line, std::string(file).ends_with("csv") ? 2u : 1u) << file;
+        for (const auto& r : f.rejected) EXPECT_TRUE(r.reason.starts_with("sentiment must be a number")) << r.reason;
+        ASSERT_FALSE(f.items.empty()) << file;
+        EXPECT_FALSE(std::isnan(f.items.back().sentiment)) << file;
+    }
+}
+
 TEST(News, JsonlRoundTrip) {
     const auto items = read_news(test::test_data() / "news.csv");
     std::ostringstream out;

@@ -42,7 +42,8 @@ TEST_P(BadInput, DataCheckReportsLineAndExitsTwo) {
     const int status = pclose(p);
     EXPECT_EQ(WEXITSTATUS(status), 2) << out;
     EXPECT_NE(out.find(std::string(to_string(c.reason))), std::string::npos) << out;
-    EXPECT_NE(out.find("line " + std::to_string(c.line)), std::string::npos) << out;
+    const char* unit = std::string_view(c.file).ends_with(".json") ? "record " : "line ";
+    EXPECT_NE(out.find(unit + std::to_string(c.line)), std::string::npos) << out;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -67,6 +68,55 @@ TEST(OhlcvReader, UnparsableLinesAllCounted) {
     const auto f = read_bar_file(test_data() / "bad" / "unparsable.csv");
     EXPECT_EQ(f.report.counts.at(Reason::unparsable), 3u);  // not a number, missing fields, impossible date
     EXPECT_EQ(f.report.first_lines.at(Reason::unparsable), (std::vector<std::size_t>{3, 4, 5}));
+}
+
+TEST(OhlcvReader, UnparsableNamesTheField) {
+    const auto f = read_bar_file(test_data() / "bad" / "unparsable.csv");
+    EXPECT_EQ(f.report.first_detail.at(Reason::unparsable), "high 'eleven' is not a number");
+}
+
+// A download cut short must not pass for a complete file: the last, partial
+// candle is rejected and the break is reported at its byte offset.
+TEST(OhlcvReader, TruncatedJsonIsBroken) {
+    const auto f = read_bar_file(test_data() / "bad" / "truncated.json");
+    EXPECT_EQ(f.bars.size(), 1u);
+    EXPECT_EQ(f.report.records, 2u);
+    EXPECT_EQ(f.report.first_lines.at(Reason::unparsable), (std::vector<std::size_t>{2}));
+    ASSERT_EQ(f.report.broken.size(), 1u);
+    EXPECT_EQ(f.report.broken[0], "byte 53: the file ends inside record 2 (truncated)");
+    EXPECT_FALSE(f.report.clean());
+}
+
+TEST(OhlcvReader, TextAfterTheJsonArrayIsBroken) {
+    const auto f = read_bar_file(test_data() / "bad" / "trailing_text.json");
+    EXPECT_EQ(f.bars.size(), 2u);
+    ASSERT_EQ(f.report.broken.size(), 1u);
+    EXPECT_EQ(f.report.broken[0], "byte 64: text after the closing ']' of the array");
+}
+
+TEST(OhlcvReader, JsonPositionsAreRecordNumbers) {
+    const auto f = read_bar_file(test_data() / "bad" / "pretty_unparsable.json");
+    EXPECT_TRUE(f.report.record_numbers);
+    EXPECT_EQ(f.report.first_lines.at(Reason::unparsable), (std::vector<std::size_t>{3}));  // on physical line 4
+    const auto lines = describe_problems(f.report);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find("first at record 3 (high 'x' is not a number)"), std::string::npos) << lines[0];
+    EXPECT_TRUE(f.report.broken.empty());
+}
+
+TEST(OhlcvReader, DirectoryIsAnErrorNamingIt) {
+    try {
+        read_bars(test_data() / "bad");
+        FAIL() << "no error";
+    } catch (const DataError& e) {
+        EXPECT_EQ(std::string(e.what()), (test_data() / "bad").string() + ": is a directory");
+    }
+}
+
+TEST(OhlcvReader, OneBarLeavesTheIntervalUnknown) {
+    const auto f = read_bar_file(test_data() / "bad" / "one_bar.csv");
+    ASSERT_EQ(f.bars.size(), 1u);
+    EXPECT_EQ(f.bars[0].interval, 0);
 }
 
 TEST(OhlcvReader, MissingColumnIsAnErrorNamingTheFile) {

@@ -41,6 +41,7 @@ std::vector<std::string> split_symbols(const std::string& s) {
 std::string problem_of(const NewsItem& n) {
     if (n.event_time == 0) return "missing or invalid event time";
     if (n.headline.empty() && n.body.empty()) return "empty text";
+    // NaN means "not scored yet", so a NaN given in the file is refused where it is parsed.
     if (!std::isnan(n.sentiment) && (n.sentiment < -1 || n.sentiment > 1)) return "sentiment outside [-1, 1]";
     return {};
 }
@@ -81,8 +82,12 @@ NewsItem news_from_json(const nlohmann::json& j, std::string& problem) {
     }
     item.headline = str("headline");
     item.body = str("body");
-    if (j.contains("sentiment") && j["sentiment"].is_number()) item.sentiment = j["sentiment"].get<double>();
-    problem = problem_of(item);
+    std::string sentiment_problem;
+    if (j.contains("sentiment") && !j["sentiment"].is_null()) {
+        if (j["sentiment"].is_number()) item.sentiment = j["sentiment"].get<double>();
+        else sentiment_problem = "sentiment must be a number, not " + j["sentiment"].dump();
+    }
+    problem = sentiment_problem.empty() ? problem_of(item) : sentiment_problem;
     return item;
 }
 
@@ -113,41 +118,69 @@ void read_jsonl(std::istream& in, NewsFile& f) {
     }
 }
 
+// A sentiment cell: empty (not scored), or a number; NaN would read as "not scored".
+std::string parse_sentiment(const std::string& s, double& out) {
+    if (s.empty()) return {};
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec != std::errc() || p != s.data() + s.size() || std::isnan(out))
+        return fmt::format("sentiment must be a number, not '{}'", s);
+    return {};
+}
+
+NewsItem item_of(const std::vector<std::string>& fields, const std::vector<int>& col) {
+    auto get = [&](int i) { return i < 0 ? std::string() : fields[static_cast<std::size_t>(i)]; };
+    NewsItem n;
+    n.id = get(col[0]);
+    n.event_time = parse_news_time(get(col[1])).value_or(0);
+    n.source = get(col[2]);
+    n.symbols = split_symbols(get(col[3]));
+    n.headline = get(col[4]);
+    n.body = get(col[5]);
+    return n;
+}
+
+// A record whose quote runs past its line and that does not fit the header is
+// most likely an unclosed quote that swallowed the lines after it: its first
+// line is rejected and the others are read again, so no valid line is lost.
+bool swallowed_lines(CsvReader& csv, std::size_t fields, std::size_t columns, NewsFile& f) {
+    if (!csv.unclosed() && (fields == columns || !csv.spans_lines())) return false;
+    f.rejected.push_back({csv.first_line(), csv.unclosed() ? "quoted field never closed"
+                                                           : fmt::format("{} fields, header has {}; a quoted field "
+                                                                         "runs past the end of the line",
+                                                                         fields, columns)});
+    csv.reread_after_first_line();
+    return true;
+}
+
 void read_csv(std::istream& in, NewsFile& f, const std::filesystem::path& path) {
     std::vector<std::string> header, fields;
-    std::size_t line = 0;
-    if (!read_csv_record(in, header, line)) throw DataError(path.string() + ": empty file");
+    CsvReader csv(in);
+    if (!csv.next(header)) throw DataError(path.string() + ": empty file");
     auto col = [&](std::initializer_list<const char*> names) {
         for (std::size_t i = 0; i < header.size(); ++i)
             for (const char* n : names)
                 if (header[i] == n) return static_cast<int>(i);
         return -1;
     };
-    const int id = col({"id"}), time = col({"event_time", "time", "timestamp", "date", "datetime"}),
-              source = col({"source"}), symbols = col({"symbols", "symbol", "tickers"}),
-              headline = col({"headline", "title", "text"}), body = col({"body", "summary"}),
-              sentiment = col({"sentiment"});
-    if (time < 0 || (headline < 0 && body < 0))
+    const std::vector<int> cols = {col({"id"}), col({"event_time", "time", "timestamp", "date", "datetime"}),
+                                   col({"source"}), col({"symbols", "symbol", "tickers"}),
+                                   col({"headline", "title", "text"}), col({"body", "summary"})};
+    const int sentiment = col({"sentiment"});
+    if (cols[1] < 0 || (cols[4] < 0 && cols[5] < 0))
         throw DataError(path.string() + ":1: header needs a time column and a headline or body column");
-    for (std::size_t start = line + 1; read_csv_record(in, fields, line); start = line + 1) {
+    while (csv.next(fields)) {
+        const std::size_t start = csv.first_line();
         if (fields.size() == 1 && fields[0].empty()) continue;
+        if (swallowed_lines(csv, fields.size(), header.size(), f)) continue;
         if (fields.size() != header.size()) {
             f.rejected.push_back({start, fmt::format("{} fields, header has {}", fields.size(), header.size())});
             continue;
         }
-        auto get = [&](int i) { return i < 0 ? std::string() : fields[static_cast<std::size_t>(i)]; };
-        NewsItem n;
-        n.id = get(id);
-        n.event_time = parse_news_time(get(time)).value_or(0);
-        n.source = get(source);
-        n.symbols = split_symbols(get(symbols));
-        n.headline = get(headline);
-        n.body = get(body);
-        if (!get(sentiment).empty()) {
-            double v = 0;
-            const auto s = get(sentiment);
-            auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-            n.sentiment = ec == std::errc() && p == s.data() + s.size() ? v : 2.0;  // 2: reported as out of range
+        NewsItem n = item_of(fields, cols);
+        if (auto p = parse_sentiment(sentiment < 0 ? "" : fields[static_cast<std::size_t>(sentiment)], n.sentiment);
+            !p.empty()) {
+            f.rejected.push_back({start, std::move(p)});
+            continue;
         }
         accept(f, std::move(n), start);
     }
@@ -156,8 +189,7 @@ void read_csv(std::istream& in, NewsFile& f, const std::filesystem::path& path) 
 }  // namespace
 
 NewsFile read_news_file(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw DataError(path.string() + ": cannot open");
+    std::ifstream in = open_data_file(path);
     NewsFile f;
     in >> std::ws;
     if (in.peek() == '{') read_jsonl(in, f);

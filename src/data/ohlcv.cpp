@@ -1,13 +1,17 @@
 #include "data/ohlcv.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <deque>
 #include <optional>
+#include <tuple>
+#include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 namespace pricecast::data {
@@ -26,10 +30,32 @@ std::string_view to_string(Reason r) {
     return "unknown";
 }
 
-void ValidationReport::reject(Reason r, std::size_t line) {
+void ValidationReport::reject(Reason r, std::size_t line, std::string detail) {
     ++counts[r];
     auto& lines = first_lines[r];
+    if (lines.empty() && !detail.empty()) first_detail[r] = std::move(detail);
     if (lines.size() < 5) lines.push_back(line);
+}
+
+std::vector<std::string> describe_problems(const ValidationReport& r) {
+    std::vector<std::string> out;
+    const char* unit = r.record_numbers ? "record" : "line";
+    for (const auto& [reason, n] : r.counts) {
+        const auto detail = r.first_detail.find(reason);
+        out.push_back(fmt::format("{:<26} {:>8}   first at {} {}{}", to_string(reason), n, unit,
+                                  fmt::join(r.first_lines.at(reason), ", "),
+                                  detail == r.first_detail.end() ? "" : " (" + detail->second + ")"));
+    }
+    for (const auto& b : r.broken) out.push_back("broken file: " + b);
+    return out;
+}
+
+std::ifstream open_data_file(const std::filesystem::path& path) {
+    try {
+        return open_input(path);
+    } catch (const InputError& e) {
+        throw DataError(e.what());
+    }
 }
 
 namespace {
@@ -40,6 +66,7 @@ struct RawRecord {
     bool parsed = false;
     Timestamp time = 0;
     double open = 0, high = 0, low = 0, close = 0, volume = 0;
+    std::string problem;  // why it is not parsed
 };
 
 std::string_view trim(std::string_view s) {
@@ -89,6 +116,29 @@ std::optional<Timestamp> parse_time(std::string_view s) {
         return static_cast<Timestamp>(x);
     }
     return parse_iso8601(s);
+}
+
+// The record from its time and its open, high, low, close, volume fields (an
+// absent field is 0); else r.problem names the first field that fails.
+void parse_record(RawRecord& r, std::string_view time, const std::array<std::optional<std::string_view>, 5>& fields) {
+    static constexpr std::array<const char*, 5> kNames = {"open", "high", "low", "close", "volume"};
+    const auto t = parse_time(time);
+    if (!t) {
+        r.problem = fmt::format("time '{}' is not a date/time or epoch number", time);
+        return;
+    }
+    std::array<double, 5> v{};
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        const auto x = fields[i] ? number(*fields[i]) : std::optional(0.0);
+        if (!x) {
+            r.problem = fmt::format("{} '{}' is not a number", kNames[i], *fields[i]);
+            return;
+        }
+        v[i] = *x;
+    }
+    r.parsed = true;
+    r.time = *t;
+    std::tie(r.open, r.high, r.low, r.close, r.volume) = std::tie(v[0], v[1], v[2], v[3], v[4]);
 }
 
 bool looks_like_clock(std::string_view s) {
@@ -160,17 +210,20 @@ public:
             f.erase(f.begin() + map_.time + 1);
             f[static_cast<std::size_t>(map_.time)] = joined_;
         }
-        if (f.size() != ncols_) return true;
+        if (f.size() != ncols_) {
+            r.problem = fmt::format("{} fields, header has {}", f.size(), ncols_);
+            return true;
+        }
         if (map_.clock >= 0) {
             joined_ = std::string(f[static_cast<std::size_t>(map_.time)]) + "T" +
                       std::string(f[static_cast<std::size_t>(map_.clock)]);
             f[static_cast<std::size_t>(map_.time)] = joined_;
         }
-        auto t = parse_time(f[static_cast<std::size_t>(map_.time)]);
-        auto get = [&](int i) { return i < 0 ? std::optional<double>(0.0) : number(f[static_cast<std::size_t>(i)]); };
-        auto o = get(map_.open), h = get(map_.high), l = get(map_.low), c = get(map_.close), v = get(map_.volume);
-        if (!t || !o || !h || !l || !c || !v) return true;
-        r = {line_, true, *t, *o, *h, *l, *c, *v};
+        auto get = [&](int i) {
+            return i < 0 ? std::optional<std::string_view>() : std::optional(f[static_cast<std::size_t>(i)]);
+        };
+        parse_record(r, f[static_cast<std::size_t>(map_.time)],
+                     {get(map_.open), get(map_.high), get(map_.low), get(map_.close), get(map_.volume)});
         return true;
     }
 
@@ -194,39 +247,70 @@ private:
 // Exchange / freqtrade candles: [[time, open, high, low, close, volume], ...].
 // Each inner array is found by bracket scanning and is a flat list of numbers,
 // so reading never needs more than one candle in memory. "line" is the record
-// number (1-based), since such files are usually one line.
+// number (1-based), since such files are usually one line. A file cut short
+// (an interrupted download) or followed by other text is reported as broken at
+// its byte offset, so it is never taken for a complete file.
 class JsonArraySource : public RecordSource {
 public:
-    explicit JsonArraySource(std::ifstream& in) : in_(in) {}
+    JsonArraySource(std::ifstream& in, std::vector<std::string>& broken)
+        : in_(in), broken_(broken), offset_(static_cast<std::size_t>(in.tellg())) {}
     bool next(RawRecord& r) override {
-        int c;
         std::string item;
-        while ((c = in_.get()) != EOF) {
-            if (c == '[') {
+        for (int c; !done_ && (c = in_.get()) != EOF; ++offset_) {
+            if (closed_) {
+                done_ = after_end(c);
+            } else if (c == '[') {
                 if (++depth_ == 2) item.clear();
             } else if (c == ']') {
-                if (depth_-- == 2) return parse(item, r);
+                if (depth_-- == 2) {
+                    ++offset_;
+                    return parse(item, r);
+                }
+                closed_ = depth_ == 0;
             } else if (depth_ >= 2) {
                 item.push_back(static_cast<char>(c));
             }
         }
-        return false;
+        return !std::exchange(done_, true) && ended_early(r);
     }
 
 private:
+    // Whitespace may follow the closing ']'; anything else means the file is not one array.
+    bool after_end(int c) {
+        if (std::isspace(c)) return false;
+        broken_.push_back(fmt::format("byte {}: text after the closing ']' of the array", offset_));
+        return true;
+    }
+    // At the end of input: inside a candle, that candle is cut short and rejected.
+    bool ended_early(RawRecord& r) {
+        if (closed_) return false;
+        if (depth_ == 1) {
+            broken_.push_back(fmt::format("byte {}: the file ends before the closing ']' (truncated)", offset_));
+            return false;
+        }
+        r = RawRecord{};
+        r.line = ++record_;
+        r.problem = fmt::format("the file ends inside this record at byte {}", offset_);
+        broken_.push_back(fmt::format("byte {}: the file ends inside record {} (truncated)", offset_, record_));
+        return true;
+    }
     bool parse(std::string_view item, RawRecord& r) {
         r = RawRecord{};
         r.line = ++record_;
         auto f = split(item, ',');
-        if (f.size() < 6) return true;
-        auto t = parse_time(f[0]);
-        auto o = number(f[1]), h = number(f[2]), l = number(f[3]), c = number(f[4]), v = number(f[5]);
-        if (!t || !o || !h || !l || !c || !v) return true;
-        r = {record_, true, *t, *o, *h, *l, *c, *v};
+        if (f.size() < 6) {
+            r.problem = fmt::format("{} fields, a candle has 6", f.size());
+            return true;
+        }
+        parse_record(r, f[0], {f[1], f[2], f[3], f[4], f[5]});
         return true;
     }
     std::ifstream& in_;
+    std::vector<std::string>& broken_;
+    std::size_t offset_;
     int depth_ = 0;
+    bool closed_ = false;  // the outer array has ended
+    bool done_ = false;
     std::size_t record_ = 0;
 };
 
@@ -267,14 +351,14 @@ struct BarReader::Impl {
 
 BarReader::BarReader(const std::filesystem::path& path, const ReadOptions& opts) : impl_(std::make_unique<Impl>()) {
     auto& m = *impl_;
-    m.in.open(path, std::ios::binary);
-    if (!m.in) throw DataError(path.string() + ": cannot open");
+    m.in = open_data_file(path);
     int first = m.in.peek();
     while (first != EOF && std::isspace(first)) {
         m.in.get();
         first = m.in.peek();
     }
-    if (first == '[') m.source = std::make_unique<JsonArraySource>(m.in);
+    m.report.record_numbers = first == '[';
+    if (first == '[') m.source = std::make_unique<JsonArraySource>(m.in, m.report.broken);
     else m.source = std::make_unique<CsvSource>(m.in, path.string());
     m.symbol = opts.symbol.empty() ? path.stem().string() : opts.symbol;
 
@@ -312,7 +396,7 @@ bool BarReader::next(Bar& out) {
     for (RawRecord r; m.next_raw(r);) {
         ++m.report.records;
         if (!r.parsed) {
-            m.report.reject(Reason::unparsable, r.line);
+            m.report.reject(Reason::unparsable, r.line, std::move(r.problem));
             continue;
         }
         if (auto p = check_bar(r.open, r.high, r.low, r.close, r.volume); p != BarProblem::none) {

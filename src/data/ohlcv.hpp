@@ -17,14 +17,18 @@
 #include <string>
 #include <vector>
 
+#include "core/input_file.hpp"
 #include "core/types.hpp"
 
 namespace pricecast::data {
 
-class DataError : public std::runtime_error {
+class DataError : public InputError {
 public:
-    using std::runtime_error::runtime_error;
+    using InputError::InputError;
 };
+
+// open_input, failing with a DataError.
+std::ifstream open_data_file(const std::filesystem::path& path);
 
 enum class Reason {
     unparsable,
@@ -43,14 +47,22 @@ struct ValidationReport {
     std::size_t accepted = 0;
     std::map<Reason, std::size_t> counts;
     std::map<Reason, std::vector<std::size_t>> first_lines;  // up to 5 line numbers (1-based) per reason
-    bool reversed = false;                                   // newest-first file, read in reverse
+    std::map<Reason, std::string> first_detail;              // what exactly was wrong with the first, when known
+    bool record_numbers = false;  // JSON: first_lines hold record numbers, since such files are often one line
+    std::vector<std::string> broken;  // where the file's structure breaks (truncated JSON, text after its end)
+    bool reversed = false;            // newest-first file, read in reverse
     std::size_t rejected() const { return records - accepted; }
-    void reject(Reason r, std::size_t line);
+    bool clean() const { return rejected() == 0 && broken.empty(); }
+    void reject(Reason r, std::size_t line, std::string detail = {});
 };
+
+// One line per problem of the report, for people: each rejection reason with
+// its count and first positions ("line 3" or "record 3"), then each break.
+std::vector<std::string> describe_problems(const ValidationReport& r);
 
 struct ReadOptions {
     std::string symbol;     // default: the file name without extension
-    Duration interval = 0;  // 0: infer the most common step of the first records
+    Duration interval = 0;  // 0: infer the most common step of the first records (stays 0 below two distinct times)
 };
 
 struct BarFile {
