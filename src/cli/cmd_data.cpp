@@ -12,61 +12,82 @@
 namespace pricecast::cli {
 namespace {
 
-std::string join_lines(const std::vector<std::size_t>& lines) {
-    std::string s;
-    for (auto l : lines) {
-        if (!s.empty()) s += ", ";
-        s += std::to_string(l);
-    }
-    return s;
-}
-
-void check(const std::string& path, bool json) {
-    data::BarFile f;
+data::BarFile read(const std::string& path) {
     try {
-        f = data::read_bar_file(path);
+        return data::read_bar_file(path);
     } catch (const data::DataError& e) {
         throw UsageError(e.what());
     }
+}
+
+// A file of fewer than two distinct times has no step to infer the interval from.
+std::string interval_of(const data::BarFile& f) {
+    const Duration d = f.bars.front().interval;
+    return d > 0 ? format_duration(d) : "unknown (fewer than two distinct times)";
+}
+
+void print_json(const std::string& path, const data::BarFile& f) {
+    const auto& r = f.report;
+    nlohmann::json j;
+    j["file"] = path;
+    j["records"] = r.records;
+    j["accepted"] = r.accepted;
+    j["reversed"] = r.reversed;
+    const char* positions = r.record_numbers ? "first_records" : "first_lines";
+    for (const auto& [reason, n] : r.counts) {
+        auto& entry = j["rejected"][std::string(data::to_string(reason))];
+        entry = {{"count", n}, {positions, r.first_lines.at(reason)}};
+        if (auto d = r.first_detail.find(reason); d != r.first_detail.end()) entry["first_detail"] = d->second;
+    }
+    if (!r.broken.empty()) j["broken"] = r.broken;
+    if (!f.bars.empty()) {
+        j["first"] = format_iso8601(f.bars.front().open_time);
+        j["last"] = format_iso8601(f.bars.back().open_time);
+        j["interval"] = f.bars.front().interval > 0 ? nlohmann::json(format_duration(f.bars.front().interval)) : nullptr;
+    }
+    std::cout << j.dump(2) << "\n";
+}
+
+void check(const std::string& path, bool json) {
+    const auto f = read(path);
     const auto& r = f.report;
     if (json) {
-        nlohmann::json j;
-        j["file"] = path;
-        j["records"] = r.records;
-        j["accepted"] = r.accepted;
-        j["reversed"] = r.reversed;
-        for (const auto& [reason, n] : r.counts)
-            j["rejected"][std::string(data::to_string(reason))] = {{"count", n}, {"first_lines", r.first_lines.at(reason)}};
-        if (!f.bars.empty()) {
-            j["first"] = format_iso8601(f.bars.front().open_time);
-            j["last"] = format_iso8601(f.bars.back().open_time);
-            j["interval"] = format_duration(f.bars.front().interval);
-        }
-        std::cout << j.dump(2) << "\n";
+        print_json(path, f);
     } else {
         std::cout << fmt::format("{}: {} records, {} accepted, {} rejected\n", path, r.records, r.accepted, r.rejected());
         if (r.reversed) std::cout << "  notice: newest-first file, read in reverse\n";
         if (!f.bars.empty())
             std::cout << fmt::format("  range {} .. {}, interval {}\n", format_iso8601(f.bars.front().open_time),
-                                     format_iso8601(f.bars.back().open_time), format_duration(f.bars.front().interval));
-        for (const auto& [reason, n] : r.counts)
-            std::cout << fmt::format("  {:<26} {:>8}   first at line {}\n", data::to_string(reason), n,
-                                     join_lines(r.first_lines.at(reason)));
+                                     format_iso8601(f.bars.back().open_time), interval_of(f));
+        for (const auto& line : data::describe_problems(r)) std::cout << "  " << line << "\n";
     }
-    if (r.rejected() > 0) exit_code() = 2;
+    if (!r.clean()) exit_code() = 2;
+}
+
+// Buckets of --to must each hold whole source bars, or bars would straddle them.
+void check_resample_interval(const std::string& path, const data::BarFile& f, const std::string& to, Duration interval) {
+    if (f.bars.empty()) throw UsageError(path + ": no valid bars to resample");
+    const Duration source = f.bars.front().interval;
+    if (source <= 0)
+        throw UsageError(fmt::format("{}: the source interval is unknown (fewer than two distinct times), so --to {} "
+                                     "cannot be checked against it",
+                                     path, to));
+    if (interval % source != 0)
+        throw UsageError(fmt::format("--to {}: not a multiple of the source interval {} of {}, so source bars would "
+                                     "straddle the new bars",
+                                     to, format_duration(source), path));
 }
 
 void resample(const std::string& path, const std::string& to, const std::string& out_path) {
     const auto interval = parse_duration(to);
     if (!interval || *interval <= 0) throw UsageError(fmt::format("--to: '{}' is not a duration (e.g. 5m, 1h)", to));
-    data::BarFile f;
-    try {
-        f = data::read_bar_file(path);
-    } catch (const data::DataError& e) {
-        throw UsageError(e.what());
+    const auto f = read(path);
+    check_resample_interval(path, f, to, *interval);
+    if (!f.report.clean()) {
+        std::cerr << fmt::format("{}: {} records rejected, resampled without them\n", path, f.report.rejected());
+        for (const auto& line : data::describe_problems(f.report)) std::cerr << "  " << line << "\n";
+        exit_code() = 2;
     }
-    if (f.report.rejected() > 0)
-        std::cerr << fmt::format("{}: {} records rejected (see 'pricecast data check')\n", path, f.report.rejected());
     std::vector<Bar> bars;
     for (auto& a : data::aggregate(f.bars, *interval)) bars.push_back(std::move(a.bar));
     if (out_path.empty()) {
@@ -87,8 +108,9 @@ void add_data_command(CLI::App& app) {
     auto* chk = cmd->add_subcommand(
         "check",
         "validate an OHLCV file (CSV with a header, or a JSON array of [time,open,high,low,close,volume]): "
-        "prints counts per rejection reason with the first offending line numbers; exits 2 if any record is "
-        "rejected or the file cannot be read");
+        "prints counts per rejection reason with the first offending line numbers (record numbers for JSON); "
+        "exits 2 if any record is rejected, the JSON is cut short or followed by other text, or the file cannot be "
+        "read");
     static std::string file;
     static bool json = false;
     chk->add_option("file", file, "OHLCV file")->required();
@@ -99,7 +121,8 @@ void add_data_command(CLI::App& app) {
     auto* rs = cmd->add_subcommand(
         "resample",
         "aggregate an OHLCV file to a longer interval (UTC epoch-aligned buckets; first/max/min/last, summed "
-        "volume; gaps produce no bar) and write CSV");
+        "volume; gaps produce no bar) and write CSV; rejected records are left out and reported on stderr, "
+        "and then the exit status is 2");
     static std::string rs_file, rs_to, rs_out;
     rs->add_option("file", rs_file, "OHLCV file")->required();
     rs->add_option("--to", rs_to, "target interval, a multiple of the source interval (e.g. 5m, 1h)")->required();

@@ -89,18 +89,33 @@ void schema(const FeatureOptions& o, CommonOptions& common, bool json) {
     }
 }
 
+data::BarFile read_price_file(const std::string& f) {
+    try {
+        return data::read_bar_file(f);
+    } catch (const data::DataError& e) {
+        throw UsageError(e.what());
+    }
+}
+
+// Timeframes, windows and folds are counted in bars of the file's interval,
+// which the reader infers from the steps between bar times.
+void require_interval(const std::string& f, const data::BarFile& file) {
+    if (!file.bars.empty() && file.bars.front().interval <= 0)
+        throw UsageError(fmt::format("{}: too few bars to infer the bar interval ({} valid; it needs at least two "
+                                     "with distinct times among the first records)",
+                                     f, file.bars.size()));
+}
+
 std::vector<Bar> read_prices(const std::vector<std::string>& files) {
     std::vector<Bar> bars;
     for (const auto& f : files) {
-        try {
-            auto file = data::read_bar_file(f);
-            if (file.report.rejected() > 0)
-                std::cerr << fmt::format("{}: {} bars rejected (see `pricecast data check {}`)\n", f,
-                                         file.report.rejected(), f);
-            bars.insert(bars.end(), file.bars.begin(), file.bars.end());
-        } catch (const data::DataError& e) {
-            throw UsageError(e.what());
-        }
+        const auto file = read_price_file(f);
+        require_interval(f, file);
+        if (file.report.rejected() > 0)
+            std::cerr << fmt::format("{}: {} bars rejected (see `pricecast data check {}`)\n", f,
+                                     file.report.rejected(), f);
+        for (const auto& b : file.report.broken) std::cerr << fmt::format("{}: broken file: {}\n", f, b);
+        bars.insert(bars.end(), file.bars.begin(), file.bars.end());
     }
     return bars;
 }

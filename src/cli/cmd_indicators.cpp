@@ -1,4 +1,5 @@
 // pricecast indicators list | compute
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -39,7 +40,18 @@ std::string join(const std::vector<std::string>& items) {
     return r;
 }
 
+// The groups that hold indicators, in the registry's order.
+std::vector<std::string> groups() {
+    std::vector<std::string> out;
+    for (const auto& s : indicators::registry())
+        if (std::find(out.begin(), out.end(), indicators::to_string(s.group)) == out.end())
+            out.emplace_back(indicators::to_string(s.group));
+    return out;
+}
+
 void list(const std::string& group, bool names_only) {
+    if (const auto valid = groups(); !group.empty() && std::find(valid.begin(), valid.end(), group) == valid.end())
+        throw UsageError(fmt::format("--group: '{}' is not a group; groups: {}", group, join(valid)));
     const std::string row = "{:<22} {:<10} {:<" + std::to_string(kParamsWidth) + "} {:<30} {}\n";
     if (!names_only)
         std::cout << fmt::format(fmt::runtime(row), "name", "group", "parameters (defaults)", "outputs", "lookback");
@@ -76,6 +88,12 @@ void compute(const std::string& prices, const std::vector<std::string>& refs, co
         file = data::read_bar_file(prices);
     } catch (const data::DataError& e) {
         throw UsageError(e.what());
+    }
+    // Rows are still written for the valid bars, so the caller gets them; the status says some were not.
+    if (!file.report.clean()) {
+        std::cerr << fmt::format("{}: {} bars rejected, left out of the computation\n", prices, file.report.rejected());
+        for (const auto& line : data::describe_problems(file.report)) std::cerr << "  " << line << "\n";
+        exit_code() = 2;
     }
     std::ofstream file_out;
     if (!out_path.empty()) {
@@ -121,7 +139,7 @@ void add_indicators_command(CLI::App& app) {
     auto* ls = cmd->add_subcommand("list", "print every indicator: name, group, parameters with defaults, outputs, lookback");
     static std::string group;
     static bool names_only = false;
-    ls->add_option("--group", group, "only this group (overlap, momentum, volatility, volume, price, statistic, pattern)");
+    ls->add_option("--group", group, "only this group (" + join(groups()) + ")");
     ls->add_flag("--names", names_only, "print names only");
     add_common_options(*ls, common);
     ls->callback([] { list(group, names_only); });
@@ -129,7 +147,9 @@ void add_indicators_command(CLI::App& app) {
     auto* comp = cmd->add_subcommand(
         "compute",
         "compute indicators over an OHLCV file and write a CSV: a time column, then one column per output, "
-        "empty before the indicator's lookback.\nExample: pricecast indicators compute --prices eth.json "
+        "empty before the indicator's lookback.\nRejected bars (see `pricecast data check`) are left out, so the "
+        "indicators run over the remaining bars as if they were consecutive; each reason is reported on stderr with "
+        "its first line numbers and the exit status is 2.\nExample: pricecast indicators compute --prices eth.json "
         "'rsi(14)' 'macd(12,26,9)' 'bbands(20,2,2).upperband'");
     static std::string prices, out;
     static std::vector<std::string> refs;
