@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <toml++/toml.h>
 
@@ -90,6 +92,62 @@ TEST(Config, ErrorsSayWhere) {
         << error_of([] { Config(); });
 }
 
+// A key whose value the code picks from the data when it is not set must say
+// so, and so must the keys the demo plants its own values for.
+TEST(Config, KeysTheCodeChoosesWhenUnsetAreMarked) {
+    for (const char* name : {"features.timeframes", "simulator.ar2", "simulator.switch_prob"})
+        EXPECT_TRUE(config_key(name).chosen_when_unset) << name;
+    EXPECT_FALSE(config_key("features.lateness").chosen_when_unset);
+}
+
+TEST(Config, ValuesOutsideTheirRulesSayWhereAndAllAreReported) {
+    auto load = [](const std::string& name, const std::string& text) {
+        return error_of([&] { Config::load(write(name, text)); });
+    };
+    EXPECT_NE(load("neg.toml", "[simulator]\nbars = -5\n").find("neg.toml:2:8: simulator.bars must be in [1, 1000000000], not -5"),
+              std::string::npos)
+        << load("neg.toml", "[simulator]\nbars = -5\n");
+    const auto all = load("all.toml", "log_format = \"xml\"\n[serve]\nport = 99999\n[simulator]\nnews_rate = 50\n"
+                                      "start = \"yesterday\"\n[features]\nlatenes = \"1m\"\n");
+    for (const char* problem :
+         {"all.toml:1:14: log_format must be one of text, json, not \"xml\"", "all.toml:3:8: serve.port must be in [0, 65535], not 99999",
+          "all.toml:5:13: simulator.news_rate must be in [0, 10], not 50", "all.toml:6:9: simulator.start must be an ISO-8601 time",
+          "all.toml:8:11: unknown key 'features.latenes'"})
+        EXPECT_NE(all.find(problem), std::string::npos) << problem << " in\n" << all;
+    EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 4) << "one line per problem:\n" << all;
+    EXPECT_EQ(load("edge.toml", "[serve]\nport = 0\nws_port = -1\n[simulator]\nar1 = -0.95\n"), "no error");
+
+    EnvVar port("PRICECAST_SERVE_PORT", "99999");
+    EXPECT_NE(error_of([] { Config(); }).find("env PRICECAST_SERVE_PORT: serve.port must be in [0, 65535], not 99999"),
+              std::string::npos)
+        << error_of([] { Config(); });
+}
+
+TEST(Config, EveryDefaultKeepsItsKeysRule) {
+    // Defaults are not checked on load, so write them out as a file that is.
+    std::string sections, section;
+    for (const auto& k : config_keys()) {
+        const auto dot = k.name.find('.');
+        const auto sec = dot == std::string::npos ? std::string() : k.name.substr(0, dot);
+        if (sec != section) sections += "[" + (section = sec) + "]\n";
+        sections += (dot == std::string::npos ? k.name : k.name.substr(dot + 1)) + " = " + k.default_value + "\n";
+    }
+    EXPECT_EQ(error_of([&] { Config::load(write("defaults.toml", sections)); }), "no error");
+}
+
+TEST(Config, AMisspeltVariableGetsTheClosestKeysVariable) {
+    EXPECT_EQ(misspelt_variable("PRICECAST_FEATURES_LATNESS"),
+              "PRICECAST_FEATURES_LATNESS is not a configuration variable and is ignored (did you mean "
+              "PRICECAST_FEATURES_LATENESS?)");
+    EXPECT_NE(misspelt_variable("PRICECAST_LOG_FORMT").value_or("").find("PRICECAST_LOG_FORMAT?"), std::string::npos);
+    EXPECT_NE(misspelt_variable("PRICECAST_SERVE_SOMETHING_ELSE_ENTIRELY").value_or("").find("is not a configuration"),
+              std::string::npos)
+        << "a section's namespace holds only its keys";
+    for (const char* fine : {"PRICECAST_FEATURES_LATENESS", "PRICECAST_DATA_DIR", "PRICECAST_LSTM_PORTABLE",
+                             "PRICECAST_UPDATE_OPENAPI", "PRICECAST_CHROMIUM", "HOME", "PRICECAST_SENTIMENT_LEXICON_DIR"})
+        EXPECT_EQ(misspelt_variable(fine), std::nullopt) << fine;
+}
+
 TEST(Config, EveryKeyHasAValidDefaultAndAUniqueVariable) {
     Config c;
     std::set<std::string> vars;
@@ -107,9 +165,19 @@ TEST(Config, TheExampleFileDocumentsExactlyTheKeys) {
     const auto c = Config::load(path);  // valid, no unknown keys
     const auto table = toml::parse_file(path.string());
     std::size_t found = 0;
+    std::ifstream f(path);
+    std::stringstream file;
+    file << f.rdbuf();
     for (const auto& k : config_keys()) {
-        ASSERT_TRUE(table.at_path(k.name)) << "the example lacks " << k.name;
-        EXPECT_EQ(c.value_text(k.name), Config().value_text(k.name)) << k.name << " is not at its default";
+        const auto leaf = k.name.substr(k.name.find('.') + 1);
+        if (k.chosen_when_unset) {
+            // Set, even to the fallback, the key would stop the code choosing.
+            EXPECT_FALSE(table.at_path(k.name)) << k.name << " must stay unset in the example";
+            EXPECT_NE(file.str().find("\n# " + leaf + " = " + k.default_value + "\n"), std::string::npos) << k.name;
+        } else {
+            ASSERT_TRUE(table.at_path(k.name)) << "the example lacks " << k.name;
+            EXPECT_EQ(c.value_text(k.name), Config().value_text(k.name)) << k.name << " is not at its default";
+        }
         ++found;
     }
     // And it is what `pricecast config example` prints today.
@@ -119,9 +187,6 @@ TEST(Config, TheExampleFileDocumentsExactlyTheKeys) {
     char buf[4096];
     while (auto n = fread(buf, 1, sizeof buf, p)) printed.append(buf, n);
     EXPECT_EQ(WEXITSTATUS(pclose(p)), 0);
-    std::ifstream f(path);
-    std::stringstream file;
-    file << f.rdbuf();
     EXPECT_EQ(file.str(), printed) << "regenerate: pricecast config example > config/pricecast.example.toml";
     EXPECT_EQ(found, config_keys().size());
 }

@@ -1,4 +1,4 @@
-// pricecast config show | check
+// pricecast config show | example | check
 #include <iostream>
 
 #include <fmt/format.h>
@@ -10,7 +10,9 @@ namespace {
 
 std::string example_config() {
     std::string out =
-        "# pricecast configuration: every key at its default value.\n"
+        "# pricecast configuration: every key at its default value, except keys the code\n"
+        "# chooses a value for when they are not set (from the data, or per subcommand):\n"
+        "# those are commented out, since setting one, even to the value shown, fixes it.\n"
         "# Use with --config FILE on any subcommand. Every key can also be set in the\n"
         "# environment as PRICECAST_<SECTION>_<KEY> (lists comma-separated), which wins\n"
         "# over the file; command-line flags win over both.\n"
@@ -23,7 +25,7 @@ std::string example_config() {
             out += "\n[" + sec + "]\n";
             section = sec;
         }
-        out += fmt::format("\n# {} ({})\n{} = {}\n", k.doc, to_string(k.type),
+        out += fmt::format("\n# {} ({})\n{}{} = {}\n", k.doc, to_string(k.type), k.chosen_when_unset ? "# " : "",
                            dot == std::string::npos ? k.name : k.name.substr(dot + 1), k.default_value);
     }
     return out;
@@ -50,16 +52,19 @@ void add_config_command(CLI::App& app) {
     add_common_options(*example, common);
     example->callback([] { std::cout << example_config(); });
 
-    auto* check = cmd->add_subcommand("check", "check a configuration file: exit 0 when valid, 2 with the problem");
+    auto* check = cmd->add_subcommand(
+        "check",
+        "check a configuration file (with the PRICECAST_* environment) as every subcommand does when it loads it: "
+        "keys, types and values; exit 0 when valid, 2 with every problem found, each naming its key and "
+        "file:line:column");
     static std::string file;
     check->add_option("file", file, "TOML configuration file")->required();
     add_common_options(*check, common);
     check->callback([] {
-        try {
-            Config::load(file);
-        } catch (const ConfigError& e) {
-            throw UsageError(e.what());
-        }
+        // FILE as a subcommand's --config: the same loading, the same checks.
+        CommonOptions as_a_subcommand;
+        as_a_subcommand.config_file = file;
+        as_a_subcommand.config();
         std::cout << file << ": ok\n";
     });
 }

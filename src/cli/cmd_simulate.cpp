@@ -20,6 +20,18 @@
 
 namespace pricecast::cli {
 
+namespace {
+
+// A flag checks the range its [simulator] key's rule gives the configuration.
+CLI::Range range_of(std::string_view key) {
+    const ConfigKey& k = config_key(key);
+    if (k.type == ConfigType::integer)
+        return CLI::Range(static_cast<long>(*k.rule.min), static_cast<long>(*k.rule.max));
+    return CLI::Range(*k.rule.min, *k.rule.max);
+}
+
+}  // namespace
+
 void add_simulator_options(CLI::App& cmd, SimulatorFlags& f) {
     cmd.add_option("--symbols", f.symbols, "comma-separated symbols (default: simulator.symbols)");
     cmd.add_option("--seed", f.seed, "random seed: the same seed gives the same market (default: simulator.seed)");
@@ -27,44 +39,37 @@ void add_simulator_options(CLI::App& cmd, SimulatorFlags& f) {
     cmd.add_option("--start", f.start, "event time of the first bar, ISO-8601 (default: simulator.start)");
     cmd.add_option("--news-impact", f.news_impact, "log return per unit of news sentiment (default: simulator.news_impact)");
     cmd.add_option("--news-rate", f.news_rate, "expected news items per symbol per bar (default: simulator.news_rate)")
-        ->check(CLI::Range(0.0, 10.0));
+        ->check(range_of("simulator.news_rate"));
     cmd.add_option("--news-delay", f.news_delay,
                    "bars between a news item and the start of its price move (default: simulator.news_delay)")
-        ->check(CLI::Range(0, 60));
+        ->check(range_of("simulator.news_delay"));
     cmd.add_option("--ar1", f.ar1, "lag-1 autocorrelation planted in returns (default: simulator.ar1)")
-        ->check(CLI::Range(-0.95, 0.95));
+        ->check(range_of("simulator.ar1"));
     cmd.add_option("--ar2", f.ar2, "lag-2 autocorrelation planted in returns (default: simulator.ar2)")
-        ->check(CLI::Range(-0.95, 0.95));
+        ->check(range_of("simulator.ar2"));
     cmd.add_option("--switch-prob", f.switch_prob,
                    "probability per bar of a random regime switch (default: simulator.switch_prob)")
-        ->check(CLI::Range(0.0, 1.0));
+        ->check(range_of("simulator.switch_prob"));
     cmd.add_option("--regime-switch-at", f.regime_switch_at, "force a switch to the turbulent regime at this bar");
 }
 
 namespace {
 
-// [simulator] keys of the configuration fill in every flag not given.
+// [simulator] keys of the configuration fill in every flag not given (their
+// rules were checked when the configuration was loaded).
 void apply_config(SimulatorFlags& f, const CLI::App& cmd, CommonOptions& common) {
     const Config& c = common.config();
     auto unset = [&](const char* flag) { return cmd.get_option(flag)->count() == 0; };
-    auto in_range = [&c](const char* key, double v, double lo, double hi) {
-        if (v < lo || v > hi)
-            throw UsageError(fmt::format("{} ({}): {} is outside [{}, {}]", key, c.source(key), v, lo, hi));
-        return v;
-    };
     if (unset("--symbols")) f.symbols = fmt::format("{}", fmt::join(c.strings("simulator.symbols"), ","));
     if (unset("--seed")) f.seed = static_cast<std::uint64_t>(c.integer("simulator.seed"));
     if (unset("--interval")) f.interval = c.string("simulator.interval");
     if (unset("--start")) f.start = c.string("simulator.start");
     if (unset("--news-impact")) f.news_impact = c.real("simulator.news_impact");
-    if (unset("--news-rate")) f.news_rate = in_range("simulator.news_rate", c.real("simulator.news_rate"), 0, 10);
-    if (unset("--news-delay")) {
-        const auto delay = static_cast<double>(c.integer("simulator.news_delay"));
-        f.news_delay = static_cast<int>(in_range("simulator.news_delay", delay, 0, 60));
-    }
-    if (unset("--ar1")) f.ar1 = in_range("simulator.ar1", c.real("simulator.ar1"), -0.95, 0.95);
-    if (unset("--ar2")) f.ar2 = in_range("simulator.ar2", c.real("simulator.ar2"), -0.95, 0.95);
-    if (unset("--switch-prob")) f.switch_prob = in_range("simulator.switch_prob", c.real("simulator.switch_prob"), 0, 1);
+    if (unset("--news-rate")) f.news_rate = c.real("simulator.news_rate");
+    if (unset("--news-delay")) f.news_delay = static_cast<int>(c.integer("simulator.news_delay"));
+    if (unset("--ar1")) f.ar1 = c.real("simulator.ar1");
+    if (unset("--ar2")) f.ar2 = c.real("simulator.ar2");
+    if (unset("--switch-prob")) f.switch_prob = c.real("simulator.switch_prob");
 }
 
 }  // namespace
@@ -103,13 +108,6 @@ struct SimulateOptions {
     bool no_trades = false;
     std::string out = "sim";
 };
-
-long configured_bars(const Config& c) {
-    const auto bars = c.integer("simulator.bars");
-    if (bars < 1)
-        throw UsageError(fmt::format("simulator.bars ({}): {} is not positive", c.source("simulator.bars"), bars));
-    return static_cast<long>(bars);
-}
 
 void run(const SimulateOptions& o, data::SimulatorConfig cfg) {
     cfg.trades = !o.no_trades;
@@ -169,12 +167,12 @@ void add_simulate_command(CLI::App& app) {
     static SimulateOptions o;
     static CommonOptions common;
     add_simulator_options(*cmd, o.sim);
-    cmd->add_option("--bars", o.bars, "bars per symbol (default: simulator.bars)")->check(CLI::Range(1L, 1'000'000'000L));
+    cmd->add_option("--bars", o.bars, "bars per symbol (default: simulator.bars)")->check(range_of("simulator.bars"));
     cmd->add_flag("--no-trades", o.no_trades, "do not generate trades (faster)");
     cmd->add_option("--out", o.out, "output folder")->capture_default_str();
     add_common_options(*cmd, common);
     cmd->callback([cmd] {
-        if (cmd->get_option("--bars")->count() == 0) o.bars = configured_bars(common.config());
+        if (cmd->get_option("--bars")->count() == 0) o.bars = static_cast<long>(common.config().integer("simulator.bars"));
         run(o, simulator_config(o.sim, *cmd, common));
     });
 }

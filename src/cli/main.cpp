@@ -1,11 +1,16 @@
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/live_system.hpp"
 #include "core/logging.hpp"
 
 namespace pricecast::cli {
@@ -15,12 +20,53 @@ int& exit_code() {
     return code;
 }
 
+namespace {
+
+// An error of the code that reads the configuration starts with the key it is
+// about ("serve.ab_mode: ...", or "timeframes: ..." from the feature pipeline,
+// whose keys are under `section`): prefixed with where that key was set.
+UsageError placed(const Config& c, const std::string& section, const std::string& message) {
+    const auto colon = message.find(": ");
+    const auto key = section + message.substr(0, colon);
+    const bool a_key = colon != std::string::npos &&
+                       std::any_of(config_keys().begin(), config_keys().end(), [&](const auto& k) { return k.name == key; });
+    return UsageError(a_key ? fmt::format("{}: {}{}", c.source(key), section, message) : message);
+}
+
+// Values only the code that reads them can judge (indicator references,
+// timeframes, speeds, API keys, monitor windows, ...): that code runs here, when
+// the configuration is loaded, so that every subcommand and `config check`
+// refuse the same values before any work starts.
+void check_values(CommonOptions& opts, const Config& c) {
+    try {
+        parse_speed(c.string("serve.speed"));
+    } catch (const UsageError& e) {
+        const std::string message = e.what();
+        throw placed(c, "", "serve.speed" + message.substr(message.find(": ")));  // it names its flag, --speed
+    }
+    try {
+        features::Pipeline(live_options(opts).features);
+    } catch (const UsageError& e) {
+        throw placed(c, "", e.what());
+    } catch (const std::invalid_argument& e) {
+        throw placed(c, "features.", e.what());
+    }
+}
+
+}  // namespace
+
 const Config& CommonOptions::config() {
     if (!config_) {
         try {
             config_ = config_file.empty() ? Config() : Config::load(config_file);
         } catch (const ConfigError& e) {
             throw UsageError(e.what());
+        }
+        try {
+            check_values(*this, *config_);
+        } catch (const UsageError&) {
+            config_.reset();
+            throw;
         }
     }
     return *config_;
@@ -46,11 +92,37 @@ LogFormat log_format_of_run(const CLI::App& app) {
     const auto it = common_options_of().find(leaf);
     if (it == common_options_of().end()) return LogFormat::text;
     CommonOptions& opts = *it->second;
-    if (leaf->get_option("--log-format")->count() > 0) return *parse_log_format(opts.log_format);
-    const Config& config = opts.config();
-    const auto name = config.string("log_format");
-    if (auto f = parse_log_format(name)) return *f;
-    throw UsageError(fmt::format("log_format ({}): '{}' is not text or json", config.source("log_format"), name));
+    // Both are checked: --log-format by CLI11, log_format by its configuration rule.
+    return *parse_log_format(leaf->get_option("--log-format")->count() > 0 ? opts.log_format
+                                                                             : opts.config().string("log_format"));
+}
+
+// A misspelt PRICECAST_<SECTION>_<KEY> would otherwise be ignored without a word.
+void warn_about_misspelt_variables() {
+    for (char** e = environ; *e; ++e) {
+        const std::string_view entry(*e);
+        if (auto warning = misspelt_variable(entry.substr(0, entry.find('=')))) spdlog::warn("{}", *warning);
+    }
+}
+
+// CLI11 reports a word that names no subcommand as "A subcommand is required"
+// (or as an unexpected argument): name it instead. The walk stops at the first
+// option, whose value it cannot tell from a command.
+std::optional<std::string> unknown_command(const CLI::App& app, int argc, char** argv) {
+    const CLI::App* at = &app;
+    std::string path = app.get_name();
+    for (int i = 1; i < argc; ++i) {
+        const std::string word = argv[i];
+        if (word.starts_with("-") || at->get_require_subcommand_min() == 0) return std::nullopt;
+        const auto named = at->get_subcommands([&word](const CLI::App* sub) { return sub->check_name(word); });
+        if (!named.empty()) {
+            at = named.front();
+            path += " " + word;
+            continue;
+        }
+        return fmt::format("unknown command '{}'; see {} --help", word, path);
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -93,7 +165,14 @@ int main(int argc, char** argv) {
     add_serve_command(app);
     pricecast::configure_logging(pricecast::LogFormat::text);
     // Runs after every option is parsed, before the subcommand's callback.
-    app.parse_complete_callback([&app] { pricecast::configure_logging(log_format_of_run(app)); });
+    app.parse_complete_callback([&app] {
+        pricecast::configure_logging(log_format_of_run(app));
+        warn_about_misspelt_variables();
+    });
+    if (const auto unknown = unknown_command(app, argc, argv)) {
+        std::cerr << "error: " << *unknown << "\n";
+        return 2;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

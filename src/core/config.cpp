@@ -7,18 +7,33 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 namespace pricecast {
+namespace {
+
+ConfigRule within(double lo, double hi) { return {.min = lo, .max = hi}; }
+ConfigRule at_least(double lo) { return {.min = lo}; }
+ConfigRule one_of(std::vector<std::string> names) { return {.one_of = std::move(names)}; }
+ConfigRule iso8601_time() { return {.iso8601 = true}; }
+
+constexpr bool kChosenWhenUnset = true;
+
+}  // namespace
 
 const std::vector<ConfigKey>& config_keys() {
     using T = ConfigType;
     static const std::vector<ConfigKey> keys = {
         {"data_dir", T::string, R"("pricecast-data")", "where the registry, prediction log, snapshots and reports live"},
-        {"log_format", T::string, R"("text")", "log lines: \"text\" (human-readable) or \"json\" (one object per line)"},
+        {"log_format", T::string, R"("text")", "log lines: \"text\" (human-readable) or \"json\" (one object per line)",
+         one_of({"text", "json"})},
 
         {"features.timeframes", T::string_list, R"(["1m", "5m", "1h"])",
-         "bar timeframes, shortest first; the first is the interval of the input bars"},
+         "bar timeframes, shortest first; the first is the interval of the input bars. When not set, `features "
+         "build`, `train`, `backtest` and `evaluate` take the price files' bar interval and two longer ones (1m bars: "
+         "1m, 5m, 1h; 5m bars: 5m, 15m, 1h), and the other subcommands use [\"1m\", \"5m\", \"1h\"]",
+         {}, kChosenWhenUnset},
         {"features.indicators", T::string_list, "[]",
          "indicator references (\"rsi(14)\" on every timeframe, \"5m:rsi(14)\" on one); [] = the built-in set of "
          "`pricecast features schema`"},
@@ -38,8 +53,10 @@ const std::vector<ConfigKey>& config_keys() {
         {"serve.kafka_settings", T::string_list, "[]",
          "extra librdkafka settings as \"key=value\" (security.protocol, sasl.*, ssl.*, timeouts) for a real cluster"},
         {"serve.host", T::string, R"("127.0.0.1")", "address the HTTP + WebSocket server listens on"},
-        {"serve.port", T::integer, "8080", "HTTP + WebSocket port (REST, /ws, dashboard, /metrics)"},
-        {"serve.ws_port", T::integer, "8765", "extra WebSocket-only port as in the original design; -1 = none"},
+        {"serve.port", T::integer, "8080", "HTTP + WebSocket port (REST, /ws, dashboard, /metrics); 0 = any free port",
+         within(0, 65535)},
+        {"serve.ws_port", T::integer, "8765", "extra WebSocket-only port as in the original design; -1 = none",
+         within(-1, 65535)},
         {"serve.speed", T::string, R"("60x")",
          "replay speed of the price source: \"60x\" = an hour of market per minute, \"max\" = as fast as possible"},
         {"serve.feed_url", T::string, R"("")",
@@ -56,7 +73,7 @@ const std::vector<ConfigKey>& config_keys() {
         {"serve.feed_idle_timeout", T::duration, R"("2m")",
          "a feed connection that delivers nothing for this long is taken as dead and reconnected; raise it for a "
          "feed that sends only closed bars of long intervals (e.g. \"2h\" for hourly bars)"},
-        {"serve.window", T::integer, "60", "feature vectors kept per symbol for sequence models"},
+        {"serve.window", T::integer, "60", "feature vectors kept per symbol for sequence models", at_least(1)},
         {"serve.ab_mode", T::string, R"("shadow")",
          "a loaded challenger: \"shadow\" = predicts on every symbol, logged, never served; \"split\" = served for "
          "ab_share of the symbols (by a stable hash of the name)"},
@@ -68,10 +85,12 @@ const std::vector<ConfigKey>& config_keys() {
 
         {"monitor.horizon", T::integer, "1",
          "bars after a prediction at which its outcome is resolved, for a champion registered without label "
-         "parameters (otherwise its own horizon and thresholds score outcomes)"},
+         "parameters (otherwise its own horizon and thresholds score outcomes)",
+         within(1, 1000)},
         {"monitor.threshold", T::real, "0.001",
          "return beyond which a resolved outcome is UP or DOWN, for the same champions (the fixed-threshold label "
-         "rule)"},
+         "rule)",
+         within(0, 1)},
         {"monitor.webhook", T::string, R"("")", "URL that receives alerts as an HTTP POST of JSON; \"\" = none"},
         {"monitor.webhook_format", T::string, R"("json")", "alert payload: \"json\" or \"slack\" ({\"text\": ...})"},
         {"monitor.short_window", T::duration, R"("24h")",
@@ -93,20 +112,25 @@ const std::vector<ConfigKey>& config_keys() {
          "evaluations in a row (one per evaluate_every) that must find drift before retraining starts; 1: the first"},
 
         {"simulator.symbols", T::string_list, R"(["ACME", "BOLT"])", "simulated symbols"},
-        {"simulator.seed", T::integer, "42", "random seed: the same seed gives the same market"},
-        {"simulator.bars", T::integer, "1440", "bars per symbol written by `pricecast simulate`"},
+        {"simulator.seed", T::integer, "42", "random seed: the same seed gives the same market",
+         at_least(0)},
+        {"simulator.bars", T::integer, "1440", "bars per symbol written by `pricecast simulate`", within(1, 1e9)},
         {"simulator.interval", T::duration, R"("1m")", "bar interval"},
-        {"simulator.start", T::string, R"("2024-01-02T00:00:00Z")", "event time of the first bar (ISO-8601)"},
-        {"simulator.news_rate", T::real, "0.02", "expected news items per symbol per bar"},
+        {"simulator.start", T::string, R"("2024-01-02T00:00:00Z")", "event time of the first bar (ISO-8601)",
+         iso8601_time()},
+        {"simulator.news_rate", T::real, "0.02", "expected news items per symbol per bar", within(0, 10)},
         {"simulator.news_impact", T::real, "0.002",
          "log return per unit of news sentiment (0 with ar1 = ar2 = 0: a pure random walk)"},
-        {"simulator.news_delay", T::integer, "2", "bars between a news item and the start of its price move"},
-        {"simulator.ar1", T::real, "0.0", "lag-1 autocorrelation planted in returns"},
+        {"simulator.news_delay", T::integer, "2", "bars between a news item and the start of its price move",
+         within(0, 60)},
+        {"simulator.ar1", T::real, "0.0", "lag-1 autocorrelation planted in returns", within(-0.95, 0.95)},
         {"simulator.ar2", T::real, "0.0",
-         "lag-2 autocorrelation planted in returns (`pricecast demo` plants 0.3 when this key is not set)"},
+         "lag-2 autocorrelation planted in returns (`pricecast demo` plants 0.3 when this key is not set)",
+         within(-0.95, 0.95), kChosenWhenUnset},
         {"simulator.switch_prob", T::real, "0.002",
          "probability per bar of a random switch between the calm, normal and turbulent regimes (`pricecast demo` "
-         "uses 0 when this key is not set)"},
+         "uses 0 when this key is not set)",
+         within(0, 1), kChosenWhenUnset},
     };
     return keys;
 }
@@ -159,6 +183,15 @@ std::string suggestion(std::string_view name) {
     return best ? fmt::format(" (did you mean '{}'?)", best->name) : "";
 }
 
+// The declared key whose variable is closest to `var`, if any is close.
+const ConfigKey* closest_variable(std::string_view var) {
+    const ConfigKey* best = nullptr;
+    std::size_t best_d = 4;
+    for (const auto& k : config_keys())
+        if (auto d = edit_distance(var, Config::env_name(k.name)); d < best_d) best_d = d, best = &k;
+    return best;
+}
+
 std::string where(const toml::node& n, const std::string& file) {
     const auto& s = n.source();
     return fmt::format("{}:{}:{}", file, s.begin.line, s.begin.column);
@@ -178,6 +211,24 @@ bool fits(const toml::node& n, ConfigType t) {
         }
     }
     return false;
+}
+
+// What is wrong with a value of the key's type under the key's rule, if anything.
+std::optional<std::string> rule_problem(const ConfigKey& k, const toml::node& n) {
+    const ConfigRule& r = k.rule;
+    if (const auto* s = n.as_string()) {
+        const std::string& text = **s;
+        const bool listed = r.one_of.empty() || std::find(r.one_of.begin(), r.one_of.end(), text) != r.one_of.end();
+        if (!listed || (r.iso8601 && !parse_iso8601(text)))
+            return fmt::format("{} must be {}, not \"{}\"", k.name, describe(r, k.type), text);
+    }
+    if (!r.min && !r.max) return std::nullopt;
+    const double v = k.type == ConfigType::duration ? static_cast<double>(*parse_duration(**n.as_string())) / kSecond
+                                                    : *n.value<double>();
+    if (!(r.min && v < *r.min) && !(r.max && v > *r.max)) return std::nullopt;
+    std::ostringstream shown;
+    n.visit([&](const auto& x) { shown << toml::toml_formatter(x); });
+    return fmt::format("{} must be {}, not {}", k.name, describe(r, k.type), shown.str());
 }
 
 // An environment value as TOML text of the key's type.
@@ -207,6 +258,38 @@ std::string env_as_toml(const std::string& raw, ConfigType t) {
 }
 
 }  // namespace
+
+std::string describe(const ConfigRule& r, ConfigType type) {
+    if (!r.one_of.empty()) return fmt::format("one of {}", fmt::join(r.one_of, ", "));
+    if (r.iso8601) return "an ISO-8601 time such as \"2024-01-02T00:00:00Z\"";
+    const std::string what = type == ConfigType::duration ? "a duration (in seconds) " : "";
+    if (r.min && r.max) return fmt::format("{}in [{}, {}]", what, *r.min, *r.max);
+    if (r.min) return fmt::format("{}at least {}", what, *r.min);
+    if (r.max) return fmt::format("{}at most {}", what, *r.max);
+    return a_type(type);
+}
+
+const ConfigKey& config_key(std::string_view name) {
+    if (const ConfigKey* k = find_key(name)) return *k;
+    throw ConfigError(fmt::format("no configuration key '{}'{}", name, suggestion(name)));
+}
+
+std::optional<std::string> misspelt_variable(std::string_view name) {
+    constexpr std::string_view prefix = "PRICECAST_";
+    if (!name.starts_with(prefix)) return std::nullopt;
+    bool in_a_section = false;
+    for (const auto& k : config_keys()) {
+        const std::string var = Config::env_name(k.name);
+        if (var == name) return std::nullopt;
+        const auto dot = k.name.find('.');
+        if (dot != std::string::npos && name.starts_with(Config::env_name(k.name.substr(0, dot)) + "_"))
+            in_a_section = true;
+    }
+    const ConfigKey* close = closest_variable(name);
+    if (!close && !in_a_section) return std::nullopt;
+    return fmt::format("{} is not a configuration variable and is ignored{}", name,
+                       close ? fmt::format(" (did you mean {}?)", Config::env_name(close->name)) : "");
+}
 
 struct Config::Impl {
     toml::table defaults, file;
@@ -238,9 +321,7 @@ struct Config::Impl {
 
     // The node for a key and where it came from.
     std::pair<toml::node_view<const toml::node>, std::string> lookup(std::string_view name, toml::table& env_holder) const {
-        const ConfigKey* k = find_key(name);
-        if (!k) throw ConfigError(fmt::format("no configuration key '{}'{}", name, suggestion(name)));
-        if (auto e = env(*k)) {
+        if (auto e = env(config_key(name))) {
             env_holder = std::move(*e);
             return {toml::node_view<const toml::node>(env_holder.get("v")), "env " + env_name(name)};
         }
@@ -248,22 +329,45 @@ struct Config::Impl {
         return {defaults.at_path(name), "default"};
     }
 
-    // Every leaf of the file must be a declared key of the right type.
-    void check(const toml::table& t, const std::string& prefix) const {
+    // Every leaf of the file must be a declared key of the right type, within
+    // the key's rule; each problem is one line of `problems`.
+    void check(const toml::table& t, const std::string& prefix, std::vector<std::string>& problems) const {
         for (const auto& [key, node] : t) {
             const std::string name = prefix.empty() ? std::string(key.str()) : prefix + "." + std::string(key.str());
             if (const auto* sub = node.as_table(); sub && !find_key(name)) {
-                check(*sub, name);
+                check(*sub, name, problems);
                 continue;
             }
             const ConfigKey* k = find_key(name);
             if (!k)
-                throw ConfigError(fmt::format("{}: unknown key '{}'{}", where(node, file_name), name, suggestion(name)));
-            if (!fits(node, k->type))
-                throw ConfigError(fmt::format("{}: {} must be {}", where(node, file_name), name, a_type(k->type)));
+                problems.push_back(fmt::format("{}: unknown key '{}'{}", where(node, file_name), name, suggestion(name)));
+            else if (!fits(node, k->type))
+                problems.push_back(fmt::format("{}: {} must be {}", where(node, file_name), name, a_type(k->type)));
+            else if (auto p = rule_problem(*k, node))
+                problems.push_back(fmt::format("{}: {}", where(node, file_name), *p));
+        }
+    }
+
+    // The environment's values, as check() does the file's.
+    void check_env(std::vector<std::string>& problems) const {
+        for (const auto& k : config_keys()) {
+            try {
+                if (auto t = env(k))
+                    if (auto p = rule_problem(k, *t->get("v"))) problems.push_back("env " + env_name(k.name) + ": " + *p);
+            } catch (const ConfigError& e) {
+                problems.push_back(e.what());
+            }
         }
     }
 };
+
+namespace {
+
+void throw_if_any(const std::vector<std::string>& problems) {
+    if (!problems.empty()) throw ConfigError(fmt::format("{}", fmt::join(problems, "\n")));
+}
+
+}  // namespace
 
 Config::Config() : impl_(std::make_unique<Impl>()) {
     std::string text;
@@ -280,7 +384,9 @@ Config::Config() : impl_(std::make_unique<Impl>()) {
             section->insert(name.substr(dot + 1), node);
         }
     }
-    for (const auto& k : config_keys()) impl_->env(k);  // bad environment values fail early
+    std::vector<std::string> problems;
+    impl_->check_env(problems);  // bad environment values fail early
+    throw_if_any(problems);
 }
 
 Config Config::load(const std::filesystem::path& file) {
@@ -290,7 +396,9 @@ Config Config::load(const std::filesystem::path& file) {
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     c.impl_->file_name = file.string();
     c.impl_->file = Impl::parse(text, file.string());
-    c.impl_->check(c.impl_->file, "");
+    std::vector<std::string> problems;
+    c.impl_->check(c.impl_->file, "", problems);
+    throw_if_any(problems);
     return c;
 }
 
