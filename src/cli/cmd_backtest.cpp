@@ -36,8 +36,6 @@ void check_inputs(const BacktestOptions& o) {
         if (!fs::is_regular_file(p)) throw UsageError(fmt::format("--prices: {}: no such file", p));
     if (!o.news.empty() && !fs::is_regular_file(o.news))
         throw UsageError(fmt::format("--news: {}: no such file", o.news));
-    if (o.retrain_every < 1) throw UsageError("--retrain-every: must be at least 1 bar");
-    if (o.min_train < 1) throw UsageError("--min-train: must be at least 1 bar");
     // Fail before hours of training, not after.
     std::error_code ec;
     fs::create_directories(o.out, ec);
@@ -147,8 +145,10 @@ void add_backtest_command(CLI::App& app) {
         ->check(CLI::IsMember(training::kMemberKinds))
         ->capture_default_str();
     cmd->add_option("--retrain-every", o.retrain_every, "bars per block: a new model is trained before each block")
+        ->check(CLI::Range(1, 100'000'000))
         ->capture_default_str();
     cmd->add_option("--min-train", o.min_train, "bars (with complete features) of history before the first block")
+        ->check(CLI::Range(1, 100'000'000))
         ->capture_default_str();
     add_label_options(*cmd, o.label, "bars ahead of the label (also the purge before each block)",
                       "each block's training bars");
@@ -156,9 +156,10 @@ void add_backtest_command(CLI::App& app) {
         ->check(CLI::Range(0, 60))
         ->capture_default_str();
     cmd->add_option("--rounds", o.spec.rounds, "trees: boosting rounds at most (early stopping on the validation tail)")
+        ->check(CLI::Range(1, 100'000))
         ->capture_default_str();
     cmd->add_option("--steps", o.spec.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();
-    cmd->add_option("--epochs", o.spec.epochs, "lstm: epochs at most")->capture_default_str();
+    cmd->add_option("--epochs", o.spec.epochs, "lstm: epochs at most")->check(CLI::Range(1, 100'000))->capture_default_str();
     cmd->add_option("--threads", o.spec.threads,
                     "CPU threads the model trains with, and the LSTM predicts a batch with; 0 = the kind's default "
                     "(trees 2, lstm 1)")

@@ -30,6 +30,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// The least --history accepted: with short [features] timeframes and
+// indicators (as in the tests) it leaves rows for the demo's two walk-forward
+// folds; longer warm-ups need more, which training reports with the numbers.
+constexpr long kMinHistory = 500;
+
 struct DemoOptions {
     SimulatorFlags sim;
     long history = 4000;  // bars per symbol to train on (the 1h indicators need ~2,650 to warm up)
@@ -37,7 +42,6 @@ struct DemoOptions {
     std::string speed = "60x", kafka;
     int port = 8080;
     std::optional<int> ws_port;  // default: serve.ws_port
-    bool no_browser = false;
 };
 
 struct History {
@@ -85,8 +89,8 @@ int train_and_register(const History& h, const features::FeatureConfig& fc, cons
         r = training::walk_forward_train(m, labels, wf, [&] { return std::make_unique<models::XgboostModel>(xc); });
     } catch (const std::invalid_argument& e) {
         throw UsageError(fmt::format("--history: too few complete feature rows to train on ({}); the indicators' "
-                                     "warm-up takes ~2,650 bars with the 1h timeframe, so give more history or "
-                                     "shorter [features] timeframes",
+                                     "warm-up takes ~2,650 bars with the 1h timeframe, so give about 3,000 bars "
+                                     "of history or more, or shorter [features] timeframes",
                                      e.what()));
     }
     std::cout << fmt::format(
@@ -235,8 +239,12 @@ void add_demo_command(CLI::App& app) {
         ->description(fmt::format(
             "probability per bar of a random regime switch (default: simulator.switch_prob when set, else {})",
             kDemoSwitchProb));
-    cmd->add_option("--history", o.history, "simulated bars per symbol to train on (replayed fast to warm the features)")
-        ->check(CLI::Range(500L, 10'000'000L))
+    cmd->add_option("--history", o.history,
+                    fmt::format("simulated bars per symbol to train on (replayed fast to warm the features): at least "
+                                "{}, and enough for the [features] to warm up with rows left to train on; the default "
+                                "features' 1h indicators warm up over ~2,650 bars, so they need about 3,000",
+                                kMinHistory))
+        ->check(CLI::Range(kMinHistory, 10'000'000L))
         ->capture_default_str();
     cmd->add_option("--steps", o.steps, "live bars after the history, then stop (default: until Ctrl-C)")
         ->check(CLI::Range(1L, 1'000'000'000L));
@@ -248,7 +256,8 @@ void add_demo_command(CLI::App& app) {
     cmd->add_option("--ws-port", o.ws_port, "extra WebSocket-only port, -1 = none (default: serve.ws_port, 8765)")
         ->check(CLI::Range(-1, 65535));
     cmd->add_option("--kafka", o.kafka, "run over Kafka at these bootstrap servers instead of the in-process bus");
-    cmd->add_flag("--no-browser", o.no_browser, "do not open a browser (the demo never opens one on its own anyway)");
+    cmd->add_flag("--no-browser")->description(
+        "does nothing: the demo never opens a browser; accepted so that older scripts still run");
     add_common_options(*cmd, common);
     cmd->callback([cmd] { run_demo(o, *cmd, common); });
 }

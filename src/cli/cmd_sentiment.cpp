@@ -1,4 +1,6 @@
 // pricecast sentiment score | train | eval
+#include <algorithm>
+#include <array>
 #include <iostream>
 #include <memory>
 
@@ -33,6 +35,24 @@ std::vector<st::LabeledText> read_data(const std::string& path) {
     } catch (const std::runtime_error& e) {
         throw UsageError(e.what());
     }
+}
+
+// --folds: 0 (no cross-validation) or 2 and more.
+CLI::Validator folds_check() { return CLI::Range(2, 1000) | CLI::IsMember({0}); }
+
+// Stratified folds deal each label's sentences round-robin: every fold gets a
+// test sentence (and training the rest) only when some label has at least
+// `folds` sentences.
+void check_folds(const std::vector<st::LabeledText>& rows, int folds, const std::string& file) {
+    std::array<std::size_t, st::kLabels> per_label{};
+    for (const auto& r : rows) ++per_label[static_cast<std::size_t>(r.label)];
+    const auto most = *std::max_element(per_label.begin(), per_label.end());
+    if (most >= static_cast<std::size_t>(folds)) return;
+    throw UsageError(fmt::format("--folds {}: {}-fold cross-validation needs at least {} sentences of one label, and "
+                                 "{} has at most {} ({} sentences in all); {}",
+                                 folds, folds, folds, file, most, rows.size(),
+                                 most >= 2 ? fmt::format("give --folds {} or fewer, or --folds 0 to skip it", most)
+                                           : std::string("give --folds 0 to skip it")));
 }
 
 void score(const std::vector<std::string>& texts, const std::string& model, CommonOptions& common, bool json) {
@@ -92,12 +112,17 @@ void add_sentiment_command(CLI::App& app) {
     tr->add_option("--l2", opt.l2, "L2 penalty")->capture_default_str();
     tr->add_option("--seed", opt.seed, "shuffling seed")->capture_default_str();
     tr->add_flag("--balanced", opt.balanced_class_weights, "weight classes inversely to their frequency");
-    tr->add_option("--folds", folds, "cross-validation folds reported before training on everything")->capture_default_str();
+    tr->add_option("--folds", folds,
+                   "cross-validation folds reported before training on everything (0: none); needs at least this many "
+                   "sentences of one label")
+        ->check(folds_check())
+        ->capture_default_str();
     tr->add_flag("--json", json, "print the report as JSON");
     add_common_options(*tr, common);
     tr->callback([] {
         const auto rows = read_data(data);
-        if (folds >= 2) print(st::cross_validate(rows, folds, opt), json, fmt::format("{}-fold cross-validation", folds));
+        if (folds > 0) check_folds(rows, folds, data);
+        if (folds > 0) print(st::cross_validate(rows, folds, opt), json, fmt::format("{}-fold cross-validation", folds));
         st::LogisticScorer::train(rows, opt).save(out);
         std::cerr << fmt::format("wrote {} (trained on {} sentences)\n", out, rows.size());
     });
@@ -110,13 +135,17 @@ void add_sentiment_command(CLI::App& app) {
     static int eval_folds = 0;
     ev->add_option("--data", eval_data, "labeled sentences")->required();
     ev->add_option("--model", model, "a classifier artifact from `sentiment train`");
-    ev->add_option("--folds", eval_folds, "cross-validate the classifier with K stratified folds");
+    ev->add_option("--folds", eval_folds,
+                   "cross-validate a fresh classifier with K >= 2 stratified folds (0: evaluate the scorer instead); "
+                   "needs at least K sentences of one label")
+        ->check(folds_check());
     ev->add_flag("--json", json, "print the report as JSON");
     add_common_options(*ev, common);
     ev->callback([] {
         const auto rows = read_data(eval_data);
-        if (eval_folds >= 2) {
+        if (eval_folds > 0) {
             if (!model.empty()) throw UsageError("--folds trains fresh classifiers; it does not take --model");
+            check_folds(rows, eval_folds, eval_data);
             print(st::cross_validate(rows, eval_folds, {}), json, fmt::format("classifier, {}-fold cross-validation", eval_folds));
             return;
         }

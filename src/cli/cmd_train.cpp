@@ -193,7 +193,9 @@ void add_train_command(CLI::App& app) {
         ->check(CLI::IsMember(training::kMemberKinds))
         ->capture_default_str();
     cmd->add_option("--steps", o.steps, "lstm: sequence length in bars")->check(CLI::Range(1, 1000))->capture_default_str();
-    cmd->add_option("--epochs", o.epochs, "lstm: epochs at most (early stopping on the validation tail)")->capture_default_str();
+    cmd->add_option("--epochs", o.epochs, "lstm: epochs at most (early stopping on the validation tail)")
+        ->check(CLI::Range(1, 100'000))
+        ->capture_default_str();
     cmd->add_option("--threads", o.threads,
                     "CPU threads the model trains with, and the LSTM predicts a batch with (saved with it); 0 = the "
                     "kind's default (trees 2, lstm 1)")
@@ -202,7 +204,9 @@ void add_train_command(CLI::App& app) {
     add_label_options(*cmd, o.label, "bars ahead of the label", "the training split");
     cmd->add_option("--lags", o.lags, "earlier vectors a tree sees besides the last")->check(CLI::Range(0, 60))->capture_default_str();
     cmd->add_option("--walk-forward", o.folds, "test blocks")->check(CLI::Range(1, 50))->capture_default_str();
-    cmd->add_option("--rounds", o.rounds, "boosting rounds at most (early stopping on the validation tail)")->capture_default_str();
+    cmd->add_option("--rounds", o.rounds, "boosting rounds at most (early stopping on the validation tail)")
+        ->check(CLI::Range(1, 100'000))
+        ->capture_default_str();
     cmd->add_option("--seed", o.seed, "random seed")->capture_default_str();
     cmd->add_flag("--volatility-baseline", o.volatility_baseline,
                   "also train the same model on sign-free inputs only (volatility, ranges, volume ratio, |return|): "

@@ -1,0 +1,197 @@
+// Bad parameters on the built binary: each class is refused before any work
+// with exit 2 and a message naming the option, or the key and where it was
+// set; `config check` refuses exactly what the subcommands refuse.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "support/paths.hpp"
+
+namespace pricecast {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+    int status = -1;
+    std::string out, err;
+};
+
+class CliParams : public testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("pricecast-params-" + std::to_string(::getpid()));
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    // `env` is a prefix of VAR=value assignments for the shell.
+    Result run(const std::string& args, const std::string& env = "") {
+        const auto err = dir_ / "stderr.txt";
+        const auto cmd = fmt::format("{} {} {} 2>'{}'", env, test::pricecast_binary().string(), args, err.string());
+        Result r;
+        FILE* p = popen(cmd.c_str(), "r");
+        if (!p) return r;
+        char buf[4096];
+        while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+        r.status = WEXITSTATUS(pclose(p));
+        std::ifstream in(err);
+        std::ostringstream s;
+        s << in.rdbuf();
+        r.err = s.str();
+        return r;
+    }
+    std::string write(const std::string& name, const std::string& text) {
+        std::ofstream(dir_ / name) << text;
+        return (dir_ / name).string();
+    }
+    fs::path dir_;
+};
+
+// Each file, the subcommand that reads the value, and the start of the message
+// both print after the file name.
+struct BadConfig {
+    const char* name;
+    const char* text;
+    const char* subcommand;
+    const char* message;
+};
+
+TEST_F(CliParams, ConfigCheckRefusesWhatTheSubcommandsRefuse) {
+    const BadConfig cases[] = {
+        {"log.toml", "log_format = \"xml\"\n", "simulate --bars 5 --out {out}", ":1:14: log_format must be one of text, json"},
+        {"neg.toml", "[simulator]\nbars = -5\n", "simulate --out {out}", ":2:8: simulator.bars must be in [1, 1000000000], not -5"},
+        {"rate.toml", "[simulator]\nnews_rate = 50\n", "simulate --bars 5 --out {out}", ":2:13: simulator.news_rate must be in [0, 10]"},
+        {"range.toml", "[serve]\nport = 99999\n", "serve", ":2:8: serve.port must be in [0, 65535], not 99999"},
+        {"speed.toml", "[serve]\nspeed = \"fast\"\n", "serve", ":2:9: serve.speed: 'fast' is not a speed"},
+        {"ind.toml", "[features]\nindicators = [\"foo(3)\"]\n", "features schema",
+         ":2:14: features.indicators: 'foo(3)': unknown indicator 'foo'"},
+        {"tf.toml", "[features]\ntimeframes = [\"5m\", \"1m\"]\n", "features schema",
+         ":2:14: features.timeframes: '1m' must be longer than '5m'"},
+        {"retrain.toml", "[monitor]\nretrain_model = \"xgb\"\n", "serve", ":2:17: monitor.retrain_model: 'xgb' is not"},
+    };
+    for (const auto& c : cases) {
+        const auto file = write(c.name, c.text);
+        const auto expected = file + c.message;
+        const auto check = run("config check '" + file + "'");
+        EXPECT_EQ(check.status, 2) << c.name << ": " << check.out << check.err;
+        EXPECT_NE(check.err.find(expected), std::string::npos) << expected << " in\n" << check.err;
+        const auto sub = run(fmt::format(fmt::runtime(std::string(c.subcommand) + " --data-dir '{data}' --config '{file}'"),
+                                         fmt::arg("out", (dir_ / "o").string()), fmt::arg("data", (dir_ / "d").string()),
+                                         fmt::arg("file", file)));
+        EXPECT_EQ(sub.status, 2) << c.subcommand << " with " << c.name << ": " << sub.err;
+        EXPECT_NE(sub.err.find(expected), std::string::npos) << expected << " in\n" << sub.err;
+    }
+    EXPECT_FALSE(fs::exists(dir_ / "o")) << "nothing simulated";
+}
+
+TEST_F(CliParams, ConfigCheckReportsEveryProblemOfAFile) {
+    const auto file = write("all.toml", "log_format = \"xml\"\n[simulator]\nbars = -5\nnews_rate = 50\n[serve]\nport = 99999\n");
+    const auto r = run("config check '" + file + "'");
+    EXPECT_EQ(r.status, 2);
+    for (const char* key : {":1:14: log_format", ":3:8: simulator.bars", ":4:13: simulator.news_rate", ":6:8: serve.port"})
+        EXPECT_NE(r.err.find(file + key), std::string::npos) << key << " in\n" << r.err;
+    const auto good = run("config check '" + write("good.toml", "[serve]\nport = 0\n") + "'");
+    EXPECT_EQ(good.status, 0) << good.err;
+    EXPECT_NE(good.out.find(": ok"), std::string::npos);
+}
+
+TEST_F(CliParams, NumericOptionsOutsideTheirDomainNameTheOption) {
+    const std::string train = "train --prices none.csv --out " + (dir_ / "m").string() + " ";
+    const std::string backtest = "backtest --prices none.csv --out " + (dir_ / "b").string() + " ";
+    for (const auto& [args, option] : std::vector<std::pair<std::string, std::string>>{
+             {train + "--rounds 0", "--rounds"},
+             {train + "--rounds -5", "--rounds"},
+             {train + "--model lstm --epochs 0", "--epochs"},
+             {train + "--model lstm --epochs -1", "--epochs"},
+             {train + "--threshold -1", "--threshold"},
+             {train + "--labels volatility --vol-k -2", "--vol-k"},
+             {train + "--horizon 0", "--horizon"},
+             {train + "--walk-forward 0", "--walk-forward"},
+             {train + "--quantile 0.7", "--quantile"},
+             {train + "--steps 0", "--steps"},
+             {backtest + "--retrain-every 0", "--retrain-every"},
+             {backtest + "--min-train -1", "--min-train"},
+             {backtest + "--rounds 0", "--rounds"},
+             {backtest + "--epochs 0", "--epochs"},
+             {backtest + "--threshold 2", "--threshold"},
+             {backtest + "--fee-bps -1", "--fee-bps"},
+         }) {
+        const auto r = run(args);
+        EXPECT_EQ(r.status, 2) << args << ": " << r.err;
+        EXPECT_EQ(r.err.rfind(option + ":", 0), 0u) << args << ": " << r.err;
+        EXPECT_EQ(r.err.find("[bt]"), std::string::npos) << "no stack trace: " << r.err;
+    }
+    EXPECT_FALSE(fs::exists(dir_ / "m"));
+}
+
+TEST_F(CliParams, SentimentFoldsNeedTwoOrMoreAndEnoughSentences) {
+    const auto three = write("three.csv", "text,label\nProfit rose,positive\nLoss widened,negative\nSales flat,neutral\n");
+    const auto out = (dir_ / "s.model").string();
+    for (const char* folds : {"1", "-3"}) {
+        const auto r = run(fmt::format("sentiment train --data '{}' --out '{}' --folds {}", three, out, folds));
+        EXPECT_EQ(r.status, 2) << folds;
+        EXPECT_EQ(r.err.rfind("--folds:", 0), 0u) << r.err;
+        EXPECT_EQ(run(fmt::format("sentiment eval --data '{}' --folds {}", three, folds)).status, 2) << folds;
+    }
+    const auto too_few = run(fmt::format("sentiment train --data '{}' --out '{}'", three, out));
+    EXPECT_EQ(too_few.status, 2) << too_few.err;
+    EXPECT_NE(too_few.err.find("--folds 10: 10-fold cross-validation needs at least 10 sentences of one label"),
+              std::string::npos)
+        << too_few.err;
+    EXPECT_NE(too_few.err.find("--folds 0 to skip it"), std::string::npos) << too_few.err;
+    EXPECT_FALSE(fs::exists(out)) << "refused before training";
+
+    std::string six = "text,label\n";
+    for (int i = 0; i < 3; ++i) six += fmt::format("Profit rose {}%,positive\nLoss widened by {} mn,negative\n", i + 1, i + 2);
+    const auto six_file = write("six.csv", six);
+    const auto ten = run(fmt::format("sentiment eval --data '{}' --folds 10", six_file));
+    EXPECT_EQ(ten.status, 2);
+    EXPECT_NE(ten.err.find("has at most 3 (6 sentences in all); give --folds 3 or fewer"), std::string::npos) << ten.err;
+    const auto three_folds = run(fmt::format("sentiment train --data '{}' --out '{}' --folds 3", six_file, out));
+    EXPECT_EQ(three_folds.status, 0) << three_folds.err;
+    EXPECT_NE(three_folds.out.find("3-fold cross-validation"), std::string::npos) << three_folds.out;
+    EXPECT_EQ(run(fmt::format("sentiment train --data '{}' --out '{}' --folds 0", three, out)).status, 0);
+}
+
+TEST_F(CliParams, AnUnknownCommandIsNamed) {
+    const auto top = run("bogus");
+    EXPECT_EQ(top.status, 2);
+    EXPECT_NE(top.err.find("unknown command 'bogus'; see pricecast --help"), std::string::npos) << top.err;
+    const auto nested = run("config bogus");
+    EXPECT_EQ(nested.status, 2);
+    EXPECT_NE(nested.err.find("unknown command 'bogus'; see pricecast config --help"), std::string::npos) << nested.err;
+    EXPECT_EQ(run("config example").status, 0) << "a known command still runs";
+}
+
+TEST_F(CliParams, AMisspeltVariableIsReportedAndTheProgramsOwnAreNot) {
+    const auto file = write("ok.toml", "[features]\nlateness = \"30s\"\n");
+    const auto typo = run("config check '" + file + "'", "PRICECAST_FEATURES_LATNESS=5s");
+    EXPECT_EQ(typo.status, 0) << "a warning, not a failure: " << typo.err;
+    EXPECT_NE(typo.err.find("PRICECAST_FEATURES_LATNESS is not a configuration variable and is ignored (did you mean "
+                            "PRICECAST_FEATURES_LATENESS?)"),
+              std::string::npos)
+        << typo.err;
+    const auto own = run("config check '" + file + "'", "PRICECAST_LSTM_PORTABLE=1 PRICECAST_DATA_DIR=x PRICECAST_CHROMIUM=y");
+    EXPECT_EQ(own.status, 0);
+    EXPECT_EQ(own.err.find("warning"), std::string::npos) << own.err;
+}
+
+TEST_F(CliParams, DemoRefusesAHistoryBelowItsMinimumAndKeepsNoBrowserForScripts) {
+    const auto r = run("demo --history 499 --port 0 --ws-port -1 --data-dir '" + (dir_ / "d").string() + "'");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_EQ(r.err.rfind("--history:", 0), 0u) << r.err;
+    const auto help = run("demo --help");
+    EXPECT_NE(help.out.find("INT in [500 - "), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("does nothing: the demo never opens a browser"), std::string::npos) << help.out;
+}
+
+}  // namespace
+}  // namespace pricecast
