@@ -221,6 +221,11 @@ TEST_F(Contract, EveryRouteAndStatusMatchesTheDocument) {
     promote({{"version", 99}}, admin);
     promote({{"version", better}}, read);
     promote({{"version", better}}, {});
+    const auto as_text = [](Headers h) {
+        h["Content-Type"] = "text/plain";
+        return h;
+    };
+    promote({{"version", better}}, as_text(admin));
     const auto rollback = [&](const std::string& model, const Headers& h) {
         expect_matches(post(port, "/v1/models/" + model + "/rollback", R"({"reason":"contract"})", h),
                        "/v1/models/{name}/rollback", "post");
@@ -230,6 +235,8 @@ TEST_F(Contract, EveryRouteAndStatusMatchesTheDocument) {
     rollback("none", admin);
     rollback("m", read);
     expect_matches(post(port, "/v1/models/m/rollback", R"({"why":1})", admin), "/v1/models/{name}/rollback", "post");
+    expect_matches(post(port, "/v1/models/m/rollback", R"({"reason":"x"})", as_text(admin)),
+                   "/v1/models/{name}/rollback", "post");
 
     json rows = json::array();
     for (std::size_t i = 0; i < kSteps; ++i) rows.push_back({0.1, 0.2, 0.3, 0.4});
@@ -237,11 +244,17 @@ TEST_F(Contract, EveryRouteAndStatusMatchesTheDocument) {
     expect_matches(post(port, "/v1/predict", R"({"features":[[1]]})", read), "/v1/predict", "post");
     expect_matches(post(port, "/v1/predict", R"({"features":"x"})", read), "/v1/predict", "post");
     expect_matches(post(port, "/v1/predict", R"({"features":[[1,2,3,4]],"model":"x"})", read), "/v1/predict", "post");
+    expect_matches(post(port, "/v1/predict", json{{"features", rows}}.dump(), as_text(read)), "/v1/predict", "post");
 
     const json news = {{"id", "n"}, {"event_time", "2024-01-01T00:00:00Z"}, {"symbols", {"BTC"}}, {"headline", "h"}};
     expect_matches(post(port, "/v1/news", news.dump(), read), "/v1/news", "post");
     expect_matches(post(port, "/v1/news", R"({"id":"n"})", read), "/v1/news", "post");
+    expect_matches(post(port, "/v1/news", news.dump(), as_text(read)), "/v1/news", "post");
     expect_matches(get(port, "/ws", read), "/ws", "get");
+    expect_matches(raw(port, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                             "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\nX-API-Key: " +
+                             kReadKey + "\r\n\r\n"),
+                   "/ws", "get");
     env.log->append(make_prediction("BTC", kT0));
     env.log->set_outcome({.symbol = "BTC", .bar_time = kT0, .cls = 2, .close_after = 101, .resolved_at = kT0 + 1});
     env.log->append(make_prediction("ETH", kT0));  // pending: null metrics

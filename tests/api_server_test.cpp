@@ -186,8 +186,35 @@ TEST(ApiServer, PromoteBodyErrorsNameTheField) {
     expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":1,"colour":1})"), 400, "'colour'");
     expect_error(post(env.port(), "/v1/models/m/promote", R"({"version":99})"), 404, "99");
     const int v2 = env.register_version(0.1, {0.3f, 0.3f, 0.4f});
-    expect_error(post(env.port(), "/v1/models/m/promote", json{{"version", v2}, {"force", true}}.dump()), 409,
-                 "reason");
+    expect_error(post(env.port(), "/v1/models/m/promote", json{{"version", v2}, {"force", true}}.dump()), 400,
+                 "'reason' is required when 'force'");
+    for (const char* alias : {"a b", "latest", "Staging", "123", "x/y"})
+        expect_error(post(env.port(), "/v1/models/m/promote", json{{"version", v2}, {"alias", alias}}.dump()), 400,
+                     "invalid alias");
+    expect_error(post(env.port(), "/v1/models/m/promote",
+                      json{{"version", v2}, {"alias", "challenger"}, {"metric", "nope"}}.dump()),
+                 400, "'metric' and 'margin'");
+    // A refusal says how to override in the API's terms, not the CLI's.
+    const auto refused = post(env.port(), "/v1/models/m/promote", json{{"version", v2}}.dump());
+    expect_error(refused, 409, "\"force\": true with a \"reason\"");
+    EXPECT_EQ(message_of(refused).find("--"), std::string::npos) << refused.body;
+    EXPECT_FALSE(registry::Registry(env.data_dir).alias_version(kModel, "a b"));
+}
+
+TEST(ApiServer, BodiesMustBeJson) {
+    ApiEnv env;
+    const std::string promote = json{{"version", 1}, {"alias", "csrf"}}.dump();
+    for (const char* type : {"text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"})
+        expect_error(post(env.port(), "/v1/models/m/promote", promote, {{"Content-Type", type}}), 415, type);
+    expect_error(post(env.port(), "/v1/predict", features_body(kSteps, 4), {{"Content-Type", "text/plain"}}), 415,
+                 "application/json");
+    const std::string body = features_body(kSteps, 4);
+    expect_error(raw(env.port(), "POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                     std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body),
+                 415, "(none)");
+    EXPECT_FALSE(registry::Registry(env.data_dir).alias_version(kModel, "csrf"));  // nothing was promoted
+    auto ok = post(env.port(), "/v1/predict", body, {{"Content-Type", "Application/JSON; charset=utf-8"}});
+    EXPECT_EQ(ok.status, 200) << ok.body;
 }
 
 TEST(ApiServer, PredictChecksWidthAndSteps) {
@@ -203,7 +230,33 @@ TEST(ApiServer, PredictChecksWidthAndSteps) {
     expect_error(post(env.port(), "/v1/predict", R"({"features":[[1,2,"x",4]]})"), 400, "features[0][2]");
     expect_error(post(env.port(), "/v1/predict", R"({"features":[]})"), 400, "'features'");
     expect_error(post(env.port(), "/v1/predict", R"({})"), 400, "'features'");
-    expect_error(post(env.port(), "/v1/predict", R"({"features":[[1,2,3,4]],"model":"other"})"), 503, "other");
+    expect_error(post(env.port(), "/v1/predict", R"({"features":[[1,2,3,4]],"model":"other"})"), 404, "other");
+    expect_error(post(env.port(), "/v1/predict", R"({"features":[[1,2,null,4],[1,2,3,4],[1,2,3,4]]})"), 422,
+                 "features[0][2] is null");
+}
+
+// The values of GET /v1/features/latest can be sent back as they are: by
+// column name, put in the schema's order whatever order the object has.
+TEST(ApiServer, PredictReadsNamedFeaturesInSchemaOrder) {
+    ApiEnv env;
+    const json step = {{"1m:d", 4.0}, {"1m:b", 2.0}, {"1m:a", 1.0}, {"1m:c", 3.0}};
+    auto r = post(env.port(), "/v1/predict", json{{"features", {step, step, step}}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    const std::vector<float> order = {4, 2, 3, 1};  // 1m:d, 1m:b, 1m:c, 1m:a
+    std::vector<float> expected;
+    for (std::size_t i = 0; i < kSteps; ++i) expected.insert(expected.end(), order.begin(), order.end());
+    EXPECT_EQ(ConstantModel::last_seen(), expected);
+
+    auto with = [&](json s) { return json{{"features", {s, s, s}}}.dump(); };
+    json missing = step, unknown = step, warming = step, text = step;
+    missing.erase("1m:c");
+    unknown["1m:zz"] = 1.0;
+    warming["1m:b"] = nullptr;
+    text["1m:a"] = "1";
+    expect_error(post(env.port(), "/v1/predict", with(missing)), 422, "'1m:c' is missing");
+    expect_error(post(env.port(), "/v1/predict", with(unknown)), 422, "'1m:zz' is not a column");
+    expect_error(post(env.port(), "/v1/predict", with(warming)), 422, "1m:b is null");
+    expect_error(post(env.port(), "/v1/predict", with(text)), 400, "1m:a must be a number");
 }
 
 TEST(ApiServer, NewsIsValidatedAndPublished) {
@@ -243,6 +296,27 @@ TEST(ApiServer, NewsIsValidatedAndPublished) {
     expect_error(post(env.port(), "/v1/news", with("headline", 5)), 400, "'headline'");
     expect_error(post(env.port(), "/v1/news", with("sentiment", 3)), 400, "sentiment");
     expect_error(post(env.port(), "/v1/news", "nope"), 400, "JSON");
+    json blank = item;
+    blank["headline"] = "   ";
+    blank["body"] = "\t";
+    expect_error(post(env.port(), "/v1/news", blank.dump()), 400, "blank");
+}
+
+TEST(ApiServer, NewsForSymbolsNotServedIsRefused) {
+    ApiEnv env({}, true, {"BTC", "ETH"});
+    json item = {{"id", "n1"}, {"event_time", "2024-01-02T03:04:05Z"}, {"symbols", {"ZZZ"}}, {"headline", "h"}};
+    expect_error(post(env.port(), "/v1/news", item.dump()), 400, "served: BTC, ETH");
+    item["symbols"] = {"ZZZ", "ETH"};
+    EXPECT_EQ(post(env.port(), "/v1/news", item.dump()).status, 202);
+    item["symbols"] = json::array();  // market-wide news
+    EXPECT_EQ(post(env.port(), "/v1/news", item.dump()).status, 202);
+}
+
+TEST(ApiServer, MonitorWindowsMustFit) {
+    ApiEnv env;
+    EXPECT_EQ(get(env.port(), "/v1/monitor/metrics?window=24h").status, 200);
+    expect_error(get(env.port(), "/v1/monitor/metrics?window=99999999999999h"), 400, "'window'");
+    expect_error(get(env.port(), "/v1/monitor/metrics?window=2562048h"), 400, "'window'");
 }
 
 TEST(ApiServer, MetricsCountRequestsByRouteAndCode) {
@@ -267,6 +341,8 @@ TEST(ApiServer, UnknownRoutesAndMethods) {
     expect_error(get(env.port(), "/"), 404, "/");  // no web_root
     expect_error(post(env.port(), "/health", "{}"), 405, "GET");
     expect_error(get(env.port(), "/v1/predict"), 405, "POST");
+    EXPECT_EQ(get(env.port(), "/v1/predict").headers["Allow"], "POST");
+    EXPECT_EQ(request(env.port(), http::verb::delete_, "/v1/models").headers["Allow"], "GET");
     expect_error(get(env.port(), "/ws"), 426, "WebSocket");
 }
 

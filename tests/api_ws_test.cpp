@@ -1,6 +1,9 @@
 // The WebSocket prediction and bar stream: subscribe -> push, invalid frames answered
 // without closing, authentication, the extra WebSocket port, and a slow client
 // dropped while a fast one keeps receiving.
+#include <tuple>
+#include <vector>
+
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -96,6 +99,31 @@ TEST(ApiWebSocket, UpgradeNeedsAKey) {
     EXPECT_EQ(subscribe(by_query, {"A"})["type"], "subscribed");
     EXPECT_EQ(subscribe(by_header, {"A"})["type"], "subscribed");
     EXPECT_THROW(WsClient(env.port(), "/elsewhere?api_key=" + kReadKey), boost::system::system_error);
+}
+
+// A handshake the server cannot accept gets a JSON error like any other
+// request, and a version it does not speak is told which one it does.
+TEST(ApiWebSocket, BadHandshakesGetJsonErrors) {
+    ApiEnv env;
+    const auto upgrade = [&](const std::string& version, const std::string& key) {
+        std::string req = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+        if (!version.empty()) req += "Sec-WebSocket-Version: " + version + "\r\n";
+        if (!key.empty()) req += "Sec-WebSocket-Key: " + key + "\r\n";
+        return raw(env.port(), req + "\r\n");
+    };
+    const std::string nonce = "dGhlIHNhbXBsZSBub25jZQ==";  // RFC 6455's example
+    for (const auto& [version, key, status] : std::vector<std::tuple<std::string, std::string, int>>{
+             {"8", nonce, 426}, {"", nonce, 426}, {"13", "", 400}, {"13", "short", 400}, {"13", "dGhlIHNhbXBsZSBub25jZQ", 400}}) {
+        const auto r = upgrade(version, key);
+        EXPECT_EQ(r.status, status) << version << " " << key << ": " << r.body;
+        EXPECT_EQ(r.content_type, "application/json") << r.body;
+        ASSERT_NO_THROW(r.json()) << r.body;
+        EXPECT_EQ(r.json()["error"]["code"], status);
+        if (status == 426) {
+            EXPECT_EQ(r.headers.at("Sec-WebSocket-Version"), "13");
+        }
+    }
+    EXPECT_EQ(upgrade("13", nonce).status, 101);
 }
 
 TEST(ApiWebSocket, ExtraWebSocketPort) {

@@ -38,6 +38,9 @@ TEST(Time, Durations) {
     EXPECT_EQ(parse_duration("250ms"), 250 * kMillisecond);
     EXPECT_FALSE(parse_duration("5"));
     EXPECT_FALSE(parse_duration("-1m"));
+    EXPECT_FALSE(parse_duration("99999999999999h"));  // past what int64 nanoseconds hold
+    EXPECT_FALSE(parse_duration("9223372036854775807s"));
+    EXPECT_EQ(parse_duration("9223372036854775807ns"), INT64_MAX);
     EXPECT_FALSE(parse_duration("1y"));
     EXPECT_EQ(format_duration(5 * kMinute), "5m");
     EXPECT_EQ(format_duration(90 * kSecond), "90s");

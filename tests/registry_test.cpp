@@ -234,7 +234,8 @@ TEST_F(RegistryTest, PromotionGate) {
         reg.promote("m", 3, "champion", force, "");
         FAIL();
     } catch (const PromotionRefused& e) {
-        EXPECT_STREQ(e.what(), "a forced promotion needs a reason (--reason)");
+        EXPECT_STREQ(e.what(), "a forced promotion needs a reason");
+        EXPECT_EQ(e.why, PromotionRefused::Why::no_reason);
     }
     EXPECT_TRUE(reg.promote("m", 3, "champion", force, "v2 misbehaves live"));
     EXPECT_EQ(reg.alias_version("m", "champion"), 3);
@@ -441,8 +442,13 @@ TEST_F(RegistryTest, CliPromoteRollbackHistoryDelete) {
     std::tie(code, out) = run_cli("registry promote m 3" + dd);  // worse: refused
     EXPECT_EQ(code, 2) << out;
     EXPECT_NE(out.find("does not beat champion version 2"), std::string::npos) << out;
+    EXPECT_NE(out.find("(use --force with --reason to override)"), std::string::npos) << out;
     std::tie(code, out) = run_cli("registry promote m 3 --force" + dd);  // --force needs --reason
     EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("--force requires --reason"), std::string::npos) << out;
+    std::tie(code, out) = run_cli("registry promote m 3 --alias 'a b'" + dd);
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("invalid alias 'a b'"), std::string::npos) << out;
     std::tie(code, out) = run_cli("registry promote m 9" + dd);
     EXPECT_EQ(code, 2) << out;
     EXPECT_NE(out.find("model 'm' has no version 9"), std::string::npos) << out;

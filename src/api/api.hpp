@@ -61,6 +61,7 @@ struct Services {
     bus::Bus* bus = nullptr;                   // POST /v1/news publishes to news-raw; /ready
     const monitor::PredictionLog* prediction_log = nullptr;  // GET /v1/monitor/metrics
     serving::BarStore* bars = nullptr;         // GET /v1/bars, the dashboard's candles
+    std::vector<std::string> symbols;          // POST /v1/news: those the features role reads; empty: any
 };
 
 class Server {

@@ -207,8 +207,18 @@ json schemas() {
     s["RollbackRequest"] = object({{"reason", type("string")}}, {});
     s["RollbackResult"] = object({{"model", type("string")}, {"from", type("integer")}, {"to", type("integer")}},
                                  {"model", "from", "to"});
-    s["PredictRequest"] =
-        object({{"features", array_of(array_of(type("number")))}, {"model", type("string")}}, {"features"});
+    const json by_position = {{"type", "array"},
+                              {"items", type("number")},
+                              {"description", "in the feature schema's column order (pricecast features schema)"}};
+    const json by_name = {{"type", "object"},
+                          {"additionalProperties", type("number")},
+                          {"description", "column name -> value, every column of the served model's schema: the "
+                                          "values of GET /v1/features/latest as they are"}};
+    s["PredictRequest"] = object(
+        {{"features",
+          {{"type", "array"}, {"items", {{"oneOf", {by_position, by_name}}}}, {"description", "steps, oldest first"}}},
+         {"model", type("string")}},
+        {"features"});
     s["PredictResult"] = object({{"model", type("string")},
                                  {"version", type("integer")},
                                  {"class", one_of_strings({"DOWN", "STABLE", "UP"})},
@@ -220,7 +230,7 @@ json schemas() {
          {"event_time", {{"description", "ISO-8601 string, or epoch time as a number (ns past 1e17, else s or ms)"}}},
          {"source", type("string")},
          {"symbols", array_of(type("string"))},
-         {"headline", type("string")},
+         {"headline", {{"type", "string"}, {"description", "the headline, the body or both must not be blank"}}},
          {"body", type("string")},
          {"sentiment", type("number")}},
         {"id", "event_time"});
@@ -242,6 +252,7 @@ json schemas() {
 const json kOpen = json::array();
 
 json paths() {
+    const json kNotJson = error("a body sent with another Content-Type than application/json");
     json p;
     p["/health"]["get"] = {{"summary", "liveness"},
                            {"security", kOpen},
@@ -293,10 +304,11 @@ json paths() {
         {"requestBody", body(ref("PromoteRequest"))},
         {"responses",
          {{"200", response("done (changed: false when the alias already pointed there)", ref("PromoteResult"))},
-          {"400", error("a bad body field, named in the message")},
+          {"400", error("a bad body field, named in the message (also a forced promotion without a reason)")},
           {"403", error("needs an admin key")},
           {"404", error("unknown model or version")},
-          {"409", error("the promotion gate refused")}}}};
+          {"409", error("the promotion gate refused")},
+          {"415", kNotJson}}}};
     p["/v1/models/{name}/rollback"]["post"] = {
         {"summary", "restore the previous champion (admin)"},
         {"parameters", {path_name()}},
@@ -306,19 +318,28 @@ json paths() {
           {"400", error("a bad body field")},
           {"403", error("needs an admin key")},
           {"404", error("unknown model")},
-          {"409", error("no earlier champion")}}}};
+          {"409", error("no earlier champion")},
+          {"415", kNotJson}}}};
     p["/v1/predict"]["post"] = {{"summary", "predict from an ad-hoc feature sequence (steps x width)"},
                                 {"requestBody", body(ref("PredictRequest"))},
                                 {"responses",
                                  {{"200", response("the prediction", ref("PredictResult"))},
                                   {"400", error("malformed body")},
-                                  {"422", error("wrong width or number of steps")},
-                                  {"503", error("no model loaded")}}}};
+                                  {"404", error("no registered model of that name")},
+                                  {"415", kNotJson},
+                                  {"422", error("wrong width or number of steps, a missing or unknown column, or a "
+                                                "null (warming-up) value")},
+                                  {"503", error("the model is registered but no champion of it is loaded")}}}};
     p["/v1/news"]["post"] = {{"summary", "publish a news item to news-raw"},
                              {"requestBody", body(ref("NewsRequest"))},
                              {"responses",
-                              {{"202", response("accepted", ref("NewsAccepted"))},
-                               {"400", error("a bad field, named in the message")},
+                              {{"202", response("published to news-raw. The features role may still drop it as late "
+                                                "(event time behind its watermark) or a duplicate; "
+                                                "pricecast_messages_rejected_total counts those",
+                                                ref("NewsAccepted"))},
+                               {"400", error("a bad field, named in the message; blank text; or only symbols this "
+                                             "server does not serve")},
+                               {"415", kNotJson},
                                {"503", error("no bus")}}}};
     p["/v1/monitor/metrics"]["get"] = {
         {"summary",
@@ -347,7 +368,10 @@ json paths() {
          "?api_key="},
         {"parameters", {query("api_key", false, "API key, for clients that cannot set headers")}},
         {"responses",
-         {{"101", {{"description", "switching to WebSocket"}}}, {"426", error("not an Upgrade request")}}}};
+         {{"101", {{"description", "switching to WebSocket"}}},
+          {"400", error("a Sec-WebSocket-Key that is not a base64 16-byte nonce")},
+          {"426", error("not an Upgrade request, or a WebSocket version other than 13 (the answer says "
+                        "Sec-WebSocket-Version: 13)")}}}};
     const json unauthorized = error("missing or unknown API key");
     for (auto& [path, ops] : p.items())
         for (auto& [method, op] : ops.items())

@@ -5,10 +5,12 @@
 #include <limits>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "api/routes.hpp"
 #include "bus/messages.hpp"
+#include "core/text.hpp"
 #include "data/news.hpp"
 #include "monitor/monitor.hpp"
 #include "registry/registry.hpp"
@@ -23,6 +25,7 @@ namespace fs = std::filesystem;
 struct ClientError {
     int status;
     std::string message;
+    std::vector<std::pair<std::string, std::string>> headers{};
 };
 
 [[noreturn]] void fail(int status, std::string message) { throw ClientError{status, std::move(message)}; }
@@ -55,7 +58,20 @@ std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space
     return out;
 }
 
+// Only JSON is read: a browser sends text/plain and form bodies to another
+// origin without asking first, so accepting them would let any web page the
+// operator opens promote a model on a server without keys.
+void require_json(const Request& r) {
+    std::string type = r.content_type.substr(0, r.content_type.find(';'));
+    std::erase_if(type, [](unsigned char c) { return std::isspace(c); });
+    std::transform(type.begin(), type.end(), type.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (type != "application/json")
+        fail(415, fmt::format("request body must be sent as Content-Type: application/json, not '{}'",
+                              r.content_type.empty() ? "(none)" : r.content_type));
+}
+
 json parse_body(const Request& r) {
+    require_json(r);
     json j = json::parse(r.body, nullptr, false);
     if (j.is_discarded()) fail(400, "request body is not valid JSON");
     if (!j.is_object()) fail(400, "request body must be a JSON object");
@@ -143,22 +159,48 @@ std::string_view content_type(const fs::path& p) {
     return it == types.end() ? "application/octet-stream" : it->second;
 }
 
+// One step of /v1/predict: numbers in schema column order, or an object of
+// column name -> number as GET /v1/features/latest returns it.
+void append_step(const json& row, std::size_t i, const features::FeatureSchema* schema, models::SampleSet& s) {
+    if (row.is_object()) {
+        if (!schema) fail(422, fmt::format("features[{}]: named features need the served model's schema", i));
+        for (const auto& [name, v] : row.items()) {
+            try {
+                (void)schema->index(name);
+            } catch (const std::out_of_range&) {
+                fail(422, fmt::format("features[{}]: '{}' is not a column of the feature schema", i, name));
+            }
+        }
+        for (const auto& c : schema->columns()) {
+            const auto it = row.find(c.name);
+            if (it == row.end()) fail(422, fmt::format("features[{}]: column '{}' is missing", i, c.name));
+            if (it->is_null()) fail(422, fmt::format("features[{}].{} is null: the feature is still warming up", i, c.name));
+            if (!it->is_number()) fail(400, fmt::format("features[{}].{} must be a number", i, c.name));
+            s.values.push_back(it->get<float>());
+        }
+        return;
+    }
+    if (!row.is_array()) fail(400, fmt::format("features[{}] must be an array of numbers or an object of named numbers", i));
+    for (std::size_t k = 0; k < row.size(); ++k) {
+        if (row[k].is_null()) fail(422, fmt::format("features[{}][{}] is null: the feature is still warming up", i, k));
+        if (!row[k].is_number()) fail(400, fmt::format("features[{}][{}] must be a number", i, k));
+        s.values.push_back(row[k].get<float>());
+    }
+}
+
 // The rows of /v1/predict as one sample; shape problems are the client's (422).
-models::SampleSet sample_of(const json& features) {
+models::SampleSet sample_of(const json& features, const features::FeatureSchema* schema) {
     if (!features.is_array() || features.empty())
-        fail(400, "field 'features' must be a non-empty array of steps (arrays of numbers)");
+        fail(400, "field 'features' must be a non-empty array of steps (arrays of numbers or objects of named numbers)");
     models::SampleSet s;
     s.steps = features.size();
     for (std::size_t i = 0; i < features.size(); ++i) {
-        const auto& row = features[i];
-        if (!row.is_array()) fail(400, fmt::format("features[{}] must be an array of numbers", i));
-        if (i == 0) s.width = row.size();
-        if (row.size() != s.width)
-            fail(422, fmt::format("features[{}] has {} values, features[0] has {}", i, row.size(), s.width));
-        for (std::size_t k = 0; k < row.size(); ++k) {
-            if (!row[k].is_number()) fail(400, fmt::format("features[{}][{}] must be a number", i, k));
-            s.values.push_back(row[k].get<float>());
-        }
+        const std::size_t before = s.values.size();
+        append_step(features[i], i, schema, s);
+        const std::size_t width = s.values.size() - before;
+        if (i == 0) s.width = width;
+        if (width != s.width)
+            fail(422, fmt::format("features[{}] has {} values, features[0] has {}", i, width, s.width));
     }
     if (s.width == 0) fail(422, "features[0] is empty");
     return s;
@@ -248,11 +290,17 @@ Response Router::handle(const Request& r) const {
     try {
         return dispatch(r);
     } catch (const ClientError& e) {
-        return error_response(e.status, e.message);
+        auto res = error_response(e.status, e.message);
+        res.headers = e.headers;
+        return res;
     } catch (const registry::NotFound& e) {
         return error_response(404, e.what());
+    } catch (const registry::InvalidName& e) {
+        return error_response(400, e.what());
     } catch (const registry::PromotionRefused& e) {
-        return error_response(409, e.what());
+        if (e.why == registry::PromotionRefused::Why::no_reason)
+            return error_response(400, "field 'reason' is required when 'force' is true");
+        return error_response(409, fmt::format("{} (send \"force\": true with a \"reason\" to override)", e.what()));
     } catch (const std::exception& e) {
         spdlog::error("api: {} {} failed: {}", r.method, r.path, e.what());
         return error_response(500, fmt::format("internal error: {}", e.what()));
@@ -263,7 +311,7 @@ Response Router::dispatch(const Request& r) const {
     const Route route = this->route(r);
     const auto method = [&](std::string_view m) {
         if (r.method == m) return;
-        fail(405, fmt::format("{} does not accept {}; use {}", r.path, r.method, m));
+        throw ClientError{405, fmt::format("{} does not accept {}; use {}", r.path, r.method, m), {{"Allow", std::string(m)}}};
     };
     const std::string& n = route.name;
     if (n == "/health") return method("GET"), json_response(200, {{"status", "ok"}});
@@ -409,6 +457,8 @@ Response Router::model_promote(const std::string& name, const Request& r) const 
     gate.margin = field_or<double>(body, "margin", 0.0, &json::is_number, "a number");
     const auto reason = field_or<std::string>(body, "reason", "", &json::is_string, "a string");
     if (alias.empty()) fail(400, "field 'alias' must not be empty");
+    if (alias != registry::kChampion && (body.contains("metric") || body.contains("margin")))
+        fail(400, fmt::format("fields 'metric' and 'margin' set the champion's promotion gate; alias '{}' has none", alias));
     auto reg = open_registry(services_);
     const bool changed = reg.promote(name, version, alias, gate, reason);
     if (changed && services_.models) services_.models->refresh();
@@ -438,11 +488,17 @@ Response Router::predict(const Request& r) const {
     only_fields(body, {"features", "model"});
     if (!body.contains("features")) fail(400, "field 'features' is required");
     const auto name = field_or<std::string>(body, "model", services_.model_name, &json::is_string, "a string");
-    auto batch = sample_of(body["features"]);
-    if (services_.schema && (name == services_.model_name) && batch.width != services_.schema->size())
+    const auto* schema = name == services_.model_name ? services_.schema : nullptr;
+    auto batch = sample_of(body["features"], schema);
+    if (schema && batch.width != schema->size())
         fail(422, fmt::format("features rows have {} values; the feature schema has {} columns", batch.width,
-                              services_.schema->size()));
+                              schema->size()));
     const auto loaded = services_.models->current(name);
+    if (!loaded && name != services_.model_name && !services_.data_dir.empty()) {
+        const auto models = open_registry(services_).list_models();
+        if (std::none_of(models.begin(), models.end(), [&](const auto& m) { return m.name == name; }))
+            fail(404, fmt::format("no registered model '{}'", name));
+    }
     if (!loaded) fail(503, fmt::format("no champion of '{}' loaded", name));
     if (batch.steps != loaded->model->steps())
         fail(422, fmt::format("features has {} steps; {} version {} reads {}", batch.steps, name,
@@ -483,6 +539,7 @@ Response Router::news(const Request& r) const {
     std::string problem;
     const NewsItem item = data::news_from_json(body, problem);
     if (!problem.empty()) fail(400, "news item: " + problem);
+    check_news(item);
     const auto key = bus::news_key(item);
     try {
         services_.bus->publish(bus::topics::news, key, bus::encode(item));
@@ -490,6 +547,17 @@ Response Router::news(const Request& r) const {
         fail(503, fmt::format("could not publish the news item: {}", e.what()));
     }
     return json_response(202, {{"status", "accepted"}, {"id", item.id}, {"key", key}});
+}
+
+// What the features role would drop on arrival, refused here instead of
+// accepted and lost. Lateness is not judged: it depends on the price stream.
+void Router::check_news(const NewsItem& item) const {
+    if (is_blank(item.headline) && is_blank(item.body)) fail(400, "news item: headline and body are both blank");
+    const auto& known = services_.symbols;
+    if (known.empty() || item.symbols.empty()) return;
+    for (const auto& s : item.symbols)
+        if (std::find(known.begin(), known.end(), s) != known.end()) return;
+    fail(400, fmt::format("news item: none of its symbols is served here (served: {})", fmt::join(known, ", ")));
 }
 
 Response Router::metrics_text() const {

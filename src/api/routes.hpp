@@ -20,7 +20,8 @@ struct Request {
     std::string path;                          // percent-decoded, without the query
     std::map<std::string, std::string> query;  // percent-decoded
     std::string body;
-    std::string api_key;  // from X-API-Key or Authorization: Bearer
+    std::string content_type;  // of the body, as sent
+    std::string api_key;       // from X-API-Key or Authorization: Bearer
 };
 
 struct Response {
@@ -63,6 +64,7 @@ private:
     Response model_rollback(const std::string& name, const Request& request) const;
     Response predict(const Request& request) const;
     Response news(const Request& request) const;
+    void check_news(const NewsItem& item) const;
     Response monitor_metrics(const Request& request) const;
     Response metrics_text() const;
     Response static_file(const std::string& path) const;

@@ -403,6 +403,7 @@ private:
         } else {
             parsed->method = std::string(req.method_string());
             parsed->body = std::move(req.body());
+            parsed->content_type = std::string(req[http::field::content_type]);
             parsed->api_key = key_of(req);
             const auto r = server_.router.route(*parsed);
             route = r.name;
@@ -423,8 +424,31 @@ private:
             server_.count("/ws", denied->status, 0);
             return send(std::move(*denied), req.version(), false);
         }
+        if (auto bad = handshake_problem(req)) {
+            server_.count("/ws", bad->status, 0);
+            return send(std::move(*bad), req.version(), false);
+        }
         server_.count("/ws", 101, 0);
         std::make_shared<WsSession>(server_, stream_.release_socket())->accept(std::move(req));
+    }
+
+    // Beast answers a bad handshake itself, in plain text: it is checked here
+    // first so that the client gets a JSON error like every other one.
+    static std::optional<Response> handshake_problem(const http::request<http::string_body>& req) {
+        if (req[http::field::sec_websocket_version] != "13") {
+            auto r = detail::error_response(426, "WebSocket version 13 is required (Sec-WebSocket-Version: 13)");
+            r.headers.emplace_back("Sec-WebSocket-Version", "13");
+            return r;
+        }
+        const auto key = req[http::field::sec_websocket_key];
+        if (!is_nonce(std::string_view(key.data(), key.size())))
+            return detail::error_response(400, "Sec-WebSocket-Key must be a base64-encoded 16-byte nonce");
+        return std::nullopt;
+    }
+    // RFC 6455 4.1: 16 random bytes in base64, so 22 characters and "==".
+    static bool is_nonce(std::string_view key) {
+        const auto base64 = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/'; };
+        return key.size() == 24 && key.ends_with("==") && std::all_of(key.begin(), key.end() - 2, base64);
     }
 
     void reply_and_close(int status, std::string_view message) {

@@ -41,6 +41,10 @@ void run(F&& body) {
     } catch (const registry::NotFound& e) {
         throw UsageError(e.what());
     } catch (const registry::PromotionRefused& e) {
+        using Why = registry::PromotionRefused::Why;
+        throw UsageError(fmt::format("{} ({})", e.what(), e.why == Why::no_reason ? "--reason TEXT"
+                                                                                 : "use --force with --reason to override"));
+    } catch (const registry::InvalidName& e) {
         throw UsageError(e.what());
     }
 }

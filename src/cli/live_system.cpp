@@ -213,7 +213,7 @@ void LiveSystem::start() {
         // Its own connection to the monitor role's log (in this process or another): SQLite WAL readers.
         api_log_ = std::make_unique<monitor::PredictionLog>(monitor::PredictionLog::default_path(options_.data_dir));
         api::Services services{&predictions_, &features_, models_.get(), options_.model, &schema_, options_.data_dir,
-                               bus_.get(), api_log_.get(), &bars_};
+                               bus_.get(), api_log_.get(), &bars_, options_.features.symbols};
         api::ServerOptions so;
         so.host = options_.host;
         so.port = options_.port;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <limits>
 
 namespace pricecast {
 
@@ -149,6 +150,7 @@ std::optional<Duration> parse_duration(std::string_view s) {
     else if (unit == "h") u = kHour;
     else if (unit == "d") u = kDay;
     else return std::nullopt;
+    if (n > std::numeric_limits<Duration>::max() / u) return std::nullopt;  // past year 2262
     return n * u;
 }
 

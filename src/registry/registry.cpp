@@ -79,13 +79,13 @@ std::string lower(std::string s) {
 
 void check_model_name(const std::string& model) {
     if (!valid_name(model))
-        throw RegistryError(fmt::format("invalid model name '{}': use letters, digits, '-', '_', '.' (max 128)", model));
+        throw InvalidName(fmt::format("invalid model name '{}': use letters, digits, '-', '_', '.' (max 128)", model));
 }
 
 void check_alias_name(const std::string& alias) {
     const auto l = lower(alias);
     if (!valid_name(alias) || all_digits(alias) || l == "latest" || l == "production" || l == "staging")
-        throw RegistryError(fmt::format(
+        throw InvalidName(fmt::format(
             "invalid alias '{}': letters, digits, '-', '_', '.', not a number nor latest/production/staging", alias));
 }
 
@@ -521,7 +521,7 @@ std::string metric_names(const nlohmann::json& metrics) {
 // Returns the audit text of a passed gate; throws PromotionRefused otherwise.
 std::string Registry::check_gate(const ModelVersion& cand, const PromotionGate& gate, const std::string& reason) {
     if (gate.force) {
-        if (reason.empty()) throw PromotionRefused("a forced promotion needs a reason (--reason)");
+        if (reason.empty()) throw PromotionRefused(PromotionRefused::Why::no_reason, "a forced promotion needs a reason");
         return "forced: " + reason;
     }
     const auto champion = alias_version(cand.model, std::string(kChampion));
@@ -529,9 +529,9 @@ std::string Registry::check_gate(const ModelVersion& cand, const PromotionGate& 
     if (!champion) return with_reason("gate: first champion");
     const auto champ = load_version(cand.model, *champion);
     const auto refuse = [&](const std::string& why) {
-        throw PromotionRefused(fmt::format("promotion of '{}' version {} to champion refused: {} "
-                                           "(use --force with --reason to override)",
-                                           cand.model, cand.version, why));
+        throw PromotionRefused(PromotionRefused::Why::gate,
+                               fmt::format("promotion of '{}' version {} to champion refused: {}", cand.model,
+                                           cand.version, why));
     };
     const auto c = metric_of(cand.metrics, gate.metric);
     if (!c) refuse(fmt::format("it has no metric '{}' (it has: {})", gate.metric, metric_names(cand.metrics)));

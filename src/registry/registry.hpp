@@ -53,10 +53,18 @@ class NotFound : public RegistryError {
 public:
     using RegistryError::RegistryError;
 };
-// The promotion gate said no (or the request itself was invalid, e.g. --force without a reason).
-class PromotionRefused : public RegistryError {
+// A model or alias name the registry does not accept (the caller's to fix).
+class InvalidName : public RegistryError {
 public:
     using RegistryError::RegistryError;
+};
+// The promotion gate said no, or a forced promotion came without a reason.
+// The message names no interface: the CLI and the API each say how to override.
+class PromotionRefused : public RegistryError {
+public:
+    enum class Why { gate, no_reason };
+    PromotionRefused(Why why, const std::string& message) : RegistryError(message), why(why) {}
+    Why why;
 };
 
 enum class Stage { none, staging, production, archived };

@@ -61,7 +61,7 @@ inline HttpResult request(int port, http::verb method, const std::string& target
     req.set(http::field::host, "127.0.0.1");
     for (const auto& [k, v] : headers) req.set(k, v);
     if (!body.empty()) {
-        req.set(http::field::content_type, "application/json");
+        if (!headers.contains("Content-Type")) req.set(http::field::content_type, "application/json");
         req.body() = body;
     }
     req.prepare_payload();

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -39,7 +41,15 @@ public:
     void fit(const models::SampleSet&, const models::SampleSet&, const models::ProgressFn&) override {}
     std::vector<models::ClassProbs> predict_proba(const models::SampleSet& b) const override {
         if (b.steps != steps_ || b.width != width_) throw std::invalid_argument("ConstantModel: wrong sample shape");
+        std::lock_guard lock(seen_mutex());
+        last_values() = b.values;
         return std::vector<models::ClassProbs>(b.size(), probs_);
+    }
+    // The values of the last sample any ConstantModel was asked about, in the
+    // order it read them: what the API handed the model.
+    static std::vector<float> last_seen() {
+        std::lock_guard lock(seen_mutex());
+        return last_values();
     }
     void save(const std::filesystem::path& dir) const override {
         std::ofstream(dir / "constant.json") << nlohmann::json{
@@ -53,6 +63,14 @@ public:
     nlohmann::json describe() const override { return {{"kind", kind()}, {"probs", probs_}}; }
 
 private:
+    static std::mutex& seen_mutex() {
+        static std::mutex m;
+        return m;
+    }
+    static std::vector<float>& last_values() {
+        static std::vector<float> v;
+        return v;
+    }
     models::ClassProbs probs_;
     std::size_t steps_, width_;
     std::uint64_t schema_;
@@ -60,7 +78,8 @@ private:
 
 inline features::FeatureSchema test_schema() {
     std::vector<features::FeatureColumn> cols;
-    for (const char* n : {"1m:a", "1m:b", "1m:c", "1m:d"}) cols.push_back({n, features::ColumnKind::derived, "1m", n});
+    // Not in alphabetical order, as a real schema is not: a JSON object's keys come sorted.
+    for (const char* n : {"1m:d", "1m:b", "1m:c", "1m:a"}) cols.push_back({n, features::ColumnKind::derived, "1m", n});
     return features::FeatureSchema(cols);
 }
 
@@ -80,7 +99,8 @@ struct ApiEnv {
     std::unique_ptr<monitor::PredictionLog> log;
     std::unique_ptr<api::Server> server;
 
-    explicit ApiEnv(api::ServerOptions options = {}, bool with_model = true) {
+    // `symbols`: those the news route accepts (empty: any).
+    explicit ApiEnv(api::ServerOptions options = {}, bool with_model = true, std::vector<std::string> symbols = {}) {
         static std::atomic<int> n{0};
         root = std::filesystem::temp_directory_path() /
                ("pricecast-api-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
@@ -105,6 +125,7 @@ struct ApiEnv {
         s.bus = bus.get();
         log = std::make_unique<monitor::PredictionLog>(monitor::PredictionLog::default_path(data_dir));
         s.prediction_log = log.get();
+        s.symbols = std::move(symbols);
         options.port = 0;
         server = std::make_unique<api::Server>(s, options);
         server->start();
