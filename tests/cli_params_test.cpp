@@ -161,6 +161,20 @@ TEST_F(CliParams, SentimentFoldsNeedTwoOrMoreAndEnoughSentences) {
     EXPECT_EQ(run(fmt::format("sentiment train --data '{}' --out '{}' --folds 0", three, out)).status, 0);
 }
 
+// features.timeframes set to the old example's value on 5-minute bars: every
+// bar is rejected, and train says why instead of "too few sample times".
+TEST_F(CliParams, TrainOnBarsOfAnotherIntervalThanTheConfiguredBaseSaysSo) {
+    const auto sim = (dir_ / "sim").string();
+    ASSERT_EQ(run(fmt::format("simulate --interval 5m --bars 300 --no-trades --out '{}'", sim)).status, 0);
+    const auto cfg = write("tf.toml", "[features]\ntimeframes = [\"1m\", \"5m\", \"1h\"]\n");
+    const auto r = run(fmt::format("train --prices '{}/ACME.csv' --out '{}' --config '{}'", sim, (dir_ / "m").string(), cfg));
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("--prices: no feature rows from these files; features.timeframes (" + cfg +
+                         ":2:14) makes 1m the base timeframe, which must be the bars' interval"),
+              std::string::npos)
+        << r.err;
+}
+
 TEST_F(CliParams, AnUnknownCommandIsNamed) {
     const auto top = run("bogus");
     EXPECT_EQ(top.status, 2);

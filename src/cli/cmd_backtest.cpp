@@ -134,7 +134,9 @@ void add_backtest_command(CLI::App& app) {
     static BacktestOptions o;
     static CommonOptions common;
     cmd->add_option("--prices", o.prices, "OHLCV files of the base timeframe, one symbol each (repeatable)")->required();
-    cmd->add_option("--news", o.news, "news file for the sentiment features");
+    cmd->add_option("--news", o.news,
+                    "news file for the sentiment features: JSON lines or CSV, fields in README.md, \"News and labeled "
+                    "sentences\"");
     cmd->add_option("--sentiment-model", o.sentiment_model, "classifier artifact that scores unscored news");
     cmd->add_option("--model", o.spec.kind,
                     "gbdt, rf (XGBoost), lstm (LSTM + attention) or ensemble (of --members)")

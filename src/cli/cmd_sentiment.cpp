@@ -105,7 +105,10 @@ void add_sentiment_command(CLI::App& app) {
     static std::string data, out;
     static st::LogisticOptions opt;
     static int folds = 10;
-    tr->add_option("--data", data, "labeled sentences")->required();
+    tr->add_option("--data", data,
+                   "labeled sentences: CSV with a text and a label column (negative, neutral, positive) or PhraseBank "
+                   "sentence@label lines; README.md, \"News and labeled sentences\"")
+        ->required();
     tr->add_option("--out", out, "artifact file to write")->required();
     tr->add_option("--epochs", opt.epochs, "passes over the data")->capture_default_str()->check(CLI::Range(1, 1000));
     tr->add_option("--hash-bits", opt.hash_bits, "log2 of the feature space")->capture_default_str()->check(CLI::Range(8, 24));
@@ -133,7 +136,7 @@ void add_sentiment_command(CLI::App& app) {
         "Lexicon scorer unless --model; --folds K cross-validates a fresh classifier on the file instead.");
     static std::string eval_data;
     static int eval_folds = 0;
-    ev->add_option("--data", eval_data, "labeled sentences")->required();
+    ev->add_option("--data", eval_data, "labeled sentences, as for `sentiment train`")->required();
     ev->add_option("--model", model, "a classifier artifact from `sentiment train`");
     ev->add_option("--folds", eval_folds,
                    "cross-validate a fresh classifier with K >= 2 stratified folds (0: evaluate the scorer instead); "

@@ -29,6 +29,22 @@ struct TrainOptions {
     std::uint64_t seed = 1;
 };
 
+// Price files that gave no feature row had every bar rejected, most often
+// because a configured base timeframe is not the bars' interval: say so
+// before the trainer reports too few sample times.
+features::FeatureMatrix matrix_of_prices(CommonOptions& common, const std::vector<std::string>& prices,
+                                         const std::string& news, const std::string& sentiment_model) {
+    auto m = feature_matrix_from_files(common, prices, news, sentiment_model);
+    if (m.rows() > 0) return m;
+    const Config& c = common.config();
+    const auto configured = c.source("features.timeframes") == "default"
+                                ? std::string()
+                                : fmt::format("; features.timeframes ({}) makes {} the base timeframe, which must be "
+                                              "the bars' interval (`pricecast data check FILE` prints it)",
+                                              c.source("features.timeframes"), c.strings("features.timeframes").front());
+    throw UsageError("--prices: no feature rows from these files" + configured);
+}
+
 void train(TrainOptions& o, CommonOptions& common) {
     if (o.features_file.empty() == o.prices.empty()) throw UsageError("give either --features FILE or --prices FILE");
     features::FeatureMatrix m;
@@ -39,7 +55,7 @@ void train(TrainOptions& o, CommonOptions& common) {
             throw UsageError(e.what());
         }
     } else {
-        m = feature_matrix_from_files(common, o.prices, o.news, o.sentiment_model);
+        m = matrix_of_prices(common, o.prices, o.news, o.sentiment_model);
     }
     const models::LabelConfig lc = label_config(o.label);
     training::WalkForwardConfig wf;
@@ -139,7 +155,7 @@ void evaluate(const std::string& model_dir, const std::string& features_file, co
     if (features_file.empty() == prices.empty()) throw UsageError("give either --features FILE or --prices FILE");
     features::FeatureMatrix m;
     try {
-        m = features_file.empty() ? feature_matrix_from_files(common, prices, news, "") : features::read_binary(features_file);
+        m = features_file.empty() ? matrix_of_prices(common, prices, news, "") : features::read_binary(features_file);
     } catch (const std::runtime_error& e) {
         throw UsageError(e.what());
     }
@@ -176,7 +192,9 @@ void add_train_command(CLI::App& app) {
     static CommonOptions common;
     cmd->add_option("--features", o.features_file, "feature matrix from `pricecast features build` (binary)");
     cmd->add_option("--prices", o.prices, "OHLCV files (the features are built on the fly)");
-    cmd->add_option("--news", o.news, "news file for the sentiment features (with --prices)");
+    cmd->add_option("--news", o.news,
+                    "news file for the sentiment features (with --prices): JSON lines or CSV, fields in README.md, "
+                    "\"News and labeled sentences\"");
     cmd->add_option("--sentiment-model", o.sentiment_model, "classifier artifact that scores unscored news");
     cmd->add_option("--model", o.model,
                     "gbdt, rf (XGBoost), lstm (LSTM + attention, libtorch) or ensemble (of --members, weights fit on "
@@ -225,7 +243,9 @@ void add_train_command(CLI::App& app) {
     ev->add_option("--model", model_dir, "model folder written by `pricecast train --out`")->required();
     ev->add_option("--features", ev_features, "feature matrix from `pricecast features build` (binary)");
     ev->add_option("--prices", ev_prices, "OHLCV files (the features are built on the fly)");
-    ev->add_option("--news", ev_news, "news file for the sentiment features (with --prices)");
+    ev->add_option("--news", ev_news,
+                   "news file for the sentiment features (with --prices): JSON lines or CSV, fields in README.md, "
+                   "\"News and labeled sentences\"");
     add_common_options(*ev, ev_common);
     ev->callback([] { evaluate(model_dir, ev_features, ev_prices, ev_news, ev_common); });
 }
