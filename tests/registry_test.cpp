@@ -21,6 +21,18 @@ using namespace pricecast::registry;
 
 namespace {
 
+TEST(RegistryOpen, AFileWhereTheDataDirectoryShouldBeIsNamed) {
+    const auto file = std::filesystem::temp_directory_path() / ("pricecast-registry-file-" + std::to_string(::getpid()));
+    std::ofstream(file) << "not a folder";
+    try {
+        Registry reg(file);
+        FAIL() << "opened a registry in a file";
+    } catch (const RegistryError& e) {
+        EXPECT_NE(std::string(e.what()).find("is not a directory"), std::string::npos) << e.what();
+    }
+    std::filesystem::remove(file);
+}
+
 TEST(Sha256, KnownVectors) {
     EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

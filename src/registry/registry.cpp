@@ -173,8 +173,23 @@ nlohmann::json to_json(const HistoryEntry& e) {
             {"reason", e.reason}};
 }
 
+namespace {
+
+// The registry's folder in `data_dir`, refused by name when a file stands in
+// the way (std::filesystem would only say it cannot create directories).
+fs::path registry_root(const fs::path& data_dir) {
+    const fs::path root = fs::absolute(data_dir) / "registry";
+    if (fs::exists(data_dir) && !fs::is_directory(data_dir))
+        throw RegistryError(fmt::format("data directory {} is not a directory", data_dir.string()));
+    if (fs::exists(root) && !fs::is_directory(root))
+        throw RegistryError(fmt::format("{} in the data directory is not a directory", root.string()));
+    return root;
+}
+
+}  // namespace
+
 Registry::Registry(const fs::path& data_dir, Options options)
-    : root_(fs::absolute(data_dir) / "registry"), options_(std::move(options)), db_(root_ / "registry.db", fail) {
+    : root_(registry_root(data_dir)), options_(std::move(options)), db_(root_ / "registry.db", fail) {
     fs::create_directories(root_ / "artifacts");
     db_.exec("PRAGMA foreign_keys=ON");
     Txn txn(db_, kWrite);
