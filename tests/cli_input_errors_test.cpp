@@ -103,7 +103,8 @@ TEST_F(CliInputErrors, BrokenJsonFailsDataCheckNamingWhere) {
 TEST_F(CliInputErrors, DirectoryAsInputFileIsNamed) {
     fs::create_directories(dir_ / "adir.csv");
     for (const std::string cmd : {"data check adir.csv", "indicators compute 'sma(2)' --prices adir.csv",
-                                  "features build --out o.csv --prices adir.csv"}) {
+                                  "features build --out o.csv --prices adir.csv", "config check adir.csv",
+                                  "sentiment eval --data adir.csv", "train --features adir.csv --out m"}) {
         const auto r = run(cmd);
         EXPECT_EQ(r.status, 2) << cmd;
         EXPECT_NE(r.err.find("adir.csv: is a directory"), std::string::npos) << cmd << ": " << r.err;

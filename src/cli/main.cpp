@@ -11,6 +11,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/live_system.hpp"
+#include "core/input_file.hpp"
 #include "core/logging.hpp"
 
 namespace pricecast::cli {
@@ -178,6 +179,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 2;
     } catch (const UsageError& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 2;
+    } catch (const pricecast::InputError& e) {  // an input file that cannot be read: the caller's to fix
         std::cerr << "error: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {

@@ -10,6 +10,8 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include "core/input_file.hpp"
+
 namespace pricecast {
 namespace {
 
@@ -391,8 +393,12 @@ Config::Config() : impl_(std::make_unique<Impl>()) {
 
 Config Config::load(const std::filesystem::path& file) {
     Config c;
-    std::ifstream in(file);
-    if (!in) throw ConfigError(file.string() + ": cannot open the configuration file");
+    std::ifstream in;
+    try {
+        in = open_input(file);
+    } catch (const InputError& e) {
+        throw ConfigError(std::string(e.what()) + " (the configuration file)");
+    }
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     c.impl_->file_name = file.string();
     c.impl_->file = Impl::parse(text, file.string());

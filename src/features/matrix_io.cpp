@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "core/input_file.hpp"
 #include "features/features.hpp"
 
 namespace pricecast::features {
@@ -110,8 +111,7 @@ void write_binary(const std::filesystem::path& path, const FeatureSchema& schema
 }
 
 FeatureMatrix read_binary(const std::filesystem::path& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error(path.string() + ": cannot open");
+    auto f = open_input(path);
     const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     Cursor in(bytes, path);
     if (std::memcmp(in.take(sizeof kMagic, "magic").data(), kMagic, sizeof kMagic) != 0)

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/input_file.hpp"
 #include "core/text.hpp"
 #include "data/csv.hpp"
 #include "sentiment/sentiment.hpp"
@@ -79,8 +80,7 @@ std::vector<LabeledText> read_csv(const std::string& bytes, const std::filesyste
 }  // namespace
 
 std::vector<LabeledText> read_labeled(const std::filesystem::path& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw std::runtime_error(path.string() + ": cannot open");
+    auto f = open_input(path);
     const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     // A CSV starts with a header naming its columns; anything else is PhraseBank.
     const auto header = lower(bytes.substr(0, bytes.find('\n')));
