@@ -79,6 +79,22 @@ TEST_F(CliInputErrors, TwoBarsBuildFeatures) {
     EXPECT_NE(r.err.find("2 rows"), std::string::npos) << r.err;
 }
 
+// Bars of another interval than the first timeframe would all be dropped:
+// refused before the work, saying which interval and where the timeframe came from.
+TEST_F(CliInputErrors, BaseTimeframeOtherThanTheBarsIsRefused) {
+    std::ofstream(dir_ / "two.csv") << kHeader << "2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
+                                    << "2024-01-01T00:01:00Z,1,2,0.5,1.5,10\n";
+    auto r = run("features build --prices two.csv --timeframes 5m,15m --out o.csv");
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("the bars are 1m apart, but the base timeframe is 5m (--timeframes)"), std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "o.csv"));
+    std::ofstream(dir_ / "c.toml") << "[features]\ntimeframes = [\"5m\", \"1h\"]\n";
+    r = run("features build --prices two.csv --config c.toml --out o.csv");
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("(features.timeframes, c.toml"), std::string::npos) << r.err;
+}
+
 TEST_F(CliInputErrors, UnclosedQuoteInNewsKeepsTheLinesAfterIt) {
     std::ofstream(dir_ / "ACME.csv") << kHeader << "2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
                                      << "2024-01-01T00:01:00Z,1,2,0.5,1.5,10\n";

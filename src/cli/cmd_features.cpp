@@ -48,7 +48,7 @@ features::Pipeline make_pipeline(features::FeatureConfig c) {
 
 void add_feature_options(CLI::App& cmd, FeatureOptions& o) {
     o.timeframes_flag =
-        cmd.add_option("--timeframes", o.timeframes, "timeframes, shortest (the base bars) first; default 1m,5m,1h")
+        cmd.add_option("--timeframes", o.timeframes, "timeframes, shortest (the base bars) first; default: from the bars' interval (1m bars: 1m,5m,1h)")
             ->delimiter(',');
     o.indicators_flag = cmd.add_option("--indicators", o.indicators,
                                        "indicator references replacing the default set, separated by ';': 'rsi(14)' "
@@ -160,6 +160,19 @@ struct Built {
     features::PipelineStats stats;
 };
 
+// The pipeline reads bars of its base timeframe only: with another, every bar
+// would be dropped as "not a bar of the base timeframe" and nothing built.
+void require_base_timeframe(const features::FeatureConfig& cfg, Duration interval, const FeatureOptions& o,
+                            CommonOptions& common) {
+    if (cfg.timeframes.empty() || parse_duration(cfg.timeframes.front()) == interval) return;
+    const bool by_flag = o.timeframes_flag && o.timeframes_flag->count() > 0;
+    const std::string where =
+        by_flag ? "--timeframes" : "features.timeframes, " + common.config().source("features.timeframes");
+    throw UsageError(fmt::format("--prices: the bars are {} apart, but the base timeframe is {} ({}); the first "
+                                 "timeframe must be the bars' own (leave it unset to derive it from them)",
+                                 format_duration(interval), cfg.timeframes.front(), where));
+}
+
 Built build_from_files(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
                        const std::string& news_path, const std::string& sentiment_model) {
     auto cfg = feature_config(o, common);
@@ -168,6 +181,7 @@ Built build_from_files(const FeatureOptions& o, CommonOptions& common, const std
     if ((!o.timeframes_flag || o.timeframes_flag->count() == 0) &&
         common.config().source("features.timeframes") == "default")
         cfg.timeframes = timeframes_for(bars.front().interval);
+    require_base_timeframe(cfg, bars.front().interval, o, common);
     std::set<std::string> symbols;
     for (const auto& b : bars) symbols.insert(b.symbol);
     cfg.symbols.assign(symbols.begin(), symbols.end());
@@ -230,7 +244,7 @@ void add_features_command(CLI::App& app) {
     static std::vector<std::string> prices;
     static std::string news, out, format, sentiment_model;
     b->add_option("--prices", prices, "OHLCV files of the base timeframe, one symbol each (repeatable)")->required();
-    b->add_option("--news", news, "news file (JSON lines or CSV, see `pricecast data`)");
+    b->add_option("--news", news, "news file: JSON lines or CSV, fields in README.md, \"News and labeled sentences\"");
     b->add_option("--sentiment-model", sentiment_model,
                   "classifier artifact (`sentiment train`) that scores news without a score; default: sentiment.model "
                   "in --config, else the lexicon");

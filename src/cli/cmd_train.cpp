@@ -29,20 +29,14 @@ struct TrainOptions {
     std::uint64_t seed = 1;
 };
 
-// Price files that gave no feature row had every bar rejected, most often
-// because a configured base timeframe is not the bars' interval: say so
-// before the trainer reports too few sample times.
+// Price files that gave no feature row: said here, before the trainer reports
+// too few sample times. (A base timeframe other than the bars' interval is
+// refused earlier, by the feature build.)
 features::FeatureMatrix matrix_of_prices(CommonOptions& common, const std::vector<std::string>& prices,
                                          const std::string& news, const std::string& sentiment_model) {
     auto m = feature_matrix_from_files(common, prices, news, sentiment_model);
-    if (m.rows() > 0) return m;
-    const Config& c = common.config();
-    const auto configured = c.source("features.timeframes") == "default"
-                                ? std::string()
-                                : fmt::format("; features.timeframes ({}) makes {} the base timeframe, which must be "
-                                              "the bars' interval (`pricecast data check FILE` prints it)",
-                                              c.source("features.timeframes"), c.strings("features.timeframes").front());
-    throw UsageError("--prices: no feature rows from these files" + configured);
+    if (m.rows() == 0) throw UsageError("--prices: no feature rows from these files");
+    return m;
 }
 
 void train(TrainOptions& o, CommonOptions& common) {
