@@ -3,10 +3,8 @@
 // configuration) gives JSON lines on stderr; progress stays off stderr when it
 // is not a terminal; [simulator] keys and their PRICECAST_* variables reach
 // simulate and demo, and flags win over both.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/registry.hpp"
+#include "support/cli_run.hpp"
 #include "support/paths.hpp"
 
 namespace pricecast {
@@ -23,10 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
+using Result = test::CliRun;
 
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -51,18 +47,7 @@ protected:
     void TearDown() override { fs::remove_all(dir_); }
 
     // `env` is a prefix of VAR=value assignments for the shell.
-    Result run(const std::string& args, const std::string& env = "") {
-        const auto err = dir_ / "stderr.txt";
-        const auto cmd = fmt::format("{} {} {} 2>'{}'", env, test::pricecast_binary().string(), args, err.string());
-        Result r;
-        FILE* p = popen(cmd.c_str(), "r");
-        if (!p) return r;
-        char buf[4096];
-        while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-        r.status = WEXITSTATUS(pclose(p));
-        r.err = slurp(err);
-        return r;
-    }
+    Result run(const std::string& args, const std::string& env = "") { return test::run_pricecast(args, dir_, env); }
     std::string write(const std::string& name, const std::string& text) {
         std::ofstream(dir_ / name) << text;
         return path(name);

@@ -1,17 +1,15 @@
 // Bad input on the command line, checked on the built binary: a clear message
 // naming the file, field or line, exit status 2, never a crash, and the valid
 // data still used (README "A tour of the CLI": 2 on bad usage or bad input).
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "support/cli_run.hpp"
 #include "support/paths.hpp"
 
 namespace pricecast {
@@ -19,10 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-    int status = -1;  // as the shell reports it: 128 + signal for a crash
-    std::string out, err;
-};
+using Result = test::CliRun;
 
 class CliInputErrors : public testing::Test {
 protected:
@@ -32,23 +27,7 @@ protected:
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    Result run(const std::string& args) {
-        const auto err = dir_ / "stderr.txt";
-        fs::remove(err);
-        const auto cmd = fmt::format("cd '{}' && {} {} 2>'{}'", dir_.string(), test::pricecast_binary().string(), args,
-                                     err.string());
-        Result r;
-        FILE* p = popen(cmd.c_str(), "r");
-        if (!p) return r;
-        char buf[4096];
-        while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-        r.status = WEXITSTATUS(pclose(p));
-        std::ifstream in(err);
-        std::ostringstream s;
-        s << in.rdbuf();
-        r.err = s.str();
-        return r;
-    }
+    Result run(const std::string& args) { return test::run_pricecast(args, dir_, "", dir_); }
     static std::string bad(const std::string& name) { return (test::test_data() / "bad" / name).string(); }
     fs::path dir_;
 };

@@ -1,17 +1,15 @@
 // Bad parameters on the built binary: each class is refused before any work
 // with exit 2 and a message naming the option, or the key and where it was
 // set; `config check` refuses exactly what the subcommands refuse.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "support/cli_run.hpp"
 #include "support/paths.hpp"
 
 namespace pricecast {
@@ -19,10 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
+using Result = test::CliRun;
 
 class CliParams : public testing::Test {
 protected:
@@ -33,21 +28,7 @@ protected:
     void TearDown() override { fs::remove_all(dir_); }
 
     // `env` is a prefix of VAR=value assignments for the shell.
-    Result run(const std::string& args, const std::string& env = "") {
-        const auto err = dir_ / "stderr.txt";
-        const auto cmd = fmt::format("{} {} {} 2>'{}'", env, test::pricecast_binary().string(), args, err.string());
-        Result r;
-        FILE* p = popen(cmd.c_str(), "r");
-        if (!p) return r;
-        char buf[4096];
-        while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-        r.status = WEXITSTATUS(pclose(p));
-        std::ifstream in(err);
-        std::ostringstream s;
-        s << in.rdbuf();
-        r.err = s.str();
-        return r;
-    }
+    Result run(const std::string& args, const std::string& env = "") { return test::run_pricecast(args, dir_, env); }
     std::string write(const std::string& name, const std::string& text) {
         std::ofstream(dir_ / name) << text;
         return (dir_ / name).string();

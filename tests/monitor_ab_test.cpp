@@ -4,13 +4,10 @@
 // predictions — per-arm metrics, the test of the mode, p-value and verdict.
 // Then `pricecast ab report` on the built binary: the same numbers, promotion
 // through the registry's gate, and bad flags exiting 2 naming the flag.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -18,6 +15,7 @@
 
 #include "monitor/monitor.hpp"
 #include "registry/registry.hpp"
+#include "support/cli_run.hpp"
 #include "support/paths.hpp"
 
 namespace pricecast::monitor {
@@ -199,10 +197,7 @@ const json& golden_case(const std::string& name) {
     throw std::runtime_error("no golden case " + name);
 }
 
-struct CliResult {
-    int status = -1;
-    std::string out, err;
-};
+using CliResult = test::CliRun;
 
 // A data directory with a registry (champion v1, challenger v2 of "trend",
 // registered with the given macro-F1) and a prediction log of a golden case.
@@ -230,21 +225,7 @@ protected:
         registry::Registry reg(data_);
         return reg.alias_version("trend", "champion").value_or(-1);
     }
-    CliResult run(const std::string& args) {
-        const auto err = dir_ / "stderr.txt";
-        const auto cmd = fmt::format("{} ab report {} 2>'{}'", test::pricecast_binary().string(), args, err.string());
-        CliResult r;
-        FILE* p = popen(cmd.c_str(), "r");
-        if (!p) return r;
-        char buf[4096];
-        while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-        r.status = WEXITSTATUS(pclose(p));
-        std::ifstream in(err);
-        std::ostringstream text;
-        text << in.rdbuf();
-        r.err = text.str();
-        return r;
-    }
+    CliResult run(const std::string& args) { return test::run_pricecast("ab report " + args, dir_); }
     std::string data_dir() const { return fmt::format("--data-dir '{}'", data_.string()); }
     fs::path data_;
 };

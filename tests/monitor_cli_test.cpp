@@ -1,18 +1,16 @@
 // pricecast monitor report on the built binary: a prediction log written with
 // the library, read back as a table and as JSON; bad flags exit 2 naming the flag.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "monitor/monitor.hpp"
+#include "support/cli_run.hpp"
 #include "support/paths.hpp"
 
 namespace pricecast {
@@ -21,10 +19,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace monitor;
 
-struct Result {
-    int status = -1;
-    std::string out, err;
-};
+using Result = test::CliRun;
 
 constexpr Timestamp kT0 = 1'704'153'600 * kSecond;  // 2024-01-02T00:00:00Z
 
@@ -53,21 +48,7 @@ protected:
     }
     void TearDown() override { fs::remove_all(dir_); }
 
-    Result run(const std::string& args) {
-        const auto err = dir_ / "stderr.txt";
-        const auto cmd = fmt::format("{} {} 2>'{}'", test::pricecast_binary().string(), args, err.string());
-        Result r;
-        FILE* p = popen(cmd.c_str(), "r");
-        if (!p) return r;
-        char buf[4096];
-        while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
-        r.status = WEXITSTATUS(pclose(p));
-        std::ifstream in(err);
-        std::ostringstream s;
-        s << in.rdbuf();
-        r.err = s.str();
-        return r;
-    }
+    Result run(const std::string& args) { return test::run_pricecast(args, dir_); }
     std::string data_dir() const { return fmt::format("--data-dir '{}'", (dir_ / "data").string()); }
     fs::path dir_;
 };
