@@ -81,7 +81,10 @@ TEST(ApiServer, PredictionRangeByIsoOrEpochNanoseconds) {
     EXPECT_EQ(get(env.port(), "/v1/predictions?symbol=BTC+USD").json()["predictions"].size(), 5u);
     expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&from=yesterday"), 400, "'from'");
     expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&to=12x"), 400, "'to'");
-    expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&from=10&to=5"), 400, "'from' is after 'to'");
+    expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&from=1700000000000000010&to=1700000000000000005"), 400,
+                 "'from' is after 'to'");
+    expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&from=1704393600"), 400, "looks like epoch seconds");
+    expect_error(get(env.port(), "/v1/predictions?symbol=BTC+USD&to=1704393600000"), 400, "looks like epoch seconds");
     expect_error(get(env.port(), "/v1/predictions?symbol=XYZ"), 404, "XYZ");
     expect_error(get(env.port(), "/v1/predictions?symbol=%zz"), 400, "percent");
 }
@@ -113,7 +116,10 @@ TEST(ApiServer, BarRangeByIsoOrEpochNanoseconds) {
     expect_error(get(env.port(), "/v1/bars?symbol="), 400, "'symbol'");
     expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&from=yesterday"), 400, "'from'");
     expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&to=12x"), 400, "'to'");
-    expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&from=10&to=5"), 400, "'from' is after 'to'");
+    expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&from=1700000000000000010&to=1700000000000000005"), 400,
+                 "'from' is after 'to'");
+    expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&from=1704393600"), 400, "looks like epoch seconds");
+    expect_error(get(env.port(), "/v1/bars?symbol=BTC+USD&to=1704393600000"), 400, "looks like epoch seconds");
     expect_error(get(env.port(), "/v1/bars?symbol=XYZ"), 404, "XYZ");
     expect_error(get(env.port(), "/v1/bars?symbol=%zz"), 400, "percent");
     expect_error(post(env.port(), "/v1/bars?symbol=BTC+USD", "{}"), 405, "GET");

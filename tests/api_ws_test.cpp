@@ -113,7 +113,11 @@ TEST(ApiWebSocket, BadHandshakesGetJsonErrors) {
     };
     const std::string nonce = "dGhlIHNhbXBsZSBub25jZQ==";  // RFC 6455's example
     for (const auto& [version, key, status] : std::vector<std::tuple<std::string, std::string, int>>{
-             {"8", nonce, 426}, {"", nonce, 426}, {"13", "", 400}, {"13", "short", 400}, {"13", "dGhlIHNhbXBsZSBub25jZQ", 400}}) {
+             {"8", nonce, 426},
+             {"", nonce, 426},
+             {"13", "", 400},
+             {"13", "short", 400},
+             {"13", "dGhlIHNhbXBsZSBub25jZQ", 400}}) {
         const auto r = upgrade(version, key);
         EXPECT_EQ(r.status, status) << version << " " << key << ": " << r.body;
         EXPECT_EQ(r.content_type, "application/json") << r.body;

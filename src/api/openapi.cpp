@@ -252,6 +252,8 @@ json schemas() {
 const json kOpen = json::array();
 
 json paths() {
+    // Dashboards send seconds or milliseconds by habit; read as nanoseconds they would match everything.
+    const char* const kTimeParam = "ISO-8601 time or epoch nanoseconds (a positive number below 1e15 is refused)";
     const json kNotJson = error("a body sent with another Content-Type than application/json");
     json p;
     p["/health"]["get"] = {{"summary", "liveness"},
@@ -271,8 +273,8 @@ json paths() {
     p["/v1/predictions"]["get"] = {
         {"summary", "champion predictions of a symbol with from <= bar_time <= to, oldest first"},
         {"parameters",
-         {query("symbol", true, "instrument symbol"), query("from", false, "ISO-8601 time or epoch nanoseconds"),
-          query("to", false, "ISO-8601 time or epoch nanoseconds")}},
+         {query("symbol", true, "instrument symbol"), query("from", false, kTimeParam),
+          query("to", false, kTimeParam)}},
         {"responses",
          {{"200", response("the predictions", ref("PredictionList"))},
           {"400", error("a missing or malformed parameter, named in the message")},
@@ -280,8 +282,8 @@ json paths() {
     p["/v1/bars"]["get"] = {
         {"summary", "recent price bars (OHLCV) of a symbol with from <= close_time <= to, oldest first"},
         {"parameters",
-         {query("symbol", true, "instrument symbol"), query("from", false, "ISO-8601 time or epoch nanoseconds"),
-          query("to", false, "ISO-8601 time or epoch nanoseconds")}},
+         {query("symbol", true, "instrument symbol"), query("from", false, kTimeParam),
+          query("to", false, kTimeParam)}},
         {"responses",
          {{"200", response("the bars", ref("BarList"))},
           {"400", error("a missing or malformed parameter, named in the message")},

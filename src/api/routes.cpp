@@ -103,7 +103,15 @@ Timestamp time_param(const Request& r, const std::string& name, Timestamp fallba
     const std::string& text = it->second;
     Timestamp t = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), t);
-    if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) return t;
+    if (!text.empty() && ec == std::errc() && end == text.data() + text.size()) {
+        // Nanoseconds before 1970-01-12 are no market's; such a number is
+        // seconds or milliseconds, which read as nanoseconds would match everything.
+        if (t > 0 && t < 1'000'000'000'000'000)
+            fail(400, fmt::format("query parameter '{}': {} looks like epoch seconds or milliseconds; give epoch "
+                                  "nanoseconds or an ISO-8601 time",
+                                  name, text));
+        return t;
+    }
     if (const auto iso = parse_iso8601(text)) return *iso;
     fail(400,
          fmt::format("query parameter '{}': expected an ISO-8601 time or epoch nanoseconds, got '{}'", name, text));
@@ -174,13 +182,15 @@ void append_step(const json& row, std::size_t i, const features::FeatureSchema* 
         for (const auto& c : schema->columns()) {
             const auto it = row.find(c.name);
             if (it == row.end()) fail(422, fmt::format("features[{}]: column '{}' is missing", i, c.name));
-            if (it->is_null()) fail(422, fmt::format("features[{}].{} is null: the feature is still warming up", i, c.name));
+            if (it->is_null())
+                fail(422, fmt::format("features[{}].{} is null: the feature is still warming up", i, c.name));
             if (!it->is_number()) fail(400, fmt::format("features[{}].{} must be a number", i, c.name));
             s.values.push_back(it->get<float>());
         }
         return;
     }
-    if (!row.is_array()) fail(400, fmt::format("features[{}] must be an array of numbers or an object of named numbers", i));
+    if (!row.is_array())
+        fail(400, fmt::format("features[{}] must be an array of numbers or an object of named numbers", i));
     for (std::size_t k = 0; k < row.size(); ++k) {
         if (row[k].is_null()) fail(422, fmt::format("features[{}][{}] is null: the feature is still warming up", i, k));
         if (!row[k].is_number()) fail(400, fmt::format("features[{}][{}] must be a number", i, k));
@@ -191,7 +201,8 @@ void append_step(const json& row, std::size_t i, const features::FeatureSchema* 
 // The rows of /v1/predict as one sample; shape problems are the client's (422).
 models::SampleSet sample_of(const json& features, const features::FeatureSchema* schema) {
     if (!features.is_array() || features.empty())
-        fail(400, "field 'features' must be a non-empty array of steps (arrays of numbers or objects of named numbers)");
+        fail(400,
+             "field 'features' must be a non-empty array of steps (arrays of numbers or objects of named numbers)");
     models::SampleSet s;
     s.steps = features.size();
     for (std::size_t i = 0; i < features.size(); ++i) {
@@ -311,7 +322,8 @@ Response Router::dispatch(const Request& r) const {
     const Route route = this->route(r);
     const auto method = [&](std::string_view m) {
         if (r.method == m) return;
-        throw ClientError{405, fmt::format("{} does not accept {}; use {}", r.path, r.method, m), {{"Allow", std::string(m)}}};
+        throw ClientError{
+            405, fmt::format("{} does not accept {}; use {}", r.path, r.method, m), {{"Allow", std::string(m)}}};
     };
     const std::string& n = route.name;
     if (n == "/health") return method("GET"), json_response(200, {{"status", "ok"}});
@@ -458,7 +470,8 @@ Response Router::model_promote(const std::string& name, const Request& r) const 
     const auto reason = field_or<std::string>(body, "reason", "", &json::is_string, "a string");
     if (alias.empty()) fail(400, "field 'alias' must not be empty");
     if (alias != registry::kChampion && (body.contains("metric") || body.contains("margin")))
-        fail(400, fmt::format("fields 'metric' and 'margin' set the champion's promotion gate; alias '{}' has none", alias));
+        fail(400, fmt::format("fields 'metric' and 'margin' set the champion's promotion gate; alias '{}' has none",
+                              alias));
     auto reg = open_registry(services_);
     const bool changed = reg.promote(name, version, alias, gate, reason);
     if (changed && services_.models) services_.models->refresh();
