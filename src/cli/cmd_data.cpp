@@ -12,14 +12,6 @@
 namespace pricecast::cli {
 namespace {
 
-data::BarFile read(const std::string& path) {
-    try {
-        return data::read_bar_file(path);
-    } catch (const data::DataError& e) {
-        throw UsageError(e.what());
-    }
-}
-
 // A file of fewer than two distinct times has no step to infer the interval from.
 std::string interval_of(const data::BarFile& f) {
     const Duration d = f.bars.front().interval;
@@ -49,7 +41,7 @@ void print_json(const std::string& path, const data::BarFile& f) {
 }
 
 void check(const std::string& path, bool json) {
-    const auto f = read(path);
+    const auto f = data::read_bar_file(path);
     const auto& r = f.report;
     if (json) {
         print_json(path, f);
@@ -81,7 +73,7 @@ void check_resample_interval(const std::string& path, const data::BarFile& f, co
 void resample(const std::string& path, const std::string& to, const std::string& out_path) {
     const auto interval = parse_duration(to);
     if (!interval || *interval <= 0) throw UsageError(fmt::format("--to: '{}' is not a duration (e.g. 5m, 1h)", to));
-    const auto f = read(path);
+    const auto f = data::read_bar_file(path);
     check_resample_interval(path, f, to, *interval);
     if (!f.report.clean()) {
         std::cerr << fmt::format("{}: {} records rejected, resampled without them\n", path, f.report.rejected());

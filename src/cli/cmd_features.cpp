@@ -89,14 +89,6 @@ void schema(const FeatureOptions& o, CommonOptions& common, bool json) {
     }
 }
 
-data::BarFile read_price_file(const std::string& f) {
-    try {
-        return data::read_bar_file(f);
-    } catch (const data::DataError& e) {
-        throw UsageError(e.what());
-    }
-}
-
 // Timeframes, windows and folds are counted in bars of the file's interval,
 // which the reader infers from the steps between bar times.
 void require_interval(const std::string& f, const data::BarFile& file) {
@@ -109,7 +101,7 @@ void require_interval(const std::string& f, const data::BarFile& file) {
 std::vector<Bar> read_prices(const std::vector<std::string>& files) {
     std::vector<Bar> bars;
     for (const auto& f : files) {
-        const auto file = read_price_file(f);
+        const auto file = data::read_bar_file(f);
         require_interval(f, file);
         if (file.report.rejected() > 0)
             std::cerr << fmt::format("{}: {} bars rejected (see `pricecast data check {}`)\n", f,
@@ -131,12 +123,7 @@ void score_news(std::vector<NewsItem>& news, const std::string& model, CommonOpt
 
 std::vector<NewsItem> read_news(const std::string& path) {
     if (path.empty()) return {};
-    data::NewsFile file;
-    try {
-        file = data::read_news_file(path);
-    } catch (const data::DataError& e) {
-        throw UsageError(e.what());
-    }
+    data::NewsFile file = data::read_news_file(path);
     for (std::size_t i = 0; i < std::min<std::size_t>(file.rejected.size(), 5); ++i)
         std::cerr << fmt::format("{}:{}: {}\n", path, file.rejected[i].line, file.rejected[i].reason);
     if (file.rejected.size() > 5) std::cerr << fmt::format("{}: {} more rejected\n", path, file.rejected.size() - 5);

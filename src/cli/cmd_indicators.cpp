@@ -83,12 +83,7 @@ void compute(const std::string& prices, const std::vector<std::string>& refs, co
     } catch (const indicators::IndicatorError& e) {
         throw UsageError(e.what());
     }
-    data::BarFile file;
-    try {
-        file = data::read_bar_file(prices);
-    } catch (const data::DataError& e) {
-        throw UsageError(e.what());
-    }
+    const data::BarFile file = data::read_bar_file(prices);
     // Rows are still written for the valid bars, so the caller gets them; the status says some were not.
     if (!file.report.clean()) {
         std::cerr << fmt::format("{}: {} bars rejected, left out of the computation\n", prices, file.report.rejected());

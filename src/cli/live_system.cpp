@@ -66,7 +66,7 @@ monitor::DriftConfig drift_config(const Config& cfg) {
 
 }  // namespace
 
-double parse_speed(const std::string& text) {
+double parse_speed(const std::string& text, std::string_view name) {
     if (text == "max") return 0;
     if (text.size() > 1 && text.back() == 'x') {
         try {
@@ -76,7 +76,7 @@ double parse_speed(const std::string& text) {
         } catch (const std::exception&) {
         }
     }
-    throw UsageError("--speed: '" + text + "' is not a speed like \"60x\" or \"max\"");
+    throw UsageError(fmt::format("{}: '{}' is not a speed like \"60x\" or \"max\"", name, text));
 }
 
 const std::vector<std::string>& all_roles() {
@@ -123,7 +123,7 @@ LiveOptions live_options(CommonOptions& common) {
     o.host = cfg.string("serve.host");
     o.port = static_cast<int>(cfg.integer("serve.port"));
     o.ws_port = static_cast<int>(cfg.integer("serve.ws_port"));
-    o.source.speed = parse_speed(cfg.string("serve.speed"));
+    o.source.speed = parse_speed(cfg.string("serve.speed"), "serve.speed");
     o.window = static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.integer("serve.window")));
     const auto ab_mode = serving::parse_ab_mode(cfg.string("serve.ab_mode"));
     if (!ab_mode) throw UsageError("serve.ab_mode: '" + cfg.string("serve.ab_mode") + "' is not shadow or split");

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -46,8 +47,9 @@ struct LiveOptions {
     int retrain_after_checks = 1;  // drifting evaluations in a row before retraining starts
 };
 
-// "60x" -> 60, "1.5x" -> 1.5, "max" -> 0; UsageError otherwise.
-double parse_speed(const std::string& text);
+// "60x" -> 60, "1.5x" -> 1.5, "max" -> 0; otherwise UsageError naming the
+// option or key `name` it came from.
+double parse_speed(const std::string& text, std::string_view name = "--speed");
 
 // Every role name, in data-flow order.
 const std::vector<std::string>& all_roles();

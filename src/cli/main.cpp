@@ -40,12 +40,6 @@ UsageError placed(const Config& c, const std::string& section, const std::string
 // refuse the same values before any work starts.
 void check_values(CommonOptions& opts, const Config& c) {
     try {
-        parse_speed(c.string("serve.speed"));
-    } catch (const UsageError& e) {
-        const std::string message = e.what();
-        throw placed(c, "", "serve.speed" + message.substr(message.find(": ")));  // it names its flag, --speed
-    }
-    try {
         features::Pipeline(live_options(opts).features);
     } catch (const UsageError& e) {
         throw placed(c, "", e.what());
@@ -181,7 +175,7 @@ int main(int argc, char** argv) {
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 2;
-    } catch (const pricecast::InputError& e) {  // an input file that cannot be read: the caller's to fix
+    } catch (const pricecast::InputError& e) {  // unreadable input (data::DataError too): the caller's to fix
         std::cerr << "error: " << e.what() << "\n";
         return 2;
     } catch (const std::exception& e) {
