@@ -20,18 +20,6 @@
 
 namespace pricecast::cli {
 
-namespace {
-
-// A flag checks the range its [simulator] key's rule gives the configuration.
-CLI::Range range_of(std::string_view key) {
-    const ConfigKey& k = config_key(key);
-    if (k.type == ConfigType::integer)
-        return CLI::Range(static_cast<long>(*k.rule.min), static_cast<long>(*k.rule.max));
-    return CLI::Range(*k.rule.min, *k.rule.max);
-}
-
-}  // namespace
-
 void add_simulator_options(CLI::App& cmd, SimulatorFlags& f) {
     cmd.add_option("--symbols", f.symbols, "comma-separated symbols (default: simulator.symbols)");
     cmd.add_option("--seed", f.seed, "random seed: the same seed gives the same market (default: simulator.seed)");
@@ -39,17 +27,17 @@ void add_simulator_options(CLI::App& cmd, SimulatorFlags& f) {
     cmd.add_option("--start", f.start, "event time of the first bar, ISO-8601 (default: simulator.start)");
     cmd.add_option("--news-impact", f.news_impact, "log return per unit of news sentiment (default: simulator.news_impact)");
     cmd.add_option("--news-rate", f.news_rate, "expected news items per symbol per bar (default: simulator.news_rate)")
-        ->check(range_of("simulator.news_rate"));
+        ->check(config_range("simulator.news_rate"));
     cmd.add_option("--news-delay", f.news_delay,
                    "bars between a news item and the start of its price move (default: simulator.news_delay)")
-        ->check(range_of("simulator.news_delay"));
+        ->check(config_range("simulator.news_delay"));
     cmd.add_option("--ar1", f.ar1, "lag-1 autocorrelation planted in returns (default: simulator.ar1)")
-        ->check(range_of("simulator.ar1"));
+        ->check(config_range("simulator.ar1"));
     cmd.add_option("--ar2", f.ar2, "lag-2 autocorrelation planted in returns (default: simulator.ar2)")
-        ->check(range_of("simulator.ar2"));
+        ->check(config_range("simulator.ar2"));
     cmd.add_option("--switch-prob", f.switch_prob,
                    "probability per bar of a random regime switch (default: simulator.switch_prob)")
-        ->check(range_of("simulator.switch_prob"));
+        ->check(config_range("simulator.switch_prob"));
     cmd.add_option("--regime-switch-at", f.regime_switch_at, "force a switch to the turbulent regime at this bar");
 }
 
@@ -167,7 +155,7 @@ void add_simulate_command(CLI::App& app) {
     static SimulateOptions o;
     static CommonOptions common;
     add_simulator_options(*cmd, o.sim);
-    cmd->add_option("--bars", o.bars, "bars per symbol (default: simulator.bars)")->check(range_of("simulator.bars"));
+    cmd->add_option("--bars", o.bars, "bars per symbol (default: simulator.bars)")->check(config_range("simulator.bars"));
     cmd->add_flag("--no-trades", o.no_trades, "do not generate trades (faster)");
     cmd->add_option("--out", o.out, "output folder")->capture_default_str();
     add_common_options(*cmd, common);

@@ -39,6 +39,9 @@ private:
     std::optional<Config> config_;
 };
 void add_common_options(CLI::App& cmd, CommonOptions& opts);
+// The range a configuration key's rule allows, for the flag that sets the same
+// value: integer or real as the key's type.
+CLI::Range config_range(std::string_view key);
 
 // A flag's value when it was given on the command line, else the config key's.
 template <class T, class Get>

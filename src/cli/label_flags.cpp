@@ -2,31 +2,21 @@
 
 #include <fmt/format.h>
 
-#include "core/config.hpp"
+#include "cli/commands.hpp"
 
 namespace pricecast::cli {
 
-namespace {
-
 // --horizon and --threshold mean what monitor.horizon and monitor.threshold
 // mean for the monitor's outcomes: the same ranges, from their rules.
-template <class T>
-CLI::Range range_of(std::string_view key) {
-    const ConfigRule& r = config_key(key).rule;
-    return CLI::Range(static_cast<T>(*r.min), static_cast<T>(*r.max));
-}
-
-}  // namespace
-
 void add_label_options(CLI::App& cmd, LabelFlags& f, const std::string& horizon_help, const std::string& quantile_fit) {
-    cmd.add_option("--horizon", f.horizon, horizon_help)->check(range_of<int>("monitor.horizon"))->capture_default_str();
+    cmd.add_option("--horizon", f.horizon, horizon_help)->check(config_range("monitor.horizon"))->capture_default_str();
     cmd.add_option("--labels", f.rule,
                    "threshold: fixed (--threshold), volatility (--vol-k x rolling std), quantile (balanced on " +
                        quantile_fit + ")")
         ->check(CLI::IsMember({"fixed", "volatility", "quantile"}))
         ->capture_default_str();
     cmd.add_option("--threshold", f.threshold, "fixed threshold on the return")
-        ->check(range_of<double>("monitor.threshold"))
+        ->check(config_range("monitor.threshold"))
         ->capture_default_str();
     cmd.add_option("--vol-k", f.vol_k, "volatility threshold multiple")->check(CLI::Range(0.0, 100.0))->capture_default_str();
     cmd.add_option("--quantile", f.quantile, "quantile labels: share of DOWN (and of UP) in training")

@@ -122,6 +122,13 @@ std::optional<std::string> unknown_command(const CLI::App& app, int argc, char**
 
 }  // namespace
 
+CLI::Range config_range(std::string_view key) {
+    const ConfigKey& k = config_key(key);
+    if (k.type == ConfigType::integer)
+        return CLI::Range(static_cast<long>(*k.rule.min), static_cast<long>(*k.rule.max));
+    return CLI::Range(*k.rule.min, *k.rule.max);
+}
+
 void add_common_options(CLI::App& cmd, CommonOptions& opts) {
     common_options_of()[&cmd] = &opts;
     cmd.add_option("--config", opts.config_file,
