@@ -348,8 +348,34 @@ TEST(ApiServer, UnknownRoutesAndMethods) {
     expect_error(post(env.port(), "/health", "{}"), 405, "GET");
     expect_error(get(env.port(), "/v1/predict"), 405, "POST");
     EXPECT_EQ(get(env.port(), "/v1/predict").headers["Allow"], "POST");
-    EXPECT_EQ(request(env.port(), http::verb::delete_, "/v1/models").headers["Allow"], "GET");
+    EXPECT_EQ(request(env.port(), http::verb::delete_, "/v1/models").headers["Allow"], "GET, HEAD");
     expect_error(get(env.port(), "/ws"), 426, "WebSocket");
+}
+
+// HEAD (uptime checks, curl -I) gets the GET answer's status and headers, no body.
+TEST(ApiServer, HeadAnswersLikeGetWithoutTheBody) {
+    ApiEnv env;
+    const auto got = get(env.port(), "/openapi.json");
+    auto head = request(env.port(), http::verb::head, "/openapi.json");
+    EXPECT_EQ(head.status, 200);
+    EXPECT_EQ(head.body, "");
+    EXPECT_EQ(head.headers["Content-Length"], std::to_string(got.body.size()));
+    EXPECT_EQ(head.content_type, got.content_type);
+    EXPECT_EQ(request(env.port(), http::verb::head, "/v1/predictions/latest?symbol=NOPE").status, 404);
+    auto post_only = request(env.port(), http::verb::head, "/v1/predict");
+    EXPECT_EQ(post_only.status, 405);
+    EXPECT_EQ(post_only.headers["Allow"], "POST");
+    // On a kept-alive connection the next answer is not taken for the HEAD's body.
+    net::io_context ioc;
+    auto socket = connect(ioc, env.port());
+    for (const auto verb : {http::verb::head, http::verb::get}) {
+        http::request<http::string_body> req{verb, "/health", 11};
+        req.set(http::field::host, "127.0.0.1");
+        http::write(socket, req);
+        const auto res = read_response(socket, verb == http::verb::head);
+        EXPECT_EQ(res.status, 200);
+        EXPECT_EQ(res.body.empty(), verb == http::verb::head);
+    }
 }
 
 TEST(ApiServer, StaticFilesWithoutEscapes) {

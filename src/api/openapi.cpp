@@ -390,7 +390,8 @@ json openapi_document() {
               {"version", PRICECAST_VERSION},
               {"description",
                "Price trend predictions (DOWN/STABLE/UP), features, the model registry and news "
-               "intake. Errors are {\"error\": {\"code\", \"message\"}}."}}},
+               "intake. Errors are {\"error\": {\"code\", \"message\"}}. Every GET route also answers HEAD "
+               "(the same status and headers, no body)."}}},
             {"paths", paths()},
             {"components",
              {{"schemas", schemas()},

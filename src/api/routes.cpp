@@ -320,10 +320,12 @@ Response Router::handle(const Request& r) const {
 
 Response Router::dispatch(const Request& r) const {
     const Route route = this->route(r);
+    // Every GET route answers HEAD too (the server drops the body).
     const auto method = [&](std::string_view m) {
-        if (r.method == m) return;
-        throw ClientError{
-            405, fmt::format("{} does not accept {}; use {}", r.path, r.method, m), {{"Allow", std::string(m)}}};
+        const bool get = m == "GET";
+        if (r.method == m || (get && r.method == "HEAD")) return;
+        throw ClientError{405, fmt::format("{} does not accept {}; use {}", r.path, r.method, get ? "GET or HEAD" : m),
+                          {{"Allow", get ? "GET, HEAD" : std::string(m)}}};
     };
     const std::string& n = route.name;
     if (n == "/health") return method("GET"), json_response(200, {{"status", "ok"}});

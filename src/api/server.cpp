@@ -412,7 +412,7 @@ private:
         }
         const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
         server_.count(route, res.status, took.count());
-        send(std::move(res), req.version(), req.keep_alive());
+        send(std::move(res), req.version(), req.keep_alive(), req.method() == http::verb::head);
     }
 
     void upgrade(http::request<http::string_body> req) {
@@ -456,7 +456,8 @@ private:
         send(detail::error_response(status, message), 11, false);
     }
 
-    void send(Response r, unsigned version, bool keep_alive) {
+    // A HEAD answer is the GET answer's header, Content-Length included, without the body.
+    void send(Response r, unsigned version, bool keep_alive, bool head = false) {
         auto res = std::make_shared<http::response<http::string_body>>();
         res->version(version);
         res->result(static_cast<unsigned>(r.status));
@@ -464,8 +465,10 @@ private:
         res->set(http::field::content_type, r.content_type);
         for (const auto& [k, v] : r.headers) res->set(k, v);
         res->keep_alive(keep_alive);
-        res->body() = std::move(r.body);
+        const std::size_t length = r.body.size();
+        if (!head) res->body() = std::move(r.body);
         res->prepare_payload();
+        if (head) res->content_length(length);
         response_ = res;
         http::async_write(stream_, *res, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
             self->response_.reset();

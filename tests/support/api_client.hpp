@@ -33,10 +33,12 @@ struct HttpResult {
 
 using Headers = std::map<std::string, std::string>;
 
-inline HttpResult read_response(tcp::socket& socket) {
+// `head`: the answer to a HEAD request, which has a Content-Length but no body.
+inline HttpResult read_response(tcp::socket& socket, bool head = false) {
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
+    parser.skip(head);
     http::read(socket, buffer, parser);
     const auto& res = parser.get();
     HttpResult out;
@@ -66,7 +68,7 @@ inline HttpResult request(int port, http::verb method, const std::string& target
     }
     req.prepare_payload();
     http::write(socket, req);
-    return read_response(socket);
+    return read_response(socket, method == http::verb::head);
 }
 
 inline HttpResult get(int port, const std::string& target, const Headers& headers = {}) {
