@@ -269,6 +269,7 @@ TEST_F(Contract, EveryRouteAndStatusMatchesTheDocument) {
     EXPECT_EQ(metric_rows[2]["metrics"]["accuracy"], nullptr);
     expect_matches(get(port, "/v1/monitor/metrics?symbol=ETH&window=1h", read), "/v1/monitor/metrics", "get");
     expect_matches(get(port, "/v1/monitor/metrics?window=1h,soon", read), "/v1/monitor/metrics", "get");
+    expect_matches(get(port, "/v1/monitor/metrics?model=nope", read), "/v1/monitor/metrics", "get");
 
     for (const auto& [path, ops] : doc["paths"].items())  // every documented 401, without a key
         for (const auto& [method, op] : ops.items()) {

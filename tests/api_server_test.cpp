@@ -325,6 +325,16 @@ TEST(ApiServer, MonitorWindowsMustFit) {
     expect_error(get(env.port(), "/v1/monitor/metrics?window=2562048h"), 400, "'window'");
 }
 
+TEST(ApiServer, MonitorFiltersThatMatchNothingAre404) {
+    ApiEnv env({}, true, {"BTC", "ETH"});
+    // Registered and served, but nothing logged yet: an empty list.
+    const auto empty = get(env.port(), "/v1/monitor/metrics?model=m&symbol=ETH");
+    EXPECT_EQ(empty.status, 200);
+    EXPECT_EQ(empty.json()["rows"], json::array());
+    expect_error(get(env.port(), "/v1/monitor/metrics?model=nope"), 404, "'nope'");
+    expect_error(get(env.port(), "/v1/monitor/metrics?symbol=ZZZ"), 404, "served: BTC, ETH");
+}
+
 TEST(ApiServer, MetricsCountRequestsByRouteAndCode) {
     ApiEnv env;
     get(env.port(), "/health");

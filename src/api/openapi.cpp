@@ -354,6 +354,7 @@ json paths() {
         {"responses",
          {{"200", response("one row per model version and slot, symbol and window", ref("MetricsList"))},
           {"400", error("a malformed window, named in the message")},
+          {"404", error("a model not in the registry, or a symbol this server does not serve")},
           {"503", error("no prediction log in this process")}}}};
     p["/metrics"]["get"] = {
         {"summary", "Prometheus text exposition (0.0.4)"},

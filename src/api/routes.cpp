@@ -426,6 +426,12 @@ Response Router::monitor_metrics(const Request& r) const {
     if (const auto it = r.query.find("model"); it != r.query.end()) q.model = it->second;
     if (const auto it = r.query.find("symbol"); it != r.query.end()) q.symbol = it->second;
     const auto windows = windows_param(r);
+    // A filter that can match nothing is a mistake, as on the other routes, not an empty 200.
+    if (!q.model.empty() && !services_.data_dir.empty())
+        open_registry(services_).list_versions(q.model);  // NotFound: 404
+    if (const auto& known = services_.symbols;
+        !q.symbol.empty() && !known.empty() && std::find(known.begin(), known.end(), q.symbol) == known.end())
+        fail(404, fmt::format("symbol '{}' is not served here (served: {})", q.symbol, fmt::join(known, ", ")));
     json rows = json::array();
     for (const auto& row : monitor::rolling_metrics(*services_.prediction_log, q, windows))
         rows.push_back(monitor::to_json(row));
