@@ -467,6 +467,102 @@ TEST(ApiServer, KeepAliveServesManyRequestsOnOneConnection) {
     }
 }
 
+// ---- the ops-only port of a process without the api role ------------------------------
+
+namespace {
+
+api::ServerOptions ops_only(std::vector<api::ApiKey> keys = {}) {
+    api::ServerOptions o;
+    o.ops_only = true;
+    o.keys = std::move(keys);
+    return o;
+}
+
+// A transport known to be down, as the Kafka bus reports it when no broker answers.
+class DownBus : public bus::Bus {
+public:
+    void publish(std::string_view, std::string_view, std::string_view) override {}
+    void flush(std::chrono::milliseconds) override {}
+    std::unique_ptr<bus::Consumer> subscribe(const std::string&, const std::vector<std::string>&) override {
+        return nullptr;
+    }
+    void read_retained(const std::string&, const std::function<void(const bus::Message&)>&,
+                       std::chrono::milliseconds) override {}
+    bool connected() const override { return false; }
+};
+
+// What a process without a model hands its ops port: only its bus.
+api::Services bus_only(bus::Bus* bus) {
+    api::Services s;
+    s.bus = bus;
+    return s;
+}
+
+// An ops-only server started over `services` on a free port.
+std::unique_ptr<api::Server> ops_server(const api::Services& services, api::ServerOptions o = ops_only()) {
+    o.port = 0;
+    auto s = std::make_unique<api::Server>(services, o);
+    s->start();
+    return s;
+}
+
+}  // namespace
+
+TEST(ApiOpsPort, ServesHealthReadyAndMetricsAndNothingElse) {
+    ApiEnv env(ops_only());  // every service present: the port still serves only the three
+    env.predictions.add(make_prediction("X", kT0));
+    EXPECT_EQ(get(env.port(), "/health").json(), (json{{"status", "ok"}}));
+    const auto ready = get(env.port(), "/ready");
+    EXPECT_EQ(ready.status, 200) << ready.body;
+    const auto m = get(env.port(), "/metrics");
+    ASSERT_EQ(m.status, 200);
+    EXPECT_NE(m.content_type.find("text/plain"), std::string::npos);
+    EXPECT_NE(m.body.find("pricecast_http_requests_total{code=\"200\",route=\"/health\"} 1"), std::string::npos)
+        << m.body;
+    EXPECT_EQ(request(env.port(), http::verb::head, "/metrics").status, 200);
+    for (const char* target : {"/v1/predictions/latest?symbol=X", "/", "/openapi.json", "/v1/models", "/ws", "/v1/nothing"})
+        expect_error(get(env.port(), target), 404, "this port serves only /health, /ready and /metrics");
+    expect_error(post(env.port(), "/v1/news", R"({"id":"a"})"), 404, "only /health, /ready and /metrics");
+    expect_error(post(env.port(), "/health", "{}"), 405, "GET");
+    // No WebSocket either: the upgrade gets the same 404.
+    expect_error(raw(env.port(), "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"),
+                 404, "only /health, /ready and /metrics");
+}
+
+// An inference process: ready once the served model's champion is loaded.
+TEST(ApiOpsPort, ReadyNeedsTheChampionWhereThereIsAModelManager) {
+    ApiEnv env(ops_only(), false);
+    const auto r = get(env.port(), "/ready");
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.json()["reasons"], (json{"no champion of 'm' loaded"})) << r.body;
+}
+
+// A process without a model (features, sentiment, price, monitor): ready when its bus is.
+TEST(ApiOpsPort, ReadyWithoutAModelManagerIsTheBus) {
+    const auto up = bus::make_in_process_bus();
+    const auto ready = ops_server(bus_only(up.get()));
+    EXPECT_EQ(get(ready->port(), "/ready").json(), (json{{"status", "ready"}}));
+    DownBus down;
+    const auto not_ready = ops_server(bus_only(&down));
+    const auto r = get(not_ready->port(), "/ready");
+    EXPECT_EQ(r.status, 503);
+    EXPECT_EQ(r.json()["reasons"], (json{"message bus not connected"})) << r.body;
+    expect_error(r, 503, "message bus not connected");
+}
+
+// /metrics asks for a read key where the api port does; a key opens nothing else.
+TEST(ApiOpsPort, KeysGuardMetricsAsOnTheApiPort) {
+    const auto bus = bus::make_in_process_bus();
+    const auto s = ops_server(bus_only(bus.get()), ops_only({{kReadKey, api::Role::read}}));
+    EXPECT_EQ(get(s->port(), "/health").status, 200);
+    EXPECT_EQ(get(s->port(), "/ready").status, 200);
+    expect_error(get(s->port(), "/metrics"), 401, "missing API key");
+    EXPECT_EQ(get(s->port(), "/metrics", {{"X-API-Key", kReadKey}}).status, 200);
+    expect_error(get(s->port(), "/v1/models"), 404, "only /health, /ready and /metrics");
+    expect_error(get(s->port(), "/v1/models", {{"X-API-Key", kReadKey}}), 404, "only /health, /ready and /metrics");
+}
+
 TEST(ApiServer, BadOptionsAreRejected) {
     api::ServerOptions o;
     o.keys = {{"", api::Role::read}};
@@ -478,5 +574,8 @@ TEST(ApiServer, BadOptionsAreRejected) {
     EXPECT_THROW(s.start(), std::invalid_argument);
     o = {};
     o.port = 70000;
+    EXPECT_THROW(api::Server({}, o), std::invalid_argument);
+    o = ops_only();
+    o.ws_port = 8765;
     EXPECT_THROW(api::Server({}, o), std::invalid_argument);
 }

@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "core/config.hpp"
+#include "support/cli_run.hpp"
 #include "support/paths.hpp"
 
 namespace pricecast {
@@ -121,6 +122,34 @@ TEST(Config, ValuesOutsideTheirRulesSayWhereAndAllAreReported) {
     EXPECT_NE(error_of([] { Config(); }).find("env PRICECAST_SERVE_PORT: serve.port must be in [0, 65535], not 99999"),
               std::string::npos)
         << error_of([] { Config(); });
+}
+
+// serve.metrics_port and --metrics-port: -1 (none) to 65535. A process with
+// the api role serves /metrics on its own port, so the flag there is a mistake.
+TEST(Config, MetricsPortIsInRangeAndNotForTheApiRole) {
+    EXPECT_EQ(Config().integer("serve.metrics_port"), -1);
+    EXPECT_NE(error_of([] { Config::load(write("mp.toml", "[serve]\nmetrics_port = 65536\n")); })
+                  .find("mp.toml:2:16: serve.metrics_port must be in [-1, 65535], not 65536"),
+              std::string::npos);
+    EXPECT_EQ(error_of([] { Config::load(write("mp0.toml", "[serve]\nmetrics_port = 0\n")); }), "no error");
+    const auto scratch = write("mp0.toml", "").parent_path();
+    const std::string serve = "serve --data-dir '" + (scratch / "data").string() + "' ";
+    for (const char* roles : {"api", "all", "features,api"}) {
+        const auto r = test::run_pricecast(serve + "--role " + roles + " --metrics-port 9100", scratch);
+        EXPECT_EQ(r.status, 2) << roles << ": " << r.err;
+        for (const char* names : {"--metrics-port", "--role api", "--port"})
+            EXPECT_NE(r.err.find(names), std::string::npos) << roles << ": " << r.err;
+    }
+    for (const char* bad : {"65536", "-2"}) {
+        const auto r = test::run_pricecast(serve + "--role features --metrics-port " + bad, scratch);
+        EXPECT_EQ(r.status, 2) << bad << ": " << r.err;
+        EXPECT_NE(r.err.find("--metrics-port"), std::string::npos) << r.err;
+    }
+    const auto env = test::run_pricecast(serve + "--role features", scratch, "PRICECAST_SERVE_METRICS_PORT=70000");
+    EXPECT_EQ(env.status, 2) << env.err;
+    EXPECT_NE(env.err.find("env PRICECAST_SERVE_METRICS_PORT: serve.metrics_port must be in [-1, 65535], not 70000"),
+              std::string::npos)
+        << env.err;
 }
 
 TEST(Config, EveryDefaultKeepsItsKeysRule) {

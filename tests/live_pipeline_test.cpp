@@ -74,6 +74,9 @@ Market simulate(long steps, const sentiment::SentimentScorer& scorer) {
 
 using Key = std::pair<std::string, Timestamp>;
 
+// The port line of a role process started with --metrics-port.
+const std::string kOpsPort = "/metrics on http://127\\.0\\.0\\.1:(\\d+)/";
+
 class LivePipeline : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -281,7 +284,10 @@ TEST_F(LivePipeline, SeparateProcessesSurviveAKilledInferenceProcess) {
     ASSERT_GE(wait_served(200), 200u) << "predictions reach the API";
     inference->stop(SIGKILL);
     const auto at_kill = served();
-    inference = role("inference");
+    inference = role("inference", {"--metrics-port", "0"});
+    const int ops = std::stoi(inference->wait_for(kOpsPort));
+    const auto ready = test::get(ops, "/ready");
+    EXPECT_EQ(ready.status, 200) << "the champion is loaded before the port opens: " << ready.body;
     EXPECT_EQ(wait_served(expected_.size()), expected_.size()) << at_kill << " served when inference was killed";
 
     for (const char* symbol : {"AAA", "BBB", "CCC"}) {
@@ -297,6 +303,8 @@ TEST_F(LivePipeline, SeparateProcessesSurviveAKilledInferenceProcess) {
                 << symbol << " " << p["bar_time"];
         }
     }
+    EXPECT_NE(test::get(ops, "/metrics").body.find("pricecast_messages_consumed_total{role=\"inference\"}"),
+              std::string::npos);
     for (const char* symbol : {"AAA", "BBB", "CCC"}) {
         const auto r = test::get(port, std::string("/v1/bars?symbol=") + symbol);
         ASSERT_EQ(r.status, 200) << "the api role serves the price bars: " << r.body;
@@ -315,6 +323,52 @@ TEST_F(LivePipeline, SeparateProcessesSurviveAKilledInferenceProcess) {
     EXPECT_EQ(seen.size(), expected_.size()) << "every bar reached the topic";
     EXPECT_EQ(twice, 0u) << "bars published more than once on the topic; inference killed at " << at_kill
                          << " served predictions";
+}
+
+// A process without the api role answers the probes and the scraper on
+// --metrics-port, with its role's metrics, and nothing else there. Its /ready
+// is the bus, and for inference the served model's champion.
+TEST(RoleProcess, AnswersHealthReadyAndMetricsOnTheMetricsPort) {
+    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-ops-port-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    {
+        Process cluster({"kafka-mock", "--brokers", "1"}, dir / "kafka.log");
+        const auto bootstrap = cluster.wait_for("bootstrap: (\\S+)");
+        ASSERT_FALSE(bootstrap.empty());
+        auto serve = [&](const std::string& role) {
+            return std::make_unique<Process>(std::vector<std::string>{"serve", "--role", role, "--kafka", bootstrap,
+                                                                      "--data-dir", dir.string(), "--metrics-port", "0"},
+                                             dir / (role + ".log"));
+        };
+        auto features = serve("features");
+        const int port = std::stoi(features->wait_for(kOpsPort));
+        EXPECT_EQ(test::get(port, "/health").status, 200);
+        const auto ready = test::get(port, "/ready");
+        EXPECT_EQ(ready.status, 200) << "on the bus, and no model to wait for: " << ready.body;
+        // The role registers its counter once its consumer is up, after the port opened.
+        const std::string counter = "pricecast_messages_consumed_total{role=\"features\"}";
+        std::string metrics;
+        for (int i = 0; i < 600 && metrics.find(counter) == std::string::npos; ++i) {
+            const auto m = test::get(port, "/metrics");
+            ASSERT_EQ(m.status, 200);
+            metrics = m.body;
+            if (metrics.find(counter) == std::string::npos) std::this_thread::sleep_for(100ms);
+        }
+        EXPECT_NE(metrics.find(counter), std::string::npos) << metrics;
+        for (const char* target : {"/v1/predictions/latest?symbol=AAA", "/"}) {
+            const auto r = test::get(port, target);
+            EXPECT_EQ(r.status, 404) << target;
+            EXPECT_NE(r.body.find("only /health, /ready and /metrics"), std::string::npos) << r.body;
+        }
+        auto inference = serve("inference");  // nothing registered in `dir`
+        const int inference_port = std::stoi(inference->wait_for(kOpsPort));
+        EXPECT_EQ(test::get(inference_port, "/health").status, 200);
+        const auto unready = test::get(inference_port, "/ready");
+        EXPECT_EQ(unready.status, 503);
+        EXPECT_NE(unready.body.find("no champion of 'trend'"), std::string::npos) << unready.body;
+    }
+    std::filesystem::remove_all(dir);
 }
 
 // A snapshot the feature service cannot use (another release's, another

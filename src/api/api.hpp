@@ -47,6 +47,10 @@ struct ServerOptions {
     std::size_t ws_queue_limit = 8192;
     std::filesystem::path web_root;    // dashboard files served at /; empty: none
     int threads = 2;
+    // The operations port of a process without the api role: only /health,
+    // /ready and /metrics, everything else 404, no WebSocket, no files.
+    // /ready then asks for a loaded champion only when `Services::models` is set.
+    bool ops_only = false;
 };
 
 // The parts of the running system the routes read and act on. Pointers may be

@@ -30,6 +30,9 @@ struct ClientError {
 
 [[noreturn]] void fail(int status, std::string message) { throw ClientError{status, std::move(message)}; }
 
+// What an ops-only server answers (ServerOptions::ops_only).
+bool ops_path(std::string_view p) { return p == "/health" || p == "/ready" || p == "/metrics"; }
+
 constexpr std::array<const char*, 3> kClassNames = {"DOWN", "STABLE", "UP"};
 
 int hex_value(char c) {
@@ -282,6 +285,8 @@ Router::Router(const Services& services, const ServerOptions& options, const met
 
 Route Router::route(const Request& r) const {
     const std::string& p = r.path;
+    // Open, so that a key neither helps nor is asked for on the way to the 404.
+    if (options_.ops_only && !ops_path(p)) return {"unknown", Access::open};
     if (p == "/health" || p == "/ready" || p == "/openapi.json") return {p, Access::open};
     if (p == "/metrics" || p == "/ws" || p == "/v1/predictions/latest" || p == "/v1/predictions" ||
         p == "/v1/bars" || p == "/v1/features/latest" || p == "/v1/models" || p == "/v1/predict" || p == "/v1/news" ||
@@ -328,6 +333,8 @@ Response Router::dispatch(const Request& r) const {
                           {{"Allow", get ? "GET, HEAD" : std::string(m)}}};
     };
     const std::string& n = route.name;
+    if (options_.ops_only && !ops_path(n))
+        fail(404, fmt::format("no route {}: this port serves only /health, /ready and /metrics", r.path));
     if (n == "/health") return method("GET"), json_response(200, {{"status", "ok"}});
     if (n == "/ready") return method("GET"), ready();
     if (n == "/openapi.json") return method("GET"), json_response(200, openapi_document());
@@ -352,17 +359,19 @@ Response Router::dispatch(const Request& r) const {
     fail(404, "no route " + r.path);
 }
 
+std::optional<std::string> Router::model_unready() const {
+    // An ops-only server has a model manager only in a process that serves a model.
+    if (!services_.models && options_.ops_only) return std::nullopt;
+    if (!services_.models) return "no model manager in this process";
+    if (services_.model_name.empty()) return "no served model name configured";
+    if (services_.models->current(services_.model_name)) return std::nullopt;
+    const auto err = services_.models->last_error(services_.model_name);
+    return fmt::format("no champion of '{}' loaded{}", services_.model_name, err ? ": " + *err : std::string());
+}
+
 Response Router::ready() const {
     std::vector<std::string> reasons;
-    if (!services_.models) {
-        reasons.push_back("no model manager in this process");
-    } else if (services_.model_name.empty()) {
-        reasons.push_back("no served model name configured");
-    } else if (!services_.models->current(services_.model_name)) {
-        const auto err = services_.models->last_error(services_.model_name);
-        reasons.push_back(
-            fmt::format("no champion of '{}' loaded{}", services_.model_name, err ? ": " + *err : std::string()));
-    }
+    if (auto why = model_unready()) reasons.push_back(std::move(*why));
     if (services_.bus && !services_.bus->connected()) reasons.push_back("message bus not connected");
     if (reasons.empty()) return json_response(200, {{"status", "ready"}});
     std::string message;

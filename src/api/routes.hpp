@@ -54,6 +54,7 @@ public:
 private:
     Response dispatch(const Request& request) const;
     Response ready() const;
+    std::optional<std::string> model_unready() const;  // why /ready is 503 on the model's side
     Response predictions_latest(const Request& request) const;
     Response predictions_range(const Request& request) const;
     Response bars_range(const Request& request) const;

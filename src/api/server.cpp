@@ -387,7 +387,8 @@ private:
             return reply_and_close(400, fmt::format("malformed HTTP request: {}", ec.message()));
         if (ec) return close();
         auto request = parser_->release();
-        if (websocket::is_upgrade(request)) return upgrade(std::move(request));
+        // An ops-only port has no /ws: its router answers the upgrade request with the 404.
+        if (websocket::is_upgrade(request) && !server_.options.ops_only) return upgrade(std::move(request));
         respond(std::move(request));
     }
 
@@ -555,6 +556,8 @@ Server::Server(Services services, ServerOptions options)
         throw std::invalid_argument(fmt::format("api port {} is out of range", impl_->options.port));
     if (impl_->options.ws_port > 65535)
         throw std::invalid_argument(fmt::format("api ws_port {} is out of range", impl_->options.ws_port));
+    if (impl_->options.ops_only && impl_->options.ws_port >= 0)
+        throw std::invalid_argument("an ops-only server (/health, /ready, /metrics) has no WebSocket port");
 }
 
 Server::~Server() { stop(); }

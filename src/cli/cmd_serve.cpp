@@ -14,23 +14,41 @@ namespace {
 struct ServeFlags {
     std::vector<std::string> roles = {"all"};
     std::string kafka, model, host, speed;
-    int port = 0, ws_port = 0;
+    int port = 0, ws_port = 0, metrics_port = -1;
     std::vector<std::string> prices;
     std::string news, feed;
     long steps = -1;
     SimulatorFlags sim;
     CLI::Option *kafka_flag = nullptr, *model_flag = nullptr, *host_flag = nullptr, *speed_flag = nullptr,
-                *port_flag = nullptr, *ws_port_flag = nullptr;
+                *port_flag = nullptr, *ws_port_flag = nullptr, *metrics_port_flag = nullptr;
 };
+
+// The api port already answers /health, /ready and /metrics; a second port
+// for them asked for on the command line is a mistake to say, not to ignore.
+void check_metrics_flag(const ServeFlags& f, const std::set<std::string>& roles) {
+    if (f.metrics_port_flag->count() > 0 && f.metrics_port >= 0 && roles.contains("api"))
+        throw UsageError("--metrics-port: not with the api role (--role api or all), whose --port already serves "
+                         "/health, /ready and /metrics");
+}
+
+// Where the process answers, for the operator and for tests reading the port.
+std::string listening(LiveSystem& live, const std::string& host) {
+    if (live.server()) return fmt::format("; http://{}:{}/", host, live.server()->port());
+    if (live.ops_server())
+        return fmt::format("; /health, /ready and /metrics on http://{}:{}/", host, live.ops_server()->port());
+    return {};
+}
 
 void serve(const ServeFlags& f, const CLI::App& cmd, CommonOptions& common) {
     LiveOptions o = live_options(common);
     o.roles = parse_roles(f.roles);
+    check_metrics_flag(f, o.roles);
     o.kafka = flag_or_config(f.kafka_flag, f.kafka, [&] { return o.kafka; });
     o.model = flag_or_config(f.model_flag, f.model, [&] { return o.model; });
     o.host = flag_or_config(f.host_flag, f.host, [&] { return o.host; });
     o.port = flag_or_config(f.port_flag, f.port, [&] { return o.port; });
     o.ws_port = flag_or_config(f.ws_port_flag, f.ws_port, [&] { return o.ws_port; });
+    o.metrics_port = flag_or_config(f.metrics_port_flag, f.metrics_port, [&] { return o.metrics_port; });
     if (f.speed_flag->count() > 0) o.source.speed = parse_speed(f.speed);
     if (!f.feed.empty()) o.feed = feed_options(common.config(), f.feed);
     if (o.roles.contains("price") && !o.feed) {
@@ -46,7 +64,7 @@ void serve(const ServeFlags& f, const CLI::App& cmd, CommonOptions& common) {
     live.start();
     std::cerr << fmt::format("serving roles {} on {}", fmt::join(o.roles, ","),
                              o.kafka.empty() ? std::string("the in-process bus") : "Kafka at " + o.kafka);
-    if (live.server()) std::cerr << fmt::format("; http://{}:{}/", o.host, live.server()->port());
+    std::cerr << listening(live, o.host);
     std::cerr << "\n(Ctrl-C stops)\n" << std::flush;
     // A finite replay ends the process once it is through; a simulator runs until stopped.
     const bool finite = o.roles.contains("price") && !o.feed && (!o.source.price_files.empty() || f.steps >= 0);
@@ -74,6 +92,11 @@ void add_serve_command(CLI::App& app) {
                       ->check(CLI::Range(0, 65535));
     f.ws_port_flag = cmd->add_option("--ws-port", f.ws_port, "extra WebSocket port, -1 = none (serve.ws_port)")
                          ->check(CLI::Range(-1, 65535));
+    f.metrics_port_flag =
+        cmd->add_option("--metrics-port", f.metrics_port,
+                        "port answering only /health, /ready and /metrics, for a process without the api role (the "
+                        "api's --port serves them); -1 = none, 0 = any free port (serve.metrics_port)")
+            ->check(config_range("serve.metrics_port"));
     f.speed_flag = cmd->add_option("--speed", f.speed, "price replay speed: 60x, 1x, max (serve.speed)");
     cmd->add_option("--prices", f.prices, "price files to replay (CSV or JSON OHLCV); none = the simulator");
     cmd->add_option("--news", f.news, "news file (JSONL or CSV) replayed with the prices");

@@ -123,6 +123,7 @@ LiveOptions live_options(CommonOptions& common) {
     o.host = cfg.string("serve.host");
     o.port = static_cast<int>(cfg.integer("serve.port"));
     o.ws_port = static_cast<int>(cfg.integer("serve.ws_port"));
+    o.metrics_port = static_cast<int>(cfg.integer("serve.metrics_port"));
     o.source.speed = parse_speed(cfg.string("serve.speed"), "serve.speed");
     o.window = static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.integer("serve.window")));
     const auto ab_mode = serving::parse_ab_mode(cfg.string("serve.ab_mode"));
@@ -207,22 +208,10 @@ void LiveSystem::start() {
         if (auto err = models_->last_error(options_.model)) spdlog::warn("model manager: {}", *err);
         models_->start();
     }
-    if (roles.contains("api")) {
-        feed_ = std::make_unique<serving::StoreFeed>(*bus_, predictions_, &features_, "api", &bars_);
-        launch("api-feed", [this](std::stop_token s) { feed_->run(s); });
-        // Its own connection to the monitor role's log (in this process or another): SQLite WAL readers.
-        api_log_ = std::make_unique<monitor::PredictionLog>(monitor::PredictionLog::default_path(options_.data_dir));
-        api::Services services{&predictions_, &features_, models_.get(), options_.model, &schema_, options_.data_dir,
-                               bus_.get(), api_log_.get(), &bars_, options_.features.symbols};
-        api::ServerOptions so;
-        so.host = options_.host;
-        so.port = options_.port;
-        so.ws_port = options_.ws_port;
-        so.keys = options_.keys;
-        so.web_root = std::filesystem::path(PRICECAST_WEB_DIR);
-        server_ = std::make_unique<api::Server>(services, so);
-        server_->start();
-    }
+    if (roles.contains("api"))
+        start_api();
+    else if (options_.metrics_port >= 0)
+        start_ops_server();
     if (roles.contains("monitor")) start_monitor();
     if (roles.contains("inference")) {
         serving::InferenceOptions io{options_.model, options_.window};
@@ -253,6 +242,45 @@ void LiveSystem::start() {
             source_done_ = true;
         });
     }
+}
+
+// The REST and WebSocket API with the store feed it serves from.
+void LiveSystem::start_api() {
+    if (options_.metrics_port >= 0)
+        spdlog::warn("serve.metrics_port is ignored in a process with the api role: its port serves /health, /ready "
+                     "and /metrics");
+    feed_ = std::make_unique<serving::StoreFeed>(*bus_, predictions_, &features_, "api", &bars_);
+    launch("api-feed", [this](std::stop_token s) { feed_->run(s); });
+    // Its own connection to the monitor role's log (in this process or another): SQLite WAL readers.
+    api_log_ = std::make_unique<monitor::PredictionLog>(monitor::PredictionLog::default_path(options_.data_dir));
+    api::Services services{&predictions_, &features_, models_.get(), options_.model, &schema_, options_.data_dir,
+                           bus_.get(), api_log_.get(), &bars_, options_.features.symbols};
+    api::ServerOptions so;
+    so.host = options_.host;
+    so.port = options_.port;
+    so.ws_port = options_.ws_port;
+    so.keys = options_.keys;
+    so.web_root = std::filesystem::path(PRICECAST_WEB_DIR);
+    server_ = std::make_unique<api::Server>(services, so);
+    server_->start();
+}
+
+// For the probes and the scraper of a process that runs no api role: only the
+// bus and, for inference, the served model, so /ready means what it says.
+void LiveSystem::start_ops_server() {
+    api::Services services;
+    services.models = models_.get();
+    services.model_name = options_.model;
+    services.bus = bus_.get();
+    api::ServerOptions so;
+    so.host = options_.host;
+    so.port = options_.metrics_port;
+    so.ws_port = -1;
+    so.keys = options_.keys;  // /metrics asks for a read key where the api port does
+    so.ops_only = true;
+    so.threads = 1;  // probes and a scraper, a few requests a minute
+    ops_server_ = std::make_unique<api::Server>(services, so);
+    ops_server_->start();
 }
 
 namespace {
@@ -381,7 +409,7 @@ void LiveSystem::wait_idle() {
 }
 
 void LiveSystem::stop() {
-    if (threads_.empty() && !server_) return;
+    if (threads_.empty() && !server_ && !ops_server_) return;
     // Intake first (the price source is the last launched), then the rest in
     // data-flow order, each after the one before it has drained.
     for (auto it = threads_.rbegin(); it != threads_.rend(); ++it) {
@@ -405,6 +433,8 @@ void LiveSystem::stop() {
     }
     if (server_) server_->stop();
     server_.reset();
+    // Last: the probes and the scraper see the process until it has drained.
+    ops_server_.reset();
     if (models_) models_->stop();
     bus_->flush(10s);
 }

@@ -26,6 +26,7 @@ struct LiveOptions {
     std::string model;            // registered model served
     std::string host = "127.0.0.1";
     int port = 8080, ws_port = -1;
+    int metrics_port = -1;        // /health, /ready, /metrics of a process without the api role; -1: none
     std::vector<api::ApiKey> keys;
     serving::PriceSourceOptions source;
     std::optional<serving::KlineFeedOptions> feed;  // the price role reads an exchange instead of `source`
@@ -79,11 +80,15 @@ public:
     const features::FeatureSchema& schema() const { return schema_; }
     serving::ModelManager* models() { return models_.get(); }
     api::Server* server() { return server_.get(); }
+    // The /health, /ready and /metrics port of a process without the api role, if asked for.
+    api::Server* ops_server() { return ops_server_.get(); }
     bus::Bus& bus() { return *bus_; }
 
 private:
     void launch(const std::string& role, std::function<void(std::stop_token)> body);
     void wait_idle();
+    void start_api();
+    void start_ops_server();
     void start_monitor();
     void retrain_after(const monitor::Alert& alert);
 
@@ -105,6 +110,7 @@ private:
     std::unique_ptr<monitor::MonitorService> monitor_;
     std::unique_ptr<monitor::PredictionLog> api_log_;  // read by GET /v1/monitor/metrics
     std::unique_ptr<api::Server> server_;
+    std::unique_ptr<api::Server> ops_server_;
     std::vector<std::pair<std::string, std::jthread>> threads_;  // data-flow order
     std::atomic<bool> source_done_{false};
     // Retraining on drift, one job at a time; last_retrain_ is the monitor thread's.

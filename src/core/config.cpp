@@ -59,6 +59,10 @@ const std::vector<ConfigKey>& config_keys() {
          within(0, 65535)},
         {"serve.ws_port", T::integer, "8765", "extra WebSocket-only port as in the original design; -1 = none",
          within(-1, 65535)},
+        {"serve.metrics_port", T::integer, "-1",
+         "port answering only /health, /ready and /metrics (Prometheus) in a process without the api role (the api "
+         "port serves them); -1 = none, 0 = any free port",
+         within(-1, 65535)},
         {"serve.speed", T::string, R"("60x")",
          "replay speed of the price source: \"60x\" = an hour of market per minute, \"max\" = as fast as possible"},
         {"serve.feed_url", T::string, R"("")",
