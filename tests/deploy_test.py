@@ -212,11 +212,15 @@ class Services(unittest.TestCase):
 
     def test_the_services_turn_prices_into_predictions(self):
         services = pricecast_services(compose())
-        mock = subprocess.Popen([BINARY, "kafka-mock", "--brokers", "1"], stdout=subprocess.PIPE, text=True)
-        self.procs.append(("kafka-mock", mock, open(os.devnull, "w")))
-        line = mock.stdout.readline()
-        self.assertIn("bootstrap:", line)
-        bootstrap = line.split("bootstrap:", 1)[1].strip()
+        self.start("kafka-mock", [BINARY, "kafka-mock", "--brokers", "1"], {"PATH": self.path})
+        bootstrap = None
+        for _ in range(300):
+            found = re.search(r"bootstrap: (\S+)", (self.dir / "kafka-mock.log").read_text())
+            if found:
+                bootstrap = found.group(1)
+                break
+            time.sleep(0.1)
+        self.assertIsNotNone(bootstrap, self.log_of("kafka-mock"))
 
         init = services["init"]
         script = self.localize(init["command"][0])
@@ -254,7 +258,7 @@ class Services(unittest.TestCase):
             time.sleep(1)
         self.assertEqual(status, 200, "no prediction for ACME; the api's log:\n" + self.log_of("api"))
         prediction = json.loads(body)
-        self.assertIn(prediction["class"], ["down", "stable", "up"])
+        self.assertIn(prediction["class"], ["DOWN", "STABLE", "UP"])
         self.assertEqual(http_get(api, "/ready")[0], 200)
 
         for name, port in ports.items():
