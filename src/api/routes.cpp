@@ -438,9 +438,9 @@ Response Router::monitor_metrics(const Request& r) const {
     // A filter that can match nothing is a mistake, as on the other routes, not an empty 200.
     if (!q.model.empty() && !services_.data_dir.empty())
         open_registry(services_).list_versions(q.model);  // NotFound: 404
-    if (const auto& known = services_.symbols;
-        !q.symbol.empty() && !known.empty() && std::find(known.begin(), known.end(), q.symbol) == known.end())
-        fail(404, fmt::format("symbol '{}' is not served here (served: {})", q.symbol, fmt::join(known, ", ")));
+    if (!q.symbol.empty() && !serves(q.symbol))
+        fail(404, fmt::format("symbol '{}' is not served here (served: {})", q.symbol,
+                              fmt::join(services_.symbols, ", ")));
     json rows = json::array();
     for (const auto& row : monitor::rolling_metrics(*services_.prediction_log, q, windows))
         rows.push_back(monitor::to_json(row));
@@ -583,11 +583,16 @@ Response Router::news(const Request& r) const {
 // accepted and lost. Lateness is not judged: it depends on the price stream.
 void Router::check_news(const NewsItem& item) const {
     if (is_blank(item.headline) && is_blank(item.body)) fail(400, "news item: headline and body are both blank");
+    const auto served = [&](const std::string& s) { return serves(s); };
+    if (item.symbols.empty() || std::any_of(item.symbols.begin(), item.symbols.end(), served)) return;
+    fail(400, fmt::format("news item: none of its symbols is served here (served: {})",
+                          fmt::join(services_.symbols, ", ")));
+}
+
+// Services::symbols lists what the features role reads; empty: any symbol.
+bool Router::serves(const std::string& symbol) const {
     const auto& known = services_.symbols;
-    if (known.empty() || item.symbols.empty()) return;
-    for (const auto& s : item.symbols)
-        if (std::find(known.begin(), known.end(), s) != known.end()) return;
-    fail(400, fmt::format("news item: none of its symbols is served here (served: {})", fmt::join(known, ", ")));
+    return known.empty() || std::find(known.begin(), known.end(), symbol) != known.end();
 }
 
 Response Router::metrics_text() const {

@@ -66,6 +66,7 @@ private:
     Response predict(const Request& request) const;
     Response news(const Request& request) const;
     void check_news(const NewsItem& item) const;
+    bool serves(const std::string& symbol) const;  // in Services::symbols, or any when that is empty
     Response monitor_metrics(const Request& request) const;
     Response metrics_text() const;
     Response static_file(const std::string& path) const;
