@@ -139,5 +139,25 @@ TEST_F(CliInputErrors, IndicatorsComputeReportsRejectedRows) {
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 4) << r.out;
 }
 
+// A price or news file with bad records: the matrix is still written for the
+// valid ones, stderr names the reasons and lines, and the status says so.
+TEST_F(CliInputErrors, FeaturesBuildWritesTheValidRowsAndExitsTwoOnRejectedRecords) {
+    const auto prices = run("features build --out f.csv --timeframes 1m --indicators 'sma(2)' "
+                            "--prices " + bad("mixed.csv"));
+    EXPECT_EQ(prices.status, 2) << prices.err;
+    EXPECT_NE(prices.err.find("3 bars rejected, left out"), std::string::npos) << prices.err;
+    EXPECT_NE(prices.err.find("first at line 5 (close 'abc' is not a number)"), std::string::npos) << prices.err;
+    std::ifstream rows(dir_ / "f.csv");
+    const std::string text((std::istreambuf_iterator<char>(rows)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 4) << "a header and the three valid bars: " << text;
+
+    std::ofstream(dir_ / "ok.csv") << kHeader << "2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
+                                   << "2024-01-01T00:01:00Z,1,2,0.5,1.5,10\n";
+    const auto news = run("features build --out g.csv --timeframes 1m --indicators 'sma(2)' --prices ok.csv --news " +
+                          bad("news_sentiment_text.jsonl"));
+    EXPECT_EQ(news.status, 2) << news.err;
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "g.csv")) << news.err;
+}
+
 }  // namespace
 }  // namespace pricecast

@@ -103,10 +103,12 @@ std::vector<Bar> read_prices(const std::vector<std::string>& files) {
     for (const auto& f : files) {
         const auto file = data::read_bar_file(f);
         require_interval(f, file);
-        if (file.report.rejected() > 0)
-            std::cerr << fmt::format("{}: {} bars rejected (see `pricecast data check {}`)\n", f,
-                                     file.report.rejected(), f);
-        for (const auto& b : file.report.broken) std::cerr << fmt::format("{}: broken file: {}\n", f, b);
+        // The work goes on with the valid bars, so the caller gets them; the status says some were not.
+        if (!file.report.clean()) {
+            std::cerr << fmt::format("{}: {} bars rejected, left out\n", f, file.report.rejected());
+            for (const auto& line : data::describe_problems(file.report)) std::cerr << "  " << line << "\n";
+            exit_code() = 2;
+        }
         bars.insert(bars.end(), file.bars.begin(), file.bars.end());
     }
     return bars;
@@ -127,6 +129,7 @@ std::vector<NewsItem> read_news(const std::string& path) {
     for (std::size_t i = 0; i < std::min<std::size_t>(file.rejected.size(), 5); ++i)
         std::cerr << fmt::format("{}:{}: {}\n", path, file.rejected[i].line, file.rejected[i].reason);
     if (file.rejected.size() > 5) std::cerr << fmt::format("{}: {} more rejected\n", path, file.rejected.size() - 5);
+    if (!file.rejected.empty()) exit_code() = 2;
     return std::move(file.items);
 }
 
