@@ -136,22 +136,32 @@ class Files(unittest.TestCase):
     def test_the_image_installs_every_library_the_binary_links(self):
         if not shutil.which("dpkg") or not shutil.which("readelf"):
             self.skipTest("needs dpkg and readelf")
-        needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]",
-                            subprocess.run(["readelf", "-d", BINARY], capture_output=True, text=True).stdout)
-        resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", subprocess.run(
-            ["ldd", BINARY], capture_output=True, text=True).stdout, re.M))
         runtime = DEPLOY.joinpath("Dockerfile").read_text().split("FROM debian:12-slim", 1)[1]
+        # The LSTM module (libtorch) is loaded from beside the binary.
+        module = os.path.join(os.path.dirname(BINARY), "libpricecast_lstm.so")
+        self.assertTrue(os.path.exists(module), module)
+        target = re.search(r"COPY --from=build \S+/pricecast (\S+)/pricecast\n", runtime)
+        self.assertTrue(target, "the image copies the binary")
+        self.assertRegex(runtime, rf"COPY --from=build \S+/libpricecast_lstm\.so {re.escape(target.group(1))}/",
+                         "the image copies the LSTM module beside the binary")
         base = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}  # in debian:12-slim already
-        self.assertTrue(needed)
-        for lib in needed:
-            path = os.path.realpath(resolved[lib])
-            owners = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
-            if owners.returncode != 0 and path.startswith("/usr/"):  # merged /usr: dpkg knows /lib/...
-                owners = subprocess.run(["dpkg", "-S", path[4:]], capture_output=True, text=True)
-            package = owners.stdout.split(":")[0]
-            self.assertTrue(package, f"no package owns {path}")
-            if package not in base:
-                self.assertRegex(runtime, rf"\b{re.escape(package)}\b", f"{lib} comes from {package}")
+        for elf in (BINARY, module):
+            needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]",
+                                subprocess.run(["readelf", "-d", elf], capture_output=True, text=True).stdout)
+            resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", subprocess.run(
+                ["ldd", elf], capture_output=True, text=True).stdout, re.M))
+            self.assertTrue(needed)
+            for lib in needed:
+                if lib.startswith("ld-linux"):  # the dynamic loader, libc6's
+                    continue
+                path = os.path.realpath(resolved[lib])
+                owners = subprocess.run(["dpkg", "-S", path], capture_output=True, text=True)
+                if owners.returncode != 0 and path.startswith("/usr/"):  # merged /usr: dpkg knows /lib/...
+                    owners = subprocess.run(["dpkg", "-S", path[4:]], capture_output=True, text=True)
+                package = owners.stdout.split(":")[0]
+                self.assertTrue(package, f"no package owns {path}")
+                if package not in base:
+                    self.assertRegex(runtime, rf"\b{re.escape(package)}\b", f"{lib} of {elf} comes from {package}")
 
     def test_settings_and_environment_pass_config_check(self):
         env = dict(os.environ)

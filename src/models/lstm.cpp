@@ -230,7 +230,7 @@ void LstmAttentionModel::export_parameters(const std::filesystem::path& dir) con
     std::ofstream(dir / "index.json") << nlohmann::json{{"config", cfg_.to_json()}, {"parameters", index}}.dump(1);
 }
 
-std::unique_ptr<Model> load_lstm(const std::filesystem::path& dir) {
+std::unique_ptr<LstmAttentionModel> LstmAttentionModel::load(const std::filesystem::path& dir) {
     std::ifstream f(dir / "model.json");
     if (!f) throw std::runtime_error((dir / "model.json").string() + ": cannot open");
     try {

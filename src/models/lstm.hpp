@@ -60,8 +60,10 @@ public:
     std::vector<ClassProbs> forward_raw(const std::vector<float>& input, std::size_t n,
                                         LstmEngine engine = LstmEngine::kernel) const;
 
+    // Reads a directory written by save().
+    static std::unique_ptr<LstmAttentionModel> load(const std::filesystem::path& dir);
+
 private:
-    friend std::unique_ptr<Model> load_lstm(const std::filesystem::path& dir);
     struct Net;
     void weights_changed();  // rebuilds the inference kernel from the module's parameters
     LstmConfig cfg_;
@@ -70,7 +72,13 @@ private:
     nlohmann::json summary_;  // training summary (epochs, best validation loss)
 };
 
-// Reads a directory written by LstmAttentionModel::save (load_model dispatches here).
+// The two ways the rest of the code gets an LSTM: a fresh one to train, and a
+// saved one (load_model dispatches here). Linked into the tests and benchmarks
+// (lstm_linked.cpp); the pricecast binary instead loads the LSTM and libtorch
+// on first use (lstm_loader.cpp), because libtorch costs every process that
+// links it about 0.8 s and 2.5 billion instructions of start-up, which only
+// the commands that train or serve an LSTM need.
+std::unique_ptr<Model> make_lstm(const LstmConfig& cfg);
 std::unique_ptr<Model> load_lstm(const std::filesystem::path& dir);
 
 }  // namespace pricecast::models

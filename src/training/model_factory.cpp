@@ -17,7 +17,7 @@ std::unique_ptr<models::Model> member(const ModelSpec& s, const std::string& kin
         net.seed = s.seed;
         if (s.threads > 0) net.threads = s.threads;
         net.feature_schema_hash = schema_hash;
-        return std::make_unique<models::LstmAttentionModel>(net);
+        return models::make_lstm(net);
     }
     if (kind == "majority") return std::make_unique<models::MajorityModel>(schema_hash);
     if (kind == "persistence") return std::make_unique<models::PersistenceModel>(schema_hash);
