@@ -7,6 +7,7 @@
 #include "bus/messages.hpp"
 #include "support/api_client.hpp"
 #include "support/api_env.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace pricecast;
 using namespace pricecast::test;
@@ -389,13 +390,13 @@ TEST(ApiServer, HeadAnswersLikeGetWithoutTheBody) {
 }
 
 TEST(ApiServer, StaticFilesWithoutEscapes) {
-    const auto web = std::filesystem::temp_directory_path() / ("pricecast-api-web-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(web);  // a crashed earlier run's leftovers
+    const test::TempDir dir("api-web");  // the web root and, beside it, a secret it must not serve
+    const auto web = dir / "web";
     std::filesystem::create_directories(web / "js");
     std::ofstream(web / "index.html") << "<html>dashboard</html>";
     std::ofstream(web / "js" / "app.js") << "console.log(1)";
-    std::ofstream(web.parent_path() / "pricecast-api-secret.txt") << "secret";
-    std::filesystem::create_symlink(web.parent_path() / "pricecast-api-secret.txt", web / "link.txt");
+    std::ofstream(dir / "pricecast-api-secret.txt") << "secret";
+    std::filesystem::create_symlink(dir / "pricecast-api-secret.txt", web / "link.txt");
     {
         api::ServerOptions o;
         o.web_root = web;
@@ -415,8 +416,6 @@ TEST(ApiServer, StaticFilesWithoutEscapes) {
             EXPECT_EQ(r.body.find("secret\""), std::string::npos);
         }
     }
-    std::filesystem::remove_all(web);
-    std::filesystem::remove(web.parent_path() / "pricecast-api-secret.txt");
 }
 
 TEST(ApiServer, ApiKeysWithRoles) {

@@ -19,6 +19,7 @@
 #include "backtest/engine.hpp"
 #include "backtest/report.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 
@@ -80,9 +81,8 @@ Result sample_result() {
 
 TEST(BacktestReportBrowser, OpensInHeadlessChromiumWithItsCharts) {
     if (const auto missing = missing_prerequisite(); !missing.empty()) GTEST_SKIP() << "missing " << missing;
-    const auto dir = fs::temp_directory_path() / fmt::format("pricecast-backtest-browser-{}", ::getpid());
-    fs::remove_all(dir);
-    write_report(dir, sample_result());
+    const test::TempDir dir("backtest-browser");
+    write_report(dir.path(), sample_result());
     const auto shot = fs::current_path() / "backtest_report.png";
     fs::remove(shot);
     const auto cmd = fmt::format("NODE_PATH='{}' timeout 300 node '{}' --report '{}' --screenshot '{}' 2>&1",
@@ -102,7 +102,6 @@ TEST(BacktestReportBrowser, OpensInHeadlessChromiumWithItsCharts) {
     EXPECT_EQ(magic, "\x89PNG\r\n\x1a\n") << shot;
     EXPECT_GT(fs::file_size(shot), 20'000u) << "a screenshot of a drawn page, not a blank one";
     std::printf("%s", output.c_str());
-    fs::remove_all(dir);
 }
 
 }  // namespace

@@ -3,8 +3,6 @@
 // configuration) gives JSON lines on stderr; progress stays off stderr when it
 // is not a terminal; [simulator] keys and their PRICECAST_* variables reach
 // simulate and demo, and flags win over both.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -16,6 +14,7 @@
 #include "registry/registry.hpp"
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast {
 namespace {
@@ -40,20 +39,16 @@ std::vector<std::string> lines(const std::string& text) {
 
 class CliConventions : public testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-conventions-" + std::to_string(::getpid()));
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
     // `env` is a prefix of VAR=value assignments for the shell.
-    Result run(const std::string& args, const std::string& env = "") { return test::run_pricecast(args, dir_, env); }
+    Result run(const std::string& args, const std::string& env = "") {
+        return test::run_pricecast(args, dir_.path(), env);
+    }
     std::string write(const std::string& name, const std::string& text) {
         std::ofstream(dir_ / name) << text;
         return path(name);
     }
     std::string path(const std::string& name) const { return fmt::format("'{}'", (dir_ / name).string()); }
-    fs::path dir_;
+    test::TempDir dir_{"conventions"};
 };
 
 // Short warm-ups so a demo trains and predicts in seconds.

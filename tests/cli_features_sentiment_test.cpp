@@ -2,7 +2,6 @@
 // read back, and every class of bad input answered with exit 2 and a message
 // naming the problem.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include "data/simulator.hpp"
 #include "features/features.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast {
 namespace {
@@ -39,17 +39,12 @@ Run run(const std::string& args) {
 
 class CliTest : public testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-cli-" + std::to_string(::getpid()));
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
     std::string write(const std::string& name, const std::string& bytes) {
         std::ofstream(dir_ / name, std::ios::binary) << bytes;
         return (dir_ / name).string();
     }
     std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    fs::path dir_;
+    test::TempDir dir_{"cli"};
 };
 
 TEST_F(CliTest, FeaturesBuildWritesAMatrixWithTheSchemaHash) {

@@ -1,8 +1,6 @@
 // Bad input on the command line, checked on the built binary: a clear message
 // naming the file, field or line, exit status 2, never a crash, and the valid
 // data still used (README "A tour of the CLI": 2 on bad usage or bad input).
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +9,7 @@
 
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast {
 namespace {
@@ -21,15 +20,9 @@ using Result = test::CliRun;
 
 class CliInputErrors : public testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-input-errors-" + std::to_string(::getpid()));
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    Result run(const std::string& args) { return test::run_pricecast(args, dir_, "", dir_); }
+    Result run(const std::string& args) { return test::run_pricecast(args, dir_.path(), "", dir_.path()); }
     static std::string bad(const std::string& name) { return (test::test_data() / "bad" / name).string(); }
-    fs::path dir_;
+    test::TempDir dir_{"input-errors"};
 };
 
 constexpr const char* kHeader = "time,open,high,low,close,volume\n";

@@ -1,8 +1,6 @@
 // Bad parameters on the built binary: each class is refused before any work
 // with exit 2 and a message naming the option, or the key and where it was
 // set; `config check` refuses exactly what the subcommands refuse.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -11,6 +9,7 @@
 
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast {
 namespace {
@@ -21,19 +20,15 @@ using Result = test::CliRun;
 
 class CliParams : public testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-params-" + std::to_string(::getpid()));
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
     // `env` is a prefix of VAR=value assignments for the shell.
-    Result run(const std::string& args, const std::string& env = "") { return test::run_pricecast(args, dir_, env); }
+    Result run(const std::string& args, const std::string& env = "") {
+        return test::run_pricecast(args, dir_.path(), env);
+    }
     std::string write(const std::string& name, const std::string& text) {
         std::ofstream(dir_ / name) << text;
         return (dir_ / name).string();
     }
-    fs::path dir_;
+    test::TempDir dir_{"params"};
 };
 
 // Each file, the subcommand that reads the value, and the start of the message

@@ -4,7 +4,6 @@
 // feature vectors and makes it the challenger; the champion keeps serving.
 // The control run (no regime switch) registers nothing new.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +16,7 @@
 #include "monitor/monitor.hpp"
 #include "registry/registry.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast {
 namespace {
@@ -25,13 +25,7 @@ namespace fs = std::filesystem;
 
 class CliRetrain : public testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-retrain-" + std::to_string(::getpid()));
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-        std::ofstream(dir_ / "drift.toml") << kConfig;
-    }
-    void TearDown() override { fs::remove_all(dir_); }
+    void SetUp() override { std::ofstream(dir_ / "drift.toml") << kConfig; }
 
     // Runs the demo into data dir `name`; returns its exit status, stdout+stderr in `log`.
     int demo(const std::string& name, const std::string& extra, std::string& log) {
@@ -58,7 +52,7 @@ protected:
         "sentiment_windows = [\"10m\"]\n"
         "[monitor]\nshort_window = \"2h\"\nlong_window = \"6h\"\nevaluate_every = \"15m\"\n"
         "max_accuracy_drop = 1.0\nretrain_on_drift = true\nretrain_window = \"12h\"\nretrain_cooldown = \"24h\"\n";
-    fs::path dir_;
+    test::TempDir dir_{"cli-retrain"};
 };
 
 TEST_F(CliRetrain, DriftAfterARegimeSwitchTrainsAChallengerAndLeavesTheChampion) {

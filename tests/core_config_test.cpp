@@ -1,7 +1,6 @@
 // Configuration: precedence (environment > file > default), typed access,
 // errors that say where, and the example file kept in step with the key table.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <algorithm>
@@ -18,15 +17,16 @@
 #include "core/config.hpp"
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast {
 namespace {
 
 namespace fs = std::filesystem;
 
+// Into one folder for the whole run, removed when the process exits.
 fs::path write(const std::string& name, const std::string& text) {
-    const auto dir = fs::temp_directory_path() / ("pricecast-config-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
+    static const test::TempDir dir("config");
     std::ofstream(dir / name) << text;
     return dir / name;
 }

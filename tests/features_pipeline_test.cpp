@@ -11,8 +11,6 @@
 #include <random>
 #include <sstream>
 
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include "data/aggregate.hpp"
@@ -21,6 +19,7 @@
 #include "features/features.hpp"
 #include "indicators/indicator.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::features {
 namespace {
@@ -470,7 +469,8 @@ TEST(FeatureMatrixFile, BinaryRoundTripAndCorruption) {
     const auto cfg = sim_config();
     const auto rows = build(cfg, m.bars, m.news);
     Pipeline p(cfg);
-    const auto path = std::filesystem::temp_directory_path() / ("pricecast-features-" + std::to_string(::getpid()) + ".bin");
+    const test::TempDir dir("features");
+    const auto path = dir / "features.bin";
     write_binary(path, p.schema(), rows);
     const auto mat = read_binary(path);
     ASSERT_EQ(mat.rows(), rows.size());
@@ -489,7 +489,6 @@ TEST(FeatureMatrixFile, BinaryRoundTripAndCorruption) {
     } catch (const std::runtime_error& e) {
         EXPECT_NE(std::string(e.what()).find(path.filename().string()), std::string::npos) << e.what();
     }
-    std::filesystem::remove(path);
 
     std::ostringstream csv;
     write_csv(csv, p.schema(), rows);

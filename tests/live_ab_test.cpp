@@ -17,7 +17,6 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "bus/bus.hpp"
 #include "bus/messages.hpp"
@@ -28,6 +27,7 @@
 #include "registry/registry.hpp"
 #include "serving/live.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::serving {
 namespace {
@@ -87,8 +87,7 @@ TEST(AbArm, SplitFlagCrossesTheBusAndDefaultsToUnservedWhenAbsent) {
 
 // `pricecast serve` reads serve.ab_mode and serve.ab_share before starting anything.
 TEST(AbArm, ServeRejectsABadModeOrShareNamingTheKey) {
-    const auto dir = fs::temp_directory_path() / ("pricecast-ab-serve-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
+    const test::TempDir dir("ab-serve");
     for (const auto& [env, key] : std::vector<std::pair<std::string, std::string>>{
              {"PRICECAST_SERVE_AB_MODE=paired", "serve.ab_mode"}, {"PRICECAST_SERVE_AB_SHARE=1.5", "serve.ab_share"}}) {
         const auto err = dir / "stderr.txt";
@@ -100,7 +99,6 @@ TEST(AbArm, ServeRejectsABadModeOrShareNamingTheKey) {
         text << in.rdbuf();
         EXPECT_NE(text.str().find(key), std::string::npos) << env << ": " << text.str();
     }
-    fs::remove_all(dir);
 }
 
 constexpr std::uint64_t kSchema = 77;
@@ -121,21 +119,17 @@ int register_constant(registry::Registry& reg, models::Trend answer) {
 class AbTraffic : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-ab-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        registry::Registry reg(dir_);
+        registry::Registry reg(dir_.path());
         reg.promote(kModel, register_constant(reg, models::Trend::down), "champion", {.force = true}, "test");
         reg.promote(kModel, register_constant(reg, models::Trend::up), "challenger");
         for (int i = 0; i < 60; ++i) symbols_.push_back(fmt::format("S{:02d}", i));
     }
-    void TearDown() override { fs::remove_all(dir_); }
 
     // One bar of every symbol through a fresh service (as after a restart);
     // returns the predictions it published, by (symbol, slot).
     std::map<std::pair<std::string, std::string>, Prediction> run(AbMode mode, double share) {
         auto bus = bus::make_in_process_bus();
-        ModelManager models(dir_, models::load_model);
+        ModelManager models(dir_.path(), models::load_model);
         models.watch(kModel, kSchema);
         models.refresh();
         InferenceService service(*bus, models, {.model = kModel, .ab_mode = mode, .ab_share = share});
@@ -157,7 +151,7 @@ protected:
         return got;
     }
 
-    fs::path dir_;
+    test::TempDir dir_{"ab"};
     std::vector<std::string> symbols_;
 };
 
@@ -187,7 +181,7 @@ TEST_F(AbTraffic, SplitServesTheChallengerForItsSymbolsTheSameAfterARestart) {
 TEST_F(AbTraffic, AFailingChallengerLeavesItsSymbolsToTheChampion) {
     {
         // Persistence needs the realized classes, which live batches lack: it throws.
-        registry::Registry reg(dir_);
+        registry::Registry reg(dir_.path());
         const int v = registry::register_model(reg, kModel, models::PersistenceModel(kSchema), {}).version;
         reg.promote(kModel, v, "challenger");
     }
@@ -312,24 +306,17 @@ protected:
         delete gbdt_;
         delete majority_;
     }
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-shadow-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
     // The live period through the inference service and the monitor role on
     // one in-process bus: the monitor logs every prediction and resolves it
     // from the price stream; the report reads its log.
     monitor::AbReport run_live(const models::Model& champion, const models::Model& challenger,
                                AbMode mode = AbMode::shadow) {
         {
-            registry::Registry reg(dir_);
+            registry::Registry reg(dir_.path());
             reg.promote(kModel, registry::register_model(reg, kModel, champion, {}).version, "champion");
             reg.promote(kModel, registry::register_model(reg, kModel, challenger, {}).version, "challenger");
         }
-        ModelManager models(dir_, models::load_model);
+        ModelManager models(dir_.path(), models::load_model);
         models.watch(kModel, schema_);
         models.refresh();
         auto bus = bus::make_in_process_bus();
@@ -389,7 +376,7 @@ protected:
     static inline std::uint64_t schema_ = 0;
     static inline models::XgboostModel* gbdt_ = nullptr;
     static inline models::MajorityModel* majority_ = nullptr;
-    fs::path dir_;
+    test::TempDir dir_{"shadow"};
 };
 
 TEST_F(ShadowOnSimulator, ChallengerThatSeesTheNewsIsSignificantlyBetter) {

@@ -8,13 +8,13 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "bus/bus.hpp"
 #include "bus/messages.hpp"
 #include "models/baseline.hpp"
 #include "registry/registry.hpp"
 #include "serving/live.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::serving {
 namespace {
@@ -53,9 +53,7 @@ private:
 class Batching : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-batching-" + std::to_string(::getpid()));
-        fs::remove_all(dir_);
-        registry::Registry reg(dir_);
+        registry::Registry reg(dir_.path());
         models::MajorityModel m(kSchema);
         models::SampleSet train;
         train.width = 1;
@@ -64,8 +62,6 @@ protected:
         m.fit(train, {}, {});
         reg.promote(kModel, registry::register_model(reg, kModel, m, {}).version, "champion", {.force = true}, "test");
     }
-    void TearDown() override { fs::remove_all(dir_); }
-
     void publish(bus::Bus& bus, int symbol, Timestamp close) {
         const auto name = fmt::format("S{:02d}", symbol);
         features::FeatureVector v{.schema_hash = kSchema, .symbol = name, .close_time = close, .close = 10,
@@ -78,7 +74,7 @@ protected:
         return calls_;
     }
 
-    fs::path dir_;
+    test::TempDir dir_{"batching"};
     std::mutex mutex_;
     std::vector<std::size_t> calls_;
 };
@@ -89,7 +85,7 @@ protected:
 TEST_F(Batching, ACloseTricklingInWithinBatchWaitOfEachVectorIsOneCall) {
     constexpr int kSymbols = 8;
     auto bus = bus::make_in_process_bus();
-    ModelManager models(dir_, [&](const fs::path& d) {
+    ModelManager models(dir_.path(), [&](const fs::path& d) {
         return std::make_unique<Counted>(models::load_model(d), mutex_, calls_);
     });
     models.watch(kModel, kSchema);
@@ -121,7 +117,7 @@ TEST_F(Batching, ACloseTricklingInWithinBatchWaitOfEachVectorIsOneCall) {
 // batch_wait after its last vector, without the missing one.
 TEST_F(Batching, ACloseMissingASymbolIsPredictedAfterBatchWait) {
     auto bus = bus::make_in_process_bus();
-    ModelManager models(dir_, [&](const fs::path& d) {
+    ModelManager models(dir_.path(), [&](const fs::path& d) {
         return std::make_unique<Counted>(models::load_model(d), mutex_, calls_);
     });
     models.watch(kModel, kSchema);

@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <regex>
@@ -24,6 +23,7 @@
 #include "support/api_client.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 #include "bus/bus.hpp"
 #include "bus/messages.hpp"
@@ -80,10 +80,6 @@ const std::string kOpsPort = "/metrics on http://127\\.0\\.0\\.1:(\\d+)/";
 class LivePipeline : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("pricecast-live-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        std::filesystem::remove_all(dir_);
         schema_ = features::Pipeline(feature_config()).schema();
         // Train on the first kHistory bars and register the model as champion.
         const auto history = simulate(kHistory, scorer_);
@@ -108,13 +104,12 @@ protected:
         xc.feature_schema_hash = schema_.hash();
         model_ = std::make_unique<models::XgboostModel>(xc);
         model_->fit(train, train, {});
-        registry::Registry reg(dir_);
+        registry::Registry reg(dir_.path());
         const auto v = registry::register_model(reg, kModel, *model_, {});
         reg.promote(kModel, v.version, "champion", {.force = true}, "test");
         expected_ = batch_predictions();
         live_bars_ = simulate(kLive, scorer_).bars;
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
 
     // The batch answer: features over the whole live run, the model on every
     // complete vector.
@@ -134,7 +129,7 @@ protected:
     // Runs every service on `bus` until the price source is through and the
     // store has every expected prediction (or a generous timeout).
     std::map<Key, Prediction> run_live(bus::Bus& bus) {
-        ModelManager models(dir_, models::load_model);
+        ModelManager models(dir_.path(), models::load_model);
         models.watch(kModel, schema_.hash());
         models.refresh();
         PriceSourceOptions po;
@@ -204,7 +199,7 @@ protected:
         }
     }
 
-    std::filesystem::path dir_;
+    test::TempDir dir_{"live"};
     sentiment::LexiconScorer scorer_ = sentiment::LexiconScorer::load();
     features::FeatureSchema schema_;
     std::unique_ptr<models::XgboostModel> model_;
@@ -254,8 +249,8 @@ TEST_F(LivePipeline, SeparateProcessesSurviveAKilledInferenceProcess) {
     const auto config = dir_ / "quick.toml";
     std::ofstream(config) << "[features]\ntimeframes = [\"1m\", \"5m\"]\n"
                              "indicators = [\"rsi(14)\", \"ema(10)\", \"5m:roc(3)\"]\nsentiment_windows = [\"10m\"]\n";
-    const std::vector<std::string> common{"--kafka", bootstrap, "--data-dir", dir_.string(), "--config", config.string(),
-                                          "--model", kModel};
+    const std::vector<std::string> common{"--kafka", bootstrap, "--data-dir", dir_.path().string(),
+                                          "--config", config.string(), "--model", kModel};
     auto role = [&](const std::string& name, std::vector<std::string> extra = {}) {
         std::vector<std::string> args{"serve", "--role", name};
         args.insert(args.end(), common.begin(), common.end());
@@ -329,17 +324,16 @@ TEST_F(LivePipeline, SeparateProcessesSurviveAKilledInferenceProcess) {
 // --metrics-port, with its role's metrics, and nothing else there. Its /ready
 // is the bus, and for inference the served model's champion.
 TEST(RoleProcess, AnswersHealthReadyAndMetricsOnTheMetricsPort) {
-    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-ops-port-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+    const test::TempDir dir("ops-port");
     {
         Process cluster({"kafka-mock", "--brokers", "1"}, dir / "kafka.log");
         const auto bootstrap = cluster.wait_for("bootstrap: (\\S+)");
         ASSERT_FALSE(bootstrap.empty());
         auto serve = [&](const std::string& role) {
-            return std::make_unique<Process>(std::vector<std::string>{"serve", "--role", role, "--kafka", bootstrap,
-                                                                      "--data-dir", dir.string(), "--metrics-port", "0"},
-                                             dir / (role + ".log"));
+            return std::make_unique<Process>(
+                std::vector<std::string>{"serve", "--role", role, "--kafka", bootstrap, "--data-dir",
+                                         dir.path().string(), "--metrics-port", "0"},
+                dir / (role + ".log"));
         };
         auto features = serve("features");
         const int port = std::stoi(features->wait_for(kOpsPort));
@@ -368,15 +362,13 @@ TEST(RoleProcess, AnswersHealthReadyAndMetricsOnTheMetricsPort) {
         EXPECT_EQ(unready.status, 503);
         EXPECT_NE(unready.body.find("no champion of 'trend'"), std::string::npos) << unready.body;
     }
-    std::filesystem::remove_all(dir);
 }
 
 // A snapshot the feature service cannot use (another release's, another
 // feature configuration's, or damaged) stops it with the file named and what
 // to do, rather than resuming from wrong state or silently starting cold.
 TEST(FeatureServiceSnapshot, AnUnusableSnapshotIsNamedWithTheWayOut) {
-    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-snapshot-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const test::TempDir dir("snapshot");
     const auto file = dir / "features.bin";
     std::ofstream(file) << "not a snapshot";
     auto bus = bus::make_in_process_bus();
@@ -388,7 +380,6 @@ TEST(FeatureServiceSnapshot, AnUnusableSnapshotIsNamedWithTheWayOut) {
         EXPECT_NE(what.find(file.string()), std::string::npos) << what;
         EXPECT_NE(what.find("delete it"), std::string::npos) << what;
     }
-    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

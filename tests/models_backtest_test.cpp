@@ -4,7 +4,6 @@
 // champion and fed the same bars through the live services, serves exactly the
 // backtest's probabilities for that block (backtest == live).
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -21,6 +20,7 @@
 
 #include "support/quick_features.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 #include "bus/bus.hpp"
 #include "data/ohlcv.hpp"
@@ -111,14 +111,7 @@ std::vector<std::vector<std::string>> csv_rows(const fs::path& p) {
 
 class Backtest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / fmt::format("pricecast-backtest-{}-{}", ::getpid(),
-                                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-        std::ofstream(dir_ / "quick.toml") << kConfigToml;
-    }
-    void TearDown() override { fs::remove_all(dir_); }
+    void SetUp() override { std::ofstream(dir_ / "quick.toml") << kConfigToml; }
 
     std::vector<std::string> args(const fs::path& prices, const fs::path& out) const {
         std::vector<std::string> a{"backtest", "--config", (dir_ / "quick.toml").string(), "--model", "gbdt",
@@ -128,7 +121,7 @@ protected:
         return a;
     }
 
-    fs::path dir_;
+    test::TempDir dir_{"backtest"};
 };
 
 TEST_F(Backtest, WritesReportsWithEveryBlockAndBaseline) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "models/baseline.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::models {
 namespace {
@@ -19,13 +20,6 @@ SampleSet samples(std::vector<Trend> labels, std::vector<Trend> last) {
     return s;
 }
 
-std::filesystem::path temp_dir(const char* name) {
-    auto d = std::filesystem::temp_directory_path() / ("pricecast-baseline-" + std::string(name) + "-" +
-                                                       std::to_string(::getpid()));
-    std::filesystem::remove_all(d);
-    return d;
-}
-
 TEST(Baselines, MajorityPredictsTrainingShares) {
     using enum Trend;
     MajorityModel m(42);
@@ -36,13 +30,13 @@ TEST(Baselines, MajorityPredictsTrainingShares) {
     EXPECT_FLOAT_EQ(p[1][1], 0.2f);
     EXPECT_FLOAT_EQ(p[1][2], 0.6f);
 
-    const auto dir = temp_dir("majority");
+    const test::TempDir tmp("baseline-majority");
+    const auto dir = tmp / "model";  // save creates it
     m.save(dir);
     const auto loaded = load_model(dir);
     EXPECT_EQ(loaded->kind(), "majority");
     EXPECT_EQ(loaded->feature_schema_hash(), 42u);
     EXPECT_EQ(loaded->predict_proba(samples({down}, {}))[0], p[0]);
-    std::filesystem::remove_all(dir);
 }
 
 TEST(Baselines, PersistenceRepeatsTheLastRealizedClass) {
@@ -54,10 +48,10 @@ TEST(Baselines, PersistenceRepeatsTheLastRealizedClass) {
         EXPECT_EQ(best, static_cast<long>(i));
         EXPECT_FLOAT_EQ(p[i][0] + p[i][1] + p[i][2], 1.0f);
     }
-    const auto dir = temp_dir("persistence");
+    const test::TempDir tmp("baseline-persistence");
+    const auto dir = tmp / "model";
     m.save(dir);
     EXPECT_EQ(load_model(dir)->predict_proba(samples({up}, {down}))[0], p[0]);
-    std::filesystem::remove_all(dir);
 }
 
 TEST(Baselines, PersistenceWithoutRealizedClassesIsAClearError) {

@@ -2,7 +2,6 @@
 // python3-torch (the oracle in tests/oracles/lstm_oracle.py), save/load and
 // seeds reproduce exactly, and it learns a planted sequence signal.
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -15,17 +14,12 @@
 
 #include "models/lstm.hpp"
 #include "training/metrics.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::models {
 namespace {
 
 namespace fs = std::filesystem;
-
-fs::path temp_dir(const std::string& name) {
-    const auto d = fs::temp_directory_path() / ("pricecast-lstm-" + std::to_string(::getpid())) / name;
-    fs::create_directories(d);
-    return d;
-}
 
 std::string run(const std::string& cmd) {
     FILE* p = popen((cmd + " 2>&1").c_str(), "r");
@@ -49,13 +43,14 @@ std::vector<float> random_input(std::size_t n, const LstmConfig& c, std::uint64_
 // Initialised (untrained) weights are as good as any for a parity check.
 void expect_parity(const LstmConfig& cfg) {
     LstmAttentionModel model(cfg);
-    const auto dir = temp_dir(fmt::format("parity-{}-{}", cfg.hidden, cfg.width));
-    model.export_parameters(dir);
+    const test::TempDir dir(fmt::format("lstm-parity-{}-{}", cfg.hidden, cfg.width));
+    model.export_parameters(dir.path());
     const std::size_t n = 16;
     const auto x = random_input(n, cfg, 3);
     std::ofstream(dir / "input.bin", std::ios::binary).write(reinterpret_cast<const char*>(x.data()),
                                                               static_cast<std::streamsize>(x.size() * sizeof(float)));
-    const auto out = run("/usr/bin/python3 " + std::string(PRICECAST_TEST_DATA) + "/../oracles/lstm_oracle.py " + dir.string());
+    const auto out =
+        run("/usr/bin/python3 " + std::string(PRICECAST_TEST_DATA) + "/../oracles/lstm_oracle.py " + dir.path().string());
     ASSERT_EQ(out.rfind("FAILED", 0), std::string::npos) << out;
     const auto py = nlohmann::json::parse(out);
     ASSERT_EQ(py.size(), n);
@@ -99,12 +94,12 @@ TEST(LstmKernel, ASamplesProbabilitiesDoNotDependOnItsBatch) {
         }
     }
     for (const int threads : {2, 3, 40}) {  // samples shared out among threads (40: more threads than samples)
-        const auto dir = temp_dir(fmt::format("threads-{}", threads));
-        model.save(dir);
+        const test::TempDir dir(fmt::format("lstm-threads-{}", threads));
+        model.save(dir.path());
         auto saved = nlohmann::json::parse(std::ifstream(dir / "model.json"));
         saved["config"]["threads"] = threads;
         std::ofstream(dir / "model.json") << saved.dump();
-        const auto back = load_lstm(dir);
+        const auto back = load_lstm(dir.path());
         auto* lstm = dynamic_cast<LstmAttentionModel*>(back.get());
         ASSERT_NE(lstm, nullptr);
         EXPECT_EQ(lstm->forward_raw(x, n), all) << threads << " threads";
@@ -167,14 +162,14 @@ TEST(Lstm, SaveLoadAndSeedsReproduceExactly) {
         for (std::size_t i = 0; i < test.size(); ++i)
             for (std::size_t c = 0; c < kClasses; ++c) EXPECT_NEAR(kernel[i][c], torch[i][c], 1e-5) << "sample " << i;
     }
-    const auto dir = temp_dir("saved");
-    a.save(dir);
-    const auto back = load_lstm(dir);
+    const test::TempDir dir("lstm-saved");
+    a.save(dir.path());
+    const auto back = load_lstm(dir.path());
     EXPECT_EQ(back->kind(), "lstm");
     EXPECT_EQ(back->predict_proba(test), pa);
     std::ofstream(dir / "weights.pt", std::ios::trunc) << "garbage";
     try {
-        load_lstm(dir);
+        load_lstm(dir.path());
         ADD_FAILURE() << "a corrupted weights file must not load";
     } catch (const std::runtime_error& e) {
         EXPECT_NE(std::string(e.what()).find("weights.pt"), std::string::npos) << e.what();

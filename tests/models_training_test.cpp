@@ -5,13 +5,13 @@
 #include <random>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "data/simulator.hpp"
 #include "models/dataset.hpp"
 #include "models/ensemble.hpp"
 #include "models/xgboost_model.hpp"
 #include "training/trainer.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::models {
 namespace {
@@ -137,7 +137,8 @@ TEST(Xgboost, SaveLoadGivesIdenticalProbabilities) {
         cfg.feature_schema_hash = 0xabcdef;
         XgboostModel model(cfg);
         model.fit(set, set, {});
-        const auto dir = std::filesystem::temp_directory_path() / ("pricecast-xgb-" + std::to_string(::getpid()) + (rf ? "rf" : "gb"));
+        const test::TempDir tmp(rf ? "xgb-rf" : "xgb-gb");
+        const auto dir = tmp / "model";  // save creates it
         model.save(dir);
         const auto back = XgboostModel::load(dir);
         EXPECT_EQ(back->kind(), rf ? "rf" : "gbdt");
@@ -148,7 +149,6 @@ TEST(Xgboost, SaveLoadGivesIdenticalProbabilities) {
             EXPECT_EQ(p[i], q[i]);
             EXPECT_NEAR(p[i][0] + p[i][1] + p[i][2], 1.0, 1e-5);
         }
-        std::filesystem::remove_all(dir);
     }
     EXPECT_THROW(XgboostModel::load("/nonexistent"), std::runtime_error);
 }
@@ -193,7 +193,8 @@ TEST(Ensemble, WeightsOnTheSimplexAndLoadModelRoundTrip) {
     e->fit(select(w, first, l, r), select(w, second, l, r), {});
     const auto& weights = static_cast<EnsembleModel&>(*e).weights();
     EXPECT_NEAR(weights[0] + weights[1], 1.0, 1e-12);
-    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-ens-" + std::to_string(::getpid()));
+    const test::TempDir tmp("ens");
+    const auto dir = tmp / "model";
     e->save(dir);
     const auto back = load_model(dir);
     EXPECT_EQ(back->kind(), "ensemble");

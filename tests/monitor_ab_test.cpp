@@ -4,8 +4,6 @@
 // predictions — per-arm metrics, the test of the mode, p-value and verdict.
 // Then `pricecast ab report` on the built binary: the same numbers, promotion
 // through the registry's gate, and bad flags exiting 2 naming the flag.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -17,6 +15,7 @@
 #include "registry/registry.hpp"
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::monitor {
 namespace {
@@ -64,14 +63,6 @@ constexpr Timestamp kStart = 1'704'153'600 * kSecond;
 
 class AbReportTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-abreport-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
     // [slot, version, symbol, bar, class, p_down, p_stable, p_up, outcome or null]
     std::unique_ptr<PredictionLog> log_of(const json& predictions, const std::string& name) {
         return log_at(predictions, dir_ / (name + ".sqlite"));
@@ -98,7 +89,7 @@ protected:
         return log;
     }
 
-    fs::path dir_;
+    test::TempDir dir_{"abreport"};
 };
 
 void expect_arm(const std::optional<AbArm>& arm, const json& g, const std::string& what) {
@@ -225,7 +216,7 @@ protected:
         registry::Registry reg(data_);
         return reg.alias_version("trend", "champion").value_or(-1);
     }
-    CliResult run(const std::string& args) { return test::run_pricecast("ab report " + args, dir_); }
+    CliResult run(const std::string& args) { return test::run_pricecast("ab report " + args, dir_.path()); }
     std::string data_dir() const { return fmt::format("--data-dir '{}'", data_.string()); }
     fs::path data_;
 };

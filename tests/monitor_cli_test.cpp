@@ -1,7 +1,5 @@
 // pricecast monitor report on the built binary: a prediction log written with
 // the library, read back as a table and as JSON; bad flags exit 2 naming the flag.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
@@ -12,6 +10,7 @@
 #include "monitor/monitor.hpp"
 #include "support/cli_run.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast {
 namespace {
@@ -26,8 +25,6 @@ constexpr Timestamp kT0 = 1'704'153'600 * kSecond;  // 2024-01-02T00:00:00Z
 class MonitorReport : public testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-monitor-cli-" + std::to_string(::getpid()));
-        fs::remove_all(dir_);
         PredictionLog log(PredictionLog::default_path(dir_ / "data"));
         // gbdt v2 on ACME: bars 0..3, right on 0 and 1, wrong on 2, bar 3 pending; rf v1 on BOLT: bar 3.
         const int predicted[] = {2, 0, 1, 1}, realized[] = {2, 0, 0};
@@ -46,11 +43,9 @@ protected:
         other.probs = {0.1f, 0.8f, 0.1f};
         log.append(other);
     }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    Result run(const std::string& args) { return test::run_pricecast(args, dir_); }
+    Result run(const std::string& args) { return test::run_pricecast(args, dir_.path()); }
     std::string data_dir() const { return fmt::format("--data-dir '{}'", (dir_ / "data").string()); }
-    fs::path dir_;
+    test::TempDir dir_{"monitor-cli"};
 };
 
 TEST_F(MonitorReport, JsonHasTheLogsNumbers) {

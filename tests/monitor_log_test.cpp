@@ -6,10 +6,10 @@
 #include <string>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "core/state.hpp"
 #include "monitor/monitor.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace pricecast;
@@ -45,22 +45,13 @@ Bar bar(const std::string& symbol, int index, double close) {
     return b;
 }
 
-class TempDir : public ::testing::Test {
+class PredictionLogTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("pricecast-monitor-log-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-    fs::path dir_;
+    test::TempDir dir_{"monitor-log"};
 };
 
-using PredictionLogTest = TempDir;
-
 TEST_F(PredictionLogTest, AppendIsIdempotentPerKey) {
-    PredictionLog log(PredictionLog::default_path(dir_));
+    PredictionLog log(PredictionLog::default_path(dir_.path()));
     EXPECT_TRUE(log.append(pred("ACME", 1)));
     EXPECT_FALSE(log.append(pred("ACME", 1)));                   // redelivered
     EXPECT_TRUE(log.append(pred("ACME", 1, 1, 100, "gbdt", 2)));  // another version
@@ -73,7 +64,7 @@ TEST_F(PredictionLogTest, AppendIsIdempotentPerKey) {
 }
 
 TEST_F(PredictionLogTest, RoundTripsEveryField) {
-    PredictionLog log(PredictionLog::default_path(dir_));
+    PredictionLog log(PredictionLog::default_path(dir_.path()));
     auto p = pred("ACME", 3, 2, 101.25);
     p.probs = {0.125f, 0.25f, 0.625f};
     p.latency = 1234;
@@ -98,7 +89,7 @@ TEST_F(PredictionLogTest, RoundTripsEveryField) {
 }
 
 TEST_F(PredictionLogTest, OutcomesAndQueries) {
-    PredictionLog log(PredictionLog::default_path(dir_));
+    PredictionLog log(PredictionLog::default_path(dir_.path()));
     log.append(pred("ACME", 1));
     log.append(pred("ACME", 1, 0, 100, "rf"));
     log.append(pred("ACME", 2));
@@ -119,7 +110,7 @@ TEST_F(PredictionLogTest, OutcomesAndQueries) {
 }
 
 TEST_F(PredictionLogTest, SurvivesReopenAndSharesTheFile) {
-    const auto file = PredictionLog::default_path(dir_);
+    const auto file = PredictionLog::default_path(dir_.path());
     {
         PredictionLog log(file);
         log.append(pred("ACME", 1));
@@ -130,7 +121,7 @@ TEST_F(PredictionLogTest, SurvivesReopenAndSharesTheFile) {
 }
 
 TEST_F(PredictionLogTest, BadPredictionsNameTheField) {
-    PredictionLog log(PredictionLog::default_path(dir_));
+    PredictionLog log(PredictionLog::default_path(dir_.path()));
     auto expect_error = [&](Prediction p, const std::string& field) {
         try {
             log.append(p);
@@ -154,7 +145,7 @@ TEST_F(PredictionLogTest, BadPredictionsNameTheField) {
 }
 
 TEST_F(PredictionLogTest, ThreadsAppendingTheSameStreamAddEachRowOnce) {
-    PredictionLog log(PredictionLog::default_path(dir_));
+    PredictionLog log(PredictionLog::default_path(dir_.path()));
     std::atomic<std::size_t> added{0};
     auto writer = [&] {
         for (int i = 0; i < 200; ++i) added += log.append(pred("ACME", i)) ? 1 : 0;
@@ -298,7 +289,7 @@ TEST(OutcomeResolver, SaveRestoreContinuesTheStream) {
 }
 
 TEST_F(PredictionLogTest, ResolverWritesOutcomesIntoTheLog) {
-    PredictionLog log(PredictionLog::default_path(dir_));
+    PredictionLog log(PredictionLog::default_path(dir_.path()));
     OutcomeResolver r(LabelRule::fixed(1, 0.01), [&](const Outcome& o) { log.set_outcome(o); });
     for (const auto& p : {pred("ACME", 0, 2, 100), pred("ACME", 0, 0, 100, "rf"), pred("ACME", 1, 1, 102)}) {
         log.append(p);

@@ -8,10 +8,10 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "monitor/monitor.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace pricecast;
@@ -28,16 +28,8 @@ json load(const std::string& name) {
 class ReplayedStream : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() /
-               ("pricecast-monitor-metrics-" + std::to_string(::getpid()) + "-" +
-                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        log_ = std::make_unique<PredictionLog>(PredictionLog::default_path(dir_));
+        log_ = std::make_unique<PredictionLog>(PredictionLog::default_path(dir_.path()));
         replay(load("stream.json"));
-    }
-    void TearDown() override {
-        log_.reset();
-        fs::remove_all(dir_);
     }
 
     // Bar i of every symbol, then the predictions made at bar i: the order a live run sees.
@@ -76,8 +68,8 @@ protected:
         throw std::runtime_error("no row for " + symbol);
     }
 
-    fs::path dir_;
-    std::unique_ptr<PredictionLog> log_;
+    test::TempDir dir_{"monitor-metrics"};
+    std::unique_ptr<PredictionLog> log_;  // closed before its folder goes
 };
 
 void expect_near(double actual, const json& expected, const std::string& what) {

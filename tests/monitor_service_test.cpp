@@ -7,7 +7,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "bus/bus.hpp"
 #include "bus/messages.hpp"
@@ -15,6 +14,7 @@
 #include "data/simulator.hpp"
 #include "features/features.hpp"
 #include "monitor/monitor.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace pricecast;
@@ -65,13 +65,7 @@ Prediction predict(const std::vector<Bar>& bars, std::size_t i, std::size_t goes
 
 class MonitorServiceTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-monitor-service-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        alerts_.add_sink(std::make_unique<Recorder>(&received_));
-    }
-    void TearDown() override { fs::remove_all(dir_); }
+    void SetUp() override { alerts_.add_sink(std::make_unique<Recorder>(&received_)); }
     MonitorOptions options() const {
         MonitorOptions o;
         o.log_file = dir_ / "predictions.sqlite";
@@ -80,7 +74,7 @@ protected:
         return o;
     }
 
-    fs::path dir_;
+    test::TempDir dir_{"monitor-service"};
     AlertManager alerts_;
     std::vector<Alert> received_;
 };

@@ -14,6 +14,7 @@
 #include "registry/registry.hpp"
 #include "registry/sha256.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace pricecast;
@@ -22,7 +23,8 @@ using namespace pricecast::registry;
 namespace {
 
 TEST(RegistryOpen, AFileWhereTheDataDirectoryShouldBeIsNamed) {
-    const auto file = std::filesystem::temp_directory_path() / ("pricecast-registry-file-" + std::to_string(::getpid()));
+    const test::TempDir dir("registry-file");
+    const auto file = dir / "data";
     std::ofstream(file) << "not a folder";
     try {
         Registry reg(file);
@@ -30,7 +32,6 @@ TEST(RegistryOpen, AFileWhereTheDataDirectoryShouldBeIsNamed) {
     } catch (const RegistryError& e) {
         EXPECT_NE(std::string(e.what()).find("is not a directory"), std::string::npos) << e.what();
     }
-    std::filesystem::remove(file);
 }
 
 TEST(Sha256, KnownVectors) {
@@ -67,25 +68,6 @@ TEST(Sha256, ChunkedEqualsWhole) {
     }
 }
 
-class TempDir {
-public:
-    TempDir() {
-        static int counter = 0;
-        path_ = fs::temp_directory_path() / ("pricecast-registry-test-" + std::to_string(::getpid()) + "-" +
-                                             std::to_string(counter++));
-        fs::remove_all(path_);
-        fs::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    const fs::path& path() const { return path_; }
-
-private:
-    fs::path path_;
-};
-
 void write_file(const fs::path& p, const std::string& text) {
     fs::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary) << text;
@@ -98,7 +80,7 @@ std::string read_file(const fs::path& p) {
 
 class RegistryTest : public ::testing::Test {
 protected:
-    TempDir tmp;
+    test::TempDir tmp{"registry-test"};
     fs::path data_dir = tmp.path() / "data";
     Timestamp clock_now = 1'700'000'000 * kSecond;
     int saved = 0;

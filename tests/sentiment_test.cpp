@@ -7,10 +7,10 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "sentiment/sentiment.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::sentiment {
 namespace {
@@ -24,9 +24,9 @@ const LexiconScorer& lexicon() {
 
 double score(std::string_view text) { return lexicon().score(text).score; }
 
+// Into one folder for the whole run, removed when the process exits.
 fs::path temp_file(const std::string& name, const std::string& bytes) {
-    const auto dir = fs::temp_directory_path() / ("pricecast-sentiment-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
+    static const test::TempDir dir("sentiment");
     std::ofstream(dir / name, std::ios::binary) << bytes;
     return dir / name;
 }

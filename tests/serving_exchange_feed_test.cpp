@@ -30,6 +30,7 @@
 #include "support/api_client.hpp"
 #include "support/paths.hpp"
 #include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pc = pricecast;
 namespace sv = pricecast::serving;
@@ -149,15 +150,13 @@ void expect_ca_error(const std::string& ca_file, const std::string& names) {
 }
 
 TEST(KlineFeedConfig, BadCaFileIsAClearError) {
-    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-ca-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const pc::test::TempDir dir("ca");
     std::ofstream(dir / "not-pem.crt") << "not a certificate\n";
     const auto missing = (dir / "missing.crt").string();
     expect_ca_error(missing, "feed_ca_file '" + missing + "' is not a file");
-    expect_ca_error(dir.string(), "is not a file");
+    expect_ca_error(dir.path().string(), "is not a file");
     expect_ca_error((dir / "not-pem.crt").string(), "holds no usable PEM certificate");
     EXPECT_NO_THROW(sv::check({.url = "wss://127.0.0.1:1/ws", .ca_file = test_cert().string()}));
-    std::filesystem::remove_all(dir);
 }
 
 // The test certificate's server side: it names localhost and 127.0.0.1.
@@ -423,8 +422,7 @@ TEST(KlineFeedTls, StopEndsABlockedHandshake) {
 // replay server (wss:// when `tls`, trusting the test CA through
 // serve.feed_ca_file) become feature vectors the API serves.
 void serve_from_feed(bool tls) {
-    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-feed-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const pc::test::TempDir dir("feed");
     std::vector<std::string> script;
     const char* closes[] = {"100.25", "100.75", "99.75", "101.25"};
     for (int i = 0; i < 40; ++i) script.push_back(kline("BTCUSDT", kT0 + i * 60'000LL, closes[i % 4], true));
@@ -436,7 +434,7 @@ void serve_from_feed(bool tls) {
                                       << (tls ? "feed_ca_file = '" + test_cert().string() + "'\n" : "");
     const auto url = std::string(tls ? "wss" : "ws") + "://127.0.0.1:" + std::to_string(server.port()) + "/ws";
     pc::test::Process serve({"serve", "--role", "price,features,api", "--feed", url, "--port", "0", "--ws-port", "-1",
-                             "--data-dir", dir.string(), "--config", (dir / "quick.toml").string()},
+                             "--data-dir", dir.path().string(), "--config", (dir / "quick.toml").string()},
                             dir / "serve.log");
     const int port = std::stoi(serve.wait_for("http://127\\.0\\.0\\.1:(\\d+)/"));
     pc::test::HttpResult latest;
@@ -449,7 +447,6 @@ void serve_from_feed(bool tls) {
     ASSERT_EQ(latest.status, 200) << latest.body << "\n" << std::string(std::istreambuf_iterator<char>(log), {});
     EXPECT_EQ(latest.json().at("symbol"), "BTCUSDT");
     EXPECT_EQ(server.subscriptions(), std::vector<std::string>{R"({"method":"SUBSCRIBE"})"});
-    std::filesystem::remove_all(dir);
 }
 
 TEST(KlineFeed, ServePriceRoleFeedsTheFeatureEngine) { serve_from_feed(false); }
@@ -459,12 +456,11 @@ TEST(KlineFeedTls, ServePriceRoleReadsWssWithTheConfiguredCa) { serve_from_feed(
 // A CA file serve cannot use stops it at startup with a usage error (exit 2)
 // naming the setting, before it connects anywhere.
 TEST(KlineFeedTls, ServeRefusesAnUnreadableCaFile) {
-    const auto dir = std::filesystem::temp_directory_path() / ("pricecast-feed-ca-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
+    const pc::test::TempDir dir("feed-ca");
     std::ofstream(dir / "bad.toml") << "[serve]\nfeed_ca_file = '" << (dir / "missing.pem").string() << "'\n";
     const auto cmd = pc::test::pricecast_binary().string() +
                      " serve --role price --feed wss://127.0.0.1:1/ws --port 0 --ws-port -1 --data-dir '" +
-                     dir.string() + "' --config '" + (dir / "bad.toml").string() + "' 2>&1";
+                     dir.path().string() + "' --config '" + (dir / "bad.toml").string() + "' 2>&1";
     std::string out;
     FILE* p = popen(cmd.c_str(), "r");
     ASSERT_NE(p, nullptr);
@@ -473,7 +469,6 @@ TEST(KlineFeedTls, ServeRefusesAnUnreadableCaFile) {
     EXPECT_EQ(WEXITSTATUS(pclose(p)), 2) << out;
     const auto named = "serve.feed_*: feed_ca_file '" + (dir / "missing.pem").string() + "' is not a file";
     EXPECT_NE(out.find(named), std::string::npos) << out;
-    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

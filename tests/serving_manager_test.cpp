@@ -6,10 +6,10 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "registry/registry.hpp"
 #include "serving/model_manager.hpp"
+#include "support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace pricecast;
@@ -78,22 +78,13 @@ bool eventually(F done) {
 
 class ManagerTest : public ::testing::Test {
 protected:
-    fs::path root = fs::temp_directory_path() / ("pricecast-serving-test-" + std::to_string(::getpid()) + "-" +
-                                                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    test::TempDir root{"serving-test"};
     fs::path data_dir = root / "data";
-    std::unique_ptr<registry::Registry> reg;
+    std::unique_ptr<registry::Registry> reg;  // closed before its folder goes
     std::map<int, models::ClassProbs> expected;  // version -> what it predicts
     int saved = 0;
 
-    void SetUp() override {
-        fs::remove_all(root);
-        reg = std::make_unique<registry::Registry>(data_dir);
-    }
-    void TearDown() override {
-        reg.reset();
-        std::error_code ec;
-        fs::remove_all(root, ec);
-    }
+    void SetUp() override { reg = std::make_unique<registry::Registry>(data_dir); }
 
     // Trains a FrequencyModel whose probabilities identify it and registers it.
     int register_model(double f1, std::uint64_t registered_schema = kSchema, std::uint64_t model_schema = kSchema) {

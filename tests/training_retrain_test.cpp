@@ -10,7 +10,6 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "data/simulator.hpp"
 #include "models/baseline.hpp"
@@ -18,6 +17,7 @@
 #include "monitor/monitor.hpp"
 #include "registry/registry.hpp"
 #include "support/quick_features.hpp"
+#include "support/temp_dir.hpp"
 #include "training/retrain.hpp"
 
 namespace fs = std::filesystem;
@@ -62,16 +62,7 @@ features::FeatureMatrix simulated_matrix(std::uint64_t seed, int steps) {
 
 class RetrainTest : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("pricecast-retrain-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        reg_ = std::make_unique<registry::Registry>(dir_);
-    }
-    void TearDown() override {
-        reg_.reset();
-        fs::remove_all(dir_);
-    }
+    void SetUp() override { reg_ = std::make_unique<registry::Registry>(dir_.path()); }
     // A champion trained with a label rule unlike the defaults (horizon 3, quantile).
     registry::ModelVersion champion(const features::FeatureMatrix& m) {
         const models::LabelConfig labels{.horizon = 3, .mode = models::ThresholdMode::quantile};
@@ -87,8 +78,8 @@ protected:
         return {.model = kModel, .spec = spec(), .folds = 2, .short_window = 2 * kHour};
     }
 
-    fs::path dir_;
-    std::unique_ptr<registry::Registry> reg_;
+    test::TempDir dir_{"retrain"};
+    std::unique_ptr<registry::Registry> reg_;  // closed before its folder goes
 };
 
 // A registered version's label parameters, read back as the monitor's rule,
