@@ -1,0 +1,73 @@
+// The pricecast binary does not link libtorch: it loads the LSTM module
+// (libpricecast_lstm.so, beside it) when an LSTM is trained or read back.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "support/cli_run.hpp"
+#include "support/paths.hpp"
+#include "support/temp_dir.hpp"
+
+namespace pricecast {
+namespace {
+
+// A shell command's exit status and its stdout and stderr together.
+std::pair<int, std::string> shell(const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+    if (!p) return {-1, out};
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, p)) out += buf;
+    return {WEXITSTATUS(::pclose(p)), out};
+}
+
+std::string needed_libraries(const std::filesystem::path& elf) {
+    return shell(fmt::format("readelf -d '{}'", elf.string())).second;
+}
+
+class CliLstmModule : public testing::Test {
+protected:
+    test::CliRun run(const std::string& args, const std::string& env = "") {
+        return test::run_pricecast(args, dir_.path(), env, dir_.path());
+    }
+    test::TempDir dir_{"lstm-module"};
+};
+
+TEST_F(CliLstmModule, TheBinaryLinksNoLibtorchAndItsModuleDoes) {
+    const auto binary = needed_libraries(test::pricecast_binary());
+    ASSERT_NE(binary.find("(NEEDED)"), std::string::npos) << binary;
+    EXPECT_EQ(binary.find("libtorch"), std::string::npos) << binary;
+    const auto module = needed_libraries(test::pricecast_binary().parent_path() / "libpricecast_lstm.so");
+    EXPECT_NE(module.find("libtorch_cpu"), std::string::npos) << module;
+}
+
+TEST_F(CliLstmModule, AnLstmIsTrainedAndReadBackThroughTheModule) {
+    ASSERT_EQ(run("simulate --symbols ACME --bars 3000 --seed 5 --no-trades --out sim").status, 0);
+    const auto train = run("train --prices sim/ACME.csv --model lstm --epochs 1 --steps 8 --walk-forward 1 --out m",
+                           "PRICECAST_FEATURES_TIMEFRAMES=1m,5m");
+    ASSERT_EQ(train.status, 0) << train.err;
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "m" / "weights.pt")) << train.err;
+    const auto back = run("evaluate --model m --prices sim/ACME.csv", "PRICECAST_FEATURES_TIMEFRAMES=1m,5m");
+    ASSERT_EQ(back.status, 0) << back.err;
+    EXPECT_NE((back.out + back.err).find("accuracy"), std::string::npos) << back.out << back.err;
+}
+
+// A binary copied without its module trains everything but an LSTM, and says
+// what is missing when it needs one.
+TEST_F(CliLstmModule, ABinaryWithoutItsModuleNamesIt) {
+    std::filesystem::create_directory(dir_ / "bin");
+    std::filesystem::copy_file(test::pricecast_binary(), dir_ / "bin" / "pricecast");
+    ASSERT_EQ(run("simulate --symbols ACME --bars 300 --no-trades --out sim").status, 0);
+    const auto [status, out] = shell(fmt::format("cd '{}' && '{}' train --prices sim/ACME.csv --model lstm --epochs 1 --out m",
+                                                 dir_.path().string(), (dir_ / "bin" / "pricecast").string()));
+    EXPECT_EQ(status, 1) << out;
+    EXPECT_NE(out.find("the LSTM needs libpricecast_lstm.so beside the pricecast binary"), std::string::npos) << out;
+    EXPECT_NE(out.find((dir_ / "bin" / "libpricecast_lstm.so").string()), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace pricecast
