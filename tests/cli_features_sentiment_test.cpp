@@ -170,7 +170,17 @@ TEST_F(CliTest, TrainThenEvaluateRefusingAnotherSchema) {
                  " --labels quantile --walk-forward 2 --rounds 20 --out " + path("model"));
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("95% block-bootstrap intervals"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("warning:"), std::string::npos) << "balanced classes: " << r.output;
     EXPECT_TRUE(fs::exists(dir_ / "model" / "report.json"));
+    // The original ±1% label on one-minute bars: (almost) all STABLE, and said so.
+    const auto fixed = run("train --config " + cfg + " --prices " + path("sim/ACME.csv") +
+                           " --walk-forward 2 --rounds 5 --out " + path("fixed"));
+    ASSERT_EQ(fixed.status, 0) << fixed.output;
+    EXPECT_NE(fixed.output.find("of the test labels are STABLE: always saying STABLE scores"), std::string::npos)
+        << fixed.output;
+    EXPECT_NE(fixed.output.find("A return beyond the fixed ±1% is rare over 1 bar(s); --labels quantile"),
+              std::string::npos)
+        << fixed.output;
     r = run("evaluate --config " + cfg + " --model " + path("model") + " --prices " + path("sim/ACME.csv"));
     EXPECT_EQ(r.status, 0) << r.output;
     EXPECT_NE(r.output.find("(gbdt) on "), std::string::npos) << r.output;

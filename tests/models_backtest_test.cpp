@@ -5,6 +5,7 @@
 // backtest's probabilities for that block (backtest == live).
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -128,6 +129,7 @@ TEST_F(Backtest, WritesReportsWithEveryBlockAndBaseline) {
     write_prices(dir_ / "prices", simulate());
     const auto r = pricecast(args(dir_ / "prices", dir_ / "out"));
     ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_EQ(r.output.find("warning:"), std::string::npos) << "balanced classes: " << r.output;
     const auto j = nlohmann::json::parse(read(dir_ / "out/report.json"));
     EXPECT_GE(j["blocks"].size(), 3u);
     for (const char* run : {"model", "buy_and_hold", "majority", "persistence"})
@@ -136,6 +138,20 @@ TEST_F(Backtest, WritesReportsWithEveryBlockAndBaseline) {
     EXPECT_EQ(rows.size(), j["predicted"].get<std::size_t>());
     EXPECT_EQ(rows.front().size(), 8u);
     EXPECT_NE(read(dir_ / "out/report.html").find("id=\"calibration\""), std::string::npos);
+}
+
+// A label no return crosses: every labeled bar is STABLE, and the run says
+// that its accuracy then shows little.
+TEST_F(Backtest, WarnsWhenOneClassIsAlmostEveryLabel) {
+    write_prices(dir_ / "prices", simulate());
+    auto a = args(dir_ / "prices", dir_ / "out");
+    const auto quantile = std::find(a.begin(), a.end(), "quantile");
+    *quantile = "fixed";
+    a.insert(quantile + 1, {"--threshold", "0.5"});
+    const auto r = pricecast(a);
+    ASSERT_EQ(r.status, 0) << r.output;
+    EXPECT_NE(r.output.find("warning: 100.0% of the test labels are STABLE"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("A return beyond the fixed ±50% is rare"), std::string::npos) << r.output;
 }
 
 TEST_F(Backtest, HelpDocumentsEveryOption) {

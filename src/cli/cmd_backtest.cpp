@@ -119,6 +119,12 @@ void run_backtest(const BacktestOptions& o, CommonOptions& common) {
         throw UsageError(e.what());
     }
     print_summary(r, o.spec.kind);
+    const double labeled = r.report.support[0] + r.report.support[1] + r.report.support[2];
+    if (labeled > 0) {
+        std::array<double, models::kClasses> share{};
+        for (std::size_t c = 0; c < share.size(); ++c) share[c] = r.report.support[c] / labeled;
+        std::cerr << one_class_warning(share, o.label);
+    }
     std::cerr << fmt::format("wrote {}/report.json, report.html and predictions.csv\n", o.out);
 }
 

@@ -93,6 +93,7 @@ void train(TrainOptions& o, CommonOptions& common) {
     std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}\n", "majority", r.majority.accuracy, r.majority.macro_f1);
     std::cout << fmt::format("  {:<12} accuracy {:.4f}  macro-F1 {:.4f}\n", "persistence", r.persistence.accuracy,
                              r.persistence.macro_f1);
+    std::cerr << one_class_warning(r.test_balance, o.label);
     const auto& ci = r.intervals;
     std::cout << fmt::format("  95% block-bootstrap intervals: accuracy [{:.4f}, {:.4f}], macro-F1 [{:.4f}, {:.4f}],\n"
                              "  accuracy - majority [{:+.4f}, {:+.4f}], accuracy - persistence [{:+.4f}, {:+.4f}]\n",

@@ -1,5 +1,7 @@
 #include "cli/label_flags.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "cli/commands.hpp"
@@ -36,6 +38,20 @@ models::LabelConfig label_config(const LabelFlags& f) {
 
 std::string class_balance(const std::array<double, models::kClasses>& share) {
     return fmt::format("DOWN {:.1f}%  STABLE {:.1f}%  UP {:.1f}%", 100 * share[0], 100 * share[1], 100 * share[2]);
+}
+
+std::string one_class_warning(const std::array<double, models::kClasses>& share, const LabelFlags& f) {
+    static constexpr const char* kNames[] = {"DOWN", "STABLE", "UP"};
+    const auto top = static_cast<std::size_t>(std::max_element(share.begin(), share.end()) - share.begin());
+    if (share[top] < 0.95) return {};
+    std::string text = fmt::format(
+        "warning: {:.1f}% of the test labels are {}: always saying {} scores {:.4f}, so accuracy shows little here.",
+        100 * share[top], kNames[top], kNames[top], share[top]);
+    if (f.rule == "fixed")
+        text += fmt::format(" A return beyond the fixed ±{:g}% is rare over {} bar(s); --labels quantile balances the "
+                            "classes on the training data, or give a smaller --threshold.",
+                            100 * f.threshold, f.horizon);
+    return text + "\n";
 }
 
 }  // namespace pricecast::cli

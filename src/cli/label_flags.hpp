@@ -28,4 +28,9 @@ models::LabelConfig label_config(const LabelFlags& flags);
 // means little without it.
 std::string class_balance(const std::array<double, models::kClasses>& share);
 
+// A warning when one class is 95% or more of the labels (empty otherwise):
+// every model "wins" by predicting it, which the original ±1% label does on
+// intraday bars.
+std::string one_class_warning(const std::array<double, models::kClasses>& share, const LabelFlags& flags);
+
 }  // namespace pricecast::cli
