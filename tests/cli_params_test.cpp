@@ -159,6 +159,15 @@ TEST_F(CliParams, AnUnknownCommandIsNamed) {
     EXPECT_EQ(nested.status, 2);
     EXPECT_NE(nested.err.find("unknown command 'bogus'; see pricecast config --help"), std::string::npos) << nested.err;
     EXPECT_EQ(run("config example").status, 0) << "a known command still runs";
+    const auto none = run("");
+    EXPECT_EQ(none.status, 2);
+    EXPECT_NE(none.err.find("pricecast needs a command: data, simulate,"), std::string::npos) << none.err;
+    const auto group = run("features");
+    EXPECT_EQ(group.status, 2);
+    EXPECT_NE(group.err.find("pricecast features needs a command: schema, build; see pricecast features --help"),
+              std::string::npos)
+        << group.err;
+    EXPECT_EQ(run("features --help").status, 0) << "a group's help is still help";
 }
 
 TEST_F(CliParams, AMisspeltVariableIsReportedAndTheProgramsOwnAreNot) {

@@ -100,10 +100,11 @@ void warn_about_misspelt_variables() {
     }
 }
 
-// CLI11 reports a word that names no subcommand as "A subcommand is required"
-// (or as an unexpected argument): name it instead. The walk stops at the first
+// CLI11 reports a word that names no subcommand, and a group given without
+// one, as "A subcommand is required" (or the word as an unexpected argument):
+// name the word, or the group's commands, instead. The walk stops at the first
 // option, whose value it cannot tell from a command.
-std::optional<std::string> unknown_command(const CLI::App& app, int argc, char** argv) {
+std::optional<std::string> command_problem(const CLI::App& app, int argc, char** argv) {
     const CLI::App* at = &app;
     std::string path = app.get_name();
     for (int i = 1; i < argc; ++i) {
@@ -117,7 +118,10 @@ std::optional<std::string> unknown_command(const CLI::App& app, int argc, char**
         }
         return fmt::format("unknown command '{}'; see {} --help", word, path);
     }
-    return std::nullopt;
+    if (at->get_require_subcommand_min() == 0) return std::nullopt;
+    std::vector<std::string> names;
+    for (const auto* sub : at->get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+    return fmt::format("{} needs a command: {}; see {} --help", path, fmt::join(names, ", "), path);
 }
 
 }  // namespace
@@ -171,8 +175,8 @@ int main(int argc, char** argv) {
         pricecast::configure_logging(log_format_of_run(app));
         warn_about_misspelt_variables();
     });
-    if (const auto unknown = unknown_command(app, argc, argv)) {
-        std::cerr << "error: " << *unknown << "\n";
+    if (const auto problem = command_problem(app, argc, argv)) {
+        std::cerr << "error: " << *problem << "\n";
         return 2;
     }
     try {
