@@ -10,6 +10,7 @@
 
 #include "backtest/engine.hpp"
 #include "backtest/report.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::backtest {
 namespace {
@@ -159,8 +160,8 @@ std::string read(const std::filesystem::path& p) {
 }
 
 TEST(BacktestReport, WritesSelfContainedHtmlJsonAndPredictions) {
-    const auto dir = std::filesystem::temp_directory_path() / "pricecast_backtest_report_test";
-    std::filesystem::remove_all(dir);
+    const test::TempDir tmp("backtest-report");
+    const auto dir = tmp / "report";  // not there yet: write_report makes it, as it must for --out
     const auto bars = market(60);
     const auto r = run(bars, config(20, 10, 1),
                        [](const BlockRows& b) { return constant(b, U); });
@@ -180,7 +181,6 @@ TEST(BacktestReport, WritesSelfContainedHtmlJsonAndPredictions) {
     EXPECT_EQ(csv.substr(0, csv.find('\n')), "time,symbol,class,p_down,p_stable,p_up,actual,block");
     EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 2 * (60 - 21));
     EXPECT_NE(csv.find(",AAA,UP,0.1,0.1,0.8,UP,1\n"), std::string::npos);
-    std::filesystem::remove_all(dir);
 }
 
 TEST(BacktestReport, UnwritableDirectoryNamesOut) {

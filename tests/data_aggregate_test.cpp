@@ -11,6 +11,7 @@
 #include "data/ohlcv.hpp"
 #include "data/trades.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::data {
 namespace {
@@ -70,7 +71,8 @@ TEST(Aggregate, RealMinuteBarsTo5mAnd1h) {
 TEST(Aggregate, ResampleCliWritesTheSameBars) {
     const char* rel = "ohlcv/freqtrade/UNITTEST_BTC-1m.json";
     PRICECAST_REQUIRE_SHARED(rel);
-    const auto out = std::filesystem::temp_directory_path() / "pricecast_resample_test.csv";
+    const test::TempDir dir("resample");
+    const auto out = dir / "pricecast_resample_test.csv";
     const std::string cmd = test::pricecast_binary().string() + " data resample " +
                             (test::shared_data() / rel).string() + " --to 5m --out " + out.string();
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
@@ -85,7 +87,6 @@ TEST(Aggregate, ResampleCliWritesTheSameBars) {
         EXPECT_NEAR(got[i].volume, e.volume, 1e-9 * std::max(1.0, e.volume));
         ++i;
     }
-    std::filesystem::remove(out);
 }
 
 TEST(Aggregate, RealTradesTo1m) {
@@ -116,13 +117,13 @@ TEST(Trades, CsvRoundTripOfEveryRealFormat) {
         SCOPED_TRACE(rel);
         PRICECAST_REQUIRE_SHARED(rel);
         const auto trades = read_trades(test::shared_data() / rel);
-        const auto out = std::filesystem::temp_directory_path() / "pricecast_trades_roundtrip.csv";
+        const test::TempDir dir("trades-roundtrip");
+        const auto out = dir / "pricecast_trades_roundtrip.csv";
         {
             std::ofstream f(out);
             write_trades_csv(f, trades);
         }
         const auto back = read_trades(out, trades.front().symbol);
-        std::filesystem::remove(out);
         ASSERT_EQ(back.size(), trades.size());
         for (std::size_t i = 0; i < trades.size(); ++i) {
             EXPECT_EQ(back[i].time, trades[i].time);
@@ -156,7 +157,8 @@ TEST(Aggregate, GapsPartialBarsAndOutOfOrder) {
 }
 
 TEST(Trades, BadRecordNamesFileAndLine) {
-    const auto tmp = std::filesystem::temp_directory_path() / "pricecast_bad_trades.csv";
+    const test::TempDir dir("bad-trades");
+    const auto tmp = dir / "pricecast_bad_trades.csv";
     { std::ofstream(tmp) << "1672531436,90.54,1.1\n1672531471,abc,1.0\n"; }
     try {
         read_trades(tmp);
@@ -164,7 +166,6 @@ TEST(Trades, BadRecordNamesFileAndLine) {
     } catch (const DataError& e) {
         EXPECT_NE(std::string(e.what()).find(":2: price"), std::string::npos) << e.what();
     }
-    std::filesystem::remove(tmp);
 }
 
 }  // namespace

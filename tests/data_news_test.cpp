@@ -8,6 +8,7 @@
 
 #include "data/news.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::data {
 namespace {
@@ -83,10 +84,10 @@ TEST(News, JsonlRoundTrip) {
     const auto items = read_news(test::test_data() / "news.csv");
     std::ostringstream out;
     write_news_jsonl(out, items);
-    const auto tmp = std::filesystem::temp_directory_path() / "pricecast_news_roundtrip.jsonl";
+    const test::TempDir dir("news-roundtrip");
+    const auto tmp = dir / "pricecast_news_roundtrip.jsonl";
     { std::ofstream(tmp) << out.str(); }
     const auto back = read_news(tmp);
-    std::filesystem::remove(tmp);
     ASSERT_EQ(back.size(), items.size());
     for (std::size_t i = 0; i < items.size(); ++i) {
         EXPECT_EQ(back[i].id, items[i].id);

@@ -7,6 +7,7 @@
 
 #include "data/ohlcv.hpp"
 #include "support/paths.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::data {
 namespace {
@@ -142,10 +143,10 @@ TEST(OhlcvReader, CsvRoundTrip) {
     auto bars = read_bars(test_data() / "newest_first.csv");
     std::ostringstream out;
     write_bars_csv(out, bars);
-    const auto tmp = std::filesystem::temp_directory_path() / "pricecast_roundtrip.csv";
+    const test::TempDir dir("ohlcv-roundtrip");
+    const auto tmp = dir / "pricecast_roundtrip.csv";
     { std::ofstream(tmp) << out.str(); }
     auto back = read_bars(tmp, {.symbol = "newest_first"});
-    std::filesystem::remove(tmp);
     ASSERT_EQ(back.size(), bars.size());
     for (std::size_t i = 0; i < bars.size(); ++i) {
         EXPECT_EQ(back[i].open_time, bars[i].open_time);

@@ -62,7 +62,8 @@ TEST(AbArm, ModeNamesAndBadShare) {
     EXPECT_FALSE(parse_ab_mode("Split"));
     EXPECT_EQ(to_string(AbMode::split), "split");
     auto bus = bus::make_in_process_bus();
-    ModelManager models(fs::temp_directory_path(), models::load_model);
+    const test::TempDir dir("ab-bad-share");
+    ModelManager models(dir.path(), models::load_model);
     for (const double bad : {-0.1, 1.5, std::nan("")}) {
         try {
             InferenceService s(*bus, models, {.model = "m", .ab_mode = AbMode::split, .ab_share = bad});

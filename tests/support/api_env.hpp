@@ -2,7 +2,6 @@
 // tiny saved model, a ModelManager, the stores and an in-process bus.
 #pragma once
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -12,7 +11,6 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "api/api.hpp"
 #include "bus/bus.hpp"
@@ -20,6 +18,7 @@
 #include "registry/registry.hpp"
 #include "serving/model_manager.hpp"
 #include "serving/stores.hpp"
+#include "support/temp_dir.hpp"
 
 namespace pricecast::test {
 
@@ -88,7 +87,7 @@ inline const std::string kModel = "m";
 inline const std::string kReadKey = "read-key-1234", kAdminKey = "admin-key-5678";
 
 struct ApiEnv {
-    std::filesystem::path root;
+    TempDir root{"api-test"};  // declared first: goes after everything that writes into it
     std::filesystem::path data_dir;
     features::FeatureSchema schema = test_schema();
     serving::PredictionStore predictions;
@@ -101,10 +100,6 @@ struct ApiEnv {
 
     // `symbols`: those the news route accepts (empty: any).
     explicit ApiEnv(api::ServerOptions options = {}, bool with_model = true, std::vector<std::string> symbols = {}) {
-        static std::atomic<int> n{0};
-        root = std::filesystem::temp_directory_path() /
-               ("pricecast-api-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
-        std::filesystem::remove_all(root);
         data_dir = root / "data";
         models = std::make_unique<serving::ModelManager>(data_dir, ConstantModel::load);
         models->watch(kModel, schema.hash());
@@ -133,8 +128,6 @@ struct ApiEnv {
     ~ApiEnv() {
         server.reset();
         models.reset();
-        std::error_code ec;
-        std::filesystem::remove_all(root, ec);
     }
 
     int register_version(double f1, models::ClassProbs probs) {
