@@ -234,7 +234,7 @@ TEST(Dashboard, ShowsTheDemosLivePredictions) {
             fmt::format("--url '{}' --screenshot '{}' --min-markers 100 --candles yes", url, shot.string()));
         EXPECT_EQ(r.status, 0) << r.output << "\ndemo:\n" << demo.output();
         for (const char* check : {"markers grow live", "candles with markers", "is a candle's close_time",
-                                  "model name is filled (trend)", "matches a recount"})
+                                  "model name is filled (trend)", "holds every prediction", "matches a recount"})
             EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
         expect_screenshot(shot);
     }
@@ -260,7 +260,7 @@ TEST(Dashboard, DrawsTheApisLivePredictionsInHeadlessChromium) {
     for (const char* check : {"the chart canvas exists", "markers grow live", "candles with markers",
                               "is a candle's close_time", "the WebSocket is open",
                               "model name is filled (m)", "the three probabilities add up to 100%",
-                              "matches a recount", "no uncaught script errors"})
+                              "holds every prediction", "matches a recount", "no uncaught script errors"})
         EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
     expect_screenshot(shot);
 }
@@ -312,14 +312,14 @@ TEST(Dashboard, CountsAndSkipsMalformedMessagesAndRefillsSkippedBars) {
     const fs::path shot = fs::absolute("dashboard-mock.png");
     fs::remove(shot);
     // The mock sends a frame that is not JSON and a prediction with an unknown
-    // class, and leaves every 3rd bar off the socket: the recount of accuracy
-    // from REST history only matches when the page refilled those bars.
+    // class, and leaves every 3rd bar off the socket: the page must refill
+    // those from REST to hold every prediction the server has.
     // It serves no /v1/bars, as a server older than the candles: the page draws the line.
     const auto r = run_script(fmt::format("--mock '{}' --screenshot '{}' --min-markers 20 --expect-ignored 2 --candles no",
                                           (project_root() / "web").string(), shot.string()));
     ASSERT_EQ(r.status, 0) << r.output;
     for (const char* check : {"malformed messages counted and skipped (2)", "markers grow live", "no bars served",
-                              "matches a recount", "no uncaught script errors"})
+                              "holds every prediction", "matches a recount", "no uncaught script errors"})
         EXPECT_NE(r.output.find(check), std::string::npos) << check << " in\n" << r.output;
     expect_screenshot(shot);
 }

@@ -117,12 +117,18 @@
     s.step = Math.min(s.step, insertByTime(s.preds, p));
   }
 
-  // A live message more than one bar after the last one held: the server
+  // A live message that may follow bars the page never got: the server
   // coalesces a slow client's queue to the newest prediction and the newest
-  // bar per symbol, so the bars in between come from REST.
+  // bar per symbol, so the bars in between come from REST. That is a message
+  // more than one bar after the last one held, and also the first ones after a
+  // history that was empty (404) when asked: with nothing held, or one bar and
+  // so no spacing yet, a skip cannot be told from the next bar. (While the
+  // first history request is in flight, its answer is checked instead.)
   function skipsBars(list, step, loaded, time) {
+    if (!loaded) return false;
     const last = list[list.length - 1];
-    return loaded && last !== undefined && time - last.time > step + 1e-6;
+    if (last === undefined || !Number.isFinite(step)) return true;
+    return time - last.time > step + 1e-6;
   }
 
   function accept(raw, live = false) {
@@ -159,46 +165,54 @@
     return body;
   }
 
+  // `fromBarTime`: '' for the whole history; by default from the newest held.
   async function loadHistory(symbol, fromBarTime) {
     const s = state.symbols.get(symbol);
-    const start = fromBarTime || (s.preds.length ? s.preds[s.preds.length - 1].bar_time : '');
+    const start = fromBarTime ?? (s.preds.length ? s.preds[s.preds.length - 1].bar_time : '');
     const from = start ? `&from=${encodeURIComponent(start)}` : '';
     let newest = null;
+    let none = false;
     try {
       const body = await api(`/v1/predictions?symbol=${encodeURIComponent(symbol)}${from}`);
       for (const p of body.predictions || []) accept(p);
       newest = (body.predictions || []).at(-1) || null;
     } catch (e) {
       // 404: nothing published for it yet; the socket brings its first prediction.
-      if (e.status !== 404) showError(`history of ${symbol}: ${e.message}`);
+      none = e.status === 404;
+      if (!none) showError(`history of ${symbol}: ${e.message}`);
     }
     s.loaded = true;
     scheduleRender();
     // Live predictions that came while this request was in flight may have
     // skipped bars unnoticed (the server coalesces a slow client): fetch the
-    // bars after this answer's newest once more.
+    // bars after this answer's newest once more, or all of them when the
+    // answer was that there were none.
     const held = s.preds[s.preds.length - 1];
-    if (newest && held && held.bar_time !== newest.bar_time) await loadHistory(symbol, newest.bar_time);
+    if (held && newest && held.bar_time !== newest.bar_time) await loadHistory(symbol, newest.bar_time);
+    else if (held && none && fromBarTime === undefined) await loadHistory(symbol, '');
   }
 
   // The candles; the same refill as loadHistory. A server without /v1/bars
   // (404, as for a symbol without bars yet) leaves the line of predicted closes.
   async function loadBars(symbol, fromCloseTime) {
     const s = state.symbols.get(symbol);
-    const start = fromCloseTime || (s.bars.length ? s.bars[s.bars.length - 1].close_time : '');
+    const start = fromCloseTime ?? (s.bars.length ? s.bars[s.bars.length - 1].close_time : '');
     const from = start ? `&from=${encodeURIComponent(start)}` : '';
     let newest = null;
+    let none = false;
     try {
       const body = await api(`/v1/bars?symbol=${encodeURIComponent(symbol)}${from}`);
       for (const b of body.bars || []) acceptBar(b);
       newest = (body.bars || []).at(-1) || null;
     } catch (e) {
-      if (e.status !== 404) showError(`bars of ${symbol}: ${e.message}`);
+      none = e.status === 404;
+      if (!none) showError(`bars of ${symbol}: ${e.message}`);
     }
     s.barsLoaded = true;
     scheduleRender();
     const held = s.bars[s.bars.length - 1];
-    if (newest && held && held.close_time !== newest.close_time) await loadBars(symbol, newest.close_time);
+    if (held && newest && held.close_time !== newest.close_time) await loadBars(symbol, newest.close_time);
+    else if (held && none && fromCloseTime === undefined) await loadBars(symbol, '');
   }
 
   // Once per model version seen: a version promoted while the page is open
@@ -400,7 +414,12 @@
     const rule = ruleOf(last);
     $('accuracy-title').textContent = rule ? 'Accuracy of resolved predictions' : 'Direction accuracy';
     $('accuracy-rule').textContent = PricecastAccuracy.describeRule(rule);
-    $('accuracy-symbol').textContent = scoreText(score(s));
+    const scored = score(s);
+    const shown = $('accuracy-symbol');
+    shown.textContent = scoreText(scored);
+    // The bar times (seconds) that score is over, for a test to recount exactly
+    // those: which ones the page holds depends on what the socket brought.
+    shown.dataset.times = scored.times ??= s.preds.map((p) => p.time).join(',');
     const all = { resolved: 0, correct: 0 };
     for (const other of state.symbols.values()) {
       const r = score(other);

@@ -138,49 +138,92 @@ async function checkLine(page) {
     `no bars served: a line of ${shown.points} predicted closes carries the markers`);
 }
 
-// The page's "resolved N, correct M" for the shown symbol against a count made
-// here from the REST history (the first `markers` bars are exactly what the page
-// held when it drew the text), with the fixed or quantile thresholds of the model version.
+// What the page holds against the server's history of the shown symbol, then
+// its "resolved N, correct M" against a recount over exactly the bar times it
+// scored. A bar the socket coalesced away is refilled from REST, so the first
+// check retries for a while before failing. The page scores by direction until
+// the registry's label rule arrives; from then on, one recount decides (a retry
+// would give a page that scores wrongly more chances to match by luck).
 async function checkAccuracy(page, timeoutMs) {
-  // A bar the socket coalesced away is refilled from REST: until then the page
-  // and the recount may differ, so retry for a while before failing.
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const result = await recountAccuracy(page);
-    if (result === null) return console.log('skip: accuracy cross-check needs a model version with fixed or quantile one-bar labels');
-    if (result.ok || Date.now() > deadline) return check(result.ok, result.message);
-    await page.waitForTimeout(200);
-  }
+  let seen = await readScored(page);
+  for (; !heldAll(seen).ok && Date.now() < deadline; seen = await readScored(page)) await page.waitForTimeout(200);
+  const held = heldAll(seen);
+  check(held.ok, held.message);
+  if (recountAccuracy(seen) === null)
+    return console.log('skip: accuracy cross-check needs a model version with fixed or quantile one-bar labels');
+  for (; !seen.labelled && Date.now() < deadline; seen = await readScored(page)) await page.waitForTimeout(200);
+  const recount = recountAccuracy(seen);
+  check(recount.ok, recount.message);
 }
 
-async function recountAccuracy(page) {
+// Bar times in seconds, read as the page reads them (Date.parse keeps milliseconds at most).
+const seconds = (iso) => Date.parse(iso.replace(/(\.\d{3})\d+/, '$1')) / 1000;
+
+// In one read, the page's accuracy text and the bar times it was computed over
+// (data-times on #accuracy-symbol), then the server's history of that symbol
+// and the registry records of its model.
+async function readScored(page) {
   const seen = await page.evaluate(async () => {
-    const el = document.getElementById('chart');
-    const shown = { markers: Number(el.dataset.markers), text: document.getElementById('accuracy-symbol').textContent,
-      symbol: document.getElementById('chart-title').textContent };
+    const el = document.getElementById('accuracy-symbol');
+    const shown = { text: el.textContent, times: el.dataset.times || '',
+      symbol: document.getElementById('chart-title').textContent,
+      labelled: document.getElementById('accuracy-title').textContent === 'Accuracy of resolved predictions' };
     const key = new URLSearchParams(location.search).get('api_key');
     const get = (path) => fetch(path, { headers: key ? { 'X-API-Key': key } : {} }).then((r) => r.json());
     const history = await get(`/v1/predictions?symbol=${encodeURIComponent(shown.symbol)}`);
-    const preds = history.predictions.slice(0, shown.markers);
-    const model = await get(`/v1/models/${encodeURIComponent(preds[0].model)}`);
-    return { ...shown, preds, versions: model.versions || [] };
+    const model = await get(`/v1/models/${encodeURIComponent(history.predictions[0].model)}`);
+    return { ...shown, preds: history.predictions, versions: model.versions || [] };
   });
-  const version = seen.versions.find((v) => v.version === seen.preds[0].version);
-  const params = version && version.params;
-  if (!params || !['fixed', 'quantile'].includes(params.mode) || params.horizon !== 1) return null;
+  const times = seen.times.split(',').filter(Boolean).map(Number);
+  return { ...seen, times, held: new Set(times), byTime: new Map(seen.preds.map((p) => [seconds(p.bar_time), p])) };
+}
+
+// Every prediction the server has up to the newest the page holds: none the
+// socket skipped is left unrefilled (the first ones included, which came
+// before the page's history had any).
+function heldAll(seen) {
+  const newest = Math.max(...seen.times);
+  const owed = [...seen.byTime.keys()].filter((t) => t <= newest);
+  const missing = owed.filter((t) => !seen.held.has(t));
+  const first = missing.length ? `, first at ${new Date(missing[0] * 1000).toISOString()}` : '';
+  return { ok: seen.times.length > 0 && missing.length === 0,
+    message: `the page holds every prediction of ${seen.symbol} the server has up to its newest ` +
+      `(${owed.length - missing.length} of ${owed.length}${first})` };
+}
+
+// The recount takes the bar times from the page and everything else from the
+// server: each prediction's class and close, its model version's label
+// thresholds and training range from the registry, and the bar spacing. A
+// prediction resolves when the page also holds the next bar, as the page
+// scores it; null when a version's labels are not fixed or quantile one-bar ones.
+function recountAccuracy(seen) {
+  const unknown = seen.times.filter((t) => !seen.byTime.has(t));
+  if (!seen.times.length || unknown.length)
+    return { ok: false, message: `accuracy of ${seen.symbol}: the page scored ${seen.times.length} bar times, ` +
+      `${unknown.length} of them unknown to the server` };
+  const serverTimes = [...seen.byTime.keys()].sort((a, b) => a - b);
+  let step = Infinity;
+  for (let i = 1; i < serverTimes.length; i += 1) step = Math.min(step, serverTimes[i] - serverTimes[i - 1]);
+  const times = [...seen.times].sort((a, b) => a - b);
   let resolved = 0;
   let correct = 0;
-  const trainedTo = version.data_to ? Date.parse(version.data_to) : -Infinity;
-  for (let i = 0; i + 1 < seen.preds.length; i += 1) {
-    if (Date.parse(seen.preds[i].bar_time) <= trainedTo) continue;  // in-sample: the page does not score it
-    const ret = seen.preds[i + 1].close / seen.preds[i].close - 1;
+  for (let i = 0; i < times.length; i += 1) {
+    const p = seen.byTime.get(times[i]);
+    const version = seen.versions.find((v) => v.version === p.version);
+    const params = version && version.params;
+    if (!params || !['fixed', 'quantile'].includes(params.mode) || params.horizon !== 1) return null;
+    if (version.data_to && times[i] <= seconds(version.data_to)) continue;  // in-sample: the page does not score it
+    if (i + 1 === times.length || Math.abs(times[i + 1] - times[i] - step) > 1e-6) continue;
+    const ret = seen.byTime.get(times[i + 1]).close / p.close - 1;
     const actual = ret > params.up ? 'UP' : ret < params.down ? 'DOWN' : 'STABLE';
     resolved += 1;
-    if (actual === seen.preds[i].class) correct += 1;
+    if (actual === p.class) correct += 1;
   }
   const expected = `resolved ${resolved}, correct ${correct}`;
-  return { ok: seen.text.startsWith(expected),
-    message: `accuracy of ${seen.symbol} matches a recount (${seen.text} vs ${expected})` };
+  return { ok: seen.text.startsWith(`${expected} (`),
+    message: `accuracy of ${seen.symbol} matches a recount over the ${seen.times.length} predictions it scored ` +
+      `(${seen.text} vs ${expected})` };
 }
 
 async function main() {
