@@ -150,6 +150,15 @@ TEST_F(CliInputErrors, FeaturesBuildWritesTheValidRowsAndExitsTwoOnRejectedRecor
                           bad("news_sentiment_text.jsonl"));
     EXPECT_EQ(news.status, 2) << news.err;
     EXPECT_TRUE(std::filesystem::exists(dir_ / "g.csv")) << news.err;
+
+    // Too few valid bars to go on: the rejected ones are still named first.
+    std::ofstream(dir_ / "few.csv") << kHeader << "2024-01-01T00:00:00Z,1,2,0.5,1.5,10\n"
+                                    << "not-a-time,1,2,0.5,1.5,10\n";
+    const auto few = run("features build --out h.csv --prices few.csv");
+    EXPECT_EQ(few.status, 2) << few.err;
+    const auto too_few = few.err.find("too few bars to infer the bar interval");
+    ASSERT_NE(too_few, std::string::npos) << few.err;
+    EXPECT_LT(few.err.find("time 'not-a-time' is not a date/time"), too_few) << few.err;
 }
 
 }  // namespace

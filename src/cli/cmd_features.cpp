@@ -102,13 +102,15 @@ std::vector<Bar> read_prices(const std::vector<std::string>& files) {
     std::vector<Bar> bars;
     for (const auto& f : files) {
         const auto file = data::read_bar_file(f);
-        require_interval(f, file);
         // The work goes on with the valid bars, so the caller gets them; the status says some were not.
         if (!file.report.clean()) {
-            std::cerr << fmt::format("{}: {} bars rejected, left out\n", f, file.report.rejected());
+            std::cerr << (file.report.rejected() > 0
+                              ? fmt::format("{}: {} bars rejected, left out\n", f, file.report.rejected())
+                              : fmt::format("{}: read up to where the file breaks\n", f));
             for (const auto& line : data::describe_problems(file.report)) std::cerr << "  " << line << "\n";
             exit_code() = 2;
         }
+        require_interval(f, file);
         bars.insert(bars.end(), file.bars.begin(), file.bars.end());
     }
     return bars;

@@ -13,6 +13,7 @@
 #include "cli/label_flags.hpp"
 #include "core/progress.hpp"
 #include "models/dataset.hpp"
+#include "models/lstm.hpp"
 #include "registry/registry.hpp"
 #include "training/retrain.hpp"
 #include "training/trainer.hpp"
@@ -144,6 +145,8 @@ void evaluate(const std::string& model_dir, const std::string& features_file, co
         std::ifstream f(std::filesystem::path(model_dir) / "report.json");
         if (!f) throw std::runtime_error(model_dir + "/report.json: cannot open (written by `pricecast train`)");
         report = nlohmann::json::parse(f);
+    } catch (const models::LstmModuleError&) {
+        throw;  // the installation's problem (exit 1), not the folder given
     } catch (const std::exception& e) {
         throw UsageError(e.what());
     }

@@ -47,10 +47,11 @@ std::string one_class_warning(const std::array<double, models::kClasses>& share,
     std::string text = fmt::format(
         "warning: {:.1f}% of the test labels are {}: always saying {} scores {:.4f}, so accuracy shows little here.",
         100 * share[top], kNames[top], kNames[top], share[top]);
+    const bool calm = top == 1;
     if (f.rule == "fixed")
-        text += fmt::format(" A return beyond the fixed ±{:g}% is rare over {} bar(s); --labels quantile balances the "
-                            "classes on the training data, or give a smaller --threshold.",
-                            100 * f.threshold, f.horizon);
+        text += fmt::format(" A return beyond the fixed ±{:g}% is {} over {} bar(s); --labels quantile balances the "
+                            "classes on the training data, or give a {} --threshold.",
+                            100 * f.threshold, calm ? "rare" : "the rule", f.horizon, calm ? "smaller" : "larger");
     return text + "\n";
 }
 

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -78,7 +79,14 @@ private:
 // on first use (lstm_loader.cpp), because libtorch costs every process that
 // links it about 0.8 s and 2.5 billion instructions of start-up, which only
 // the commands that train or serve an LSTM need.
+// Both throw LstmModuleError when the binary cannot load the module: an
+// installation problem, not the caller's input.
 std::unique_ptr<Model> make_lstm(const LstmConfig& cfg);
 std::unique_ptr<Model> load_lstm(const std::filesystem::path& dir);
+
+class LstmModuleError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
 
 }  // namespace pricecast::models

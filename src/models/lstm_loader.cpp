@@ -5,7 +5,6 @@
 
 #include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 #include "models/lstm.hpp"
@@ -21,21 +20,22 @@ struct LstmModule {
 template <class F>
 F symbol(void* handle, const char* name, const std::string& path) {
     void* p = dlsym(handle, name);
-    if (!p) throw std::runtime_error(path + ": no " + name + " (not a pricecast LSTM module?)");
+    if (!p) throw LstmModuleError(path + ": no " + name + " (not a pricecast LSTM module?)");
     return reinterpret_cast<F>(p);
 }
 
 LstmModule open_module() {
     const auto path = (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "libpricecast_lstm.so").string();
+    if (!std::filesystem::exists(path))
+        throw LstmModuleError("the LSTM needs libpricecast_lstm.so beside the pricecast binary, built with it: " + path +
+                              " does not exist");
     // RTLD_NOW: a symbol the module misses is an error here, not a crash later.
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle)
-        throw std::runtime_error(std::string("the LSTM needs libpricecast_lstm.so beside the pricecast binary, "
-                                             "built with it: ") + dlerror());
+    if (!handle) throw LstmModuleError(std::string("cannot load the LSTM module: ") + dlerror());
     const std::string build = symbol<const char* (*)()>(handle, "pricecast_lstm_build", path)();
     if (build != PRICECAST_LSTM_BUILD)
-        throw std::runtime_error(path + " comes from another build (" + build + ", the binary " +
-                                 PRICECAST_LSTM_BUILD + "); rebuild both");
+        throw LstmModuleError(path + " comes from another build (" + build + ", the binary " + PRICECAST_LSTM_BUILD +
+                              "); copy the two files of one build together");
     return {symbol<Model* (*)(const LstmConfig*)>(handle, "pricecast_lstm_make", path),
             symbol<Model* (*)(const std::filesystem::path*)>(handle, "pricecast_lstm_load", path)};
 }

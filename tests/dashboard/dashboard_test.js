@@ -153,6 +153,7 @@ async function checkAccuracy(page, timeoutMs) {
   if (recountAccuracy(seen) === null)
     return console.log('skip: accuracy cross-check needs a model version with fixed or quantile one-bar labels');
   for (; !seen.labelled && Date.now() < deadline; seen = await readScored(page)) await page.waitForTimeout(200);
+  check(seen.labelled, 'the page scores by the model version\'s label rule (it still scores by direction)');
   const recount = recountAccuracy(seen);
   check(recount.ok, recount.message);
 }
@@ -172,8 +173,9 @@ async function readScored(page) {
     const key = new URLSearchParams(location.search).get('api_key');
     const get = (path) => fetch(path, { headers: key ? { 'X-API-Key': key } : {} }).then((r) => r.json());
     const history = await get(`/v1/predictions?symbol=${encodeURIComponent(shown.symbol)}`);
-    const model = await get(`/v1/models/${encodeURIComponent(history.predictions[0].model)}`);
-    return { ...shown, preds: history.predictions, versions: model.versions || [] };
+    const preds = history.predictions || [];  // a 404 before the first prediction: none yet
+    const model = preds.length ? await get(`/v1/models/${encodeURIComponent(preds[0].model)}`) : {};
+    return { ...shown, preds, versions: model.versions || [] };
   });
   const times = seen.times.split(',').filter(Boolean).map(Number);
   return { ...seen, times, held: new Set(times), byTime: new Map(seen.preds.map((p) => [seconds(p.bar_time), p])) };
