@@ -102,7 +102,8 @@ TEST_F(CliParams, NumericOptionsOutsideTheirDomainNameTheOption) {
          }) {
         const auto r = run(args);
         EXPECT_EQ(r.status, 2) << args << ": " << r.err;
-        EXPECT_EQ(r.err.rfind(option + ":", 0), 0u) << args << ": " << r.err;
+        const auto command = args.substr(0, args.find(' '));
+        EXPECT_EQ(r.err.rfind("error: pricecast " + command + ": " + option + ":", 0), 0u) << args << ": " << r.err;
         EXPECT_EQ(r.err.find("[bt]"), std::string::npos) << "no stack trace: " << r.err;
     }
     EXPECT_FALSE(fs::exists(dir_ / "m"));
@@ -114,7 +115,7 @@ TEST_F(CliParams, SentimentFoldsNeedTwoOrMoreAndEnoughSentences) {
     for (const char* folds : {"1", "-3"}) {
         const auto r = run(fmt::format("sentiment train --data '{}' --out '{}' --folds {}", three, out, folds));
         EXPECT_EQ(r.status, 2) << folds;
-        EXPECT_EQ(r.err.rfind("--folds:", 0), 0u) << r.err;
+        EXPECT_EQ(r.err.rfind("error: pricecast sentiment train: --folds:", 0), 0u) << r.err;
         EXPECT_EQ(run(fmt::format("sentiment eval --data '{}' --folds {}", three, folds)).status, 2) << folds;
     }
     const auto too_few = run(fmt::format("sentiment train --data '{}' --out '{}'", three, out));
@@ -168,6 +169,11 @@ TEST_F(CliParams, AnUnknownCommandIsNamed) {
               std::string::npos)
         << group.err;
     EXPECT_EQ(run("features --help").status, 0) << "a group's help is still help";
+    const auto missing = run("features build --prices x.csv");
+    EXPECT_EQ(missing.status, 2);
+    EXPECT_NE(missing.err.find("error: pricecast features build: --out is required; see pricecast features build --help"),
+              std::string::npos)
+        << missing.err;
 }
 
 TEST_F(CliParams, AMisspeltVariableIsReportedAndTheProgramsOwnAreNot) {
@@ -186,7 +192,7 @@ TEST_F(CliParams, AMisspeltVariableIsReportedAndTheProgramsOwnAreNot) {
 TEST_F(CliParams, DemoRefusesAHistoryBelowItsMinimumAndKeepsNoBrowserForScripts) {
     const auto r = run("demo --history 499 --port 0 --ws-port -1 --data-dir '" + (dir_ / "d").string() + "'");
     EXPECT_EQ(r.status, 2);
-    EXPECT_EQ(r.err.rfind("--history:", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.rfind("error: pricecast demo: --history:", 0), 0u) << r.err;
     const auto help = run("demo --help");
     EXPECT_NE(help.out.find("INT in [500 - "), std::string::npos) << help.out;
     EXPECT_NE(help.out.find("does nothing: the demo never opens a browser"), std::string::npos) << help.out;

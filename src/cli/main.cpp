@@ -124,6 +124,16 @@ std::optional<std::string> command_problem(const CLI::App& app, int argc, char**
     return fmt::format("{} needs a command: {}; see {} --help", path, fmt::join(names, ", "), path);
 }
 
+// "pricecast data check": the command a parse failed in, as far as it got.
+std::string parsed_command(const CLI::App& app) {
+    std::string path = app.get_name();
+    for (const CLI::App* at = &app; !at->get_subcommands().empty();) {
+        at = at->get_subcommands().front();
+        path += " " + at->get_name();
+    }
+    return path;
+}
+
 }  // namespace
 
 CLI::Range config_range(std::string_view key) {
@@ -182,7 +192,11 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e) == 0 ? 0 : 2;
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        // CLI11's "--out is required": say of which command, and where its help is.
+        const auto path = parsed_command(app);
+        std::cerr << fmt::format("error: {}: {}; see {} --help\n", path, e.what(), path);
+        return 2;
     } catch (const UsageError& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 2;
