@@ -169,6 +169,12 @@ TEST_F(CliParams, AnUnknownCommandIsNamed) {
               std::string::npos)
         << group.err;
     EXPECT_EQ(run("features --help").status, 0) << "a group's help is still help";
+    EXPECT_EQ(run("--version").status, 0);
+    const auto early = run("--config x.toml train");
+    EXPECT_EQ(early.status, 2);
+    EXPECT_NE(early.err.find("pricecast has no option '--config': options go after the command (data, simulate,"),
+              std::string::npos)
+        << early.err;
     const auto missing = run("features build --prices x.csv");
     EXPECT_EQ(missing.status, 2);
     EXPECT_NE(missing.err.find("error: pricecast features build: --out is required; see pricecast features build --help"),

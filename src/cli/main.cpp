@@ -100,16 +100,26 @@ void warn_about_misspelt_variables() {
     }
 }
 
-// CLI11 reports a word that names no subcommand, and a group given without
-// one, as "A subcommand is required" (or the word as an unexpected argument):
-// name the word, or the group's commands, instead. The walk stops at the first
-// option, whose value it cannot tell from a command.
+// CLI11 reports a word that names no subcommand, an option before the
+// command (`pricecast --config x train`), and a group given without a command
+// all as "A subcommand is required": name the word, or the group's commands,
+// instead. The walk stops at the first option a group has (--help, --version).
 std::optional<std::string> command_problem(const CLI::App& app, int argc, char** argv) {
     const CLI::App* at = &app;
     std::string path = app.get_name();
+    const auto commands = [&at] {
+        std::vector<std::string> names;
+        for (const auto* sub : at->get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
+        return fmt::format("{}", fmt::join(names, ", "));
+    };
     for (int i = 1; i < argc; ++i) {
         const std::string word = argv[i];
-        if (word.starts_with("-") || at->get_require_subcommand_min() == 0) return std::nullopt;
+        if (at->get_require_subcommand_min() == 0) return std::nullopt;
+        if (word.starts_with("-")) {
+            if (at->get_option_no_throw(word.substr(0, word.find('='))) != nullptr) return std::nullopt;
+            return fmt::format("{} has no option '{}': options go after the command ({}); see {} --help", path, word,
+                               commands(), path);
+        }
         const auto named = at->get_subcommands([&word](const CLI::App* sub) { return sub->check_name(word); });
         if (!named.empty()) {
             at = named.front();
@@ -119,9 +129,7 @@ std::optional<std::string> command_problem(const CLI::App& app, int argc, char**
         return fmt::format("unknown command '{}'; see {} --help", word, path);
     }
     if (at->get_require_subcommand_min() == 0) return std::nullopt;
-    std::vector<std::string> names;
-    for (const auto* sub : at->get_subcommands([](const CLI::App*) { return true; })) names.push_back(sub->get_name());
-    return fmt::format("{} needs a command: {}; see {} --help", path, fmt::join(names, ", "), path);
+    return fmt::format("{} needs a command: {}; see {} --help", path, commands(), path);
 }
 
 // "pricecast data check": the command a parse failed in, as far as it got.
