@@ -1,10 +1,8 @@
 // The pricecast binary does not link libtorch: it loads the LSTM module
 // (libpricecast_lstm.so, beside it) when an LSTM is trained or read back.
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <utility>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -16,25 +14,14 @@
 namespace pricecast {
 namespace {
 
-// A shell command's exit status and its stdout and stderr together.
-std::pair<int, std::string> shell(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (!p) return {-1, out};
-    char buf[4096];
-    while (std::fgets(buf, sizeof buf, p)) out += buf;
-    return {WEXITSTATUS(::pclose(p)), out};
-}
-
-// Every library the dynamic loader maps for it, not only its own NEEDED entries.
-std::string libraries(const std::filesystem::path& elf) {
-    return shell(fmt::format("ldd '{}'", elf.string())).second;
-}
-
 class CliLstmModule : public testing::Test {
 protected:
     test::CliRun run(const std::string& args, const std::string& env = "") {
         return test::run_pricecast(args, dir_.path(), env, dir_.path());
+    }
+    // Every library the dynamic loader maps for it, not only its own NEEDED entries.
+    std::string libraries(const std::filesystem::path& elf) {
+        return test::run_shell(fmt::format("ldd '{}'", elf.string()), dir_.path()).out;
     }
     test::TempDir dir_{"lstm-module"};
 };
@@ -65,18 +52,23 @@ TEST_F(CliLstmModule, ABinaryWithoutItsModuleNamesIt) {
     std::filesystem::create_directory(dir_ / "bin");
     std::filesystem::copy_file(test::pricecast_binary(), dir_ / "bin" / "pricecast");
     ASSERT_EQ(run("simulate --symbols ACME --bars 300 --no-trades --out sim").status, 0);
-    const auto [status, out] = shell(fmt::format("cd '{}' && '{}' train --prices sim/ACME.csv --model lstm --epochs 1 --out m",
-                                                 dir_.path().string(), (dir_ / "bin" / "pricecast").string()));
-    EXPECT_EQ(status, 1) << out;
-    EXPECT_NE(out.find("the LSTM needs libpricecast_lstm.so beside the pricecast binary"), std::string::npos) << out;
-    EXPECT_NE(out.find((dir_ / "bin" / "libpricecast_lstm.so").string() + " does not exist"), std::string::npos) << out;
+    const auto copied = [&](const std::string& args) {
+        return test::run_shell(
+            fmt::format("cd '{}' && '{}' {}", dir_.path().string(), (dir_ / "bin" / "pricecast").string(), args),
+            dir_.path());
+    };
+    const auto train = copied("train --prices sim/ACME.csv --model lstm --epochs 1 --out m");
+    EXPECT_EQ(train.status, 1) << train.err;
+    EXPECT_NE(train.err.find("the LSTM needs libpricecast_lstm.so beside the pricecast binary"), std::string::npos)
+        << train.err;
+    EXPECT_NE(train.err.find((dir_ / "bin" / "libpricecast_lstm.so").string() + " does not exist"), std::string::npos)
+        << train.err;
     // Reading a saved LSTM back: the installation's failure (1), not a bad --model folder (2).
     std::filesystem::create_directory(dir_ / "saved");
     std::ofstream(dir_ / "saved" / "model.json") << R"({"kind": "lstm"})";
-    const auto [read_status, read_out] = shell(fmt::format("cd '{}' && '{}' evaluate --model saved --prices sim/ACME.csv",
-                                                           dir_.path().string(), (dir_ / "bin" / "pricecast").string()));
-    EXPECT_EQ(read_status, 1) << read_out;
-    EXPECT_NE(read_out.find("the LSTM needs libpricecast_lstm.so"), std::string::npos) << read_out;
+    const auto read = copied("evaluate --model saved --prices sim/ACME.csv");
+    EXPECT_EQ(read.status, 1) << read.err;
+    EXPECT_NE(read.err.find("the LSTM needs libpricecast_lstm.so"), std::string::npos) << read.err;
 }
 
 }  // namespace

@@ -21,17 +21,12 @@ struct CliRun {
     std::string out, err;
 };
 
-// `pricecast ARGS` (shell syntax: quotes work), its stderr kept in
-// `scratch`/stderr.txt. `env` is a prefix of VAR=value assignments; a
-// non-empty `cwd` is the folder it runs in.
-inline CliRun run_pricecast(const std::string& args, const std::filesystem::path& scratch, const std::string& env = "",
-                            const std::filesystem::path& cwd = {}) {
+// A shell command, its stderr kept in `scratch`/stderr.txt.
+inline CliRun run_shell(const std::string& command, const std::filesystem::path& scratch) {
     const auto err = scratch / "stderr.txt";
     std::filesystem::remove(err);
-    const std::string cd = cwd.empty() ? "" : fmt::format("cd '{}' && ", cwd.string());
-    const auto cmd = fmt::format("{}{} {} {} 2>'{}'", cd, env, pricecast_binary().string(), args, err.string());
     CliRun r;
-    FILE* p = popen(cmd.c_str(), "r");
+    FILE* p = popen(fmt::format("{} 2>'{}'", command, err.string()).c_str(), "r");
     if (!p) return r;
     char buf[4096];
     while (auto n = fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
@@ -41,6 +36,14 @@ inline CliRun run_pricecast(const std::string& args, const std::filesystem::path
     text << in.rdbuf();
     r.err = text.str();
     return r;
+}
+
+// `pricecast ARGS` (shell syntax: quotes work), as run_shell runs it. `env` is
+// a prefix of VAR=value assignments; a non-empty `cwd` is the folder it runs in.
+inline CliRun run_pricecast(const std::string& args, const std::filesystem::path& scratch, const std::string& env = "",
+                            const std::filesystem::path& cwd = {}) {
+    const std::string cd = cwd.empty() ? "" : fmt::format("cd '{}' && ", cwd.string());
+    return run_shell(fmt::format("{}{} {} {}", cd, env, pricecast_binary().string(), args), scratch);
 }
 
 }  // namespace pricecast::test
