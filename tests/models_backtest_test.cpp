@@ -130,6 +130,9 @@ TEST_F(Backtest, WritesReportsWithEveryBlockAndBaseline) {
     const auto r = pricecast(args(dir_ / "prices", dir_ / "out"));
     ASSERT_EQ(r.status, 0) << r.output;
     EXPECT_EQ(r.output.find("warning:"), std::string::npos) << "balanced classes: " << r.output;
+    // Block progress is for a terminal: a pipe or log gets none, and no \r run-together lines.
+    EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("validation samples"), std::string::npos) << r.output;
     const auto j = nlohmann::json::parse(read(dir_ / "out/report.json"));
     EXPECT_GE(j["blocks"].size(), 3u);
     for (const char* run : {"model", "buy_and_hold", "majority", "persistence"})

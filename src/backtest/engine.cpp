@@ -30,10 +30,10 @@ std::vector<std::size_t> rows_between(const std::vector<std::size_t>& line_index
 // The validation tail is the last share of the training bars; the training part
 // before it is purged by the horizon so no training label reads a validation bar.
 BlockRows block_rows(const std::vector<std::size_t>& line_index, const Block& b, std::size_t index,
-                     const EngineConfig& cfg) {
+                     std::size_t count, const EngineConfig& cfg) {
     const auto valid_from = b.train_end - static_cast<std::size_t>(static_cast<double>(b.train_end) * cfg.valid_fraction);
     const auto train_to = valid_from == b.train_end ? valid_from : (valid_from > cfg.horizon ? valid_from - cfg.horizon : 0);
-    return {index, rows_between(line_index, 0, train_to), rows_between(line_index, valid_from, b.train_end),
+    return {index, count, rows_between(line_index, 0, train_to), rows_between(line_index, valid_from, b.train_end),
             rows_between(line_index, b.begin, b.end)};
 }
 
@@ -157,7 +157,7 @@ Result run(const std::vector<Bar>& bars, const EngineConfig& config, const Block
     r.config = config;
     std::vector<std::size_t> predicted_rows;
     for (std::size_t k = 0; k < blocks.size(); ++k) {
-        const auto rows = block_rows(line_index, blocks[k], k, config);
+        const auto rows = block_rows(line_index, blocks[k], k, blocks.size(), config);
         const auto out = model(rows);
         check_output(out, rows.predict.size(), k);
         const std::size_t from = r.predictions.size();

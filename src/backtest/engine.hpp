@@ -34,6 +34,7 @@ inline constexpr int kUnknown = -1;   // a label whose horizon runs past the dat
 // one bar of one symbol that has a complete feature window.
 struct BlockRows {
     std::size_t index = 0;
+    std::size_t count = 0;  // blocks in the whole run
     std::vector<std::size_t> train, valid, predict;
 };
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -12,6 +13,7 @@
 #include "backtest/report.hpp"
 #include "cli/commands.hpp"
 #include "cli/label_flags.hpp"
+#include "core/progress.hpp"
 #include "data/ohlcv.hpp"
 #include "models/dataset.hpp"
 #include "training/backtest_model.hpp"
@@ -53,16 +55,18 @@ std::vector<Bar> read_bars(const std::vector<std::string>& files) {
     return bars;
 }
 
-// Saves each block's model under --export-models when asked; shows progress.
-training::BlockTrained on_trained(const BacktestOptions& o) {
-    return [&o](const backtest::BlockRows& b, const training::TrainedModel& t) {
+// Saves each block's model under --export-models when asked; shows progress
+// (on a terminal only, so a log or pipe gets no run-together lines).
+training::BlockTrained on_trained(const BacktestOptions& o, std::unique_ptr<Progress>& progress) {
+    return [&o, &progress](const backtest::BlockRows& b, const training::TrainedModel& t) {
         if (!o.export_models.empty()) {
             const auto dir = fs::path(o.export_models) / fmt::format("block-{}", b.index + 1);
             fs::create_directories(dir);
             t.model->save(dir);
         }
-        std::cerr << fmt::format("\rblock {}: trained on {} + {} validation samples", b.index + 1, t.train.size(),
-                                 t.valid.size());
+        if (!progress) progress = std::make_unique<Progress>("backtest", b.count, "blocks");
+        progress->update(b.index + 1, fmt::format("trained on {} + {} validation samples", t.train.size(),
+                                                  t.valid.size()));
     };
 }
 
@@ -101,8 +105,9 @@ void run_backtest(const BacktestOptions& o, CommonOptions& common) {
     const auto bars = training::sample_bars(read_bars(o.prices), m, windows);
     const auto labels = label_config(o.label);
     const auto returns = models::row_returns(m, labels);
+    std::unique_ptr<Progress> progress;
     const auto model = training::backtest_model(windows, returns, labels, training::model_factory(o.spec, m.schema_hash),
-                                                on_trained(o));
+                                                on_trained(o, progress));
     backtest::Result r;
     try {
         r = backtest::run(bars, engine_config(o, training::bar_interval(m)), model);
@@ -112,7 +117,7 @@ void run_backtest(const BacktestOptions& o, CommonOptions& common) {
     } catch (const std::invalid_argument& e) {
         throw UsageError(fmt::format("{} (more history: --min-train)", e.what()));
     }
-    std::cerr << "\n";
+    if (progress) progress->finish();
     try {
         backtest::write_report(o.out, r);
     } catch (const backtest::BacktestError& e) {
