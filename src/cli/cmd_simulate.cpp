@@ -140,7 +140,9 @@ void run(const SimulateOptions& o, data::SimulatorConfig cfg) {
     for (const auto& [name, s] : sum)
         std::cout << fmt::format("{:<8} {} bars  return {:+.2f}%  vol/bar {:.4f}%  news {}\n", name, s.n,
                                  100 * (s.last / s.first - 1), 100 * std::sqrt(s.sum_r2 / std::max(1L, s.n)), s.news);
-    std::cout << "wrote " << o.out << "/<symbol>.csv, trades.csv, news.jsonl\n";
+    std::string files;
+    for (const auto& [name, f] : bar_files) files += name + ".csv, ";
+    std::cout << fmt::format("wrote {}trades.csv and news.jsonl in {}\n", files, o.out);
     spdlog::info("simulate: wrote {} in {:.2f} s", o.out,
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
