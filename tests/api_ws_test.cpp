@@ -1,6 +1,8 @@
 // The WebSocket prediction and bar stream: subscribe -> push, invalid frames answered
 // without closing, authentication, the extra WebSocket port, and a slow client
 // dropped while a fast one keeps receiving.
+#include <chrono>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -282,6 +284,58 @@ TEST(ApiWebSocket, OversizedFrameClosesThatClientOnly) {
     EXPECT_FALSE(big.read());
     env.predictions.add(make_prediction("BTC", kT0));
     auto m = other.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["symbol"], "BTC");
+}
+
+// A client's subscription set is bounded: past 1000 symbols (or a symbol past
+// 128 bytes) the request is refused as a whole, the connection stays and "*"
+// still subscribes to everything.
+TEST(ApiWebSocket, SubscriptionsAreBoundedPerConnection) {
+    ApiEnv env;
+    WsClient c(env.port());
+    json many = json::array();
+    for (int i = 0; i < 1000; ++i) many.push_back(fmt::format("S{}", i));
+    EXPECT_EQ(subscribe(c, many)["symbols"].size(), 1000u);
+    const auto error_of = [&](json symbols) {
+        const auto r = subscribe(c, std::move(symbols));
+        EXPECT_EQ(r["type"], "error") << r.dump().substr(0, 200);
+        return r.value("message", "");
+    };
+    const auto one_more = error_of({"S1000"});
+    EXPECT_NE(one_more.find("'symbols'"), std::string::npos) << one_more;
+    EXPECT_NE(one_more.find("1000"), std::string::npos) << one_more;
+    const auto long_symbol = error_of({std::string(129, 'x')});
+    EXPECT_NE(long_symbol.find("'symbols'"), std::string::npos) << long_symbol;
+    EXPECT_NE(long_symbol.find("128 bytes"), std::string::npos) << long_symbol;
+    EXPECT_EQ(subscribe(c, {"S0"}, "unsubscribe")["symbols"].size(), 999u);  // the refusals changed nothing
+    EXPECT_EQ(subscribe(c, {"*"})["symbols"].size(), 1000u);
+    env.predictions.add(make_prediction("S1000", kT0));
+    const auto m = c.read_json();
+    ASSERT_TRUE(m);
+    EXPECT_EQ((*m)["symbol"], "S1000");
+}
+
+// A client that keeps sending subscribe requests and never reads the replies
+// (each listing its symbols) is dropped once its queue passes the byte limit,
+// far below the message limit; another client keeps receiving.
+TEST(ApiWebSocket, ClientThatNeverReadsItsRepliesIsDroppedByBytes) {
+    api::ServerOptions o;
+    o.ws_queue_bytes = 256 << 10;
+    ApiEnv env(o);
+    WsClient other(env.port());
+    subscribe(other, {"BTC"});
+    WsClient flood(env.port(), "/ws", {}, 4096);
+    json symbols = json::array();
+    for (int i = 0; i < 900; ++i) symbols.push_back(fmt::format("SYMBOL-{:05}", i));
+    const std::string frame = json{{"op", "subscribe"}, {"symbols", symbols}}.dump();  // ~15 KB reply each
+    const auto dropped = [&] { return metric(env.port(), "pricecast_ws_dropped_total"); };
+    // 2000 replies (~30 MB) stay below the default limit of 8192 messages.
+    for (int i = 0; i < 2000 && (i % 50 != 0 || dropped() < 1); ++i) flood.send_refusable(frame);
+    for (int i = 0; i < 300 && dropped() < 1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(dropped(), 1);
+    env.predictions.add(make_prediction("BTC", kT0));
+    const auto m = other.read_json();
     ASSERT_TRUE(m);
     EXPECT_EQ((*m)["symbol"], "BTC");
 }

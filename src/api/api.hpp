@@ -45,6 +45,9 @@ struct ServerOptions {
     // bar and one prediction per subscribed symbol, so this must exceed twice
     // the symbol count.
     std::size_t ws_queue_limit = 8192;
+    // Per client too, in bytes: a client that sends requests and never reads
+    // the answers would otherwise queue up to ws_queue_limit large replies.
+    std::size_t ws_queue_bytes = 16 << 20;
     std::filesystem::path web_root;    // dashboard files served at /; empty: none
     int threads = 2;
     // The operations port of a process without the api role: only /health,

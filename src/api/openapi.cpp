@@ -367,7 +367,9 @@ json paths() {
          "WebSocket prediction and bar stream. Send WsRequest frames; receive WsSubscribed, WsPrediction for "
          "every champion prediction and WsBar for every price bar of a subscribed symbol (\"*\" for all), and "
          "WsError for invalid frames. A client that falls behind gets the latest prediction and the latest bar "
-         "per symbol and is closed past the server's queue limit. Frames over 64 KiB close the connection (1009). Browsers may pass the key as "
+         "per symbol and is closed past the server's queue limits (messages or bytes). A connection subscribes to at "
+         "most 1000 symbols of at most 128 bytes each (\"*\" for all); past that the request gets a WsError and "
+         "changes nothing. Frames over 64 KiB close the connection (1009). Browsers may pass the key as "
          "?api_key="},
         {"parameters", {query("api_key", false, "API key, for clients that cannot set headers")}},
         {"responses",

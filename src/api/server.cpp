@@ -37,6 +37,10 @@ namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 constexpr std::size_t kMaxWsFrame = 64 << 10;
+// Per connection, so that a client's subscription set (and the "subscribed"
+// reply listing it) stays small; "*" subscribes to every symbol.
+constexpr std::size_t kMaxWsSymbols = 1000;
+constexpr std::size_t kMaxWsSymbolBytes = 128;
 
 using Digest = std::array<std::uint8_t, 32>;
 
@@ -78,6 +82,7 @@ struct ServerState {
         }
         if (options.threads < 1) throw std::invalid_argument("api threads must be >= 1");
         if (options.ws_queue_limit < 1) throw std::invalid_argument("api ws_queue_limit must be >= 1");
+        if (options.ws_queue_bytes < 1) throw std::invalid_argument("api ws_queue_bytes must be >= 1");
         // Present from the first scrape, before any client came or went.
         ws_clients();
         ws_dropped();
@@ -197,10 +202,13 @@ public:
         if (closed_ || (!all_ && !symbols_.contains(symbol))) return;
         Slot slot{std::string(type), symbol};
         if (const auto it = pending_.find(slot); it != pending_.end()) {
+            queued_bytes_ -= it->second->text.size();
             it->second->text = text;  // not sent yet: only the newest matters
-            return;
+            queued_bytes_ += text.size();
+            return settle_locked();
         }
         queue_.push_back({slot, text});
+        queued_bytes_ += text.size();
         pending_[std::move(slot)] = std::prev(queue_.end());
         settle_locked();
     }
@@ -243,17 +251,30 @@ private:
         if (!j.contains("symbols") || !j["symbols"].is_array() || j["symbols"].empty() ||
             !std::all_of(j["symbols"].begin(), j["symbols"].end(), [](const json& s) { return s.is_string(); }))
             return reply_error("field 'symbols' must be a non-empty array of strings (\"*\" for all)");
-        std::lock_guard lock(mutex_);
+        for (const auto& s : j["symbols"])
+            if (s.get_ref<const std::string&>().size() > kMaxWsSymbolBytes)
+                return reply_error(fmt::format("field 'symbols': a symbol is at most {} bytes", kMaxWsSymbolBytes));
+        std::unique_lock lock(mutex_);
+        // Applied to a copy: a request past the limit changes nothing.
+        auto symbols = symbols_;
+        bool all = all_;
         for (const auto& s : j["symbols"]) {
             const auto symbol = s.get<std::string>();
             if (symbol == "*")
-                all_ = op == "subscribe";
+                all = op == "subscribe";
             else if (op == "subscribe")
-                symbols_.insert(symbol);
+                symbols.insert(symbol);
             else
-                symbols_.erase(symbol);
-            if (symbol == "*" && op == "unsubscribe") symbols_.clear();
+                symbols.erase(symbol);
+            if (symbol == "*" && op == "unsubscribe") symbols.clear();
         }
+        if (symbols.size() > kMaxWsSymbols) {
+            lock.unlock();
+            return reply_error(fmt::format(
+                "field 'symbols': at most {} symbols per connection (\"*\" for all)", kMaxWsSymbols));
+        }
+        symbols_ = std::move(symbols);
+        all_ = all;
         json now = json::array();
         if (all_) now.push_back("*");
         for (const auto& s : symbols_) now.push_back(s);
@@ -267,18 +288,19 @@ private:
 
     void enqueue_locked(std::string text) {
         if (closed_) return;
+        queued_bytes_ += text.size();
         queue_.push_back({{}, std::move(text)});
         settle_locked();
     }
 
-    // Past the limit the client is dropped; else a writer is started if idle.
+    // Past either limit the client is dropped; else a writer is started if idle.
     void settle_locked() {
-        if (queue_.size() > server_.options.ws_queue_limit) {
+        if (queue_.size() > server_.options.ws_queue_limit || queued_bytes_ > server_.options.ws_queue_bytes) {
+            spdlog::warn("api: dropped a WebSocket client {} messages ({} bytes) behind", queue_.size(),
+                         queued_bytes_);
             closed_ = true;
-            queue_.clear();
-            pending_.clear();
+            clear_locked();
             server_.ws_dropped().inc();
-            spdlog::warn("api: dropped a WebSocket client {} messages behind", server_.options.ws_queue_limit);
             net::post(ws_.get_executor(), [self = shared_from_this()] {
                 beast::error_code ignored;
                 beast::get_lowest_layer(self->ws_).socket().close(ignored);  // cancels the pending read/write
@@ -299,6 +321,7 @@ private:
             }
             auto& front = queue_.front();
             if (!front.slot.second.empty()) pending_.erase(front.slot);
+            queued_bytes_ -= front.text.size();
             current_ = std::move(front.text);
             queue_.pop_front();
         }
@@ -312,12 +335,17 @@ private:
         write_next();
     }
 
+    void clear_locked() {
+        queue_.clear();
+        pending_.clear();
+        queued_bytes_ = 0;
+    }
+
     void finish() {
         {
             std::lock_guard lock(mutex_);
             closed_ = true;
-            queue_.clear();
-            pending_.clear();
+            clear_locked();
         }
         if (!accepted_ || finished_.exchange(true)) return;
         server_.remove_client(this);
@@ -334,6 +362,7 @@ private:
     std::mutex mutex_;  // guards what the adding thread touches
     std::list<Out> queue_;
     std::map<Slot, std::list<Out>::iterator> pending_;  // (type, symbol) -> its queued, unsent message
+    std::size_t queued_bytes_ = 0;                      // of the texts in queue_
     std::set<std::string> symbols_;
     bool all_ = false, writing_ = false, closed_ = false;
 };
