@@ -1,7 +1,9 @@
 // Labels, windows, walk-forward splits, the XGBoost models and the whole
 // walk-forward trainer: it must find a planted signal and find nothing in noise.
 #include <cmath>
+#include <limits>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include "models/dataset.hpp"
 #include "models/ensemble.hpp"
 #include "models/xgboost_model.hpp"
+#include "training/backtest_model.hpp"
 #include "training/trainer.hpp"
 #include "support/temp_dir.hpp"
 
@@ -115,6 +118,144 @@ TEST(Splits, OrderedPurgedAndDisjoint) {
             EXPECT_GT(s.train.size(), splits[k - 1].train.size()) << "expanding window";
         }
     }
+}
+
+// ---- purging across gaps in a symbol's bars ----------------------------------------
+
+// What a purged split promises: no label a model was fit on reads a bar at or
+// after the first bar it is validated or tested on. The label of a row ends at
+// its symbol's `horizon`-th next row, which across a gap (a weekend, a halt)
+// is later than horizon x the bar interval.
+
+// Each row's only feature is its own row index, so a model can say which rows it saw.
+FeatureMatrix indexed(std::vector<std::pair<std::string, Timestamp>> rows) {
+    std::stable_sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second < b.second; });
+    FeatureMatrix m;
+    m.columns = {"row"};
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> z(0, 0.01);
+    std::map<std::string, double> close;
+    for (const auto& [symbol, time] : rows) {
+        auto [it, fresh] = close.try_emplace(symbol, 100.0);
+        if (!fresh) it->second *= 1 + z(rng);
+        m.values.push_back(static_cast<double>(m.rows()));
+        m.symbols.push_back(symbol);
+        m.times.push_back(time);
+        m.closes.push_back(it->second);
+    }
+    return m;
+}
+
+// The matrix row of the last bar the label of `row` reads (`horizon` rows of its symbol on).
+std::optional<std::size_t> label_end(const FeatureMatrix& m, std::size_t row, int horizon) {
+    for (std::size_t r = row + 1; r < m.rows(); ++r)
+        if (m.symbols[r] == m.symbols[row] && --horizon == 0) return r;
+    return std::nullopt;
+}
+
+struct SeenFit {
+    std::vector<std::size_t> train, valid;  // matrix rows
+    Timestamp first_predicted = std::numeric_limits<Timestamp>::max();  // the earliest bar predicted after the fit
+};
+
+// Records the rows each fit was given and the first bar predicted after it.
+class RowRecorder final : public Model {
+public:
+    explicit RowRecorder(std::vector<SeenFit>& log) : log_(log) {}
+    std::string kind() const override { return "recorder"; }
+    std::size_t steps() const override { return 1; }
+    void fit(const SampleSet& train, const SampleSet& valid, const ProgressFn&) override {
+        SeenFit f;
+        for (std::size_t i = 0; i < train.size(); ++i) f.train.push_back(static_cast<std::size_t>(train.sample(i)[0]));
+        for (std::size_t i = 0; i < valid.size(); ++i) f.valid.push_back(static_cast<std::size_t>(valid.sample(i)[0]));
+        log_.push_back(std::move(f));
+    }
+    std::vector<ClassProbs> predict_proba(const SampleSet& batch) const override {
+        for (auto t : batch.times) log_.back().first_predicted = std::min(log_.back().first_predicted, t);
+        return std::vector<ClassProbs>(batch.size(), ClassProbs{0.25f, 0.5f, 0.25f});
+    }
+    void save(const std::filesystem::path&) const override {}
+    std::uint64_t feature_schema_hash() const override { return 0; }
+    nlohmann::json describe() const override { return {{"kind", "recorder"}}; }
+
+private:
+    std::vector<SeenFit>& log_;
+};
+
+void expect_purged(const FeatureMatrix& m, const std::vector<SeenFit>& fits, int horizon) {
+    ASSERT_FALSE(fits.empty());
+    for (std::size_t k = 0; k < fits.size(); ++k) {
+        const auto& f = fits[k];
+        ASSERT_FALSE(f.valid.empty());
+        Timestamp valid_from = std::numeric_limits<Timestamp>::max();
+        for (auto row : f.valid) valid_from = std::min(valid_from, m.times[row]);
+        for (auto row : f.valid) {
+            const auto end = label_end(m, row, horizon);
+            ASSERT_TRUE(end);
+            EXPECT_LT(m.times[*end], f.first_predicted)
+                << "fit " << k << ": the label of validation row " << row << " (" << m.symbols[row] << " "
+                << format_iso8601(m.times[row]) << ") reads " << format_iso8601(m.times[*end]) << ", a predicted bar";
+        }
+        for (auto row : f.train) {
+            const auto end = label_end(m, row, horizon);
+            ASSERT_TRUE(end);
+            EXPECT_LT(m.times[*end], valid_from)
+                << "fit " << k << ": the label of training row " << row << " (" << m.symbols[row] << " "
+                << format_iso8601(m.times[row]) << ") reads " << format_iso8601(m.times[*end]) << ", a validation bar";
+        }
+    }
+}
+
+// Daily bars, Monday to Friday (as in GOOG.csv; EURUSD's hourly bars stop at
+// weekends too): every weekend is a gap of three days.
+TEST(WalkForward, PurgeCoversTheLabelAcrossAWeekend) {
+    std::vector<std::pair<std::string, Timestamp>> rows;
+    const Timestamp monday = 1704067200LL * kSecond;  // 2024-01-01
+    for (int day = 0; static_cast<int>(rows.size()) < 600; ++day)
+        if (day % 7 < 5) rows.emplace_back("GOOG", monday + day * 24 * kHour);
+    const auto m = indexed(rows);
+    LabelConfig lc;
+    lc.horizon = 5;
+    lc.mode = ThresholdMode::quantile;
+    training::WalkForwardConfig wf;
+    wf.folds = 4;
+    std::vector<SeenFit> fits;
+    training::walk_forward_train(m, lc, wf, [&] { return std::make_unique<RowRecorder>(fits); });
+    ASSERT_EQ(fits.size(), 4u);
+    expect_purged(m, fits, lc.horizon);
+}
+
+// Two symbols with a bar a minute; BBB halts for 20 minutes. The backtest's blocks
+// are counted on the common time line, which AAA keeps dense.
+TEST(BacktestModel, PurgeCoversTheLabelAcrossAHalt) {
+    std::vector<std::pair<std::string, Timestamp>> rows;
+    for (Timestamp t = 1; t <= 300; ++t) {
+        rows.emplace_back("AAA", t * kMinute);
+        if (t < 75 || t >= 95) rows.emplace_back("BBB", t * kMinute);
+    }
+    const auto m = indexed(rows);
+    LabelConfig lc;
+    lc.horizon = 3;
+    const auto w = make_windows(m, 1);
+    const auto returns = row_returns(m, lc);
+    std::vector<Bar> bars;
+    for (auto row : w.rows) {
+        Bar b;
+        b.symbol = m.symbols[row];
+        b.interval = kMinute;
+        b.close_time = m.times[row];
+        b.open_time = b.close_time - kMinute;
+        b.open = b.high = b.low = b.close = m.closes[row];
+        bars.push_back(b);
+    }
+    backtest::EngineConfig cfg;
+    cfg.min_train = 50;
+    cfg.retrain_every = 30;
+    cfg.horizon = static_cast<std::size_t>(lc.horizon);
+    std::vector<SeenFit> fits;
+    backtest::run(bars, cfg, training::backtest_model(w, returns, lc, [&] { return std::make_unique<RowRecorder>(fits); }));
+    ASSERT_GE(fits.size(), 8u);
+    expect_purged(m, fits, lc.horizon);
 }
 
 TEST(Xgboost, SaveLoadGivesIdenticalProbabilities) {

@@ -58,13 +58,17 @@ RowReturns row_returns(const features::FeatureMatrix& m, const LabelConfig& cfg)
     if (cfg.horizon < 1) throw std::invalid_argument("label horizon must be at least 1 bar");
     RowReturns r;
     r.forward.assign(m.rows(), kNaN);
+    r.forward_end.assign(m.rows(), std::numeric_limits<Timestamp>::max());
     r.past.assign(m.rows(), kNaN);
     r.scale.assign(m.rows(), cfg.mode == ThresholdMode::volatility ? kNaN : 1.0);
     const auto h = static_cast<std::size_t>(cfg.horizon);
     for (const auto& rows : rows_by_symbol(m)) {
         for (std::size_t k = 0; k < rows.size(); ++k) {
             const double c = m.closes[rows[k]];
-            if (k + h < rows.size()) r.forward[rows[k]] = m.closes[rows[k + h]] / c - 1;
+            if (k + h < rows.size()) {
+                r.forward[rows[k]] = m.closes[rows[k + h]] / c - 1;
+                r.forward_end[rows[k]] = m.times[rows[k + h]];
+            }
             if (k >= h) r.past[rows[k]] = c / m.closes[rows[k - h]] - 1;
             const auto win = static_cast<std::size_t>(cfg.vol_window);
             if (cfg.mode == ThresholdMode::volatility && k >= win) {

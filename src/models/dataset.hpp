@@ -35,9 +35,13 @@ struct LabelConfig {
 };
 
 // Per matrix row: the forward return (NaN when unknown), the return over the
-// last `horizon` bars and the volatility scale, each from the row's own symbol.
+// last `horizon` bars and the volatility scale, each from the row's own symbol;
+// and the close time of the last bar the forward return reads (the largest
+// Timestamp when unknown). Across a gap in the symbol's bars that is later than
+// horizon x the bar interval, so purging splits needs it.
 struct RowReturns {
     std::vector<double> forward, past, scale;
+    std::vector<Timestamp> forward_end;
 };
 RowReturns row_returns(const features::FeatureMatrix& m, const LabelConfig& cfg);
 

@@ -1,6 +1,7 @@
 #include "training/backtest_model.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <stdexcept>
 
@@ -32,7 +33,8 @@ int majority_class(const std::vector<models::Trend>& labels) {
 backtest::BlockModel backtest_model(const models::Windows& w, const models::RowReturns& returns,
                                     const models::LabelConfig& labels, ModelFactory make, BlockTrained trained) {
     return [&w, &returns, labels, make = std::move(make), trained = std::move(trained)](const backtest::BlockRows& b) {
-        const auto t = train_model(w, returns, labels, b.train, b.valid, make);
+        const Timestamp first = b.predict.empty() ? std::numeric_limits<Timestamp>::max() : w.set.times[b.predict.front()];
+        const auto t = train_model(w, returns, labels, b.train, b.valid, first, make);
         if (trained) trained(b, t);
         const auto probs = t.model->predict_proba(subset(w, b.predict));
         const int majority = majority_class(t.train.labels);

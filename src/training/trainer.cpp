@@ -27,6 +27,15 @@ Trend majority(std::span<const Trend> labels) {
     return static_cast<Trend>(std::max_element(s.begin(), s.end()) - s.begin());
 }
 
+// The samples of `idx` whose label's last bar closes before `from`.
+std::vector<std::size_t> labels_before(const models::Windows& w, const models::RowReturns& returns,
+                                       std::span<const std::size_t> idx, Timestamp from) {
+    std::vector<std::size_t> kept;
+    for (auto i : idx)
+        if (returns.forward_end[w.rows[i]] < from) kept.push_back(i);
+    return kept;
+}
+
 }  // namespace
 
 features::FeatureMatrix volatility_only(const features::FeatureMatrix& m) {
@@ -73,14 +82,20 @@ Duration bar_interval(const features::FeatureMatrix& m) {
 }
 
 TrainedModel train_model(const models::Windows& w, const models::RowReturns& returns, const models::LabelConfig& labels,
-                         std::span<const std::size_t> train, std::span<const std::size_t> valid, const ModelFactory& make,
-                         const models::ProgressFn& progress) {
+                         std::span<const std::size_t> train, std::span<const std::size_t> valid, Timestamp next_from,
+                         const ModelFactory& make, const models::ProgressFn& progress) {
+    // Purged by where each label ends, not by time: the quantile thresholds too
+    // are fit only on returns that end before what the model is checked on.
+    Timestamp valid_from = next_from;
+    for (auto i : valid) valid_from = std::min(valid_from, w.set.times[i]);
+    const auto train_kept = labels_before(w, returns, train, valid_from);
+    const auto valid_kept = labels_before(w, returns, valid, next_from);
     std::vector<std::size_t> train_rows;
-    for (auto i : train) train_rows.push_back(w.rows[i]);
+    for (auto i : train_kept) train_rows.push_back(w.rows[i]);
     TrainedModel t{nullptr, models::Labeler(labels), {}, {}};
     t.labeler.fit(returns, train_rows);
-    t.train = models::select(w, train, t.labeler, returns);
-    t.valid = models::select(w, valid, t.labeler, returns);
+    t.train = models::select(w, train_kept, t.labeler, returns);
+    t.valid = models::select(w, valid_kept, t.labeler, returns);
     if (t.train.size() == 0) throw std::invalid_argument("no labeled training samples");
     t.model = make();
     t.model->fit(t.train, t.valid, progress);
@@ -101,7 +116,7 @@ WalkForwardResult walk_forward_train(const features::FeatureMatrix& m, const mod
     std::vector<ClassProbs> probs_all, majority_probs_all, persistence_probs_all;
     for (std::size_t k = 0; k < splits.size(); ++k) {
         const auto& s = splits[k];
-        auto [model, labeler, train, valid] = train_model(windows, returns, lc, s.train, s.valid, make, progress);
+        auto [model, labeler, train, valid] = train_model(windows, returns, lc, s.train, s.valid, s.test_from, make, progress);
         const auto test = models::select(windows, s.test, labeler, returns);
         if (test.size() == 0) throw std::invalid_argument(fmt::format("walk-forward fold {}: no labeled samples", k + 1));
         const auto probs = model->predict_proba(test);

@@ -39,15 +39,19 @@ using ModelFactory = std::function<std::unique_ptr<models::Model>()>;
 // `pricecast backtest` alike): the labels are fit on the training samples only,
 // a fresh model from `make` fits `train` with early stopping on `valid` (each
 // model fits its scaler on its training split). `train` and `valid` index the
-// samples of `w`; unlabeled samples are dropped.
+// samples of `w`; unlabeled samples are dropped, and so are samples whose label
+// reads a bar closing at or after the first validation sample (`train`) or
+// `next_from`, the first bar the model predicts (both). The splits purge
+// horizon x the bar interval (train) or horizon bars of the common time line
+// (backtest); a gap in one symbol's bars (a weekend, a halt) outruns either.
 struct TrainedModel {
     std::unique_ptr<models::Model> model;
     models::Labeler labeler{{}};
     models::SampleSet train, valid;
 };
 TrainedModel train_model(const models::Windows& w, const models::RowReturns& returns, const models::LabelConfig& labels,
-                         std::span<const std::size_t> train, std::span<const std::size_t> valid, const ModelFactory& make,
-                         const models::ProgressFn& progress = {});
+                         std::span<const std::size_t> train, std::span<const std::size_t> valid, Timestamp next_from,
+                         const ModelFactory& make, const models::ProgressFn& progress = {});
 // The kinds model_factory makes: models that learn (each can be an ensemble
 // member), the ensemble of them, and the baselines.
 inline const std::vector<std::string> kMemberKinds = {"gbdt", "rf", "lstm"};
