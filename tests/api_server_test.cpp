@@ -1,6 +1,7 @@
 // The REST routes over real sockets: happy paths, each class of bad input,
 // authentication and the HTTP limits.
 #include <fstream>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -577,4 +578,38 @@ TEST(ApiServer, BadOptionsAreRejected) {
     o = ops_only();
     o.ws_port = 8765;
     EXPECT_THROW(api::Server({}, o), std::invalid_argument);
+}
+
+// Epoch nanoseconds in an int64 reach 1677-09-21 to 2262-04-11: a time past
+// that is refused, naming the parameter or field, rather than wrapped around
+// to an unrelated time (from=9999-01-01 matched every prediction).
+TEST(ApiServer, TimesPastTheNanosecondRangeAreRefused) {
+    ApiEnv env;
+    env.predictions.add(make_prediction("BTC", kT0));
+    env.bars.add(make_bar("BTC", kT0));
+    for (const std::string route : {"/v1/predictions", "/v1/bars"}) {
+        expect_error(get(env.port(), route + "?symbol=BTC&from=9999-01-01T00:00:00Z"), 400, "'from'");
+        expect_error(get(env.port(), route + "?symbol=BTC&from=2262-04-12T00:00:00Z"), 400, "1678-2261");
+        expect_error(get(env.port(), route + "?symbol=BTC&to=0001-01-01T00:00:00Z"), 400, "'to'");
+        const auto late = get(env.port(), route + "?symbol=BTC&from=2261-12-31T23:59:59Z");
+        ASSERT_EQ(late.status, 200) << late.body;
+        EXPECT_EQ(late.json()[route == "/v1/bars" ? "bars" : "predictions"].size(), 0u);
+        const auto early = get(env.port(), route + "?symbol=BTC&to=1678-01-01T00:00:00%2B01:00");
+        ASSERT_EQ(early.status, 200) << early.body;
+        EXPECT_EQ(early.json()[route == "/v1/bars" ? "bars" : "predictions"].size(), 0u);
+    }
+    const json item = {{"id", "n1"}, {"symbols", {"BTC"}}, {"headline", "BTC rallies"}};
+    const auto news_at = [&](json time) {
+        json j = item;
+        j["event_time"] = std::move(time);
+        return post(env.port(), "/v1/news", j.dump());
+    };
+    expect_error(news_at("9999-12-31T23:59:59Z"), 400, "'event_time'");
+    expect_error(news_at(99'999'999'999LL), 400, "'event_time'");         // seconds: year 5138
+    expect_error(news_at(9'999'999'999'999'999LL), 400, "'event_time'");  // milliseconds: year 2286
+    expect_error(news_at(std::numeric_limits<std::uint64_t>::max()), 400, "'event_time'");
+    EXPECT_EQ(news_at(1'704'164'645).status, 202);        // seconds
+    EXPECT_EQ(news_at(1'704'164'645'000LL).status, 202);  // milliseconds
+    EXPECT_EQ(news_at(kT0).status, 202);                  // nanoseconds
+    EXPECT_EQ(news_at("2261-12-31T23:59:59Z").status, 202);
 }

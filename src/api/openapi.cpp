@@ -227,7 +227,9 @@ json schemas() {
                                 {"model", "version", "class", "probabilities", "confidence"});
     s["NewsRequest"] = object(
         {{"id", type("string")},
-         {"event_time", {{"description", "ISO-8601 string, or epoch time as a number (ns past 1e17, else s or ms)"}}},
+         {"event_time",
+          {{"description",
+            "ISO-8601 string, or epoch time as a number (ns past 1e17, else s or ms), in the years 1678-2261"}}},
          {"source", type("string")},
          {"symbols", array_of(type("string"))},
          {"headline", {{"type", "string"}, {"description", "the headline, the body or both must not be blank"}}},
@@ -253,7 +255,8 @@ const json kOpen = json::array();
 
 json paths() {
     // Dashboards send seconds or milliseconds by habit; read as nanoseconds they would match everything.
-    const char* const kTimeParam = "ISO-8601 time or epoch nanoseconds (a positive number below 1e15 is refused)";
+    const char* const kTimeParam =
+        "ISO-8601 time or epoch nanoseconds (a positive number below 1e15 is refused), in the years 1678-2261";
     const json kNotJson = error("a body sent with another Content-Type than application/json");
     json p;
     p["/health"]["get"] = {{"summary", "liveness"},
