@@ -84,6 +84,12 @@ TEST_F(CliTest, FeaturesBadInput) {
     r = run("features build --prices " + path("missing.csv") + " --out " + path("x.bin"));
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.output.find("missing.csv"), std::string::npos) << r.output;
+    write("few.csv", "time,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,1,1,1,1\n"
+                     "2024-01-01T00:01:00Z,1,1,1,1,1\n");
+    r = run("features build --prices " + path("few.csv") + " --timeframes 1m --indicators 'sma(2)' --out " +
+            "/proc/pricecast-no/f.bin");
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find("--out: /proc/pricecast-no/f.bin"), std::string::npos) << r.output;
     write("junk.bin", "not a matrix");
     EXPECT_THROW(features::read_binary(path("junk.bin")), std::runtime_error);
 }

@@ -500,5 +500,56 @@ TEST(FeatureMatrixFile, BinaryRoundTripAndCorruption) {
     EXPECT_EQ(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')), rows.size() + 1);
 }
 
+std::string file_bytes(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// `features build` streams rows through MatrixWriter: its files are the ones
+// the whole-matrix writers give, and a writer dropped before close() leaves
+// neither the file nor its partial copy.
+TEST(FeatureMatrixFile, StreamedWriterGivesTheSameFiles) {
+    const Market m = simulate(150, 23);
+    const auto cfg = sim_config();
+    const Pipeline p(cfg);
+    const auto rows = build(cfg, m.bars, m.news);
+    const test::TempDir dir("matrix-writer");
+    write_binary(dir / "whole.bin", p.schema(), rows);
+    std::ostringstream csv;
+    write_csv(csv, p.schema(), rows);
+
+    std::vector<std::string> symbols;  // in the order write_binary meets them
+    for (const auto& r : rows)
+        if (std::find(symbols.begin(), symbols.end(), r.symbol) == symbols.end()) symbols.push_back(r.symbol);
+    ASSERT_GE(symbols.size(), 2u);
+    MatrixWriter bin(dir / "streamed.bin", MatrixWriter::Format::binary, p.schema(), symbols);
+    MatrixWriter text(dir / "streamed.csv", MatrixWriter::Format::csv, p.schema(), {});
+    for (const auto& r : rows) {
+        bin.write(r);
+        text.write(r);
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "streamed.bin")) << "only the partial file exists before close()";
+    bin.close();
+    text.close();
+    EXPECT_EQ(bin.rows(), rows.size());
+    EXPECT_EQ(file_bytes(dir / "streamed.bin"), file_bytes(dir / "whole.bin"));
+    EXPECT_EQ(file_bytes(dir / "streamed.csv"), csv.str());
+    EXPECT_FALSE(std::filesystem::exists(dir / "streamed.bin.partial"));
+
+    {
+        MatrixWriter dropped(dir / "dropped.bin", MatrixWriter::Format::binary, p.schema(), {rows[0].symbol});
+        dropped.write(rows[0]);
+        auto stranger = rows[0];
+        stranger.symbol = "ZZZZ";
+        EXPECT_THROW(dropped.write(stranger), std::invalid_argument);
+        stranger.values.pop_back();
+        EXPECT_THROW(dropped.write(stranger), std::invalid_argument);
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir / "dropped.bin"));
+    EXPECT_FALSE(std::filesystem::exists(dir / "dropped.bin.partial"));
+    EXPECT_THROW(MatrixWriter(dir / "no-such-folder" / "x.bin", MatrixWriter::Format::binary, p.schema(), {}),
+                 std::runtime_error);
+}
+
 }  // namespace
 }  // namespace pricecast::features

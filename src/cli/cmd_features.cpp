@@ -146,10 +146,11 @@ std::vector<std::string> timeframes_for(Duration base) {
     return tfs;
 }
 
-struct Built {
-    features::FeatureSchema schema;
-    std::vector<features::FeatureVector> rows;
-    features::PipelineStats stats;
+// What a build reads: the configuration completed from the bars, the bars and the scored news.
+struct BuildInputs {
+    features::FeatureConfig config;
+    std::vector<Bar> bars;
+    std::vector<NewsItem> news;
 };
 
 // The pipeline reads bars of its base timeframe only: with another, every bar
@@ -165,41 +166,55 @@ void require_base_timeframe(const features::FeatureConfig& cfg, Duration interva
                                  format_duration(interval), cfg.timeframes.front(), where));
 }
 
-Built build_from_files(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
-                       const std::string& news_path, const std::string& sentiment_model) {
-    auto cfg = feature_config(o, common);
-    const auto bars = read_prices(prices);
-    if (bars.empty()) throw UsageError("--prices: no valid bars");
+BuildInputs read_inputs(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
+                        const std::string& news_path, const std::string& sentiment_model) {
+    BuildInputs in{feature_config(o, common), read_prices(prices), {}};
+    if (in.bars.empty()) throw UsageError("--prices: no valid bars");
     if ((!o.timeframes_flag || o.timeframes_flag->count() == 0) &&
         common.config().source("features.timeframes") == "default")
-        cfg.timeframes = timeframes_for(bars.front().interval);
-    require_base_timeframe(cfg, bars.front().interval, o, common);
+        in.config.timeframes = timeframes_for(in.bars.front().interval);
+    require_base_timeframe(in.config, in.bars.front().interval, o, common);
     std::set<std::string> symbols;
-    for (const auto& b : bars) symbols.insert(b.symbol);
-    cfg.symbols.assign(symbols.begin(), symbols.end());
-    Built b{make_pipeline(cfg).schema(), {}, {}};  // validates the configuration before the work starts
-    auto news = read_news(news_path);
-    score_news(news, sentiment_model, common);
-    Progress progress("features", bars.size() + news.size(), "messages");
-    b.rows = features::build(cfg, bars, news, &b.stats, [&](std::size_t done, std::size_t) { progress.update(done); });
-    progress.finish();
-    return b;
+    for (const auto& b : in.bars) symbols.insert(b.symbol);
+    in.config.symbols.assign(symbols.begin(), symbols.end());
+    make_pipeline(in.config);  // validates the configuration before the work starts
+    in.news = read_news(news_path);
+    score_news(in.news, sentiment_model, common);
+    return in;
 }
 
+// Each vector to `sink` as the pipeline makes it, with progress on a terminal.
+features::PipelineStats run_build(const BuildInputs& in, const features::VectorSink& sink) {
+    Progress progress("features", in.bars.size() + in.news.size(), "messages");
+    const auto stats =
+        features::build(in.config, in.bars, in.news, sink, [&](std::size_t done, std::size_t) { progress.update(done); });
+    progress.finish();
+    return stats;
+}
+
+// Rows go to the file as they are made, so a long history's matrix is never in memory.
 void build(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
            const std::string& news_path, const std::string& sentiment_model, const std::string& out, std::string format) {
-    const auto [schema, rows, stats] = build_from_files(o, common, prices, news_path, sentiment_model);
+    const auto in = read_inputs(o, common, prices, news_path, sentiment_model);
+    const auto schema = make_pipeline(in.config).schema();
     if (format.empty()) format = out.ends_with(".csv") ? "csv" : "bin";
-    if (format == "csv") {
-        std::ofstream f(out);
-        if (!f) throw std::runtime_error(out + ": cannot open for writing");
-        features::write_csv(f, schema, rows);
-    } else {
-        features::write_binary(out, schema, rows);
+    std::unique_ptr<features::MatrixWriter> file;
+    try {
+        file = std::make_unique<features::MatrixWriter>(
+            out, format == "csv" ? features::MatrixWriter::Format::csv : features::MatrixWriter::Format::binary,
+            schema, in.config.symbols);
+    } catch (const std::runtime_error& e) {
+        throw UsageError(fmt::format("--out: {}", e.what()));
     }
-    const auto complete = std::count_if(rows.begin(), rows.end(), [](const auto& r) { return r.complete; });
+    auto& writer = *file;
+    std::uint64_t complete = 0;
+    const auto stats = run_build(in, [&](const features::FeatureVector& v) {
+        writer.write(v);
+        complete += v.complete;
+    });
+    writer.close();
     std::cerr << fmt::format("{}: {} rows ({} complete) x {} columns, schema {}; {} bars, {} news in\n", out,
-                             rows.size(), complete, schema.size(), schema.hash_hex(), stats.bars_in, stats.news_in);
+                             writer.rows(), complete, schema.size(), schema.hash_hex(), stats.bars_in, stats.news_in);
     for (std::size_t r = 0; r < features::kRejectionKinds; ++r)
         if (stats.rejected[r] > 0)
             std::cerr << fmt::format("  rejected {}: {}\n", stats.rejected[r],
@@ -208,10 +223,13 @@ void build(const FeatureOptions& o, CommonOptions& common, const std::vector<std
 
 }  // namespace
 
+// Appended row by row: the matrix is the only copy held.
 features::FeatureMatrix feature_matrix_from_files(CommonOptions& common, const std::vector<std::string>& prices,
                                                   const std::string& news, const std::string& sentiment_model) {
-    const auto b = build_from_files(FeatureOptions{}, common, prices, news, sentiment_model);
-    return features::to_matrix(b.schema, b.rows);
+    const auto in = read_inputs(FeatureOptions{}, common, prices, news, sentiment_model);
+    auto m = features::empty_matrix(make_pipeline(in.config).schema());
+    run_build(in, [&](const features::FeatureVector& v) { features::append_row(m, v); });
+    return m;
 }
 
 void add_features_command(CLI::App& app) {

@@ -159,6 +159,10 @@ using BuildProgress = std::function<void(std::size_t done, std::size_t total)>;
 std::vector<FeatureVector> build(const FeatureConfig& config, std::span<const Bar> bars,
                                  std::span<const NewsItem> news, PipelineStats* stats = nullptr,
                                  const BuildProgress& progress = {});
+// The same, each vector to `sink` as it is made, so a build of millions of
+// rows need not hold them. Returns the pipeline's counters.
+PipelineStats build(const FeatureConfig& config, std::span<const Bar> bars, std::span<const NewsItem> news,
+                    const VectorSink& sink, const BuildProgress& progress = {});
 
 // ---- the feature matrix on disk ---------------------------------------------
 
@@ -168,6 +172,29 @@ void write_csv(std::ostream& out, const FeatureSchema& schema, std::span<const F
 // rows; reloads with one read per row block.
 void write_binary(const std::filesystem::path& path, const FeatureSchema& schema,
                   std::span<const FeatureVector> rows);
+
+// Either format written a row at a time, as a build emits them: the matrix of
+// a long history is never in memory. The binary header lists `symbols` (every
+// row's symbol must be one) and gets its row count at close().
+class MatrixWriter {
+public:
+    enum class Format { csv, binary };
+    MatrixWriter(const std::filesystem::path& path, Format format, const FeatureSchema& schema,
+                 std::vector<std::string> symbols);
+    ~MatrixWriter();
+    MatrixWriter(const MatrixWriter&) = delete;
+    MatrixWriter& operator=(const MatrixWriter&) = delete;
+
+    // Throws std::invalid_argument for a row of another width or symbol.
+    void write(const FeatureVector& row);
+    // Completes the file; throws std::runtime_error naming it when a write failed.
+    void close();
+    std::uint64_t rows() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
 
 struct FeatureMatrix {
     std::vector<std::string> columns;
@@ -182,5 +209,8 @@ struct FeatureMatrix {
 FeatureMatrix read_binary(const std::filesystem::path& path);
 // The same matrix from vectors in memory.
 FeatureMatrix to_matrix(const FeatureSchema& schema, std::span<const FeatureVector> rows);
+// An empty matrix of the schema's columns, and one more row of it.
+FeatureMatrix empty_matrix(const FeatureSchema& schema);
+void append_row(FeatureMatrix& m, const FeatureVector& row);
 
 }  // namespace pricecast::features

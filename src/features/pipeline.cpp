@@ -381,9 +381,8 @@ void Pipeline::finish(const VectorSink& sink) { impl_->finish(sink); }
 std::string Pipeline::snapshot() const { return impl_->snapshot(); }
 void Pipeline::restore(std::string_view bytes) { impl_->restore(bytes); }
 
-std::vector<FeatureVector> build(const FeatureConfig& config, std::span<const Bar> bars,
-                                 std::span<const NewsItem> news, PipelineStats* stats,
-                                 const BuildProgress& progress) {
+PipelineStats build(const FeatureConfig& config, std::span<const Bar> bars, std::span<const NewsItem> news,
+                    const VectorSink& sink, const BuildProgress& progress) {
     // Event-time order; news at a bar's close time goes first (it is visible to it).
     std::vector<std::tuple<Timestamp, int, std::size_t>> order;
     order.reserve(bars.size() + news.size());
@@ -392,8 +391,6 @@ std::vector<FeatureVector> build(const FeatureConfig& config, std::span<const Ba
     std::stable_sort(order.begin(), order.end());
 
     Pipeline p(config);
-    std::vector<FeatureVector> out;
-    VectorSink sink = [&](const FeatureVector& v) { out.push_back(v); };
     std::size_t done = 0;
     for (const auto& [t, kind, i] : order) {
         if (kind == 1) p.push(bars[i], sink);
@@ -401,7 +398,15 @@ std::vector<FeatureVector> build(const FeatureConfig& config, std::span<const Ba
         if (progress && (++done % 4096 == 0 || done == order.size())) progress(done, order.size());
     }
     p.finish(sink);
-    if (stats) *stats = p.stats();
+    return p.stats();
+}
+
+std::vector<FeatureVector> build(const FeatureConfig& config, std::span<const Bar> bars,
+                                 std::span<const NewsItem> news, PipelineStats* stats,
+                                 const BuildProgress& progress) {
+    std::vector<FeatureVector> out;
+    const auto counted = build(config, bars, news, [&](const FeatureVector& v) { out.push_back(v); }, progress);
+    if (stats) *stats = counted;
     return out;
 }
 
