@@ -1,7 +1,12 @@
 // The REST routes over real sockets: happy paths, each class of bad input,
 // authentication and the HTTP limits.
+#include <chrono>
 #include <fstream>
 #include <limits>
+#include <thread>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -612,4 +617,107 @@ TEST(ApiServer, TimesPastTheNanosecondRangeAreRefused) {
     EXPECT_EQ(news_at(1'704'164'645'000LL).status, 202);  // milliseconds
     EXPECT_EQ(news_at(kT0).status, 202);                  // nanoseconds
     EXPECT_EQ(news_at("2261-12-31T23:59:59Z").status, 202);
+}
+
+namespace {
+
+// A GET /health on a connection the test holds.
+int health_on(tcp::socket& socket) {
+    http::request<http::string_body> req{http::verb::get, "/health", 11};
+    req.set(http::field::host, "x");
+    http::write(socket, req);
+    return read_response(socket).status;
+}
+
+double metric_on(tcp::socket& socket, const std::string& name) {
+    http::request<http::string_body> req{http::verb::get, "/metrics", 11};
+    req.set(http::field::host, "x");
+    http::write(socket, req);
+    const auto body = read_response(socket).body;
+    const auto at = body.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stod(body.substr(at + name.size() + 2));
+}
+
+// Lowers the open-file limit to what is open now, so that nothing new opens; restores it after.
+class NoNewDescriptors {
+public:
+    NoNewDescriptors() {
+        getrlimit(RLIMIT_NOFILE, &saved_);
+        const int lowest_free = dup(0);  // descriptors are handed out lowest first
+        close(lowest_free);
+        rlimit low = saved_;
+        low.rlim_cur = static_cast<rlim_t>(lowest_free);
+        setrlimit(RLIMIT_NOFILE, &low);
+    }
+    ~NoNewDescriptors() { setrlimit(RLIMIT_NOFILE, &saved_); }
+    NoNewDescriptors(const NoNewDescriptors&) = delete;
+    NoNewDescriptors& operator=(const NoNewDescriptors&) = delete;
+
+private:
+    rlimit saved_{};
+};
+
+}  // namespace
+
+// Past max_connections a new connection is closed unanswered, so that a flood
+// of clients cannot take the descriptors the other roles of the process need;
+// once some end, new connections are served again.
+TEST(ApiServer, ConnectionsPastTheLimitAreClosed) {
+    api::ServerOptions o;
+    o.max_connections = 3;
+    ApiEnv env(o);
+    net::io_context ioc;
+    std::vector<tcp::socket> held;
+    for (int i = 0; i < 3; ++i) held.push_back(connect(ioc, env.port()));
+    EXPECT_EQ(health_on(held[0]), 200);
+    // Accepted in order: by the fourth, the three are the server's sessions.
+    auto extra = connect(ioc, env.port());
+    http::request<http::string_body> req{http::verb::get, "/health", 11};
+    req.set(http::field::host, "x");
+    beast::error_code ec;
+    http::write(extra, req, ec);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    if (!ec) http::read(extra, buffer, res, ec);
+    EXPECT_TRUE(ec) << "answered past the limit: " << res.result_int();
+    EXPECT_EQ(health_on(held[1]), 200);  // the held ones are still served
+    held[2].close();
+    int status = 0;
+    for (int i = 0; i < 300 && status != 200; ++i) {  // until the server has seen it go
+        try {
+            status = get(env.port(), "/health").status;
+        } catch (const boost::system::system_error&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+    EXPECT_EQ(status, 200);
+    EXPECT_GE(metric_on(held[0], "pricecast_http_connections_refused_total"), 1);
+}
+
+// Out of descriptors, accept() fails again at once for as long as that lasts;
+// the server pauses between tries instead of spinning a core on them, and
+// serves the waiting client once descriptors are back.
+TEST(ApiServer, AcceptPausesWhileOutOfDescriptors) {
+    ApiEnv env;
+    net::io_context ioc;
+    auto kept = connect(ioc, env.port());
+    ASSERT_EQ(health_on(kept), 200);  // accepted: /metrics can be read on it throughout
+    tcp::socket waiting(ioc);
+    waiting.open(tcp::v4());  // its descriptor is taken before the limit drops
+    double errors = 0, later = 0;
+    {
+        const NoNewDescriptors limit;
+        waiting.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(env.port())));
+        for (int i = 0; i < 300 && errors < 1; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            errors = metric_on(kept, "pricecast_http_accept_errors_total");
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        later = metric_on(kept, "pricecast_http_accept_errors_total");
+    }
+    EXPECT_GE(errors, 1);
+    // A pause of 500 ms between tries makes about 4 in 2 s, however slow the
+    // machine; a retry at once makes thousands.
+    EXPECT_LT(later - errors, 50);
+    EXPECT_EQ(health_on(waiting), 200);
 }

@@ -48,6 +48,10 @@ struct ServerOptions {
     // Per client too, in bytes: a client that sends requests and never reads
     // the answers would otherwise queue up to ws_queue_limit large replies.
     std::size_t ws_queue_bytes = 16 << 20;
+    // Open HTTP and WebSocket connections; past it a new one is closed at once.
+    // 0: three quarters of the open-file limit (RLIMIT_NOFILE), so that a flood
+    // of clients leaves descriptors to the roles sharing the process.
+    std::size_t max_connections = 0;
     std::filesystem::path web_root;    // dashboard files served at /; empty: none
     int threads = 2;
     // The operations port of a process without the api role: only /health,

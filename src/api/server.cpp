@@ -6,11 +6,14 @@
 #include <set>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -36,6 +39,7 @@ using nlohmann::json;
 namespace {
 
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
+constexpr auto kAcceptRetry = std::chrono::milliseconds(500);
 constexpr std::size_t kMaxWsFrame = 64 << 10;
 // Per connection, so that a client's subscription set (and the "subscribed"
 // reply listing it) stays small; "*" subscribes to every symbol.
@@ -67,6 +71,28 @@ std::string key_of(const Fields& fields) {
     return {};
 }
 
+std::size_t connection_limit(std::size_t configured) {
+    if (configured > 0) return configured;
+    rlimit files{};
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0 || files.rlim_cur == RLIM_INFINITY)
+        return std::numeric_limits<std::size_t>::max();
+    return std::max<std::size_t>(16, files.rlim_cur / 4 * 3);
+}
+
+// One open connection, counted while the HTTP or WebSocket session holding it lives.
+class ConnectionSlot {
+public:
+    explicit ConnectionSlot(std::atomic<std::size_t>& open) : open_(&open) { open_->fetch_add(1); }
+    ConnectionSlot(ConnectionSlot&& other) noexcept : open_(std::exchange(other.open_, nullptr)) {}
+    ConnectionSlot& operator=(ConnectionSlot&&) = delete;
+    ~ConnectionSlot() {
+        if (open_) open_->fetch_sub(1);
+    }
+
+private:
+    std::atomic<std::size_t>* open_;
+};
+
 }  // namespace
 
 // ---- server state shared by the sessions ------------------------------------------------
@@ -75,7 +101,10 @@ class WsSession;
 
 struct ServerState {
     ServerState(Services s, ServerOptions o)
-        : services(std::move(s)), options(std::move(o)), router(services, options, own_metrics) {
+        : services(std::move(s)),
+          options(std::move(o)),
+          router(services, options, own_metrics),
+          max_connections(connection_limit(options.max_connections)) {
         for (const auto& k : options.keys) {
             if (k.key.empty()) throw std::invalid_argument("api keys: an empty key is not allowed");
             keys.push_back({digest(k.key), k.role});
@@ -87,6 +116,8 @@ struct ServerState {
         ws_clients();
         ws_dropped();
         ws_sent();
+        accept_errors();
+        over_limit();
     }
 
     // nullopt: allowed; else the refusal to send.
@@ -127,6 +158,14 @@ struct ServerState {
     metrics::Counter& ws_sent() {
         return own_metrics.counter("pricecast_ws_messages_sent_total", "WebSocket messages sent");
     }
+    metrics::Counter& accept_errors() {
+        return own_metrics.counter("pricecast_http_accept_errors_total",
+                                   "Failed accepts, such as no file descriptor left; retried after a pause");
+    }
+    metrics::Counter& over_limit() {
+        return own_metrics.counter("pricecast_http_connections_refused_total",
+                                   "Connections closed at once because max_connections were open");
+    }
 
     void broadcast(const Prediction& p);
     void broadcast(const Bar& b);
@@ -155,6 +194,10 @@ struct ServerState {
     std::mutex clients_mutex;
     std::map<const WsSession*, std::weak_ptr<WsSession>> clients;
     int listener_id = -1, bar_listener_id = -1;
+
+    const std::size_t max_connections;
+    std::atomic<std::size_t> open_connections{0};  // held by ConnectionSlot
+    std::atomic<bool> accept_trouble{false};       // logs the first of a run of refusals only
 
     // One io_context per start(): stop() destroys it and, with it, the
     // sessions its pending handlers own, so every connection closes. Declared
@@ -186,7 +229,8 @@ struct ServerState {
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
 public:
-    WsSession(ServerState& server, tcp::socket socket) : server_(server), ws_(std::move(socket)) {}
+    WsSession(ServerState& server, tcp::socket socket, ConnectionSlot slot)
+        : server_(server), ws_(std::move(socket)), slot_(std::move(slot)) {}
 
     void accept(http::request<http::string_body> request) {
         beast::get_lowest_layer(ws_).expires_never();
@@ -354,6 +398,7 @@ private:
 
     ServerState& server_;
     websocket::stream<beast::tcp_stream> ws_;
+    ConnectionSlot slot_;
     beast::flat_buffer buffer_;
     std::string current_;  // the frame being written
     bool accepted_ = false;
@@ -388,7 +433,7 @@ void ServerState::broadcast(const std::string& symbol, std::string_view type, nl
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
 public:
     HttpSession(ServerState& server, tcp::socket socket, bool ws_only)
-        : server_(server), stream_(std::move(socket)), ws_only_(ws_only) {}
+        : server_(server), stream_(std::move(socket)), slot_(server.open_connections), ws_only_(ws_only) {}
 
     void run() {
         net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
@@ -459,7 +504,7 @@ private:
             return send(std::move(*bad), req.version(), false);
         }
         server_.count("/ws", 101, 0);
-        std::make_shared<WsSession>(server_, stream_.release_socket())->accept(std::move(req));
+        std::make_shared<WsSession>(server_, stream_.release_socket(), std::move(slot_))->accept(std::move(req));
     }
 
     // Beast answers a bad handshake itself, in plain text: it is checked here
@@ -536,6 +581,7 @@ private:
 
     ServerState& server_;
     beast::tcp_stream stream_;
+    ConnectionSlot slot_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     std::shared_ptr<http::response<http::string_body>> response_;
@@ -547,11 +593,39 @@ private:
 
 namespace {
 
+void accept_loop(ServerState& server, tcp::acceptor& acceptor, bool ws_only);
+
+// A failed accept fails again at once while its cause lasts (no descriptor
+// left: EMFILE), so an immediate retry would spin a core: pause first.
+void accept_later(ServerState& server, tcp::acceptor& acceptor, bool ws_only, beast::error_code ec) {
+    server.accept_errors().inc();
+    if (!server.accept_trouble.exchange(true))
+        spdlog::warn("api: cannot accept connections: {}; retrying every {} ms", ec.message(), kAcceptRetry.count());
+    auto timer = std::make_shared<net::steady_timer>(acceptor.get_executor(), kAcceptRetry);
+    timer->async_wait([&server, &acceptor, ws_only, timer](beast::error_code e) {
+        if (!e && acceptor.is_open()) accept_loop(server, acceptor, ws_only);
+    });
+}
+
+// Past max_connections a new connection is closed unanswered: answering would
+// hold its descriptor longer, and descriptors are what is running out.
+void refuse(ServerState& server, tcp::socket& socket) {
+    server.over_limit().inc();
+    if (!server.accept_trouble.exchange(true))
+        spdlog::warn("api: {} connections open, the limit: closing new ones until some end", server.max_connections);
+    beast::error_code ignored;
+    socket.close(ignored);
+}
+
 void accept_loop(ServerState& server, tcp::acceptor& acceptor, bool ws_only) {
     acceptor.async_accept(net::make_strand(*server.ioc),
                           [&server, &acceptor, ws_only](beast::error_code ec, tcp::socket socket) {
                               if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
-                              if (!ec) {
+                              if (ec) return accept_later(server, acceptor, ws_only, ec);
+                              if (server.open_connections.load() >= server.max_connections) {
+                                  refuse(server, socket);
+                              } else {
+                                  server.accept_trouble = false;
                                   // Small frames (one prediction) must leave at once, not wait for Nagle.
                                   socket.set_option(tcp::no_delay(true), ec);
                                   std::make_shared<HttpSession>(server, std::move(socket), ws_only)->run();
