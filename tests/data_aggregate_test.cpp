@@ -166,6 +166,13 @@ TEST(Trades, BadRecordNamesFileAndLine) {
     } catch (const DataError& e) {
         EXPECT_NE(std::string(e.what()).find(":2: price"), std::string::npos) << e.what();
     }
+    { std::ofstream(tmp) << "1672531436,90.54,1.1\n99999999999,90.5,1.0\n"; }
+    try {
+        read_trades(tmp);
+        FAIL() << "a time past int64 nanoseconds was read";
+    } catch (const DataError& e) {
+        EXPECT_NE(std::string(e.what()).find(":2: timestamp 99999999999 is no time"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace

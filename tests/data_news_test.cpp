@@ -44,6 +44,26 @@ TEST(News, JsonLines) {
     EXPECT_EQ(f.rejected[1].reason, "sentiment outside [-1, 1]");
 }
 
+// A time past what int64 nanoseconds hold is rejected with its line, not wrapped
+// around to another time; the valid records are kept.
+TEST(News, TimesPastInt64NanosecondsAreRejected) {
+    const test::TempDir dir("news-far");
+    std::ofstream(dir / "far.jsonl")
+        << R"({"event_time":"9999-12-31T00:00:00Z","headline":"a"})" "\n"
+        << R"({"event_time":99999999999,"headline":"b"})" "\n"
+        << R"({"event_time":9999999999999999,"headline":"c"})" "\n"
+        << R"({"event_time":18446744073709551615,"headline":"d"})" "\n"
+        << R"({"event_time":"2024-01-02T10:00:00Z","headline":"kept"})" "\n";
+    const auto f = read_news_file(dir / "far.jsonl");
+    ASSERT_EQ(f.items.size(), 1u);
+    EXPECT_EQ(f.items[0].headline, "kept");
+    ASSERT_EQ(f.rejected.size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(f.rejected[i].line, i + 1);
+        EXPECT_EQ(f.rejected[i].reason, "missing or invalid event time");
+    }
+}
+
 // An unclosed quote would swallow the rest of the file: its line is rejected and
 // the lines after it are read again.
 TEST(News, UnclosedQuoteLosesOnlyItsLine) {

@@ -76,6 +76,25 @@ TEST(OhlcvReader, UnparsableNamesTheField) {
     EXPECT_EQ(f.report.first_detail.at(Reason::unparsable), "high 'eleven' is not a number");
 }
 
+// Times past what int64 nanoseconds hold are unparsable records, not wrapped-around
+// times (which the order check would have blamed instead); exact integer
+// nanoseconds still read exactly.
+TEST(OhlcvReader, TimesPastInt64NanosecondsAreUnparsable) {
+    const test::TempDir dir("ohlcv-far");
+    std::ofstream(dir / "far.csv") << "time,open,high,low,close,volume\n"
+                                   << "1704153600000000001,1,1,1,1,1\n"
+                                   << "9999-01-01,1,1,1,1,1\n"
+                                   << "99999999999,1,1,1,1,1\n"
+                                   << "99999999999999999999,1,1,1,1,1\n"
+                                   << "1704153660123,1,1,1,1,1\n";
+    const auto f = read_bar_file(dir / "far.csv");
+    ASSERT_EQ(f.bars.size(), 2u);
+    EXPECT_EQ(f.bars[0].open_time, 1704153600000000001);
+    EXPECT_EQ(f.bars[1].open_time, 1704153660123 * kMillisecond);
+    EXPECT_EQ(f.report.counts.at(Reason::unparsable), 3u);
+    EXPECT_EQ(f.report.first_lines.at(Reason::unparsable), (std::vector<std::size_t>{3, 4, 5}));
+}
+
 // A download cut short must not pass for a complete file: the last, partial
 // candle is rejected and the break is reported at its byte offset.
 TEST(OhlcvReader, TruncatedJsonIsBroken) {

@@ -1,6 +1,7 @@
 #include "core/time.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <limits>
 
@@ -101,7 +102,21 @@ std::optional<Timestamp> parse_iso8601(std::string_view s) {
     if (pos != s.size()) return std::nullopt;
     const std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
     const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_s;
-    return secs * kSecond + frac_ns;
+    Timestamp t = 0;
+    if (__builtin_mul_overflow(secs, kSecond, &t) || __builtin_add_overflow(t, frac_ns, &t)) return std::nullopt;
+    return t;
+}
+
+std::optional<Timestamp> epoch_time(double v) {
+    constexpr double kLimitNs = 9.223372036854775e18;  // just inside int64's range
+    const double a = std::fabs(v);
+    if (!(a < 1e17)) {
+        if (!(a < kLimitNs)) return std::nullopt;  // NaN too
+        return static_cast<Timestamp>(v);
+    }
+    const double us = a < 1e11 ? v * 1e6 : a < 1e14 ? v * 1e3 : v;
+    if (std::fabs(us) >= kLimitNs / 1e3) return std::nullopt;
+    return std::llround(us) * kMicrosecond;
 }
 
 std::string format_iso8601(Timestamp t) {

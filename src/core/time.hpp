@@ -22,8 +22,15 @@ inline constexpr Duration kDay = 24 * kHour;
 
 // Parses ISO-8601 / RFC-3339 style times: "2024-01-02", "2024-01-02T03:04:05",
 // "2024-01-02 03:04:05.123456789", optional "Z" or "+hh:mm"/"-hhmm" offset
-// (times without an offset are UTC). Returns nullopt on anything else.
+// (times without an offset are UTC). Returns nullopt on anything else, and
+// for a time int64 nanoseconds cannot hold (before 1677-09-21 or after 2262-04-11).
 std::optional<Timestamp> parse_iso8601(std::string_view text);
+
+// An epoch number in the unit its magnitude tells: seconds below 1e11,
+// milliseconds below 1e14, microseconds below 1e17, else nanoseconds. Kept to
+// the microsecond (a double holds no finer below 1e17); nullopt when not
+// finite or outside what int64 nanoseconds hold, as above.
+std::optional<Timestamp> epoch_time(double v);
 
 // Formats as "YYYY-MM-DDTHH:MM:SS[.fff...]Z"; fractional digits only when non-zero
 // (3, 6 or 9 digits as needed).

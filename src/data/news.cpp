@@ -19,7 +19,13 @@ std::optional<Timestamp> parse_news_time(const std::string& s) {
     double v = 0;
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (ec != std::errc() || p != s.data() + s.size() || !(v > 0)) return std::nullopt;
-    return v < 1e11 ? std::llround(v * 1e3) * kMillisecond : std::llround(v * 1e3) * kMicrosecond;
+    return epoch_time(v);
+}
+
+// An integer past int64 (a JSON unsigned) is no time; as a Timestamp it would wrap around.
+std::optional<Timestamp> exact_nanoseconds(const nlohmann::json& v) {
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return v.get<Timestamp>();
 }
 
 std::vector<std::string> split_symbols(const std::string& s) {
@@ -67,7 +73,7 @@ NewsItem news_from_json(const nlohmann::json& j, std::string& problem) {
         const auto& v = j[k];
         // Integers past 1e17 are epoch ns (the bus's exact form); other numbers are epoch s or ms.
         auto t = v.is_string()                                      ? parse_news_time(v.get<std::string>())
-                 : v.is_number_integer() && v.get<double>() > 1e17 ? std::optional(v.get<Timestamp>())
+                 : v.is_number_integer() && v.get<double>() > 1e17 ? exact_nanoseconds(v)
                  : v.is_number()                                    ? parse_news_time(fmt::format("{}", v.get<double>()))
                                                                     : std::nullopt;
         if (t) item.event_time = *t;

@@ -107,13 +107,13 @@ std::optional<double> number(std::string_view s) {
 std::optional<Timestamp> parse_time(std::string_view s) {
     bool digits = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; });
     if (digits) {
+        // Integer nanoseconds exactly; a double would round them to 256 ns.
+        Timestamp ns = 0;
+        if (auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), ns);
+            ec == std::errc() && end == s.data() + s.size() && ns >= 100'000'000'000'000'000)
+            return ns;
         auto v = number(s);
-        if (!v) return std::nullopt;
-        const double x = *v;
-        if (x < 1e11) return static_cast<Timestamp>(std::llround(x * 1e9));
-        if (x < 1e14) return static_cast<Timestamp>(std::llround(x * 1e6));
-        if (x < 1e17) return static_cast<Timestamp>(std::llround(x * 1e3));
-        return static_cast<Timestamp>(x);
+        return v ? epoch_time(*v) : std::nullopt;
     }
     return parse_iso8601(s);
 }

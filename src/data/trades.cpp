@@ -37,9 +37,11 @@ double num(std::string_view s, const std::filesystem::path& path, std::size_t li
     return v;
 }
 
-// Epoch seconds or milliseconds (by magnitude), kept to the millisecond / microsecond.
-Timestamp epoch_time(double v) {
-    return v < 1e11 ? std::llround(v * 1e3) * kMillisecond : std::llround(v * 1e3) * kMicrosecond;
+
+// `where` names the record for the error: "file:line" or "file: record n".
+Timestamp trade_time(double v, const std::string& where) {
+    if (auto t = epoch_time(v)) return *t;
+    throw DataError(fmt::format("{}: timestamp {} is no time int64 nanoseconds hold (the years 1678-2261)", where, v));
 }
 
 Side side_of(std::string_view s) { return s == "buy" ? Side::buy : s == "sell" ? Side::sell : Side::unknown; }
@@ -71,7 +73,8 @@ std::vector<Trade> read_trades(const std::filesystem::path& path, std::string sy
             if (!r.is_array() || r.size() < 6 || !r[0].is_number() || !r[4].is_number() || !r[5].is_number())
                 throw DataError(fmt::format("{}: record {}: expected [timestamp_ms, id, type, side, price, amount, ...]",
                                             path.string(), i));
-            out.push_back({symbol, static_cast<Timestamp>(r[0].get<double>()) * kMillisecond, r[4].get<double>(),
+            out.push_back({symbol, trade_time(r[0].get<double>(), fmt::format("{}: record {}", path.string(), i)),
+                           r[4].get<double>(),
                            r[5].get<double>(), r[3].is_string() ? side_of(r[3].get<std::string>()) : Side::unknown});
         }
         return out;
@@ -102,7 +105,9 @@ std::vector<Trade> read_trades(const std::filesystem::path& path, std::string sy
         const int need = std::max({t_col, p_col, a_col, s_col});
         if (static_cast<int>(f.size()) <= need)
             throw DataError(fmt::format("{}:{}: expected at least {} fields", path.string(), n, need + 1));
-        out.push_back({symbol, epoch_time(num(f[static_cast<std::size_t>(t_col)], path, n, "timestamp")),
+        out.push_back({symbol,
+                       trade_time(num(f[static_cast<std::size_t>(t_col)], path, n, "timestamp"),
+                                  fmt::format("{}:{}", path.string(), n)),
                        num(f[static_cast<std::size_t>(p_col)], path, n, "price"),
                        num(f[static_cast<std::size_t>(a_col)], path, n, "amount"),
                        s_col >= 0 ? side_of(f[static_cast<std::size_t>(s_col)]) : Side::unknown});
