@@ -9,8 +9,9 @@
 //   - sentiment windows in event time, per symbol and market-wide;
 //   - price x sentiment interactions.
 //
-// Event time and the watermark. The watermark is the highest event time seen
-// (bar close times and news times) minus the allowed lateness. A bar closing at
+// Event time and the watermark. The watermark is the highest bar close time
+// seen (or clock time given to advance(); news times do not move it) minus the
+// allowed lateness. A bar closing at
 // t is held until the watermark passes t, then its vector is computed from the
 // bars of its symbol up to t and the news with event time <= t. A message whose
 // event time is already behind the watermark arrives too late: it is counted
