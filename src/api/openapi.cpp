@@ -353,7 +353,7 @@ json paths() {
         {"parameters",
          {query("model", false, "only this registered model (default: every model)"),
           query("symbol", false, "only this symbol (default: all symbols together and each one)"),
-          query("window", false, "comma-separated durations (default 24h,168h)")}},
+          query("window", false, "comma-separated durations, at most 10 (default 24h,168h)")}},
         {"responses",
          {{"200", response("one row per model version and slot, symbol and window", ref("MetricsList"))},
           {"400", error("a malformed window, named in the message")},

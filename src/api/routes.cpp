@@ -151,6 +151,10 @@ std::pair<Timestamp, Timestamp> time_range_params(const Request& r) {
     return {from, to};
 }
 
+// Each window is a pass over the prediction log on a server thread: a long
+// list (3500 windows in one URL took 30 s) stalled every other request.
+constexpr std::size_t kMaxWindows = 10;
+
 // Windows as in `pricecast monitor report`: "24h,168h" by default.
 std::vector<Duration> windows_param(const Request& r) {
     const auto it = r.query.find("window");
@@ -166,6 +170,8 @@ std::vector<Duration> windows_param(const Request& r) {
         out.push_back(*d);
         start = comma + 1;
     }
+    if (out.size() > kMaxWindows)
+        fail(400, fmt::format("query parameter 'window': at most {} windows, got {}", kMaxWindows, out.size()));
     return out;
 }
 
