@@ -397,7 +397,9 @@ json openapi_document() {
               {"description",
                "Price trend predictions (DOWN/STABLE/UP), features, the model registry and news "
                "intake. Errors are {\"error\": {\"code\", \"message\"}}. Every GET route also answers HEAD "
-               "(the same status and headers, no body)."}}},
+               "(the same status and headers, no body). On every route: another method is a 405 with Allow, a "
+               "body past the server's limit (1 MiB by default) a 413, headers past theirs (16 KiB) a 431, a "
+               "request that is not HTTP/1.x a 400; the last three close the connection."}}},
             {"paths", paths()},
             {"components",
              {{"schemas", schemas()},
