@@ -2,12 +2,17 @@
 // while serving the old one, and swaps under concurrent prediction load.
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "bus/bus.hpp"
+#include "bus/messages.hpp"
 #include "registry/registry.hpp"
+#include "serving/live.hpp"
 #include "serving/model_manager.hpp"
 #include "support/temp_dir.hpp"
 
@@ -342,6 +347,74 @@ TEST_F(ManagerTest, HotSwapUnderConcurrentPredictionLoad) {
     EXPECT_EQ(all, std::set<int>(versions.begin(), versions.end()));
     EXPECT_EQ(mm.stats().predictions, done.load());
     EXPECT_EQ(mm.stats().swaps, versions.size() + 2);  // initial load, 5 promotions, 2 rollbacks
+}
+
+// A model that reads windows of `steps` vectors (kept in its artifact) and
+// refuses any other shape, as the LSTM does. `on_steps`, when set, runs once
+// inside the next steps() call: the test's way to swap models at that point.
+class WindowModel : public models::Model {
+public:
+    explicit WindowModel(std::size_t steps) : steps_(steps) {}
+    static std::unique_ptr<models::Model> load(const fs::path& dir) {
+        std::ifstream in(dir / "window.json");
+        return std::make_unique<WindowModel>(nlohmann::json::parse(in).at("steps").get<std::size_t>());
+    }
+    static inline std::function<void()> on_steps;
+
+    std::string kind() const override { return "window"; }
+    std::size_t steps() const override {
+        if (auto hook = std::exchange(on_steps, nullptr)) hook();
+        return steps_;
+    }
+    void fit(const models::SampleSet&, const models::SampleSet&, const models::ProgressFn&) override {}
+    std::vector<models::ClassProbs> predict_proba(const models::SampleSet& batch) const override {
+        if (batch.steps != steps_)
+            throw std::invalid_argument(fmt::format("samples have {} steps, the model reads {}", batch.steps, steps_));
+        return std::vector<models::ClassProbs>(batch.size(), models::ClassProbs{0.2f, 0.3f, 0.5f});
+    }
+    void save(const fs::path& dir) const override {
+        std::ofstream(dir / "window.json") << nlohmann::json{{"steps", steps_}}.dump();
+    }
+    std::uint64_t feature_schema_hash() const override { return kSchema; }
+    nlohmann::json describe() const override { return {{"steps", steps_}}; }
+
+private:
+    std::size_t steps_;
+};
+
+// A promotion landing while the inference service shapes a batch (after it
+// asked the champion for its window length, before the model call) must not
+// hand that batch to the new champion, which reads another window length: the
+// batch goes to the model it was shaped for, and the bar is predicted.
+TEST_F(ManagerTest, ABatchGoesToTheModelItWasShapedForWhenASwapLandsMeanwhile) {
+    const int v1 = registry::register_model(*reg, "w", WindowModel(1), {}).version;
+    const int v2 = registry::register_model(*reg, "w", WindowModel(2), {}).version;
+    reg->promote("w", v1);
+    ModelManager mm(data_dir, WindowModel::load);
+    mm.watch("w", kSchema);
+    ASSERT_EQ(mm.refresh(), 1u);
+    reg->promote("w", v2, "champion", {.force = true}, "a longer window");  // registry only: mm still serves v1
+
+    auto bus = bus::make_in_process_bus();
+    InferenceService service(*bus, mm, {.model = "w"});
+    auto out = bus->subscribe("test", {bus::topics::predictions});
+    WindowModel::on_steps = [&] { EXPECT_EQ(mm.refresh(), 1u); };  // swaps v2 in after v1 gave its steps
+    features::FeatureVector fv{.schema_hash = kSchema, .symbol = "S", .close_time = kMinute, .close = 10,
+                               .values = {1.0, 2.0}, .complete = true};
+    bus->publish(bus::topics::features, "S", bus::encode(fv));
+    std::jthread worker([&](std::stop_token stop) { service.run(stop); });
+    ASSERT_TRUE(eventually([&] { return service.published() > 0 || mm.stats().prediction_failures > 0; }));
+    worker.request_stop();
+    worker.join();
+
+    EXPECT_EQ(mm.current("w")->version.version, v2);  // the swap did land
+    EXPECT_EQ(mm.stats().prediction_failures, 0u);
+    ASSERT_EQ(service.published(), 1u);
+    const auto m = out->poll(std::chrono::seconds(60));
+    ASSERT_TRUE(m);
+    const auto p = bus::decode_prediction(m->value);
+    EXPECT_EQ(p.version, v1);
+    EXPECT_EQ(p.bar_time, kMinute);
 }
 
 }  // namespace

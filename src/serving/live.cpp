@@ -414,7 +414,8 @@ void InferenceService::predict_slot(const std::vector<std::string>& group, Slot 
         members.push_back(&w.back());
     }
     if (members.empty()) return;
-    const auto out = models_.predict(options_.model, batch, slot);
+    // The model the batch was shaped for, even when another was swapped in meanwhile.
+    const auto out = models_.predict(*loaded, batch);
     static auto& latency = metrics::registry().histogram(
         "pricecast_prediction_latency_seconds", "Bar's last input to prediction published", {{"stage", "end_to_end"}});
     for (std::size_t i = 0; i < members.size(); ++i) {

@@ -148,8 +148,12 @@ ModelOutput ModelManager::predict(const std::string& name, const models::SampleS
         throw ServingError(fmt::format("no {} loaded for model '{}'{}", alias_of(slot), name,
                                        err ? " (" + *err + ")" : std::string()));
     }
+    return predict(*m, batch);
+}
+
+ModelOutput ModelManager::predict(const LoadedModel& loaded, const models::SampleSet& batch) const {
     try {
-        ModelOutput p{m->version.version, m->model->predict_proba(batch)};
+        ModelOutput p{loaded.version.version, loaded.model->predict_proba(batch)};
         ++predictions_;
         return p;
     } catch (...) {

@@ -89,6 +89,10 @@ public:
     std::shared_ptr<const LoadedModel> current(const std::string& name, Slot slot = Slot::champion) const;
     // Throws ServingError when nothing is loaded; the model's own errors propagate.
     ModelOutput predict(const std::string& name, const models::SampleSet& batch, Slot slot = Slot::champion) const;
+    // Predicts with `loaded`, a model got from current(). A caller that shaped
+    // `batch` for that model (its steps) uses this one: looking the slot up
+    // again could find a version swapped in meanwhile that reads other shapes.
+    ModelOutput predict(const LoadedModel& loaded, const models::SampleSet& batch) const;
 
     // The last refresh problem for `name` (cleared by a refresh without one).
     std::optional<std::string> last_error(const std::string& name) const;
