@@ -482,6 +482,12 @@ TEST_F(RegistryTest, CliPromoteRollbackHistoryDelete) {
     std::tie(code, out) = run_cli("registry verify m/2 --schema 1234" + dd);
     EXPECT_EQ(code, 1) << out;
     EXPECT_NE(out.find("feature schema mismatch"), std::string::npos) << out;
+    // Only a whole hash matches: a trailing character, a sign or 17 digits are a usage error.
+    for (const std::string bad : {"abcdef0123456789x", "abcdef0123456789,", "-1", "+abcdef", "abcdef01234567890", " 1"}) {
+        std::tie(code, out) = run_cli("registry verify m --schema '" + bad + "'" + dd);
+        EXPECT_EQ(code, 2) << bad << ": " << out;
+        EXPECT_NE(out.find("--schema: expected a hexadecimal schema hash"), std::string::npos) << bad << ": " << out;
+    }
 }
 
 // Runs `body` in a child process; returns its wait status.

@@ -1,4 +1,6 @@
 // pricecast registry list | show | promote | rollback | history | delete | verify | check
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -169,19 +171,22 @@ void remove() {
     std::cout << fmt::format("{} version {} deleted\n", opts().model_ref, opts().version);
 }
 
+// The whole text must be the hash: std::stoull alone stops at the first
+// non-hex character (a pasted "25d3de322197e07d," matched) and takes "-1".
+std::uint64_t parse_schema_hash(const std::string& text) {
+    const bool hex = !text.empty() && text.size() <= 16 &&
+                     std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+    if (!hex) throw UsageError("--schema: expected a hexadecimal schema hash (up to 16 digits), got '" + text + "'");
+    return std::stoull(text, nullptr, 16);
+}
+
 void verify() {
     auto reg = open_registry();
     const auto& ref = opts().model_ref;
     const auto slash = ref.find('/');
     const auto v = reg.resolve(ref.substr(0, slash), slash == std::string::npos ? "champion" : ref.substr(slash + 1));
     std::optional<std::uint64_t> schema;
-    if (!opts().schema.empty()) {
-        try {
-            schema = std::stoull(opts().schema, nullptr, 16);
-        } catch (const std::exception&) {
-            throw UsageError("--schema: expected a hexadecimal schema hash, got '" + opts().schema + "'");
-        }
-    }
+    if (!opts().schema.empty()) schema = parse_schema_hash(opts().schema);
     reg.verify(v, schema);  // a mismatch is a runtime failure: exit 1 with the file and hashes
     std::cout << fmt::format("{} version {}: {} files verified{}\n", v.model, v.version, v.files.size(),
                              schema ? ", schema hash matches" : "");
