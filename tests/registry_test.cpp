@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "models/model.hpp"
 #include "registry/registry.hpp"
 #include "registry/sha256.hpp"
 #include "support/paths.hpp"
@@ -406,6 +407,38 @@ TEST_F(RegistryTest, DeleteVersion) {
     EXPECT_EQ(reg.register_version("m", spec("y", 0.5)).version, 4);
     EXPECT_TRUE(reg.check().ok());
     EXPECT_TRUE(reg.check().leftovers.empty());
+}
+
+// What a trainer registers: a model whose description (config, scaler) is
+// its lineage, and label params from the trainer.
+class DescribedModel : public models::Model {
+public:
+    std::string kind() const override { return "described"; }
+    std::size_t steps() const override { return 1; }
+    void fit(const models::SampleSet&, const models::SampleSet&, const models::ProgressFn&) override {}
+    std::vector<models::ClassProbs> predict_proba(const models::SampleSet& b) const override {
+        return std::vector<models::ClassProbs>(b.size());
+    }
+    void save(const fs::path& dir) const override { write_file(dir / "model.json", describe().dump()); }
+    std::uint64_t feature_schema_hash() const override { return 42; }
+    nlohmann::json describe() const override {
+        return {{"kind", kind()}, {"config", {{"max_depth", 5}}}, {"scaler", {{"mean", {0.5}}, {"std", {2.0}}}}};
+    }
+};
+
+// The version row records the model's own parameters and scaler beside the
+// trainer's label params (DESIGN.md: a version records its scaler and
+// parameters), so `registry show` prints them, not only the label rule.
+TEST_F(RegistryTest, RegisteredModelKeepsItsDescriptionBesideTheTrainersParams) {
+    Registry reg(data_dir, options());
+    const DescribedModel model;
+    NewVersion meta;
+    meta.params = {{"horizon", 1}, {"mode", "fixed"}};
+    const auto v = register_model(reg, "m", model, meta);
+    EXPECT_EQ(v.params.at("horizon"), 1);
+    EXPECT_EQ(v.params.at("model"), model.describe());
+    EXPECT_EQ(reg.get("m", v.version).params.at("model").at("scaler").at("std")[0], 2.0);
+    EXPECT_EQ(register_model(reg, "m", model, {}).params, model.describe());  // no params: the description alone
 }
 
 // Runs the pricecast binary; returns its exit code and stdout+stderr.

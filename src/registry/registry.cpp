@@ -731,7 +731,13 @@ ModelVersion register_model(Registry& reg, const std::string& name, const models
         meta.artifact_dir = scratch;
         meta.kind = model.kind();
         meta.feature_schema_hash = model.feature_schema_hash();
-        if (meta.params.empty()) meta.params = model.describe();
+        // A trainer's params (its label rule) do not describe the model: without
+        // its own description (config, scaler) the row would not record the
+        // parameters the model was built with, only the artifact would.
+        if (meta.params.empty())
+            meta.params = model.describe();
+        else if (meta.params.is_object() && !meta.params.contains("model"))
+            meta.params["model"] = model.describe();
         auto v = reg.register_version(name, meta);
         fs::remove_all(scratch);
         return v;

@@ -235,8 +235,10 @@ private:
 };
 
 // For trainers: saves `model` (Model::save) to a scratch folder and registers
-// it. kind and feature schema hash come from the model; params from
-// model.describe() when meta.params is empty; meta.artifact_dir is ignored;
+// it. kind and feature schema hash come from the model; params are
+// model.describe() when meta.params is empty, else meta.params with
+// model.describe() added under "model" (unless it has that key);
+// meta.artifact_dir is ignored;
 // meta.extra_files are written beside the model's files (a name the model
 // itself wrote is refused).
 ModelVersion register_model(Registry& reg, const std::string& name, const models::Model& model, NewVersion meta);
