@@ -523,6 +523,35 @@ TEST_F(RegistryTest, CliPromoteRollbackHistoryDelete) {
     }
 }
 
+// The champion made challenger too would be an A/B test of a model against
+// itself (the manager loads it in both slots): refused, with or without force,
+// and nothing is recorded.
+TEST_F(RegistryTest, TheChampionCannotAlsoBeTheChallenger) {
+    {
+        Registry reg(data_dir, options());
+        reg.register_version("m", spec("a", 0.4));
+        reg.register_version("m", spec("b", 0.5));
+        reg.promote("m", 1);
+        for (const bool force : {false, true}) {
+            try {
+                reg.promote("m", 1, "challenger", {.force = force}, "why not");
+                FAIL() << force;
+            } catch (const PromotionRefused& e) {
+                EXPECT_EQ(e.why, PromotionRefused::Why::conflict);
+                EXPECT_STREQ(e.what(), "version 1 of 'm' is the champion; a challenger must be another version");
+            }
+        }
+        EXPECT_THROW(reg.set_stage("m", 1, Stage::staging), PromotionRefused);
+        EXPECT_EQ(reg.get("m", 1).aliases, std::vector<std::string>{"champion"});
+        EXPECT_EQ(reg.history("m").size(), 3u);
+        EXPECT_TRUE(reg.promote("m", 2, "challenger"));  // another version may
+    }
+    const auto [code, out] = run_cli("registry promote m 1 --alias challenger --data-dir " + data_dir.string());
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("version 1 of 'm' is the champion"), std::string::npos) << out;
+    EXPECT_EQ(out.find("--force"), std::string::npos) << out;
+}
+
 // Runs `body` in a child process; returns its wait status.
 template <class F>
 int in_child(F&& body) {

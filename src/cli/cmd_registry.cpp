@@ -44,6 +44,7 @@ void run(F&& body) {
         throw UsageError(e.what());
     } catch (const registry::PromotionRefused& e) {
         using Why = registry::PromotionRefused::Why;
+        if (e.why == Why::conflict) throw UsageError(e.what());  // no flag overrides it
         throw UsageError(fmt::format("{} ({})", e.what(), e.why == Why::no_reason ? "--reason TEXT"
                                                                                  : "use --force with --reason to override"));
     } catch (const registry::InvalidName& e) {

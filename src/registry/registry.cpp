@@ -570,6 +570,12 @@ bool Registry::promote(const std::string& model, int version, const std::string&
     Txn txn(db_, kWrite);
     const auto cand = load_version(model, version);
     if (alias_version(model, alias) == version) return false;
+    // A version is champion or challenger, not both: an A/B test of the
+    // champion against itself would compare nothing.
+    if (alias == kChallenger && alias_version(model, std::string(kChampion)) == version)
+        throw PromotionRefused(PromotionRefused::Why::conflict,
+                               fmt::format("version {} of '{}' is the champion; a challenger must be another version",
+                                           version, model));
     const std::string audit = alias == kChampion ? check_gate(cand, gate, reason) : reason;
     set_alias(model, alias, version, "set", audit);
     // A version is champion or challenger, not both.

@@ -58,11 +58,12 @@ class InvalidName : public RegistryError {
 public:
     using RegistryError::RegistryError;
 };
-// The promotion gate said no, or a forced promotion came without a reason.
+// The promotion gate said no, or a forced promotion came without a reason, or
+// (conflict, which no force overrides) the champion was to become challenger.
 // The message names no interface: the CLI and the API each say how to override.
 class PromotionRefused : public RegistryError {
 public:
-    enum class Why { gate, no_reason };
+    enum class Why { gate, no_reason, conflict };
     PromotionRefused(Why why, const std::string& message) : RegistryError(message), why(why) {}
     Why why;
 };
@@ -191,7 +192,8 @@ public:
     // Points `alias` at `version`. For the champion alias the gate applies: the
     // candidate's metrics[gate.metric] must beat the current champion's by more
     // than gate.margin on the same eval_window, unless gate.force with a reason.
-    // Throws PromotionRefused with the comparison in the message.
+    // Throws PromotionRefused with the comparison in the message, and
+    // (Why::conflict) when the champion is to become the challenger.
     // Returns false (and records nothing) when the alias already points there.
     bool promote(const std::string& model, int version, const std::string& alias = std::string(kChampion),
                  const PromotionGate& gate = {}, const std::string& reason = {});
