@@ -3,6 +3,7 @@
 #include <atomic>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -415,6 +416,55 @@ TEST_F(ManagerTest, ABatchGoesToTheModelItWasShapedForWhenASwapLandsMeanwhile) {
     const auto p = bus::decode_prediction(m->value);
     EXPECT_EQ(p.version, v1);
     EXPECT_EQ(p.bar_time, kMinute);
+}
+
+// An A/B test ending (the challenger alias removed, the manager refreshed)
+// while a split bar is predicted, after the champion's arm and before the
+// challenger's: the challenger's symbols still get that bar's prediction
+// (from the challenger the bar started with), not none at all.
+TEST_F(ManagerTest, AnABTestEndingMidBarLeavesNoSymbolWithoutAPrediction) {
+    const int v1 = registry::register_model(*reg, "w", WindowModel(1), {}).version;
+    const int v2 = registry::register_model(*reg, "w", WindowModel(1), {}).version;
+    reg->promote("w", v1);
+    reg->promote("w", v2, "challenger");
+    ModelManager mm(data_dir, WindowModel::load);
+    mm.watch("w", kSchema);
+    ASSERT_EQ(mm.refresh(), 2u);
+    reg->remove_alias("w", "challenger", "experiment over");  // registry only: mm still has v2
+
+    auto bus = bus::make_in_process_bus();
+    // ab_share 1: every symbol is in the challenger's arm.
+    InferenceService service(*bus, mm, {.model = "w", .ab_mode = AbMode::split, .ab_share = 1.0});
+    auto out = bus->subscribe("test", {bus::topics::predictions});
+    const auto publish = [&](Timestamp close) {
+        features::FeatureVector fv{.schema_hash = kSchema, .symbol = "S", .close_time = close, .close = 10,
+                                   .values = {1.0}, .complete = true};
+        bus->publish(bus::topics::features, "S", bus::encode(fv));
+    };
+    // The champion's (empty) arm asks its steps first: the experiment ends
+    // there, and the next bar is sent.
+    WindowModel::on_steps = [&] {
+        EXPECT_EQ(mm.refresh(), 1u);
+        publish(2 * kMinute);
+    };
+    publish(kMinute);
+    std::jthread worker([&](std::stop_token stop) { service.run(stop); });
+    std::map<Timestamp, Prediction> got;
+    for (int i = 0; i < 600 && !got.contains(2 * kMinute); ++i)
+        if (const auto m = out->poll(std::chrono::milliseconds(100))) {
+            const auto p = bus::decode_prediction(m->value);
+            got[p.bar_time] = p;
+        }
+    worker.request_stop();
+    worker.join();
+
+    EXPECT_FALSE(mm.current("w", Slot::challenger));  // the experiment did end
+    ASSERT_TRUE(got.contains(kMinute)) << "the challenger's arm got no prediction for the bar";
+    EXPECT_EQ(got[kMinute].version, v2);
+    EXPECT_EQ(got[kMinute].slot, "challenger");
+    ASSERT_TRUE(got.contains(2 * kMinute));
+    EXPECT_EQ(got[2 * kMinute].version, v1);
+    EXPECT_EQ(got[2 * kMinute].slot, "champion");
 }
 
 }  // namespace

@@ -392,9 +392,9 @@ std::optional<std::string> InferenceService::handle(const bus::Message& m) {
 
 // Each symbol's sample ends at its window's newest vector: a batch holds at
 // most one new vector per symbol.
-void InferenceService::predict_slot(const std::vector<std::string>& group, Slot slot, bool served) {
-    const auto loaded = models_.current(options_.model, slot);
+void InferenceService::predict_slot(const std::vector<std::string>& group, const LoadedModel* loaded, bool served) {
     if (!loaded) return;
+    const Slot slot = loaded->slot;
     const std::size_t steps = loaded->model->steps();
     models::SampleSet batch;
     batch.steps = steps;
@@ -414,7 +414,6 @@ void InferenceService::predict_slot(const std::vector<std::string>& group, Slot 
         members.push_back(&w.back());
     }
     if (members.empty()) return;
-    // The model the batch was shaped for, even when another was swapped in meanwhile.
     const auto out = models_.predict(*loaded, batch);
     static auto& latency = metrics::registry().histogram(
         "pricecast_prediction_latency_seconds", "Bar's last input to prediction published", {{"stage", "end_to_end"}});
@@ -440,29 +439,35 @@ void InferenceService::predict_slot(const std::vector<std::string>& group, Slot 
     }
 }
 
+// The slots are looked at once per bar: a swap landing meanwhile (a promotion,
+// an A/B test ending) takes effect at the next bar, never half way through
+// this one, where it dropped the challenger's arm or gave a batch shaped for
+// one model (its steps) to another.
 void InferenceService::predict(const std::vector<std::string>& group) {
-    if (!models_.current(options_.model)) {
+    const auto champion = models_.current(options_.model);
+    const auto challenger = models_.current(options_.model, Slot::challenger);
+    if (!champion) {
         if (!warned_no_model_) spdlog::warn("inference: no champion of '{}' loaded yet; not predicting", options_.model);
         warned_no_model_ = true;
         return;
     }
     warned_no_model_ = false;
     try {
-        if (options_.ab_mode == AbMode::shadow || !models_.current(options_.model, Slot::challenger)) {
-            predict_slot(group, Slot::champion, true);
-            predict_slot(group, Slot::challenger, false);
+        if (options_.ab_mode == AbMode::shadow || !challenger) {
+            predict_slot(group, champion.get(), true);
+            predict_slot(group, challenger.get(), false);
             return;
         }
         std::vector<std::string> arms[2];
         for (const auto& symbol : group)
             arms[ab_arm(symbol, options_.ab_share) == Slot::challenger].push_back(symbol);
-        predict_slot(arms[0], Slot::champion, true);
+        predict_slot(arms[0], champion.get(), true);
         try {
-            predict_slot(arms[1], Slot::challenger, true);
+            predict_slot(arms[1], challenger.get(), true);
         } catch (const std::exception& e) {
             // Nothing of the failed batch was published: the champion serves its symbols instead.
             spdlog::error("inference: challenger prediction failed, the champion serves its symbols: {}", e.what());
-            predict_slot(arms[1], Slot::champion, true);
+            predict_slot(arms[1], champion.get(), true);
         }
     } catch (const std::exception& e) {
         spdlog::error("inference: prediction failed: {}", e.what());

@@ -190,7 +190,7 @@ private:
     std::optional<std::string> handle(const bus::Message& m);
     static std::optional<std::string> peek_symbol(const bus::Message& m);
     void predict(const std::vector<std::string>& group);
-    void predict_slot(const std::vector<std::string>& group, Slot slot, bool served);
+    void predict_slot(const std::vector<std::string>& group, const LoadedModel* loaded, bool served);
     void commit(bus::Consumer& in);
     void recover_published();
     bool close_complete(Timestamp close) const;
