@@ -220,17 +220,40 @@ TEST(OutcomeResolver, ResolvesAfterHorizonBars) {
     EXPECT_EQ(r.pending(), 0u);
 }
 
-TEST(OutcomeResolver, GapStaysPendingUntilTheMissingBarArrives) {
+// Labels count bars, as the trainer's do (models::row_returns): a gap (a
+// weekend, a halt) is stepped over, not waited for. Before, a weekday series
+// with horizon >= 5 resolved no prediction at all.
+TEST(OutcomeResolver, GapIsSteppedOverAsInTraining) {
     Collected c;
     OutcomeResolver r(LabelRule::fixed(2, 0.01), c.sink());
+    r.on_bar(bar("ACME", 0, 100));
     r.on_prediction(pred("ACME", 0, 1, 100));
-    r.on_bar(bar("ACME", 2, 95));  // bar 1 is missing
-    r.on_bar(bar("ACME", 3, 96));
-    EXPECT_TRUE(c.outcomes.empty()) << "a gap must not be guessed over";
-    r.on_bar(bar("ACME", 1, 99));  // the late bar fills the gap
+    r.on_bar(bar("ACME", 3, 95));  // bars 1 and 2 never come: the market was closed
+    EXPECT_TRUE(c.outcomes.empty());
+    r.on_bar(bar("ACME", 4, 103));
     ASSERT_EQ(c.outcomes.size(), 1u);
-    EXPECT_EQ(c.outcomes[0].cls, 0);
+    EXPECT_EQ(c.outcomes[0].cls, 2) << "the second bar after bar 0 is bar 4: +3%";
+    EXPECT_EQ(c.outcomes[0].close_after, 103);
+    EXPECT_EQ(c.outcomes[0].resolved_at, kT0 + 4 * kMinute);
+}
+
+// The feature pipeline drops a bar older than its symbol's newest, so the
+// labels do too: an outcome never depends on the order bars arrived in.
+TEST(OutcomeResolver, BarOlderThanTheNewestIsNotUsed) {
+    Collected c;
+    OutcomeResolver r(LabelRule::fixed(1, 0.01), c.sink());
+    r.on_bar(bar("ACME", 0, 100));
+    r.on_prediction(pred("ACME", 0, 1, 100));
+    r.on_prediction(pred("ACME", 1, 1, 100));  // its bar comes after bar 3: never
+    r.on_bar(bar("ACME", 3, 95));
+    r.on_bar(bar("ACME", 1, 120));  // late
+    r.on_bar(bar("ACME", 3, 95));   // a redelivery
+    ASSERT_EQ(c.outcomes.size(), 1u);
+    EXPECT_EQ(c.outcomes[0].bar_time, kT0);
     EXPECT_EQ(c.outcomes[0].close_after, 95);
+    EXPECT_EQ(r.stats().bad_bars, 1u) << "the late bar, not the redelivery";
+    EXPECT_EQ(r.stats().unscored, 1u) << "bar 1's prediction: neither its bar nor bar 2 came before bar 3";
+    EXPECT_EQ(r.pending(), 0u);
 }
 
 TEST(OutcomeResolver, PredictionAfterItsBarsAndPerSymbol) {

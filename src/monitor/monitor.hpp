@@ -139,16 +139,18 @@ private:
 
 // ---- outcomes -----------------------------------------------------------------
 
-// Resolves a prediction once the `horizon` bars after its bar have all closed
-// for its symbol, from its own close and the close `horizon` bars later (and,
-// for a volatility rule, the vol_window bars up to its bar: a prediction
-// without them is dropped, counted as unscored). A
-// missing bar (a gap) leaves it pending, and so does a price that has not
-// arrived: an outcome is computed from the prices it needs or not at all. A
-// late bar that fills a gap resolves what it unblocks. Predictions and bars
-// may arrive in any order. Predictions of one bar (models, slots) wait as
-// one; a prediction arriving after its bar was resolved is resolved again from
-// the kept closes, with the same answer.
+// Resolves a prediction once the `horizon` bars of its symbol after its own
+// bar have closed, from its own close and the close `horizon` bars later,
+// counted in bars as the trainer counts its labels: a weekend or a halt is
+// stepped over, not waited for (and, for a volatility rule, the vol_window
+// bars before its bar: a prediction without them is dropped, counted as
+// unscored). A symbol's bars are taken in time order, as the feature pipeline
+// takes them: one older than its newest is counted as bad and not used. A
+// prediction may arrive before or after its bar; without its bar, the count
+// starts at the bar one interval after it, and without that one either it is
+// unscored. Predictions of one bar (models, slots) wait
+// as one; a prediction arriving after its bar was resolved is resolved again
+// from the kept closes, with the same answer.
 class OutcomeResolver {
 public:
     using Sink = std::function<void(const Outcome&)>;

@@ -80,36 +80,43 @@ namespace {
 
 using Closes = std::vector<std::pair<Timestamp, double>>;
 
-// The first of the closes at `from`, from + interval, ... (n of them), or end() when one is missing.
-Closes::const_iterator consecutive(const Closes& c, Timestamp from, Duration interval, int n) {
-    auto it = std::lower_bound(c.begin(), c.end(), from, [](const auto& e, Timestamp t) { return e.first < t; });
-    if (c.end() - it < n) return c.end();
-    for (int k = 0; k < n; ++k)
-        if (it[k].first != from + k * interval) return c.end();
-    return it;
+Closes::const_iterator after(const Closes& c, Timestamp t) {
+    return std::upper_bound(c.begin(), c.end(), t, [](Timestamp x, const auto& e) { return x < e.first; });
 }
 
 }  // namespace
 
-// Needs the bars closing at bar_time + k * interval for k = 1..horizon, all of
-// them; a volatility rule, the vol_window bars up to bar_time too. Returns
-// whether the prediction is settled: resolved, or dropped as unscored.
+// The label the trainer gives (models::row_returns): the close `horizon` bars
+// of the symbol after the prediction's own bar, counted in bars, so a weekend
+// or a halt is stepped over as in training. A volatility rule also needs the
+// vol_window bars before it. Returns whether the prediction is settled:
+// resolved, or dropped as unscored.
 bool OutcomeResolver::try_resolve(SymbolState& s, const Waiting& w) {
-    if (s.interval <= 0) return false;
     const auto& c = s.closes;
-    const auto after = consecutive(c, w.bar_time + s.interval, s.interval, rule_.horizon);
-    if (after == c.end()) return false;
-    double scale = 1;
-    if (rule_.vol_window > 0) {
-        const auto first = consecutive(c, w.bar_time - rule_.vol_window * s.interval, s.interval, rule_.vol_window + 1);
-        if (first == c.end()) {
+    const auto next = after(c, w.bar_time);
+    const bool own_kept = next != c.begin() && (next - 1)->first == w.bar_time;
+    if (!own_kept) {
+        if (next == c.end()) return false;  // its bar, or the next, may still come
+        // Without its own bar (not seen, or dropped from the kept closes), the
+        // count can start only from the bar right after it in time.
+        if (next->first != w.bar_time + s.interval) {
             ++stats_.unscored;
             return true;
         }
+    }
+    if (c.end() - next < rule_.horizon) return false;
+    double scale = 1;
+    if (rule_.vol_window > 0) {
+        const auto own = next - 1;
+        if (!own_kept || own - c.begin() < rule_.vol_window) {
+            ++stats_.unscored;
+            return true;
+        }
+        const auto first = own - rule_.vol_window;
         const auto close = [first](int j) { return first[j].second; };
         scale = models::volatility_scale(close, rule_.vol_window, rule_.horizon);
     }
-    const auto& last = *(after + rule_.horizon - 1);
+    const auto& last = *(next + rule_.horizon - 1);
     sink_(Outcome{.symbol = s.symbol,
                   .bar_time = w.bar_time,
                   .cls = realized_class(w.close, last.second, rule_, scale),
@@ -140,9 +147,15 @@ void OutcomeResolver::on_bar(const Bar& b) {
     auto& s = state(b.symbol);
     s.interval = b.interval;
     auto& c = s.closes;
-    auto pos = std::lower_bound(c.begin(), c.end(), b.close_time, [](const auto& e, Timestamp t) { return e.first < t; });
-    if (pos != c.end() && pos->first == b.close_time) return;  // a redelivery
-    c.insert(pos, {b.close_time, b.close});
+    if (!c.empty() && b.close_time <= c.back().first) {
+        const auto pos = std::lower_bound(c.begin(), c.end(), b.close_time,
+                                          [](const auto& e, Timestamp t) { return e.first < t; });
+        // A redelivery, or a bar older than its symbol's newest: the feature
+        // pipeline drops that one as out of order, so no label counts it either.
+        if (pos == c.end() || pos->first != b.close_time) ++stats_.bad_bars;
+        return;
+    }
+    c.emplace_back(b.close_time, b.close);
     if (c.size() > keep_bars_) c.erase(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(c.size() - keep_bars_));
     std::erase_if(s.waiting, [&](const Waiting& w) { return try_resolve(s, w); });
 }

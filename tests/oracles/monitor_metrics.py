@@ -2,7 +2,8 @@
 """Golden rolling metrics for tests/monitor_metrics_test.cpp, from scikit-learn and numpy.
 
 Reads tests/data/monitor/stream.json, resolves outcomes on its own (the close `horizon`
-bars later, every bar in between present, fixed threshold as the trainer's labels) and
+bars of the symbol later, counted in bars across a gap, fixed threshold, as the trainer's
+labels) and
 scores each case's window.
 Regenerate: /usr/bin/python3 tests/oracles/monitor_metrics.py > tests/data/monitor/metrics_golden.json
 """
@@ -21,9 +22,10 @@ MINUTES = {"24h": 24 * 60, "4m": 4}
 
 
 def outcome(symbol, i, close):
-    if not all((symbol, i + k) in closes for k in range(1, horizon + 1)):
+    later = sorted(j for s, j in closes if s == symbol and j > i)
+    if len(later) < horizon:
         return None
-    ret = closes[(symbol, i + horizon)] / close - 1
+    ret = closes[(symbol, later[horizon - 1])] / close - 1
     return 2 if ret > threshold else 0 if ret < -threshold else 1
 
 
