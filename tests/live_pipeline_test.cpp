@@ -27,6 +27,7 @@
 
 #include "bus/bus.hpp"
 #include "bus/messages.hpp"
+#include "core/metrics.hpp"
 #include "models/xgboost_model.hpp"
 #include "registry/registry.hpp"
 #include "sentiment/sentiment.hpp"
@@ -362,6 +363,45 @@ TEST(RoleProcess, AnswersHealthReadyAndMetricsOnTheMetricsPort) {
         EXPECT_EQ(unready.status, 503);
         EXPECT_NE(unready.body.find("no champion of 'trend'"), std::string::npos) << unready.body;
     }
+}
+
+// A snapshot that cannot be written (its folder is a file here; a full disk
+// or no file handles left alike) does not stop the feature service: vectors
+// keep coming, the failure is counted, and no snapshot appears.
+TEST(FeatureServiceSnapshot, ASnapshotThatCannotBeWrittenDoesNotStopTheService) {
+    const test::TempDir dir("snapshot-blocked");
+    std::ofstream(dir / "blocked") << "a file where the snapshot's folder should be";
+    auto& failures = metrics::registry().counter("pricecast_snapshot_failures_total",
+                                                 "Checkpoints whose state could not be written", {{"role", "features"}});
+    const double before = failures.value();
+    auto bus = bus::make_in_process_bus();
+    auto out = bus->subscribe("test", {bus::topics::features});
+    PriceSourceOptions po;
+    po.simulator = market();
+    po.max_steps = 200;
+    PriceService price(*bus, po);
+    const auto scorer = sentiment::LexiconScorer::load();
+    SentimentService sentiment(*bus, scorer);
+    FeatureService features(*bus, {feature_config(), dir / "blocked" / "features.snapshot", 1ms});
+    std::size_t vectors = 0;
+    {
+        std::vector<std::jthread> threads;
+        threads.reserve(3);
+        threads.emplace_back([&](std::stop_token s) { features.run(s); });
+        threads.emplace_back([&](std::stop_token s) { sentiment.run(s); });
+        threads.emplace_back([&](std::stop_token s) { price.run(s); });
+        const auto deadline = std::chrono::steady_clock::now() + 120s;
+        // Before the fix the first checkpoint ended the service: a few vectors at most.
+        while (vectors < 3 * 190 && std::chrono::steady_clock::now() < deadline)
+            if (out->poll(20ms)) ++vectors;
+        for (auto it = threads.rbegin(); it != threads.rend(); ++it) {
+            it->request_stop();
+            it->join();
+        }
+    }
+    EXPECT_GE(vectors, 3u * 190);
+    EXPECT_GT(failures.value(), before);
+    EXPECT_FALSE(std::filesystem::exists(dir / "blocked" / "features.snapshot"));
 }
 
 // A snapshot the feature service cannot use (another release's, another

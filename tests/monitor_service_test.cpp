@@ -3,6 +3,7 @@
 // features raise a data-drift alert; over the in-process bus every prediction
 // lands in the log and every outcome that the prices allow is resolved.
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -436,6 +437,35 @@ TEST_F(MonitorServiceTest, OverTheBusEveryPredictionIsLoggedAndResolved) {
     EXPECT_EQ(reopened.log().query({.resolved_only = true}).size(), bars.size() - 1);
     EXPECT_EQ(reopened.resolver().pending(), 1u);
     EXPECT_TRUE(fs::exists(dir_ / "monitor.state"));
+}
+
+// A state file that cannot be written (here its folder is a file; a full
+// disk or no file handles left alike) does not stop the role: it goes on
+// logging and resolving, counts the failure, and leaves the offsets uncommitted.
+TEST_F(MonitorServiceTest, AStateFileThatCannotBeWrittenDoesNotStopTheRole) {
+    const auto bars = simulated_bars(1);
+    auto bus = bus::make_in_process_bus();
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        bus->publish(bus::topics::prices, bars[i].symbol, bus::encode(bars[i]));
+        bus->publish(bus::topics::predictions, bars[i].symbol, bus::encode(predict(bars, i, bars.size())));
+    }
+    std::ofstream(dir_ / "blocked") << "a file where the state's folder should be";
+    auto o = options();
+    o.state_file = dir_ / "blocked" / "monitor.state";
+    auto& failures = metrics::registry().counter("pricecast_snapshot_failures_total",
+                                                 "Checkpoints whose state could not be written", {{"role", "monitor"}});
+    const double before = failures.value();
+    MonitorService monitor(o, alerts_);
+    std::jthread runner([&](std::stop_token stop) { monitor.run(*bus, stop); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while ((monitor.log().query({.resolved_only = true}).size() < bars.size() - 1 || failures.value() == before) &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    runner.request_stop();
+    runner.join();  // before the fix, the failed checkpoint ended run() with an exception
+    EXPECT_EQ(monitor.log().query({.resolved_only = true}).size(), bars.size() - 1);
+    EXPECT_GT(failures.value(), before);
+    EXPECT_FALSE(fs::exists(o.state_file));
 }
 
 }  // namespace

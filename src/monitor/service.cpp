@@ -328,11 +328,22 @@ void MonitorService::run(bus::Bus& bus, std::stop_token stop) {
                                                  "Messages a service could not use (bad or late)", {{"role", "monitor"}});
     auto last_commit = std::chrono::steady_clock::now();
     std::map<std::pair<std::string, std::int32_t>, std::int64_t> next_offsets;  // read, not yet committed
+    auto& failed = metrics::registry().counter("pricecast_snapshot_failures_total",
+                                               "Checkpoints whose state could not be written", {{"role", "monitor"}});
     auto checkpoint = [&] {
-        save_state();
+        last_commit = std::chrono::steady_clock::now();
+        // A failed write (a full disk, no file handles left) must not stop the
+        // role: the offsets stay uncommitted, so a restart replays what the last
+        // good state lacks, and the next checkpoint tries again.
+        try {
+            save_state();
+        } catch (const std::exception& e) {
+            spdlog::error("monitor: {}; offsets not committed, trying again", e.what());
+            failed.inc();
+            return;
+        }
         for (const auto& [where, offset] : next_offsets) in->commit(where.first, where.second, offset);
         next_offsets.clear();
-        last_commit = std::chrono::steady_clock::now();
     };
     std::optional<std::chrono::steady_clock::time_point> drain_until;
     for (;;) {

@@ -188,9 +188,20 @@ FeatureService::FeatureService(bus::Bus& bus, FeatureServiceOptions options)
 
 // The snapshot is written before the offsets are committed: a crash between
 // the two replays messages the restored pipeline rejects as already seen.
+// A failed write (a full disk, no file handles left) must not stop the role:
+// the offsets stay uncommitted and the next checkpoint tries again.
 void FeatureService::checkpoint(std::initializer_list<bus::Consumer*> inputs) {
     bus_.flush(10s);
-    if (!options_.snapshot_file.empty()) write_atomically(options_.snapshot_file, pipeline_.snapshot());
+    try {
+        if (!options_.snapshot_file.empty()) write_atomically(options_.snapshot_file, pipeline_.snapshot());
+    } catch (const std::exception& e) {
+        spdlog::error("features: {}; offsets not committed, trying again", e.what());
+        metrics::registry()
+            .counter("pricecast_snapshot_failures_total", "Checkpoints whose state could not be written",
+                     {{"role", "features"}})
+            .inc();
+        return;
+    }
     for (const auto& [tp, offset] : processed_)
         (tp.first == bus::topics::prices ? *inputs.begin() : *std::next(inputs.begin()))->commit(tp.first, tp.second, offset + 1);
     processed_.clear();
