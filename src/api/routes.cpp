@@ -110,14 +110,12 @@ bool iso_year_out_of_range(std::string_view text) {
     return ec == std::errc() && end == text.data() + 4 && (year < 1678 || year > 2261);
 }
 
-// The same limit for a news event time given as a number, read as the news
-// reader reads it: nanoseconds past 1e17, else seconds below 1e11, else milliseconds.
+// The same limit for a news event time given as a number, by the news
+// reader's rule: an integer past 1e17 is nanoseconds, else core's epoch_time.
 bool epoch_number_out_of_range(const json& v) {
-    constexpr double kLastSecond = static_cast<double>(std::numeric_limits<Timestamp>::max() / kSecond);
-    const double n = v.get<double>();
-    constexpr auto kLast = static_cast<std::uint64_t>(std::numeric_limits<Timestamp>::max());
-    if (n > 1e17) return v.is_number_unsigned() && v.get<std::uint64_t>() > kLast;
-    return (n < 1e11 ? n : n / 1e3) > kLastSecond;
+    if (v.get<double>() > 1e17)
+        return v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX);
+    return !epoch_time(v.get<double>());
 }
 
 Timestamp time_param(const Request& r, const std::string& name, Timestamp fallback) {
