@@ -222,6 +222,30 @@ TEST_F(ManagerTest, CorruptedArtifactKeepsServingTheOldModel) {
     EXPECT_FALSE(mm.last_error("m"));
 }
 
+// The challenger promoted to champion, then a new challenger that fails to
+// load: the old challenger is not kept in the challenger slot, where the
+// champion would be A/B tested against itself.
+TEST_F(ManagerTest, AFailedChallengerDoesNotLeaveTheChampionInTheChallengerSlot) {
+    const int v1 = register_model(0.4), v2 = register_model(0.5), v3 = register_model(0.6);
+    reg->promote("m", v1);
+    reg->promote("m", v2, "challenger");
+    ModelManager mm(data_dir, load_frequency);
+    mm.watch("m", kSchema);
+    ASSERT_EQ(mm.refresh(), 2u);
+
+    flip_byte(reg->get("m", v3).artifact_dir / "frequencies.json");
+    reg->promote("m", v2);  // the experiment won
+    reg->promote("m", v3, "challenger");
+    EXPECT_EQ(mm.refresh(), 2u);  // champion v2 in, stale challenger out
+    EXPECT_EQ(mm.current("m")->version.version, v2);
+    EXPECT_FALSE(mm.current("m", Slot::challenger));
+    ASSERT_TRUE(mm.last_error("m"));
+    EXPECT_NE(mm.last_error("m")->find("challenger version 3 of 'm' not loaded"), std::string::npos)
+        << *mm.last_error("m");
+    EXPECT_NE(mm.last_error("m")->find("no challenger served (version 2 is the champion)"), std::string::npos)
+        << *mm.last_error("m");
+}
+
 TEST_F(ManagerTest, SchemaMismatchKeepsServingTheOldModel) {
     const int v1 = register_model(0.4);
     const int other_schema = register_model(0.5, 0xdeadbeefULL, 0xdeadbeefULL);

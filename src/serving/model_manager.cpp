@@ -76,10 +76,19 @@ bool ModelManager::refresh_slot(registry::Registry& reg, const std::string& name
         return true;
     } catch (const std::exception& e) {
         ++load_failures_;
+        // A version is champion or challenger, not both: the challenger kept in
+        // place of one that failed may be the champion by now (it was promoted,
+        // then a new challenger named), and an A/B test against itself is none.
+        const auto champion = current(name);
+        const bool stale_is_champion = slot == Slot::challenger && now_loaded && champion &&
+                                       champion->version.version == now_loaded->version.version;
+        if (stale_is_champion) install(name, slot, nullptr);
         errors.push_back(fmt::format("{} version {} of '{}' not loaded: {}; {}", alias, *wanted, name, e.what(),
-                                     now_loaded ? fmt::format("still serving version {}", now_loaded->version.version)
-                                                : std::string("nothing served")));
-        return false;
+                                     stale_is_champion ? fmt::format("no challenger served (version {} is the champion)",
+                                                                     now_loaded->version.version)
+                                     : now_loaded      ? fmt::format("still serving version {}", now_loaded->version.version)
+                                                       : std::string("nothing served")));
+        return stale_is_champion;
     }
 }
 
