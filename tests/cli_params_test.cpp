@@ -47,6 +47,8 @@ TEST_F(CliParams, ConfigCheckRefusesWhatTheSubcommandsRefuse) {
         {"rate.toml", "[simulator]\nnews_rate = 50\n", "simulate --bars 5 --out {out}", ":2:13: simulator.news_rate must be in [0, 10]"},
         {"range.toml", "[serve]\nport = 99999\n", "serve", ":2:8: serve.port must be in [0, 65535], not 99999"},
         {"speed.toml", "[serve]\nspeed = \"fast\"\n", "serve", ":2:9: serve.speed: 'fast' is not a speed"},
+        {"conn.toml", "[serve]\nmax_connections = -1\n", "serve",
+         ":2:19: serve.max_connections must be in [0, 1000000], not -1"},
         {"ind.toml", "[features]\nindicators = [\"foo(3)\"]\n", "features schema",
          ":2:14: features.indicators: 'foo(3)': unknown indicator 'foo'"},
         {"tf.toml", "[features]\ntimeframes = [\"5m\", \"1m\"]\n", "features schema",

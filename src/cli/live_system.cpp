@@ -124,6 +124,7 @@ LiveOptions live_options(CommonOptions& common) {
     o.port = static_cast<int>(cfg.integer("serve.port"));
     o.ws_port = static_cast<int>(cfg.integer("serve.ws_port"));
     o.metrics_port = static_cast<int>(cfg.integer("serve.metrics_port"));
+    o.max_connections = static_cast<std::size_t>(cfg.integer("serve.max_connections"));
     o.source.speed = parse_speed(cfg.string("serve.speed"), "serve.speed");
     o.window = static_cast<std::size_t>(std::max<std::int64_t>(1, cfg.integer("serve.window")));
     const auto ab_mode = serving::parse_ab_mode(cfg.string("serve.ab_mode"));
@@ -259,6 +260,7 @@ void LiveSystem::start_api() {
     so.host = options_.host;
     so.port = options_.port;
     so.ws_port = options_.ws_port;
+    so.max_connections = options_.max_connections;
     so.keys = options_.keys;
     so.web_root = std::filesystem::path(PRICECAST_WEB_DIR);
     server_ = std::make_unique<api::Server>(services, so);

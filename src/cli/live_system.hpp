@@ -27,6 +27,7 @@ struct LiveOptions {
     std::string host = "127.0.0.1";
     int port = 8080, ws_port = -1;
     int metrics_port = -1;        // /health, /ready, /metrics of a process without the api role; -1: none
+    std::size_t max_connections = 0;  // of the api; 0: three quarters of the open-file limit
     std::vector<api::ApiKey> keys;
     serving::PriceSourceOptions source;
     std::optional<serving::KlineFeedOptions> feed;  // the price role reads an exchange instead of `source`

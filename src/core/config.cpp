@@ -59,6 +59,10 @@ const std::vector<ConfigKey>& config_keys() {
          within(0, 65535)},
         {"serve.ws_port", T::integer, "8765", "extra WebSocket-only port as in the original design; -1 = none",
          within(-1, 65535)},
+        {"serve.max_connections", T::integer, "0",
+         "open HTTP and WebSocket connections the api serves at once; past it a new one is closed at once; 0 = "
+         "three quarters of the process's open-file limit (ulimit -n), leaving descriptors to the other roles",
+         within(0, 1'000'000)},
         {"serve.metrics_port", T::integer, "-1",
          "port answering only /health, /ready and /metrics (Prometheus) in a process without the api role (the api "
          "port serves them); -1 = none, 0 = any free port",
