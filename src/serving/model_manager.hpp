@@ -11,7 +11,9 @@
 // and runs outside the lock, so in-flight predictions finish on the model they
 // started with and the old model is freed when the last one ends. A version
 // that fails to load (sha256 or schema mismatch, loader error) is never served:
-// the current model stays and the error is kept in last_error() and counted.
+// the current model stays (a challenger only while it is not the champion by
+// now: that slot is emptied instead) and the error is kept in last_error() and
+// counted.
 // All member functions are thread-safe.
 #pragma once
 
