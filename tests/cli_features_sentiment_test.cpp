@@ -1,9 +1,6 @@
 // The `features` and `sentiment` subcommands as a user runs them: results that
 // read back, and every class of bad input answered with exit 2 and a message
 // naming the problem.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -13,6 +10,7 @@
 
 #include "data/simulator.hpp"
 #include "features/features.hpp"
+#include "support/cli_run.hpp"
 #include "support/paths.hpp"
 #include "support/temp_dir.hpp"
 
@@ -23,18 +21,13 @@ namespace fs = std::filesystem;
 
 struct Run {
     int status = -1;
-    std::string output;  // stdout and stderr
+    std::string output;  // stdout, then stderr: the checks here look for a text in either
 };
 
 Run run(const std::string& args) {
-    const std::string cmd = test::pricecast_binary().string() + " " + args + " 2>&1";
-    FILE* p = popen(cmd.c_str(), "r");
-    Run r;
-    if (!p) return r;
-    char buf[4096];
-    while (auto n = fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
-    r.status = WEXITSTATUS(pclose(p));
-    return r;
+    static const test::TempDir scratch("cli-runs");
+    const auto r = test::run_pricecast(args, scratch.path());
+    return {r.status, r.out + r.err};
 }
 
 class CliTest : public testing::Test {
