@@ -176,6 +176,11 @@ TEST(ApiServer, PromoteThroughTheGateAndRollBack) {
     EXPECT_EQ(env.models->current(kModel)->version.version, better);  // the manager was refreshed
     auto again = post(env.port(), "/v1/models/m/promote", json{{"version", better}}.dump());
     EXPECT_EQ(again.json()["changed"], false);
+    // The champion cannot also be the challenger, and no force changes that: the message offers none.
+    const auto both = post(env.port(), "/v1/models/m/promote",
+                           json{{"version", better}, {"alias", "challenger"}, {"force", true}, {"reason", "x"}}.dump());
+    expect_error(both, 409, "champion");
+    EXPECT_EQ(message_of(both).find("force"), std::string::npos) << both.body;
     auto forced = post(env.port(), "/v1/models/m/promote", json{{"version", worse}, {"alias", "challenger"}}.dump());
     EXPECT_EQ(forced.status, 200) << forced.body;
 

@@ -343,6 +343,7 @@ Response Router::handle(const Request& r) const {
     } catch (const registry::PromotionRefused& e) {
         if (e.why == registry::PromotionRefused::Why::no_reason)
             return error_response(400, "field 'reason' is required when 'force' is true");
+        if (e.why == registry::PromotionRefused::Why::conflict) return error_response(409, e.what());  // force cannot help
         return error_response(409, fmt::format("{} (send \"force\": true with a \"reason\" to override)", e.what()));
     } catch (const std::exception& e) {
         spdlog::error("api: {} {} failed: {}", r.method, r.path, e.what());
@@ -562,7 +563,7 @@ Response Router::predict(const Request& r) const {
                               loaded->version.version, loaded->model->steps()));
     serving::ModelOutput out;
     try {
-        out = services_.models->predict(name, batch);
+        out = services_.models->predict(*loaded, batch);  // the model whose steps() was checked, not a newer one
     } catch (const serving::ServingError& e) {
         fail(503, e.what());
     } catch (const std::invalid_argument& e) {
