@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/version.hpp"
 #include "models/model.hpp"
 #include "registry/registry.hpp"
 #include "registry/sha256.hpp"
@@ -134,7 +135,9 @@ TEST_F(RegistryTest, RegisterListShowRoundTrip) {
     EXPECT_EQ(got.data_from, 1'600'000'000 * kSecond);
     EXPECT_EQ(got.data_to, 1'650'000'000 * kSecond);
     EXPECT_EQ(got.data_hash, "datahash-b");
-    EXPECT_EQ(got.code_version, PRICECAST_VERSION);
+    EXPECT_EQ(got.code_version, code_version());
+    EXPECT_EQ(got.code_version.rfind(PRICECAST_VERSION "+", 0), 0u) << "the release, then the commit: " << got.code_version;
+    EXPECT_NE(got.code_version, PRICECAST_VERSION "+") << "a commit, or 'unknown' outside a git clone";
     EXPECT_EQ(got.description, "trained b");
     EXPECT_EQ(got.tags.at("symbol"), "BTCUSDT");
     EXPECT_EQ(got.stage, Stage::none);

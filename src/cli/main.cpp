@@ -13,6 +13,7 @@
 #include "cli/live_system.hpp"
 #include "core/input_file.hpp"
 #include "core/logging.hpp"
+#include "core/version.hpp"
 
 namespace pricecast::cli {
 
@@ -172,7 +173,7 @@ int main(int argc, char** argv) {
     using namespace pricecast::cli;
     CLI::App app{"pricecast: short-term trend prediction from prices and news", "pricecast"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", PRICECAST_VERSION);
+    app.set_version_flag("--version", pricecast::code_version());
     add_data_command(app);
     add_simulate_command(app);
     add_indicators_command(app);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/sqlite.hpp"
+#include "core/version.hpp"
 #include "models/model.hpp"
 #include "registry/sha256.hpp"
 
@@ -280,7 +281,7 @@ ModelVersion Registry::register_version(const std::string& model, const NewVersi
             .bind(8, v.data_from)
             .bind(9, v.data_to)
             .bind(10, v.data_hash)
-            .bind(11, PRICECAST_VERSION)
+            .bind(11, code_version())
             .bind(12, now())
             .bind(13, v.description)
             .bind(14, tags_json(v.tags).dump())
