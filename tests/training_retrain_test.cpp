@@ -152,6 +152,13 @@ TEST_F(RetrainTest, ATrainedVersionCarriesItsDriftReference) {
     EXPECT_NO_THROW(reg_->verify(v, m.schema_hash));  // the reference is a checksummed artifact like the model's files
     EXPECT_EQ(v.data_from, m.times.front());
     EXPECT_EQ(v.data_to, m.times.back());
+    // The data it saw, hashed: the same matrix gives the same hash, one value changed another.
+    EXPECT_EQ(v.data_hash.size(), 64u) << v.data_hash;
+    auto changed = m;
+    changed.values[changed.values.size() / 2] += 1;
+    const auto same = champion(m), other = champion(changed);
+    EXPECT_EQ(same.data_hash, v.data_hash);
+    EXPECT_NE(other.data_hash, v.data_hash);
     EXPECT_EQ(models::Labeler::from_json(v.params).config().horizon, 3);
     // What the live monitor scores this champion's outcomes with: its own fitted thresholds.
     const auto rule = monitor::LabelRule::of_model(v.params);

@@ -1,10 +1,29 @@
 #include "training/retrain.hpp"
 
+#include <span>
+
 #include <fmt/format.h>
 
 #include "monitor/monitor.hpp"
+#include "registry/sha256.hpp"
 
 namespace pricecast::training {
+
+namespace {
+
+// The rows a model was trained on, in every value: two versions trained on
+// the same data have the same hash, whatever files it came from.
+std::string matrix_hash(const features::FeatureMatrix& m) {
+    registry::Sha256 h;
+    for (const auto& c : m.columns) h.update(c + '\n');
+    for (const auto& s : m.symbols) h.update(s + '\n');
+    h.update(std::as_bytes(std::span(m.times)));
+    h.update(std::as_bytes(std::span(m.closes)));
+    h.update(std::as_bytes(std::span(m.values)));
+    return h.finish_hex();
+}
+
+}  // namespace
 
 registry::ModelVersion register_trained(registry::Registry& reg, const std::string& name, const WalkForwardResult& r,
                                         const features::FeatureMatrix& m, Duration short_window,
@@ -16,6 +35,7 @@ registry::ModelVersion register_trained(registry::Registry& reg, const std::stri
     meta.eval_window = meta.eval_window.empty() ? window : meta.eval_window + " " + window;
     meta.data_from = m.times.front();
     meta.data_to = m.times.back();
+    if (meta.data_hash.empty()) meta.data_hash = matrix_hash(m);
     meta.extra_files[std::string(monitor::Reference::kFile)] =
         monitor::Reference::fit(m, short_window).to_json().dump();
     return registry::register_model(reg, name, *r.last_model, std::move(meta));
