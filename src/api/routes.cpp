@@ -100,24 +100,6 @@ const std::string& query_param(const Request& r, const std::string& name) {
     return it->second;
 }
 
-// Epoch nanoseconds in an int64 reach 1677-09-21 to 2262-04-11. Outside the
-// whole years 1678-2261 an ISO time would overflow when converted and wrap
-// around to an unrelated time (from=9999-01-01 matched every row).
-bool iso_year_out_of_range(std::string_view text) {
-    if (text.size() < 5 || text[4] != '-') return false;  // not ISO-8601: its parser says so
-    int year = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + 4, year);
-    return ec == std::errc() && end == text.data() + 4 && (year < 1678 || year > 2261);
-}
-
-// The same limit for a news event time given as a number, by the news
-// reader's rule: an integer past 1e17 is nanoseconds, else core's epoch_time.
-bool epoch_number_out_of_range(const json& v) {
-    if (v.get<double>() > 1e17)
-        return v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX);
-    return !epoch_time(v.get<double>());
-}
-
 Timestamp time_param(const Request& r, const std::string& name, Timestamp fallback) {
     const auto it = r.query.find(name);
     if (it == r.query.end()) return fallback;
@@ -133,12 +115,10 @@ Timestamp time_param(const Request& r, const std::string& name, Timestamp fallba
                                   name, text));
         return t;
     }
-    if (iso_year_out_of_range(text))
-        fail(400, fmt::format("query parameter '{}': {} is outside the years 1678-2261 that epoch nanoseconds reach",
-                              name, text));
     if (const auto iso = parse_iso8601(text)) return *iso;
-    fail(400,
-         fmt::format("query parameter '{}': expected an ISO-8601 time or epoch nanoseconds, got '{}'", name, text));
+    fail(400, fmt::format("query parameter '{}': expected an ISO-8601 time in the years 1678-2261 (what epoch "
+                          "nanoseconds reach) or epoch nanoseconds, got '{}'",
+                          name, text));
 }
 
 // ?from=&to= (both optional, inclusive); 400 when from is after to.
@@ -588,9 +568,9 @@ Response Router::news(const Request& r) const {
     if (!body.contains("event_time")) fail(400, "field 'event_time' is required");
     if (!body["event_time"].is_string() && !body["event_time"].is_number_integer())
         fail(400, "field 'event_time' must be an ISO-8601 string or epoch nanoseconds");
-    const auto& time = body["event_time"];
-    if (time.is_string() ? iso_year_out_of_range(time.get_ref<const std::string&>()) : epoch_number_out_of_range(time))
-        fail(400, "field 'event_time' is outside the years 1678-2261 that epoch nanoseconds reach");
+    if (!data::news_time(body["event_time"]))
+        fail(400, "field 'event_time': not an event time in the years 1678-2261 (what epoch nanoseconds reach) as "
+                  "ISO-8601 or an epoch number");
     if (body.contains("symbols") &&
         (!body["symbols"].is_array() ||
          !std::all_of(body["symbols"].begin(), body["symbols"].end(), [](const json& s) { return s.is_string(); })))

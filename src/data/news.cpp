@@ -22,11 +22,6 @@ std::optional<Timestamp> parse_news_time(const std::string& s) {
     return epoch_time(v);
 }
 
-// An integer past int64 (a JSON unsigned) is no time; as a Timestamp it would wrap around.
-std::optional<Timestamp> exact_nanoseconds(const nlohmann::json& v) {
-    if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
-    return v.get<Timestamp>();
-}
 
 std::vector<std::string> split_symbols(const std::string& s) {
     std::vector<std::string> out;
@@ -63,6 +58,19 @@ void accept(NewsFile& f, NewsItem n, std::size_t line) {
 
 }  // namespace
 
+std::optional<Timestamp> news_time(const nlohmann::json& v) {
+    // Integers past 1e17 are epoch ns (the bus's exact form); other numbers are epoch s or ms.
+    if (v.is_number_integer() && v.get<double>() > 1e17) {
+        // An integer past int64 (a JSON unsigned) is no time; as a Timestamp it would wrap around.
+        if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX))
+            return std::nullopt;
+        return v.get<Timestamp>();
+    }
+    if (v.is_string()) return parse_news_time(v.get<std::string>());
+    if (v.is_number()) return parse_news_time(fmt::format("{}", v.get<double>()));
+    return std::nullopt;
+}
+
 NewsItem news_from_json(const nlohmann::json& j, std::string& problem) {
     NewsItem item;
     problem.clear();
@@ -70,13 +78,7 @@ NewsItem news_from_json(const nlohmann::json& j, std::string& problem) {
     item.id = str("id");
     for (const char* k : {"event_time", "time", "timestamp", "date"}) {
         if (!j.contains(k)) continue;
-        const auto& v = j[k];
-        // Integers past 1e17 are epoch ns (the bus's exact form); other numbers are epoch s or ms.
-        auto t = v.is_string()                                      ? parse_news_time(v.get<std::string>())
-                 : v.is_number_integer() && v.get<double>() > 1e17 ? exact_nanoseconds(v)
-                 : v.is_number()                                    ? parse_news_time(fmt::format("{}", v.get<double>()))
-                                                                    : std::nullopt;
-        if (t) item.event_time = *t;
+        if (auto t = news_time(j[k])) item.event_time = *t;
         break;
     }
     item.source = str("source");

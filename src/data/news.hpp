@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
@@ -37,6 +38,10 @@ std::vector<NewsItem> read_news(const std::filesystem::path& path);
 // and the `news-raw` message). `problem` is empty when the item is usable,
 // else names what is wrong.
 NewsItem news_from_json(const nlohmann::json& j, std::string& problem);
+// Its time field's value: ISO-8601, or an epoch number (an integer past 1e17
+// is nanoseconds, else epoch_time's rule); nullopt when none, or past what
+// int64 nanoseconds hold.
+std::optional<Timestamp> news_time(const nlohmann::json& v);
 
 // One JSON object per line; read_news reads it back.
 void write_news_jsonl(std::ostream& out, std::span<const NewsItem> items);
