@@ -146,9 +146,10 @@ std::vector<std::string> timeframes_for(Duration base) {
     return tfs;
 }
 
-// What a build reads: the configuration completed from the bars, the bars and the scored news.
+// What a build reads: the configuration completed from the bars, its schema, the bars and the scored news.
 struct BuildInputs {
     features::FeatureConfig config;
+    features::FeatureSchema schema;
     std::vector<Bar> bars;
     std::vector<NewsItem> news;
 };
@@ -168,7 +169,7 @@ void require_base_timeframe(const features::FeatureConfig& cfg, Duration interva
 
 BuildInputs read_inputs(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
                         const std::string& news_path, const std::string& sentiment_model) {
-    BuildInputs in{feature_config(o, common), read_prices(prices), {}};
+    BuildInputs in{feature_config(o, common), {}, read_prices(prices), {}};
     if (in.bars.empty()) throw UsageError("--prices: no valid bars");
     if ((!o.timeframes_flag || o.timeframes_flag->count() == 0) &&
         common.config().source("features.timeframes") == "default")
@@ -177,7 +178,7 @@ BuildInputs read_inputs(const FeatureOptions& o, CommonOptions& common, const st
     std::set<std::string> symbols;
     for (const auto& b : in.bars) symbols.insert(b.symbol);
     in.config.symbols.assign(symbols.begin(), symbols.end());
-    make_pipeline(in.config);  // validates the configuration before the work starts
+    in.schema = make_pipeline(in.config).schema();  // validates the configuration before the work starts
     in.news = read_news(news_path);
     score_news(in.news, sentiment_model, common);
     return in;
@@ -196,7 +197,7 @@ features::PipelineStats run_build(const BuildInputs& in, const features::VectorS
 void build(const FeatureOptions& o, CommonOptions& common, const std::vector<std::string>& prices,
            const std::string& news_path, const std::string& sentiment_model, const std::string& out, std::string format) {
     const auto in = read_inputs(o, common, prices, news_path, sentiment_model);
-    const auto schema = make_pipeline(in.config).schema();
+    const auto& schema = in.schema;
     if (format.empty()) format = out.ends_with(".csv") ? "csv" : "bin";
     std::unique_ptr<features::MatrixWriter> file;
     try {
@@ -227,7 +228,7 @@ void build(const FeatureOptions& o, CommonOptions& common, const std::vector<std
 features::FeatureMatrix feature_matrix_from_files(CommonOptions& common, const std::vector<std::string>& prices,
                                                   const std::string& news, const std::string& sentiment_model) {
     const auto in = read_inputs(FeatureOptions{}, common, prices, news, sentiment_model);
-    auto m = features::empty_matrix(make_pipeline(in.config).schema());
+    auto m = features::empty_matrix(in.schema);
     run_build(in, [&](const features::FeatureVector& v) { features::append_row(m, v); });
     return m;
 }
