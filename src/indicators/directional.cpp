@@ -29,30 +29,45 @@ public:
         minus_ = select(minus_move, minus_ + diff_m, minus_);
         plus_ = select(plus_move, plus_ + diff_p, plus_);
         tr_ = smoothing ? tr_ - (tr_ / period_) + tr : tr_ + tr;
+        indices();
     }
     // Bars seen; DM sums are complete from bar period-1, DI from bar period.
     int bars() const noexcept { return n_; }
     double plus_dm() const noexcept { return plus_; }
     double minus_dm() const noexcept { return minus_; }
-    bool has_range() const noexcept { return !is_zero(tr_); }
-    double plus_di() const noexcept { return 100.0 * (plus_ / tr_); }
-    double minus_di() const noexcept { return 100.0 * (minus_ / tr_); }
+    bool has_range() const noexcept { return has_range_; }
+    double plus_di() const noexcept { return plus_di_; }
+    double minus_di() const noexcept { return minus_di_; }
     // DX of the current bar, or nothing when the range or the DI sum is zero.
     bool dx(double& out) const noexcept {
-        if (!has_range()) return false;
-        const double m = minus_di(), p = plus_di(), sum = m + p;
-        if (is_zero(sum)) return false;
-        out = 100.0 * (std::abs(m - p) / sum);
-        return true;
+        if (has_dx_) out = dx_;
+        return has_dx_;
     }
     template <class V>
-    void fields(V& v) { v(n_, prev_high_, prev_low_, prev_close_, plus_, minus_, tr_); }
+    void fields(V& v) {
+        v(n_, prev_high_, prev_low_, prev_close_, plus_, minus_, tr_);
+        indices();
+    }
 
 private:
+    // The DIs and DX, once per bar for all their readers: the DI members, DX
+    // and ADX each divided them again (divisions are the set's scarcest unit).
+    void indices() noexcept {
+        has_range_ = !is_zero(tr_);
+        has_dx_ = false;
+        if (!has_range_) return;
+        plus_di_ = 100.0 * (plus_ / tr_);
+        minus_di_ = 100.0 * (minus_ / tr_);
+        const double sum = minus_di_ + plus_di_;
+        has_dx_ = !is_zero(sum);
+        if (has_dx_) dx_ = 100.0 * (std::abs(minus_di_ - plus_di_) / sum);
+    }
     int period_ = 14;
     int n_ = 0;
     double prev_high_ = 0, prev_low_ = 0, prev_close_ = 0;
     double plus_ = 0, minus_ = 0, tr_ = 0;
+    bool has_range_ = false, has_dx_ = false;  // derived from the sums by indices(), not saved
+    double plus_di_ = 0, minus_di_ = 0, dx_ = 0;
 };
 
 enum class DmOut { plus_dm, minus_dm, plus_di, minus_di, dx };
@@ -201,7 +216,10 @@ template <bool Oscillator>
 class Aroon : public IndicatorImpl<Aroon<Oscillator>> {
 public:
     explicit Aroon(const Params& p)
-        : IndicatorImpl<Aroon<Oscillator>>(p, Oscillator ? 1 : 2), period_(iparam(p, 0)), win_(AroonWindow(period_)) {}
+        : IndicatorImpl<Aroon<Oscillator>>(p, Oscillator ? 1 : 2),
+          period_(iparam(p, 0)),
+          factor_(100.0 / period_),
+          win_(AroonWindow(period_)) {}
     int lookback() const override { return period_; }
     template <class V>
     void fields(V& v) { v(win_); }
@@ -213,16 +231,16 @@ private:
         const AroonWindow& w = *win_;
         const auto today = static_cast<double>(w.count() - 1);
         if (w.count() <= static_cast<std::size_t>(period_)) return;
-        const double factor = 100.0 / period_;
         const auto hi_idx = static_cast<double>(w.high_index()), lo_idx = static_cast<double>(w.low_index());
         if constexpr (Oscillator) {
-            this->out_[0] = factor * (hi_idx - lo_idx);
+            this->out_[0] = factor_ * (hi_idx - lo_idx);
         } else {
-            this->out_[0] = factor * (period_ - (today - lo_idx));
-            this->out_[1] = factor * (period_ - (today - hi_idx));
+            this->out_[0] = factor_ * (period_ - (today - lo_idx));
+            this->out_[1] = factor_ * (period_ - (today - hi_idx));
         }
     }
     int period_;
+    double factor_;  // TA-Lib's 100 / period, divided once
     Shared<AroonWindow> win_;
 };
 

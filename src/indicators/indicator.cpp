@@ -46,7 +46,8 @@ namespace {
 // 3: window extremes keep blocks of values instead of a monotonic deque.
 // 4: kernels that members of a set may share are saved with their bar count.
 // 5: MAX, MIN, MIDPRICE and the patterns keep their windows as shared kernels.
-constexpr std::uint32_t kStateVersion = 5;
+// 6: AD and ADOSC share the A/D line (and, with it, its bar count).
+constexpr std::uint32_t kStateVersion = 6;
 }  // namespace
 
 void Indicator::save(StateWriter& out) const {

@@ -4,11 +4,21 @@
 namespace pricecast::indicators {
 namespace {
 
-// One step of the accumulation/distribution line, as TA-Lib computes it.
-double next_ad(double ad, const Bar& b) noexcept {
-    const double range = b.high - b.low;
-    return range > 0.0 ? ad + (((b.close - b.low) - (b.high - b.close)) / range) * b.volume : ad;
-}
+// The accumulation/distribution line, as TA-Lib computes it. AD and ADOSC of
+// a set share it: both start it at their first bar.
+class AdLine {
+public:
+    void update(const Bar& b) noexcept {
+        const double range = b.high - b.low;
+        if (range > 0.0) ad_ += (((b.close - b.low) - (b.high - b.close)) / range) * b.volume;
+    }
+    double value() const noexcept { return ad_; }
+    template <class V>
+    void fields(V& v) { v(ad_); }
+
+private:
+    double ad_ = 0;
+};
 
 // Chaikin accumulation/distribution line.
 class Ad : public IndicatorImpl<Ad> {
@@ -19,11 +29,12 @@ public:
     void fields(V& v) { v(ad_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(ad_, ""); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        ad_ = next_ad(ad_, b);
-        out_[0] = ad_;
+        ad_.advance(b, bars_seen_);
+        out_[0] = ad_->value();
     }
-    double ad_ = 0;
+    Shared<AdLine> ad_;
 };
 
 // On-balance volume, starting from the first bar's volume as TA-Lib does.
@@ -66,19 +77,22 @@ public:
     void fields(V& v) { v(ad_, fast_, slow_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(ad_, ""); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        ad_ = next_ad(ad_, b);
+        ad_.advance(b, bars_seen_);
+        const double ad = ad_->value();
         if (bars_seen_ == 0) {
-            fast_ = slow_ = ad_;
+            fast_ = slow_ = ad;
         } else {
-            fast_ = (fast_k_ * ad_) + ((1.0 - fast_k_) * fast_);
-            slow_ = (slow_k_ * ad_) + ((1.0 - slow_k_) * slow_);
+            fast_ = (fast_k_ * ad) + ((1.0 - fast_k_) * fast_);
+            slow_ = (slow_k_ * ad) + ((1.0 - slow_k_) * slow_);
         }
         if (bars_seen_ >= static_cast<std::size_t>(lookback_)) out_[0] = fast_ - slow_;
     }
     double fast_k_, slow_k_;
     int lookback_;
-    double ad_ = 0, fast_ = 0, slow_ = 0;
+    Shared<AdLine> ad_;
+    double fast_ = 0, slow_ = 0;
 };
 
 }  // namespace
