@@ -193,6 +193,32 @@ TEST(ApiServer, PromoteThroughTheGateAndRollBack) {
     expect_error(post(env.port(), "/v1/models/nope/rollback", ""), 404, "nope");
 }
 
+// The registry takes a promotion the model manager then refuses (a version
+// trained on another feature schema): the answer says it is not served, and
+// why, and the last champion goes on serving.
+TEST(ApiServer, PromoteSaysWhenTheServerDoesNotServeTheNewChampion) {
+    ApiEnv env;
+    registry::Registry reg(env.data_dir);
+    ConstantModel other(models::ClassProbs{0.2f, 0.6f, 0.2f}, kSteps, env.schema.size(), env.schema.hash() + 1);
+    registry::NewVersion meta;
+    meta.metrics = {{"macro_f1", 0.9}};
+    meta.eval_window = "w1";
+    const int foreign = registry::register_model(reg, kModel, other, meta).version;
+
+    auto r = post(env.port(), "/v1/models/m/promote", json{{"version", foreign}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.json()["changed"], true);
+    EXPECT_EQ(r.json()["serving"], false);
+    EXPECT_NE(r.json()["load_error"].get<std::string>().find("schema"), std::string::npos) << r.body;
+    EXPECT_EQ(env.models->current(kModel)->version.version, 1);
+
+    const int good = env.register_version(0.95, {0.2f, 0.6f, 0.2f});
+    auto ok = post(env.port(), "/v1/models/m/promote", json{{"version", good}}.dump());
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(ok.json()["serving"], true);
+    EXPECT_FALSE(ok.json().contains("load_error")) << ok.body;
+}
+
 TEST(ApiServer, PromoteBodyErrorsNameTheField) {
     ApiEnv env;
     expect_error(post(env.port(), "/v1/models/m/promote", "{not json"), 400, "not valid JSON");

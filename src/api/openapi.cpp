@@ -202,7 +202,14 @@ json schemas() {
     s["PromoteResult"] = object({{"model", type("string")},
                                  {"version", type("integer")},
                                  {"alias", type("string")},
-                                 {"changed", type("boolean")}},
+                                 {"changed", type("boolean")},
+                                 {"serving",
+                                  {{"type", "boolean"},
+                                   {"description", "champion of the model this server serves: whether it now serves "
+                                                   "this version (the registry took the promotion either way)"}}},
+                                 {"load_error",
+                                  {{"type", "string"},
+                                   {"description", "when serving is false: why the model manager did not load it"}}}},
                                 {"model", "version", "alias", "changed"});
     s["RollbackRequest"] = object({{"reason", type("string")}}, {});
     s["RollbackResult"] = object({{"model", type("string")}, {"from", type("integer")}, {"to", type("integer")}},

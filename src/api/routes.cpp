@@ -499,8 +499,20 @@ Response Router::model_promote(const std::string& name, const Request& r) const 
                               alias));
     auto reg = open_registry(services_);
     const bool changed = reg.promote(name, version, alias, gate, reason);
-    if (changed && services_.models) services_.models->refresh();
-    return json_response(200, {{"model", name}, {"version", version}, {"alias", alias}, {"changed", changed}});
+    json out = {{"model", name}, {"version", version}, {"alias", alias}, {"changed", changed}};
+    if (services_.models) {
+        if (changed) services_.models->refresh();
+        // The registry took the promotion; say whether this server now serves it
+        // (a version trained on another feature schema, or a damaged artifact,
+        // is refused by the model manager, which keeps serving the last one).
+        if (name == services_.model_name && alias == registry::kChampion) {
+            const auto served = services_.models->current(name);
+            out["serving"] = served && served->version.version == version;
+            if (!out["serving"].get<bool>())
+                out["load_error"] = services_.models->last_error(name).value_or("the model manager has not loaded it");
+        }
+    }
+    return json_response(200, out);
 }
 
 Response Router::model_rollback(const std::string& name, const Request& r) const {
