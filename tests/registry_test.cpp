@@ -287,16 +287,20 @@ TEST_F(RegistryTest, RollbackWalksBackThroughChampions) {
     EXPECT_THROW(reg.rollback("m"), NotFound);  // nothing earlier
     reg.promote("m", 2);
     reg.promote("m", 3);
-    EXPECT_EQ(reg.rollback("m", "v3 drifts"), 2);
+    const auto first = reg.rollback("m", "v3 drifts");
+    EXPECT_EQ(first.from, 3);
+    EXPECT_EQ(first.to, 2);
     EXPECT_EQ(reg.alias_version("m", "champion"), 2);
-    EXPECT_EQ(reg.rollback("m"), 1);
+    EXPECT_EQ(reg.rollback("m").to, 1);
     EXPECT_THROW(reg.rollback("m"), NotFound);
     EXPECT_EQ(reg.alias_version("m", "champion"), 1);
 
     reg.promote("m", 3);
     reg.promote("m", 4);
     reg.delete_version("m", 3, "bad artifact");
-    EXPECT_EQ(reg.rollback("m"), 1);  // skips the deleted v3
+    const auto skipped = reg.rollback("m");  // skips the deleted v3
+    EXPECT_EQ(skipped.from, 4);
+    EXPECT_EQ(skipped.to, 1);
 
     const auto h = reg.history("m");
     const auto& last = h.back();

@@ -357,7 +357,7 @@ TEST_F(ManagerTest, HotSwapUnderConcurrentPredictionLoad) {
         wait_for_load();
     }
     for (int back = 0; back < 2; ++back) {
-        const int restored = reg->rollback("m", "hot swap test");
+        const int restored = reg->rollback("m", "hot swap test").to;
         ASSERT_EQ(mm.refresh(), 1u);
         EXPECT_EQ(mm.current("m")->version.version, restored);
         wait_for_load();

@@ -521,15 +521,14 @@ Response Router::model_rollback(const std::string& name, const Request& r) const
     const auto reason = field_or<std::string>(body, "reason", "", &json::is_string, "a string");
     auto reg = open_registry(services_);
     reg.list_versions(name);  // NotFound (404) for an unknown model
-    const auto from = reg.alias_version(name, std::string(registry::kChampion));
-    int to = 0;
+    registry::Registry::Rollback done;
     try {
-        to = reg.rollback(name, reason);
+        done = reg.rollback(name, reason);
     } catch (const registry::NotFound& e) {  // the model exists: nothing to roll back to
         fail(409, e.what());
     }
     if (services_.models) services_.models->refresh();
-    return json_response(200, {{"model", name}, {"from", from.value_or(0)}, {"to", to}});
+    return json_response(200, {{"model", name}, {"from", done.from}, {"to", done.to}});
 }
 
 Response Router::predict(const Request& r) const {

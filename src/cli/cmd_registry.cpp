@@ -135,10 +135,9 @@ void promote() {
 
 void rollback() {
     auto reg = open_registry();
-    const auto from = reg.alias_version(opts().model_ref, std::string(registry::kChampion));
-    const int to = reg.rollback(opts().model_ref, opts().reason);
-    std::cout << fmt::format("{}: champion rolled back from version {} to version {}\n", opts().model_ref,
-                             from.value_or(0), to);
+    const auto r = reg.rollback(opts().model_ref, opts().reason);
+    std::cout << fmt::format("{}: champion rolled back from version {} to version {}\n", opts().model_ref, r.from,
+                             r.to);
 }
 
 std::string version_text(std::optional<int> v) { return v ? std::to_string(*v) : "-"; }

@@ -632,7 +632,7 @@ std::vector<int> Registry::champion_stack(const std::string& model) {
     return stack;
 }
 
-int Registry::rollback(const std::string& model, const std::string& reason) {
+Registry::Rollback Registry::rollback(const std::string& model, const std::string& reason) {
     Txn txn(db_, kWrite);
     require_model(model);
     const auto current = alias_version(model, std::string(kChampion));
@@ -646,7 +646,7 @@ int Registry::rollback(const std::string& model, const std::string& reason) {
     if (alias_version(model, std::string(kChallenger)) == target)
         drop_alias(model, std::string(kChallenger), "restored as champion");
     txn.commit();
-    return target;
+    return {*current, target};
 }
 
 void Registry::delete_version(const std::string& model, int version, const std::string& reason) {

@@ -203,8 +203,13 @@ public:
                    const std::string& reason = {});
     void remove_alias(const std::string& model, const std::string& alias, const std::string& reason = {});
     // Restores the champion before the current one (repeatable: walks back
-    // through earlier champions, skipping deleted versions). Returns the restored version.
-    int rollback(const std::string& model, const std::string& reason = {});
+    // through earlier champions, skipping deleted versions). Returns both
+    // versions, read in the same transaction: a caller that read the champion
+    // before could name one a concurrent promotion had replaced.
+    struct Rollback {
+        int from = 0, to = 0;
+    };
+    Rollback rollback(const std::string& model, const std::string& reason = {});
     std::vector<HistoryEntry> history(const std::string& model);
     // Removes a version and its artifacts. Refuses the current champion.
     void delete_version(const std::string& model, int version, const std::string& reason = {});
