@@ -42,7 +42,7 @@ public:
     // A tail call from this type's own site, to the one member after it.
     [[gnu::hot]] void chain(const Bar& bar) noexcept final {
         update_valid(bar);
-        if (next_in_set_) Indicator::chain(*next_in_set_, bar);
+        Indicator::chain(*next_in_set_, bar);  // after the set's last member: its chain_end()
     }
 
 protected:

@@ -91,6 +91,32 @@ std::vector<std::vector<double>> compute(Indicator& ind, std::span<const Bar> ba
 
 // ---- sets ------------------------------------------------------------------
 
+namespace {
+
+// Follows the last member of every set, so that members pass each bar on
+// without testing whether another follows (two instructions each, on every
+// bar, for every member). It keeps no state: all sets and threads share it.
+class ChainEnd final : public Indicator {
+public:
+    ChainEnd() : Indicator({}, 0) {}
+    int lookback() const override { return 0; }
+    void reset() override {}
+    std::unique_ptr<Indicator> clone() const override { return std::make_unique<ChainEnd>(); }
+
+private:
+    void chain(const Bar&) noexcept override {}
+    void step(const Bar&) noexcept override {}
+    void save_fields(StateWriter&) const override {}
+    void restore_fields(StateReader&) override {}
+};
+
+}  // namespace
+
+Indicator& IndicatorSet::chain_end() {
+    static ChainEnd end;
+    return end;
+}
+
 IndicatorSet::IndicatorSet() : shared_(std::make_unique<SharedStates>()) {}
 IndicatorSet::~IndicatorSet() = default;
 IndicatorSet::IndicatorSet(IndicatorSet&&) noexcept = default;
@@ -124,7 +150,7 @@ std::size_t IndicatorSet::add(const IndicatorRef& ref) {
 // Links item i's kernels and puts it after item i-1, last on the chain.
 void IndicatorSet::attach(std::size_t i) {
     items_[i]->share(*shared_);
-    items_[i]->next_in_set_ = nullptr;
+    items_[i]->next_in_set_ = &chain_end();
     if (i > 0) items_[i - 1]->next_in_set_ = items_[i].get();
 }
 

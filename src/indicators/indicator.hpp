@@ -125,7 +125,7 @@ protected:
     std::array<double, kMaxOutputs> out_;
     std::size_t outputs_;
     std::size_t bars_seen_ = 0;
-    Indicator* next_in_set_ = nullptr;  // the set member after this one, set by IndicatorSet
+    Indicator* next_in_set_ = nullptr;  // the set member after this one, or the set's chain_end()
 };
 
 // Batch computation = a loop of update(): result[k][i] is output k after bar i
@@ -204,6 +204,7 @@ public:
     void restore(StateReader& in);
 
 private:
+    static Indicator& chain_end();
     void attach(std::size_t i);
     void link();
     std::vector<std::unique_ptr<Indicator>> items_;  // distinct indicators, in the order they run
