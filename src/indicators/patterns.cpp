@@ -1,8 +1,8 @@
 // Candlestick patterns with TA-Lib's rules and outputs (+100 / -100 / 0, and
 // +-80 where TA-Lib marks a weaker form). To give exactly TA-Lib's output the
-// averages of recent candles are kept as TA-Lib keeps them: a running total
-// per (setting, candle offset) that starts accumulating at the same bar and is
-// updated with the same operations, so every comparison sees the same double.
+// averages of recent candles are kept as TA-Lib keeps them: running totals
+// that start accumulating at the same bar and are updated with the same
+// operations, so every comparison sees the same double.
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -13,17 +13,26 @@
 namespace pricecast::indicators {
 namespace {
 
+// A bar with the measures the rules read, computed once when it arrives
+// (the patterns of a set read them from one history). top and bottom are
+// max / min of open and close: the same value as TA-Lib's tests on color,
+// as prices are positive.
 struct Candle {
     double open = 0, high = 0, low = 0, close = 0;
-    double body() const noexcept { return std::abs(close - open); }
-    double upper() const noexcept { return high - (close >= open ? close : open); }
-    double lower() const noexcept { return (close >= open ? open : close) - low; }
-    double range() const noexcept { return high - low; }
+    double body_ = 0, range_ = 0, top_ = 0, bottom_ = 0;
+    static Candle of(const Bar& b) noexcept {
+        return {b.open, b.high, b.low, b.close, std::abs(b.close - b.open), b.high - b.low,
+                std::max(b.open, b.close), std::min(b.open, b.close)};
+    }
+    double body() const noexcept { return body_; }
+    double upper() const noexcept { return high - top_; }
+    double lower() const noexcept { return bottom_ - low; }
+    double range() const noexcept { return range_; }
     int color() const noexcept { return close >= open ? 1 : -1; }
+    double top() const noexcept { return top_; }
+    double bottom() const noexcept { return bottom_; }
     template <class V>
-    void fields(V& v) { v(open, high, low, close); }
-    double top() const noexcept { return std::max(open, close); }
-    double bottom() const noexcept { return std::min(open, close); }
+    void fields(V& v) { v(open, high, low, close, body_, range_, top_, bottom_); }
 };
 
 enum class RangeType { real_body, high_low, shadows };
@@ -49,8 +58,8 @@ constexpr CandleSetting far{RangeType::high_low, 5, 0.6};
 constexpr CandleSetting equal{RangeType::high_low, 5, 0.05};
 }  // namespace setting
 
-double candle_range(const CandleSetting& s, const Candle& c) noexcept {
-    switch (s.range) {
+constexpr double candle_range(RangeType t, const Candle& c) noexcept {
+    switch (t) {
         case RangeType::real_body: return c.body();
         case RangeType::high_low: return c.range();
         case RangeType::shadows: return c.upper() + c.lower();
@@ -58,58 +67,180 @@ double candle_range(const CandleSetting& s, const Candle& c) noexcept {
     return 0;
 }
 
-// The last 16 candles, newest first: enough for the longest average a rule
-// reads (period 10 at offset 2). A power-of-two ring so indexing is a mask.
-// All patterns of a set read one.
-class CandleHistory {
+// TA-Lib's running totals of one (range type, period): BodyLongPeriodTotal
+// and the like. A total's value depends only on the candle it starts with:
+// c = rule lookback - period - offset (a rule's first bar accumulates the
+// candle `offset` bars back). So the total a rule reads at offset k is the
+// total at offset 0 of the series starting at c, k bars ago: one series per
+// first candle c in [C0, C0 + N) serves every rule and offset (TA-Lib's rules
+// keep 17 distinct totals; they are 9 series). The update for bar t is applied
+// at bar t + 1, before the rules read: the same operations on the same doubles.
+template <RangeType T, int P, int C0, int N>
+class RangeTotals {
 public:
-    void update(const Candle& c) noexcept {
-        head_ = (head_ + 1) & kMask;
-        buf_[head_] = c;
+    static constexpr int kDepth = 3;  // offsets 0 .. 2
+    static constexpr bool serves(const CandleSetting& s, int c, int offset) {
+        return s.range == T && s.period == P && c >= C0 && c < C0 + N && offset >= 0 && offset < kDepth;
     }
-    const Candle& operator[](std::size_t ago) const noexcept { return buf_[(head_ - ago) & kMask]; }
+    // The first bar from which every series slides.
+    static constexpr std::size_t kWarm = C0 + N + P;
+    // TA_CANDLEAVERAGE's total / period for the series starting at candle c,
+    // as it was `ago` bars back: divided once per bar for all readers.
+    double mean(int c, int ago) const noexcept { return mean_[ago][c - C0]; }
+    // `history[1]` is the newest candle a total takes in, history[1 + P] the one it drops.
+    template <class H>
+    void slide(const H& history) noexcept {
+        const double d = range(history[1]) - range(history[1 + P]);
+        for (auto& t : total_) t += d;
+        divide();
+    }
+    // Bar seen - 1 as TA-Lib treats it: no total before its first candle, a
+    // plain sum up to the rule's lookback, a sliding window after.
+    template <class H>
+    void warm_up(const H& history, std::size_t seen) noexcept {
+        if (seen == 0) return;
+        const std::size_t bar = seen - 1;
+        for (int i = 0; i < N; ++i) {
+            const auto c = static_cast<std::size_t>(C0 + i);
+            if (bar >= c + P)
+                total_[i] += range(history[1]) - range(history[1 + P]);
+            else if (bar >= c)
+                total_[i] += range(history[1]);
+        }
+        divide();
+    }
     template <class V>
-    void fields(V& v) { v(buf_, head_); }
+    void fields(V& v) { v(total_, mean_); }
 
 private:
-    static constexpr std::size_t kMask = 15;
-    std::array<Candle, kMask + 1> buf_{};
-    std::size_t head_ = 0;
+    static double range(const Candle& c) noexcept { return candle_range(T, c); }
+    void divide() noexcept {
+        mean_[2] = mean_[1];
+        mean_[1] = mean_[0];
+        for (int i = 0; i < N; ++i) mean_[0][i] = total_[i] / P;
+    }
+    std::array<double, N> total_{};
+    std::array<std::array<double, N>, kDepth> mean_{};
 };
 
-// Each rule gets the recent candles (c[0] newest) and its averages, and
-// returns TA-Lib's integer output.
+using BodyTotals = RangeTotals<RangeType::real_body, 10, 0, 3>;
+using RangeTotals10 = RangeTotals<RangeType::high_low, 10, 0, 4>;
+using RangeTotals5 = RangeTotals<RangeType::high_low, 5, 5, 2>;
+
+// The last 16 candles, newest first, and the totals of their ranges: all the
+// patterns of a set read one. The ring is stored twice over, so candle k back
+// is at newest_ - k with no wrap (the oldest read is the candle a total
+// drops, 11 back). Only the totals some member reads are kept (needs_): a
+// pattern alone keeps its own.
+class CandleHistory {
+public:
+    enum Needs : unsigned { kBody10 = 1, kRange10 = 2, kRange5 = 4 };
+    void need(unsigned groups) noexcept { needs_ |= groups; }
+
+    bool update(const Bar& b, std::size_t seen) noexcept {
+        ++count_;
+        const std::size_t pos = (newest_ + 1) & (kSize - 1);
+        buf_[pos] = buf_[pos + kSize] = Candle::of(b);
+        newest_ = pos + kSize;
+        if (seen >= kWarm) [[likely]] {
+            if (needs_ & kBody10) body10_.slide(*this);
+            if (needs_ & kRange10) range10_.slide(*this);
+            if (needs_ & kRange5) range5_.slide(*this);
+        } else {
+            warm_up(seen);
+        }
+        return true;
+    }
+    const Candle& operator[](std::size_t ago) const noexcept { return buf_[newest_ - ago]; }
+    // The candles taken in: the same as Shared's count of this kernel's inputs.
+    std::size_t count() const noexcept { return count_; }
+    const BodyTotals& body10() const noexcept { return body10_; }
+    const RangeTotals10& range10() const noexcept { return range10_; }
+    const RangeTotals5& range5() const noexcept { return range5_; }
+
+    template <class V>
+    void fields(V& v) {
+        v(buf_, newest_, count_, body10_, range10_, range5_);
+        // A restored state indexes the ring by newest_: a damaged snapshot must not reach a rule.
+        if (newest_ < kSize || newest_ >= 2 * kSize) throw StateError("snapshot: inconsistent candle history");
+    }
+
+private:
+    static constexpr std::size_t kSize = 16;
+    static constexpr std::size_t kWarm = std::max({BodyTotals::kWarm, RangeTotals10::kWarm, RangeTotals5::kWarm});
+    [[gnu::cold, gnu::noinline]] void warm_up(std::size_t seen) noexcept {
+        if (needs_ & kBody10) body10_.warm_up(*this, seen);
+        if (needs_ & kRange10) range10_.warm_up(*this, seen);
+        if (needs_ & kRange5) range5_.warm_up(*this, seen);
+    }
+    std::array<Candle, 2 * kSize> buf_{};
+    std::size_t newest_ = 2 * kSize - 1;
+    BodyTotals body10_;
+    RangeTotals10 range10_;
+    RangeTotals5 range5_;
+    std::size_t count_ = 0;
+    unsigned needs_ = 0;  // not state: which members read the history
+};
+
+// A rule's (setting, candle offset) pairs, in the order the rule reads them.
 constexpr std::size_t kMaxAverages = 8;
 using Candles = CandleHistory;
 struct Rule {
     int lookback;
-    // (setting, offset), in the order the rule reads them
     std::array<std::pair<CandleSetting, int>, kMaxAverages> averages;
     std::size_t count;
 };
 
-// TA-Lib's running totals of a rule's averages: for each, the setting's range
-// summed over `period` candles ending `offset` bars back (e.g.
-// BodyLongPeriodTotal for candle i-2). Ranges are recomputed from the candle
-// history rather than stored: a few subtractions are cheaper than a ring
-// buffer per average. a[k].value(candle) reads average k with the rule's
-// compile-time setting: the calls are inlined, so the range type, period and
-// factor are constants, not loaded and tested on every bar.
+// The first candle of average k's series.
+constexpr int first_candle(const Rule& r, std::size_t k) {
+    return r.lookback - r.averages[k].first.period - r.averages[k].second;
+}
+template <class G>
+constexpr bool uses(const Rule& r) {
+    for (std::size_t k = 0; k < r.count; ++k)
+        if (G::serves(r.averages[k].first, first_candle(r, k), r.averages[k].second)) return true;
+    return false;
+}
+// The totals a rule reads; every average must be a candle's own range (period 0) or one series.
+constexpr unsigned needs(const Rule& r) {
+    for (std::size_t k = 0; k < r.count; ++k) {
+        const auto& [s, off] = r.averages[k];
+        const int c = first_candle(r, k);
+        if (s.period != 0 && !BodyTotals::serves(s, c, off) && !RangeTotals10::serves(s, c, off) &&
+            !RangeTotals5::serves(s, c, off))
+            throw "an average no series keeps";
+    }
+    return (uses<BodyTotals>(r) ? CandleHistory::kBody10 : 0u) |
+           (uses<RangeTotals10>(r) ? CandleHistory::kRange10 : 0u) |
+           (uses<RangeTotals5>(r) ? CandleHistory::kRange5 : 0u);
+}
+
+// A rule's view of its averages: a[k].value(candle) reads average k with the
+// rule's compile-time setting. The calls are inlined, so the series, offset
+// and factor are constants, not loaded and tested on every bar.
 template <const Rule* R>
-class Averages {
-public:
+struct Averages {
+    const CandleHistory& h;
     struct Ref {
-        const Averages& all;
+        const CandleHistory& h;
         std::size_t k;
         // TA_CANDLEAVERAGE for the candle at this average's offset.
         [[gnu::always_inline]] double value(const Candle& at_offset) const noexcept {
-            const CandleSetting& s = R->averages[k].first;
-            const double base = s.period != 0 ? all.total[k] / s.period : candle_range(s, at_offset);
+            const auto& [s, off] = R->averages[k];
+            const int c = first_candle(*R, k);
+            double base;
+            if (s.period == 0)
+                base = candle_range(s.range, at_offset);
+            else if (BodyTotals::serves(s, c, off))
+                base = h.body10().mean(c, off);
+            else if (RangeTotals10::serves(s, c, off))
+                base = h.range10().mean(c, off);
+            else
+                base = h.range5().mean(c, off);
             return s.factor * base / (s.range == RangeType::shadows ? 2.0 : 1.0);
         }
     };
-    [[gnu::always_inline]] Ref operator[](std::size_t k) const noexcept { return {*this, k}; }
-    std::array<double, kMaxAverages> total{};
+    [[gnu::always_inline]] Ref operator[](std::size_t k) const noexcept { return {h, k}; }
 };
 
 // ---- the rules, transcribed from TA-Lib's ta_CDL*.c -----------------------
@@ -285,51 +416,43 @@ constexpr Rule kGravestoneDoji = rule(10, {{body_doji, 0}, {shadow_very_short, 0
 
 template <const Rule* R, int (*Eval)(const Candles&, const Averages<R>&, double)>
 class Pattern : public IndicatorImpl<Pattern<R, Eval>> {
+    static constexpr unsigned kNeeds = needs(*R);
+
 public:
-    explicit Pattern(const Params& p) : IndicatorImpl<Pattern<R, Eval>>(p, 1) {}
+    explicit Pattern(const Params& p)
+        : IndicatorImpl<Pattern<R, Eval>>(p, 1), penetration_(p.empty() ? 0.0 : p[0]) {
+        recent_.mutable_kernel().need(kNeeds);
+    }
     int lookback() const override { return R->lookback; }
     template <class V>
-    void fields(V& v) { v(recent_, avg_.total); }
+    void fields(V& v) { v(recent_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(recent_, ""); }
-    static constexpr auto kAverages = std::make_index_sequence<R->count>{};
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        recent_.advance(Candle{b.open, b.high, b.low, b.close}, this->bars_seen_);
-        const int t = static_cast<int>(this->bars_seen_);
-        if (t < R->lookback) [[unlikely]] {  // warm-up, laid out away from the per-bar path
-            accumulate(t, kAverages);
+    // A history shared with members that read other totals keeps those too.
+    void share(SharedStates& pool) override {
+        if (!pool.link(recent_, "")) recent_.mutable_kernel().need(kNeeds);
+    }
+    [[gnu::hot, gnu::always_inline]] void step(const Bar& b) noexcept override {
+        const std::size_t t = this->bars_seen_;
+        if (recent_->count() == t) [[unlikely]] {
+            advance_then_rate(b, t);
             return;
         }
-        this->out_[0] = Eval(*recent_, avg_, this->params_.empty() ? 0.0 : this->params_[0]);
-        advance(kAverages);
+        rate(t);
     }
-    // The rule's range of the candle `ago` bars back for average K.
-    template <std::size_t K>
-    double range_ago(int ago) const noexcept {
-        constexpr CandleSetting s = R->averages[K].first;
-        return candle_range(s, (*recent_)[static_cast<std::size_t>(ago)]);
+    // The history's first reader advances it. Only one member of a set takes
+    // this path: a call apart, so that registers are saved around it on this
+    // path alone rather than on every member's.
+    [[gnu::noinline]] void advance_then_rate(const Bar& b, std::size_t t) noexcept {
+        recent_.advance(b, t);
+        rate(t);
     }
-    // On every bar before the lookback: TA-Lib's totals start `period` bars before it.
-    template <std::size_t... K>
-    void accumulate(int t, std::index_sequence<K...>) noexcept {
-        ((t >= R->lookback - R->averages[K].first.period
-              ? void(avg_.total[K] += range_ago<K>(R->averages[K].second))
-              : void()),
-         ...);
+    [[gnu::always_inline]] void rate(std::size_t t) noexcept {
+        if (t < static_cast<std::size_t>(R->lookback)) [[unlikely]] return;
+        this->out_[0] = Eval(*recent_, Averages<R>{*recent_}, penetration_);
     }
-    // After evaluating a bar at or after the lookback: the window moves by one.
-    // An average of period 0 is the candle's own range and keeps no total.
-    template <std::size_t... K>
-    void advance(std::index_sequence<K...>) noexcept {
-        ((R->averages[K].first.period != 0
-              ? void(avg_.total[K] += range_ago<K>(R->averages[K].second) -
-                                      range_ago<K>(R->averages[K].second + R->averages[K].first.period))
-              : void()),
-         ...);
-    }
+    double penetration_;
     Shared<CandleHistory> recent_{};
-    Averages<R> avg_{};
 };
 
 template <const Rule* R, int (*Eval)(const Candles&, const Averages<R>&, double)>
