@@ -5,6 +5,7 @@
 // operations, so every comparison sees the same double.
 #include <algorithm>
 #include <array>
+#include <span>
 #include <utility>
 
 #include "indicators/families.hpp"
@@ -20,9 +21,9 @@ namespace {
 struct Candle {
     double open = 0, high = 0, low = 0, close = 0;
     double body_ = 0, range_ = 0, top_ = 0, bottom_ = 0;
-    static Candle of(const Bar& b) noexcept {
-        return {b.open, b.high, b.low, b.close, std::abs(b.close - b.open), b.high - b.low,
-                std::max(b.open, b.close), std::min(b.open, b.close)};
+    static Candle of(double open, double high, double low, double close) noexcept {
+        return {open, high, low, close, std::abs(close - open), high - low, std::max(open, close),
+                std::min(open, close)};
     }
     double body() const noexcept { return body_; }
     double upper() const noexcept { return high - top_; }
@@ -32,7 +33,10 @@ struct Candle {
     double top() const noexcept { return top_; }
     double bottom() const noexcept { return bottom_; }
     template <class V>
-    void fields(V& v) { v(open, high, low, close, body_, range_, top_, bottom_); }
+    void fields(V& v) {
+        v(open, high, low, close);
+        *this = of(open, high, low, close);  // the measures follow from the prices
+    }
 };
 
 enum class RangeType { real_body, high_low, shadows };
@@ -140,7 +144,7 @@ public:
     bool update(const Bar& b, std::size_t seen) noexcept {
         ++count_;
         const std::size_t pos = (newest_ + 1) & (kSize - 1);
-        buf_[pos] = buf_[pos + kSize] = Candle::of(b);
+        buf_[pos] = buf_[pos + kSize] = Candle::of(b.open, b.high, b.low, b.close);
         newest_ = pos + kSize;
         if (seen >= kWarm) [[likely]] {
             if (needs_ & kBody10) body10_.slide(*this);
@@ -160,7 +164,10 @@ public:
 
     template <class V>
     void fields(V& v) {
-        v(buf_, newest_, count_, body10_, range10_, range5_);
+        // Both halves of the ring hold the same candles: one is saved.
+        std::span<Candle, kSize> ring(buf_.data(), kSize);
+        v(ring, newest_, count_, body10_, range10_, range5_);
+        std::copy(ring.begin(), ring.end(), buf_.begin() + kSize);
         // A restored state indexes the ring by newest_: a damaged snapshot must not reach a rule.
         if (newest_ < kSize || newest_ >= 2 * kSize) throw StateError("snapshot: inconsistent candle history");
     }
