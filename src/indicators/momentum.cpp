@@ -1,5 +1,8 @@
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
 
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
@@ -345,6 +348,68 @@ private:
     MovingAverage d_;
 };
 
+// The last `period` values for kernels that loop over all of them. Each is
+// stored twice (at i and i + period), so the window always lies contiguous,
+// oldest first: the loops run a fixed count with no wrap (two runs of lengths
+// that changed every bar mispredicted their exits). They go by SSE2 pairs into
+// two accumulators, four add chains of period / 4 where one had period; a
+// window of odd length starts one value early, that lane masked out. The sums
+// are thus in another order than TA-Lib's, off by a rounding of the sum.
+// It also counts the values in a row equal to the one before, to tell a
+// constant window; its owner counts the values pushed.
+class PairWindow {
+public:
+    PairWindow() = default;
+    explicit PairWindow(std::size_t period)
+        : period_(period), pairs_((period + 1) / 2), lead_{period % 2 ? 0 : ~0ULL, ~0ULL}, buf_(2 * period + 1) {}
+    void push(double v) noexcept {
+        const double newest = buf_[head_ == 0 ? period_ : head_];
+        equal_ = v == newest ? equal_ + 1 : 0;
+        buf_[1 + head_] = buf_[1 + head_ + period_] = v;
+        head_ = head_ + 1 == period_ ? 0 : head_ + 1;
+    }
+    bool constant() const noexcept { return equal_ + 1 >= period_; }
+    double sum() const noexcept {
+        return total([](Pair x) { return x; });
+    }
+    // The sum of |x - mean| over the window.
+    double deviation(double mean) const noexcept {
+        const Pair m = {mean, mean};
+        return total([m](Pair x) { return std::bit_cast<Pair>(std::bit_cast<Bits>(x - m) & kAbs); });
+    }
+    template <class V>
+    void fields(V& v) {
+        v(buf_, head_, equal_);
+        // The loops read the buffer from head_: a damaged snapshot must not reach them.
+        if (buf_.size() != 2 * period_ + 1 || head_ >= period_)
+            throw StateError("snapshot: inconsistent window state");
+    }
+
+private:
+    using Pair = double __attribute__((vector_size(16)));
+    using Bits = std::uint64_t __attribute__((vector_size(16)));
+    static constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};
+    template <class F>
+    [[gnu::always_inline]] double total(F f) const noexcept {
+        const double* p = buf_.data() + 1 + head_ - (period_ & 1);
+        Pair a = std::bit_cast<Pair>(std::bit_cast<Bits>(f(load(p))) & lead_), b = {0, 0};
+        std::size_t k = 1;
+        for (; k + 1 < pairs_; k += 2) a += f(load(p + 2 * k)), b += f(load(p + 2 * k + 2));
+        if (k < pairs_) a += f(load(p + 2 * k));
+        a += b;
+        return a[0] + a[1];
+    }
+    static Pair load(const double* p) noexcept {
+        Pair x;
+        std::memcpy(&x, p, sizeof x);
+        return x;
+    }
+    std::size_t period_ = 1, pairs_ = 1;
+    Bits lead_ = {~0ULL, ~0ULL};  // all ones, but the lane before the window
+    std::vector<double> buf_ = std::vector<double>(3);  // buf_[0] is that lane when head_ is 0
+    std::size_t head_ = 0, equal_ = 0;
+};
+
 // ---- CCI: typical price against its mean deviation. The deviation needs
 // every value of the window, as in TA-Lib, so this one is O(period) per bar.
 class Cci : public IndicatorImpl<Cci> {
@@ -358,17 +423,27 @@ private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         const double last = (b.high + b.low + b.close) / 3;
         tp_.push(last);
-        if (!tp_.full()) return;
-        double avg = 0;
-        tp_.for_each([&avg](double x) { avg += x; });
-        avg /= period_;
-        double dev = 0;
-        tp_.for_each([&dev, avg](double x) { dev += std::abs(x - avg); });
+        if (bars_seen_ + 1 < static_cast<std::size_t>(period_)) return;
+        if (tp_.constant()) [[unlikely]] return constant(last);
+        const double avg = tp_.sum() / period_;
+        const double dev = tp_.deviation(avg);
+        // dev >= |d| > 0 when d is not 0: |last - avg| is one of its terms.
         const double d = last - avg;
+        out_[0] = d != 0.0 ? d / (0.015 * (dev / period_)) : 0.0;
+    }
+    // On a constant window TA-Lib's mean is off the value by the rounding of
+    // its add chain alone, and CCI is that rounding over itself (+-66.67 or 0):
+    // this follows its chains.
+    [[gnu::cold, gnu::noinline]] void constant(double x) noexcept {
+        double sum = 0, dev = 0;
+        for (int i = 0; i < period_; ++i) sum += x;
+        const double avg = sum / period_;
+        for (int i = 0; i < period_; ++i) dev += std::abs(x - avg);
+        const double d = x - avg;
         out_[0] = (d != 0.0 && dev != 0.0) ? d / (0.015 * (dev / period_)) : 0.0;
     }
     int period_;
-    Window<double> tp_;
+    PairWindow tp_;
 };
 
 // STOCHRSI: STOCHF applied to the RSI series (high = low = close = RSI).
