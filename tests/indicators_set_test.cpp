@@ -197,4 +197,29 @@ TEST(IndicatorSet, AClonedMemberDoesNotTouchTheSet) {
 }
 
 }  // namespace
+// STOCH's slowk and STOCHF's fastd are one average of fast %K when their %K
+// period, average type and period match, and only then; one added after bars
+// starts cold. Every member still equals the indicator alone.
+TEST(IndicatorSet, StochAndStochfShareOnlyTheSameAverageOfK) {
+    const auto bars = series();
+    const std::vector<std::string> early{"stoch(5,3,0,3,0)", "stochf(5,3,0)", "stochf(5,4,0)", "stochf(5,3,1)",
+                                         "stoch(5,3,1,3,0)", "stoch(9,3,0,3,0)", "stochf(9,3,0)"};
+    const std::vector<std::string> late{"stochf(5,3,0)", "stoch(5,3,1,5,1)"};
+    IndicatorSet set;
+    std::vector<std::unique_ptr<Indicator>> alone;
+    for (const auto& r : early) set.add(parse(r)), alone.push_back(make(r));
+    for (std::size_t i = 0; i < bars.size(); ++i) {
+        if (i == 200)
+            for (const auto& r : late) set.add(parse(r)), alone.push_back(make(r));
+        set.update(bars[i]);
+        feed(alone, bars[i]);
+        for (std::size_t m = 0; m < alone.size(); ++m)
+            for (std::size_t k = 0; k < 2; ++k)
+                ASSERT_TRUE(same_bits(set[m].value(k), alone[m]->value(k))) << m << " output " << k << " bar " << i;
+        if (!set[0].ready()) continue;  // STOCH's slowd starts later than slowk
+        ASSERT_TRUE(same_bits(set[0].value(0), set[1].value(1))) << "bar " << i;
+        ASSERT_TRUE(same_bits(set[3].value(1), set[4].value(0))) << "bar " << i;
+    }
+}
+
 }  // namespace pricecast::indicators

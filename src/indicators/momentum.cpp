@@ -307,45 +307,72 @@ private:
     double k_ = 0;
 };
 
-class Stoch : public IndicatorImpl<Stoch> {
+// The first average of fast %K (STOCH's slowk, STOCHF's fastd): one series
+// for a set's STOCH and STOCHF of the same %K period and average, fed from the
+// first %K value on.
+class KAverage {
 public:
-    explicit Stoch(const Params& p)
-        : IndicatorImpl(p, 2),
-          k_(FastK(iparam(p, 0))),
-          slowk_(ma_type(p.at(2)), iparam(p, 1)),
-          slowd_(ma_type(p.at(4)), iparam(p, 3)) {}
-    int lookback() const override { return k_->lookback() + slowk_.lookback() + slowd_.lookback(); }
+    KAverage() = default;
+    // The %K period, the average's type and its period are the parameters k, type and period.
+    KAverage(const Params& p, std::size_t k, std::size_t type, std::size_t period)
+        : k_(FastK(iparam(p, k))),
+          avg_(MovingAverage(ma_type(p.at(type)), iparam(p, period))),
+          k_key_(period_key(iparam(p, k))),
+          avg_key_(k_key_ + "/" + std::to_string(iparam(p, type)) + "/" + std::to_string(iparam(p, period))) {}
+    void share(SharedStates& pool) {
+        pool.link(k_, k_key_);
+        pool.link(avg_, "%K " + avg_key_);  // not a close average's key
+    }
+    // True once the average has a value.
+    [[gnu::always_inline]] bool advance(const Bar& b, std::size_t seen) noexcept {
+        if (!k_.advance(b, seen)) return false;
+        return avg_.advance(k_->value(), seen - static_cast<std::size_t>(k_->lookback()));
+    }
+    double k() const noexcept { return k_->value(); }
+    double value() const noexcept { return avg_->value(); }
+    int lookback() const noexcept { return k_->lookback() + avg_->lookback(); }
     template <class V>
-    void fields(V& v) { v(k_, slowk_, slowd_); }
+    void fields(V& v) { v(k_, avg_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(k_, period_key(iparam(params_, 0))); }
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!k_.advance(b, bars_seen_) || !slowk_.update(k_->value()) || !slowd_.update(slowk_.value())) return;
+    Shared<FastK> k_;
+    Shared<MovingAverage> avg_;
+    std::string k_key_, avg_key_;
+};
+
+class Stoch : public IndicatorImpl<Stoch> {
+public:
+    explicit Stoch(const Params& p) : IndicatorImpl(p, 2), slowk_(p, 0, 2, 1), slowd_(ma_type(p.at(4)), iparam(p, 3)) {}
+    int lookback() const override { return slowk_.lookback() + slowd_.lookback(); }
+    template <class V>
+    void fields(V& v) { v(slowk_, slowd_); }
+
+private:
+    void share(SharedStates& pool) override { slowk_.share(pool); }
+    [[gnu::hot, gnu::always_inline]] void step(const Bar& b) noexcept override {
+        if (!slowk_.advance(b, bars_seen_) || !slowd_.update(slowk_.value())) return;
         out_[0] = slowk_.value();
         out_[1] = slowd_.value();
     }
-    Shared<FastK> k_;
-    MovingAverage slowk_, slowd_;
+    KAverage slowk_;
+    MovingAverage slowd_;
 };
 
 class StochF : public IndicatorImpl<StochF> {
 public:
-    explicit StochF(const Params& p)
-        : IndicatorImpl(p, 2), k_(FastK(iparam(p, 0))), d_(ma_type(p.at(2)), iparam(p, 1)) {}
-    int lookback() const override { return k_->lookback() + d_.lookback(); }
+    explicit StochF(const Params& p) : IndicatorImpl(p, 2), d_(p, 0, 2, 1) {}
+    int lookback() const override { return d_.lookback(); }
     template <class V>
-    void fields(V& v) { v(k_, d_); }
+    void fields(V& v) { v(d_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(k_, period_key(iparam(params_, 0))); }
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!k_.advance(b, bars_seen_) || !d_.update(k_->value())) return;
-        out_[0] = k_->value();
+    void share(SharedStates& pool) override { d_.share(pool); }
+    [[gnu::hot, gnu::always_inline]] void step(const Bar& b) noexcept override {
+        if (!d_.advance(b, bars_seen_)) return;
+        out_[0] = d_.k();
         out_[1] = d_.value();
     }
-    Shared<FastK> k_;
-    MovingAverage d_;
+    KAverage d_;
 };
 
 // The last `period` values for kernels that loop over all of them. Each is
