@@ -375,6 +375,18 @@ private:
     KAverage d_;
 };
 
+// Two doubles in one SSE2 register (GCC's vector extension): lane by lane,
+// each operation rounds as its scalar twin.
+using Pair = double __attribute__((vector_size(16)));
+using Bits = std::uint64_t __attribute__((vector_size(16)));
+inline Pair load(const double* p) noexcept {
+    Pair x;
+    std::memcpy(&x, p, sizeof x);
+    return x;
+}
+inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
+constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
+
 // The last `period` values for kernels that loop over all of them. Each is
 // stored twice (at i and i + period), so the window always lies contiguous,
 // oldest first: the loops run a fixed count with no wrap (two runs of lengths
@@ -413,9 +425,6 @@ public:
     }
 
 private:
-    using Pair = double __attribute__((vector_size(16)));
-    using Bits = std::uint64_t __attribute__((vector_size(16)));
-    static constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};
     template <class F>
     [[gnu::always_inline]] double total(F f) const noexcept {
         const double* p = buf_.data() + 1 + head_ - (period_ & 1);
@@ -425,11 +434,6 @@ private:
         if (k < pairs_) a += f(load(p + 2 * k));
         a += b;
         return a[0] + a[1];
-    }
-    static Pair load(const double* p) noexcept {
-        Pair x;
-        std::memcpy(&x, p, sizeof x);
-        return x;
     }
     std::size_t period_ = 1, pairs_ = 1;
     Bits lead_ = {~0ULL, ~0ULL};  // all ones, but the lane before the window
@@ -520,46 +524,65 @@ private:
 // ULTOSC: buying pressure over true range on three horizons, weighted 4:2:1.
 // The three running sums of each series share one window of the longest
 // horizon (a value leaves horizon i when it is per_[i] pushes old), with
-// TA-Lib's operations: subtract the value leaving, then add the new one.
+// TA-Lib's operations: subtract the value leaving, then add the new one. The
+// pressure and the range of a bar are one pair, and their sums on a horizon
+// are another, so each step is one SSE2 operation for both. The window is
+// stored twice over (at i and i + longest), so a value of any age is at a
+// fixed offset from the head; before a value exists its slot holds 0, and
+// subtracting 0 changes no sum.
 class UltOsc : public IndicatorImpl<UltOsc> {
 public:
     explicit UltOsc(const Params& p) : IndicatorImpl(p, 1), per_{iparam(p, 0), iparam(p, 1), iparam(p, 2)} {
         std::sort(per_.begin(), per_.end());
-        bp_ = tr_ = Window<double>(static_cast<std::size_t>(per_[2]));
+        longest_ = static_cast<std::size_t>(per_[2]);
+        pairs_.assign(4 * longest_, 0.0);
     }
     int lookback() const override { return per_[2]; }
     template <class V>
-    void fields(V& v) { v(bp_, tr_, bp_sum_, tr_sum_, has_prev_, prev_close_); }
+    void fields(V& v) {
+        v(pairs_, head_, sums_, prev_close_);
+        if (pairs_.size() != 4 * longest_ || head_ >= longest_) throw StateError("snapshot: inconsistent ULTOSC state");
+    }
 
 private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!has_prev_) {
-            has_prev_ = true;
+        if (bars_seen_ == 0) {
             prev_close_ = b.close;
             return;
         }
         const double true_low = std::min(b.low, prev_close_);
-        const double range = true_range(b.high, b.low, prev_close_);
-        const double pressure = b.close - true_low;
+        const Pair now = {b.close - true_low, true_range(b.high, b.low, prev_close_)};
         prev_close_ = b.close;
+        // The newest pair is at head_ - 1 + longest_, the one k pushes older 2k doubles before.
+        const double* newest = pairs_.data() + 2 * (head_ + longest_ - 1);
         for (std::size_t i = 0; i < 3; ++i) {
-            double bp = bp_sum_[i], tr = tr_sum_[i];
-            const auto per = static_cast<std::size_t>(per_[i]);
-            if (bp_.size() >= per) bp -= bp_.ago(per - 1), tr -= tr_.ago(per - 1);
-            bp_sum_[i] = bp + pressure, tr_sum_[i] = tr + range;
+            const Pair leaving = load(newest - 2 * (static_cast<std::size_t>(per_[i]) - 1));
+            store(&sums_[2 * i], (load(&sums_[2 * i]) - leaving) + now);
         }
-        bp_.push(pressure), tr_.push(range);
-        if (!bp_.full()) return;
-        double out = 0.0;
-        if (!is_zero(tr_sum_[0])) out += 4.0 * (bp_sum_[0] / tr_sum_[0]);
-        if (!is_zero(tr_sum_[1])) out += 2.0 * (bp_sum_[1] / tr_sum_[1]);
-        if (!is_zero(tr_sum_[2])) out += bp_sum_[2] / tr_sum_[2];
-        out_[0] = 100.0 * (out / 7.0);
+        store(&pairs_[2 * head_], now);
+        store(&pairs_[2 * (head_ + longest_)], now);
+        head_ = head_ + 1 == longest_ ? 0 : head_ + 1;
+        if (bars_seen_ < longest_) return;
+        out_[0] = 100.0 * (oscillator() / 7.0);
+    }
+    // TA-Lib's 4 * bp0 / tr0 + 2 * bp1 / tr1 + bp2 / tr2, each term left out
+    // (here: +0, which changes no sum) when its range sum is about 0; the
+    // first two are divided as one pair.
+    double oscillator() const noexcept {
+        const Pair bp = {sums_[0], sums_[2]}, tr = {sums_[1], sums_[3]};
+        const Pair limit = {1e-14, 1e-14};
+        const Bits zero = std::bit_cast<Pair>(std::bit_cast<Bits>(tr) & kAbs) < limit;  // TA-Lib's TA_IS_ZERO
+        const Pair q = std::bit_cast<Pair>(std::bit_cast<Bits>(bp / tr) & ~zero);
+        double out = 0.0 + 4.0 * q[0];
+        out += 2.0 * q[1];
+        if (!is_zero(sums_[5])) out += sums_[4] / sums_[5];
+        return out;
     }
     std::array<int, 3> per_;
-    Window<double> bp_, tr_;
-    std::array<double, 3> bp_sum_{}, tr_sum_{};
-    bool has_prev_ = false;
+    std::size_t longest_ = 1;
+    std::vector<double> pairs_;  // (pressure, range) of the last `longest_` bars, twice
+    std::size_t head_ = 0;
+    std::array<double, 6> sums_{};  // (pressure, range) sums by horizon, shortest first
     double prev_close_ = 0;
 };
 
