@@ -1,3 +1,6 @@
+#include <bit>
+#include <cstdint>
+#include <cstring>
 #include <numbers>
 
 #include "indicators/families.hpp"
@@ -327,34 +330,77 @@ private:
     Shared<ArgExtreme<true>> hi_;
 };
 
+// Two doubles in one SSE2 register (GCC's vector extension): lane by lane,
+// each operation rounds as its scalar twin. (momentum.cpp has the same for
+// CCI and ULTOSC.)
+using Pair = double __attribute__((vector_size(16)));
+using Bits = std::uint64_t __attribute__((vector_size(16)));
+inline Pair load(const double* p) noexcept {
+    Pair x;
+    std::memcpy(&x, p, sizeof x);
+    return x;
+}
+inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
+constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
+
 // Mean absolute deviation around the window mean. No running form exists for
-// a sum of absolute values around a moving mean, so this loops like TA-Lib,
-// over its own ring in storage order (contiguous, no per-element wrap test).
+// a sum of absolute values around a moving mean, so this loops like TA-Lib.
+// Each value is stored twice (at i and i + period), so the window always lies
+// contiguous, oldest first, and the loops run a fixed count with no wrap. They
+// go by SSE2 pairs into two accumulators: four add chains of period / 4 where
+// TA-Lib has one of period. A window of odd length starts one value early, that
+// lane masked out. The sums are in another order than TA-Lib's, off by a
+// rounding of the sum (its parity allows that), but for a constant window:
+// there the deviation is that rounding alone, so it follows TA-Lib's chain.
 class AvgDev : public IndicatorImpl<AvgDev> {
 public:
     explicit AvgDev(const Params& p)
-        : IndicatorImpl(p, 1), period_(iparam(p, 0)), ring_(static_cast<std::size_t>(period_)) {}
-    int lookback() const override { return period_ - 1; }
+        : IndicatorImpl(p, 1),
+          period_(static_cast<std::size_t>(iparam(p, 0))),
+          pairs_((period_ + 1) / 2),
+          lead_{period_ % 2 ? 0 : ~0ULL, ~0ULL},
+          buf_(2 * period_ + 1) {}
+    int lookback() const override { return static_cast<int>(period_) - 1; }
     template <class V>
-    void fields(V& v) { v(ring_, next_, filled_); }
+    void fields(V& v) {
+        v(buf_, head_, equal_);
+        // The loops read the buffer from head_: a damaged snapshot must not reach them.
+        if (buf_.size() != 2 * period_ + 1 || head_ >= period_) throw StateError("snapshot: inconsistent AVGDEV state");
+    }
 
 private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        ring_[next_] = b.close;
-        next_ = next_ + 1 == ring_.size() ? 0 : next_ + 1;
-        if (!filled_ && next_ != 0) return;
-        filled_ = true;
-        double sum = 0;
-        for (const double x : ring_) sum += x;
-        const double mean = sum / period_;
-        double dev = 0;
-        for (const double x : ring_) dev += std::fabs(x - mean);
-        out_[0] = dev / period_;
+        const double x = b.close;
+        equal_ = x == buf_[head_ == 0 ? period_ : head_] ? equal_ + 1 : 0;  // the newest before x
+        buf_[1 + head_] = buf_[1 + head_ + period_] = x;
+        head_ = head_ + 1 == period_ ? 0 : head_ + 1;
+        if (bars_seen_ + 1 < period_) return;
+        if (equal_ + 1 >= period_) [[unlikely]] return constant(x);
+        const double n = static_cast<double>(period_);
+        const Pair mean = Pair{1, 1} * (total([](Pair x) { return x; }) / n);
+        out_[0] = total([mean](Pair x) { return std::bit_cast<Pair>(std::bit_cast<Bits>(x - mean) & kAbs); }) / n;
     }
-    int period_;
-    std::vector<double> ring_;
-    std::size_t next_ = 0;
-    bool filled_ = false;
+    [[gnu::cold, gnu::noinline]] void constant(double x) noexcept {
+        double sum = 0, dev = 0;
+        for (std::size_t i = 0; i < period_; ++i) sum += x;
+        for (std::size_t i = 0; i < period_; ++i) dev += std::fabs(x - sum / static_cast<double>(period_));
+        out_[0] = dev / static_cast<double>(period_);
+    }
+    template <class F>
+    [[gnu::always_inline]] double total(F f) const noexcept {
+        const double* p = buf_.data() + 1 + head_ - (period_ & 1);
+        Pair a = std::bit_cast<Pair>(std::bit_cast<Bits>(f(load(p))) & lead_), b = {0, 0};
+        for (const double* const end = p + 4 * ((pairs_ - 1) / 2); p != end; p += 4)
+            a += f(load(p + 2)), b += f(load(p + 4));
+        if (pairs_ % 2 == 0) a += f(load(p + 2));
+        a += b;
+        return a[0] + a[1];
+    }
+    std::size_t period_, pairs_;
+    Bits lead_;                // all ones, but the lane before the window
+    std::vector<double> buf_;  // buf_[0] is that lane when head_ is 0
+    std::size_t head_ = 0;
+    std::size_t equal_ = 0;  // values in a row equal to the one before
 };
 
 }  // namespace
