@@ -429,9 +429,9 @@ private:
     [[gnu::always_inline]] double total(F f) const noexcept {
         const double* p = buf_.data() + 1 + head_ - (period_ & 1);
         Pair a = std::bit_cast<Pair>(std::bit_cast<Bits>(f(load(p))) & lead_), b = {0, 0};
-        std::size_t k = 1;
-        for (; k + 1 < pairs_; k += 2) a += f(load(p + 2 * k)), b += f(load(p + 2 * k + 2));
-        if (k < pairs_) a += f(load(p + 2 * k));
+        for (const double* const end = p + 4 * ((pairs_ - 1) / 2); p != end; p += 4)
+            a += f(load(p + 2)), b += f(load(p + 4));
+        if (pairs_ % 2 == 0) a += f(load(p + 2));
         a += b;
         return a[0] + a[1];
     }
