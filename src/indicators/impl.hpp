@@ -39,10 +39,12 @@ public:
         static_cast<IndicatorImpl&>(*copy).next_in_set_ = nullptr;  // a copy belongs to no set
         return copy;
     }
-    // A tail call from this type's own site, to the one member after it.
+    Link link() const noexcept final { return &link_to; }
+    // Virtual, so that GCC knows `this` is a Derived and calls its step()
+    // directly (inlined), where a static function's cast does not tell it.
     [[gnu::hot]] void chain(const Bar& bar) noexcept final {
         update_valid(bar);
-        Indicator::chain(*next_in_set_, bar);  // after the set's last member: its chain_end()
+        next_link_(*next_in_set_, bar);  // after the set's last member: its chain end
     }
 
 protected:
@@ -51,6 +53,10 @@ protected:
     void restore_fields(StateReader& in) override { self().fields(in); }
 
 private:
+    // A tail call from this type's own site, to the one member after it.
+    static void link_to(Indicator& member, const Bar& bar) noexcept {
+        static_cast<IndicatorImpl&>(member).IndicatorImpl::chain(bar);
+    }
     Derived& self() { return static_cast<Derived&>(*this); }
     const Derived& self() const { return static_cast<const Derived&>(*this); }
 };
@@ -144,8 +150,9 @@ private:
         bool ready = false;
     };
     bool linked() const noexcept { return active_ != &own_; }
-    Slot own_;
+    // active_ first: a member that reads another's kernel touches this line, not own_'s.
     Slot* active_ = &own_;  // own_, or the slot of the set member this one shares with
+    Slot own_;
 };
 
 inline int iparam(const Params& p, std::size_t i) { return static_cast<int>(p.at(i)); }

@@ -27,7 +27,7 @@ std::string_view to_string(Group g) {
     return "unknown";
 }
 
-Indicator::Indicator(Params params, std::size_t outputs) : params_(std::move(params)), outputs_(outputs) {
+Indicator::Indicator(Params params, std::size_t outputs) : outputs_(outputs), params_(std::move(params)) {
     if (outputs > kMaxOutputs) throw IndicatorError("an indicator has at most 3 outputs");
     out_.fill(std::numeric_limits<double>::quiet_NaN());
 }
@@ -47,7 +47,9 @@ namespace {
 // 4: kernels that members of a set may share are saved with their bar count.
 // 5: MAX, MIN, MIDPRICE and the patterns keep their windows as shared kernels.
 // 6: AD and ADOSC share the A/D line (and, with it, its bar count).
-constexpr std::uint32_t kStateVersion = 6;
+// 7: the patterns' shared candle history keeps TA-Lib's totals; CCI's mirrored
+//    window; STOCH and STOCHF share their %K average.
+constexpr std::uint32_t kStateVersion = 7;
 }  // namespace
 
 void Indicator::save(StateWriter& out) const {
@@ -104,6 +106,9 @@ public:
     std::unique_ptr<Indicator> clone() const override { return std::make_unique<ChainEnd>(); }
 
 private:
+    Link link() const noexcept override {
+        return [](Indicator&, const Bar&) noexcept {};
+    }
     void chain(const Bar&) noexcept override {}
     void step(const Bar&) noexcept override {}
     void save_fields(StateWriter&) const override {}
@@ -151,7 +156,11 @@ std::size_t IndicatorSet::add(const IndicatorRef& ref) {
 void IndicatorSet::attach(std::size_t i) {
     items_[i]->share(*shared_);
     items_[i]->next_in_set_ = &chain_end();
-    if (i > 0) items_[i - 1]->next_in_set_ = items_[i].get();
+    items_[i]->next_link_ = chain_end().link();
+    if (i > 0) {
+        items_[i - 1]->next_in_set_ = items_[i].get();
+        items_[i - 1]->next_link_ = items_[i]->link();
+    }
 }
 
 // Clones and reset members own their kernels again and belong to no chain:
