@@ -1,3 +1,4 @@
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -8,6 +9,19 @@
 
 namespace pricecast::indicators {
 namespace {
+
+// Two doubles in one SSE2 register (GCC's vector extension): lane by lane,
+// each operation rounds as its scalar twin. (momentum.cpp has the same for
+// CCI and ULTOSC.)
+using Pair = double __attribute__((vector_size(16)));
+using Bits = std::uint64_t __attribute__((vector_size(16)));
+inline Pair load(const double* p) noexcept {
+    Pair x;
+    std::memcpy(&x, p, sizeof x);
+    return x;
+}
+inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
+constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
 
 // VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period, with
 // TA-Lib's running sums in its order (add the new close, evaluate, then drop
@@ -141,79 +155,102 @@ private:
     Shared<RegressionLine> line_;
 };
 
+// The last `period` (high, low) pairs in one ring of SSE2 pairs, for CORREL
+// and BETA's running sums. Before a pair exists its slot holds (0, 0), so
+// dropping the oldest pair of a window not yet full subtracts 0 and changes no
+// sum: the sums need no test for it.
+class PairRing {
+public:
+    PairRing() = default;
+    explicit PairRing(std::size_t period) : period_(period), buf_(2 * period) {}
+    // The oldest pair once the window is full, (0, 0) before.
+    Pair oldest() const noexcept { return load(&buf_[2 * head_]); }
+    void push(Pair v) noexcept {
+        store(&buf_[2 * head_], v);
+        head_ = head_ + 1 == period_ ? 0 : head_ + 1;
+    }
+    template <class V>
+    void fields(V& v) {
+        v(buf_, head_);
+        if (buf_.size() != 2 * period_ || head_ >= period_) throw StateError("snapshot: inconsistent pair window");
+    }
+
+private:
+    std::size_t period_ = 1;
+    std::vector<double> buf_ = std::vector<double>(2);
+    std::size_t head_ = 0;
+};
+
 // Pearson correlation of high and low (python-talib's default inputs), with
-// TA-Lib's running sums: drop the oldest pair, then add the new one.
+// TA-Lib's running sums: drop the oldest pair, then add the new one. The sums
+// of x and y, and of x^2 and y^2, are SSE2 pairs: the same operations, lane by
+// lane, as TA-Lib's five scalar sums.
 class Correl : public IndicatorImpl<Correl> {
 public:
     explicit Correl(const Params& p)
-        : IndicatorImpl(p, 1),
-          period_(iparam(p, 0)),
-          xs_(static_cast<std::size_t>(period_)),
-          ys_(static_cast<std::size_t>(period_)) {}
-    int lookback() const override { return period_ - 1; }
+        : IndicatorImpl(p, 1), period_(static_cast<std::size_t>(iparam(p, 0))), xy_(period_) {}
+    int lookback() const override { return static_cast<int>(period_) - 1; }
     template <class V>
-    void fields(V& v) { v(xs_, ys_, sx_, sy_, sx2_, sy2_, sxy_); }
+    void fields(V& v) { v(xy_, s_, s2_, sxy_); }
 
 private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        // The sums go through locals: a store into a window could be any of
+        // The sums go through locals: a store into the ring could be any of
         // them as far as the compiler knows, and would force them to memory.
-        double sx = sx_, sy = sy_, sx2 = sx2_, sy2 = sy2_, sxy = sxy_;
-        if (xs_.full()) {
-            const double tx = xs_.oldest(), ty = ys_.oldest();
-            sx -= tx, sx2 -= tx * tx, sxy -= tx * ty, sy -= ty, sy2 -= ty * ty;
-        }
-        const double x = b.high, y = b.low;
-        sx += x, sx2 += x * x, sxy += x * y, sy += y, sy2 += y * y;
-        xs_.push(x), ys_.push(y);
-        sx_ = sx, sy_ = sy, sx2_ = sx2, sy2_ = sy2, sxy_ = sxy;
-        if (!xs_.full()) return;
-        const double n = period_;
-        const double t = (sx2 - (sx * sx) / n) * (sy2 - (sy * sy) / n);
-        out_[0] = !is_zero_or_neg(t) ? (sxy - (sx * sy) / n) / std::sqrt(t) : 0.0;
+        Pair s = load(s_.data()), s2 = load(s2_.data());
+        const Pair t = xy_.oldest(), v = {b.high, b.low};
+        s -= t, s2 -= t * t;
+        double sxy = sxy_ - t[0] * t[1];
+        s += v, s2 += v * v, sxy += v[0] * v[1];
+        xy_.push(v);
+        store(s_.data(), s), store(s2_.data(), s2), sxy_ = sxy;
+        if (bars_seen_ + 1 < period_) return;
+        const double n = static_cast<double>(period_);
+        const Pair spread = s2 - (s * s) / n;
+        const double t2 = spread[0] * spread[1];
+        out_[0] = !is_zero_or_neg(t2) ? (sxy - (s[0] * s[1]) / n) / std::sqrt(t2) : 0.0;
     }
-    int period_;
-    Window<double> xs_, ys_;
-    double sx_ = 0, sy_ = 0, sx2_ = 0, sy2_ = 0, sxy_ = 0;
+    std::size_t period_;
+    PairRing xy_;
+    std::array<double, 2> s_{}, s2_{};  // (x, y), (x^2, y^2)
+    double sxy_ = 0;
 };
 
 // Beta of the high's returns against the low's returns over `period` returns,
-// with TA-Lib's running sums: add the new pair, evaluate, drop the oldest.
+// with TA-Lib's running sums: add the new pair, evaluate, drop the oldest. The
+// returns, the sums (x, y) and (x^2, xy), and the numerator and denominator are
+// SSE2 pairs: the same operations, lane by lane, as TA-Lib's scalars.
 class Beta : public IndicatorImpl<Beta> {
 public:
     explicit Beta(const Params& p)
-        : IndicatorImpl(p, 1),
-          period_(iparam(p, 0)),
-          xs_(static_cast<std::size_t>(period_)),
-          ys_(static_cast<std::size_t>(period_)) {}
-    int lookback() const override { return period_; }
+        : IndicatorImpl(p, 1), period_(static_cast<std::size_t>(iparam(p, 0))), xy_(period_) {}
+    int lookback() const override { return static_cast<int>(period_); }
     template <class V>
-    void fields(V& v) { v(started_, last_x_, last_y_, xs_, ys_, sxx_, sxy_, sx_, sy_); }
+    void fields(V& v) { v(last_, xy_, s_, sx_); }
 
 private:
-    static double ret(double now, double last) { return !is_zero(last) ? (now - last) / last : 0.0; }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!started_) {
-            started_ = true;
-            last_x_ = b.high, last_y_ = b.low;
-            return;
+        const Pair now = {b.high, b.low}, last = load(last_.data());
+        store(last_.data(), now);
+        if (bars_seen_ == 0) return;
+        // TA-Lib's return (now - last) / last, 0 where last is about 0.
+        const Bits zero = std::bit_cast<Pair>(std::bit_cast<Bits>(last) & kAbs) < Pair{1e-14, 1e-14};
+        const Pair v = std::bit_cast<Pair>(std::bit_cast<Bits>((now - last) / last) & ~zero);
+        Pair s = load(s_.data()) + v, sx = load(sx_.data()) + v[0] * v;
+        xy_.push(v);
+        if (bars_seen_ >= period_) {
+            const double n = static_cast<double>(period_);
+            const Pair q = n * sx - s[0] * s;  // (denominator, numerator)
+            out_[0] = !is_zero(q[0]) ? q[1] / q[0] : 0.0;
         }
-        const double x = ret(b.high, last_x_), y = ret(b.low, last_y_);
-        last_x_ = b.high, last_y_ = b.low;
-        sxx_ += x * x, sxy_ += x * y, sx_ += x, sy_ += y;
-        xs_.push(x), ys_.push(y);
-        if (!xs_.full()) return;
-        const double n = period_;
-        const double d = (n * sxx_) - (sx_ * sx_);
-        out_[0] = !is_zero(d) ? ((n * sxy_) - (sx_ * sy_)) / d : 0.0;
-        const double tx = xs_.oldest(), ty = ys_.oldest();
-        sxx_ -= tx * tx, sxy_ -= tx * ty, sx_ -= tx, sy_ -= ty;
+        const Pair t = xy_.oldest();
+        s -= t, sx -= t[0] * t;
+        store(s_.data(), s), store(sx_.data(), sx);
     }
-    int period_;
-    bool started_ = false;
-    double last_x_ = 0, last_y_ = 0;
-    Window<double> xs_, ys_;
-    double sxx_ = 0, sxy_ = 0, sx_ = 0, sy_ = 0;
+    std::size_t period_;
+    std::array<double, 2> last_{};  // the last (high, low)
+    PairRing xy_;
+    std::array<double, 2> s_{}, sx_{};  // (x, y), (x^2, xy)
 };
 
 class Sum : public IndicatorImpl<Sum> {
@@ -329,19 +366,6 @@ private:
     Shared<ArgExtreme<false>> lo_;
     Shared<ArgExtreme<true>> hi_;
 };
-
-// Two doubles in one SSE2 register (GCC's vector extension): lane by lane,
-// each operation rounds as its scalar twin. (momentum.cpp has the same for
-// CCI and ULTOSC.)
-using Pair = double __attribute__((vector_size(16)));
-using Bits = std::uint64_t __attribute__((vector_size(16)));
-inline Pair load(const double* p) noexcept {
-    Pair x;
-    std::memcpy(&x, p, sizeof x);
-    return x;
-}
-inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
-constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
 
 // Mean absolute deviation around the window mean. No running form exists for
 // a sum of absolute values around a moving mean, so this loops like TA-Lib.
