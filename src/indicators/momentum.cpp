@@ -586,39 +586,52 @@ private:
     double prev_close_ = 0;
 };
 
-// MFI: typical-price money flow split by direction over the period.
+// MFI: typical-price money flow split by direction over the period. The
+// flows (positive, negative) of a bar are one SSE2 pair in one ring, summed as
+// a pair: lane by lane WindowSum's operations (drop the oldest, add the new
+// one, an exact resum oldest first every 64 windows), so the same bits.
 class Mfi : public IndicatorImpl<Mfi> {
 public:
     explicit Mfi(const Params& p)
-        : IndicatorImpl(p, 1),
-          period_(iparam(p, 0)),
-          pos_(static_cast<std::size_t>(period_), false),
-          neg_(static_cast<std::size_t>(period_), false) {}
-    int lookback() const override { return period_; }
+        : IndicatorImpl(p, 1), period_(static_cast<std::size_t>(iparam(p, 0))), flows_(2 * period_) {}
+    int lookback() const override { return static_cast<int>(period_); }
     template <class V>
-    void fields(V& v) { v(pos_, neg_, has_prev_, prev_); }
+    void fields(V& v) {
+        v(flows_, head_, sums_, since_exact_, prev_);
+        if (flows_.size() != 2 * period_ || head_ >= period_) throw StateError("snapshot: inconsistent MFI state");
+    }
 
 private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        double tp = (b.high + b.low + b.close) / 3.0;
-        if (!has_prev_) {
-            has_prev_ = true;
-            prev_ = tp;
-            return;
-        }
-        const double change = tp - prev_;
+        const double tp = (b.high + b.low + b.close) / 3.0, change = tp - prev_;
         prev_ = tp;
-        tp *= b.volume;
+        if (bars_seen_ == 0) return;
+        const double flow = tp * b.volume;
         // The direction is a coin toss on real prices: select, do not branch.
-        pos_.push(select(change > 0, tp, 0.0));
-        neg_.push(select(change < 0, tp, 0.0));
-        if (!pos_.full()) return;
-        const double total = pos_.sum() + neg_.sum();
-        out_[0] = total < 1.0 ? 0.0 : 100.0 * (pos_.sum() / total);
+        const Pair now = {select(change > 0, flow, 0.0), select(change < 0, flow, 0.0)};
+        // Before the window is full the slot is (0, 0): subtracting it changes nothing.
+        double* slot = &flows_[2 * head_];
+        const Pair sums = (load(sums_.data()) - load(slot)) + now;
+        store(slot, now);
+        store(sums_.data(), sums);
+        head_ = head_ + 1 == period_ ? 0 : head_ + 1;
+        if (++since_exact_ >= 64 * period_) [[unlikely]] resum();
+        if (bars_seen_ < period_) return;
+        const double total = sums_[0] + sums_[1];
+        out_[0] = total < 1.0 ? 0.0 : 100.0 * (sums_[0] / total);
     }
-    int period_;
-    WindowSum pos_, neg_;
-    bool has_prev_ = false;
+    [[gnu::cold, gnu::noinline]] void resum() noexcept {
+        since_exact_ = 0;
+        Pair s = {0, 0};
+        for (std::size_t i = 0, k = head_; i < period_; ++i, k = k + 1 == period_ ? 0 : k + 1)
+            s += load(&flows_[2 * k]);
+        store(sums_.data(), s);
+    }
+    std::size_t period_;
+    std::vector<double> flows_;  // (positive, negative) of the last `period_` bars, oldest at head_
+    std::size_t head_ = 0;
+    std::array<double, 2> sums_{};
+    std::size_t since_exact_ = 0;
     double prev_ = 0;
 };
 
