@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
@@ -10,6 +11,18 @@
 
 namespace pricecast::indicators {
 namespace {
+
+// Two doubles in one SSE2 register (GCC's vector extension): lane by lane,
+// each operation rounds as its scalar twin.
+using Pair = double __attribute__((vector_size(16)));
+using Bits = std::uint64_t __attribute__((vector_size(16)));
+inline Pair load(const double* p) noexcept {
+    Pair x;
+    std::memcpy(&x, p, sizeof x);
+    return x;
+}
+inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
+constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
 
 // The key of a shared moving average of the close, by type, period and the bar it starts at.
 std::string average_key(int type, int period, int start) {
@@ -282,10 +295,52 @@ private:
 };
 
 // ---- STOCH / STOCHF: fast %K over the high-low range, then moving averages.
+// The highest a and the lowest b of the last `period` (a, b) pairs, by
+// WindowBound's blocks (impl.hpp) for both at once: b is kept negated, so both
+// bounds are one running max, an SSE2 MAXPD a step, over one block of pairs.
+// Negation is exact and max(-x, -y) = -min(x, y) picks as min(x, y) does, so
+// the bounds are WindowBound's, bit for bit.
+class HighLowPairs {
+public:
+    HighLowPairs() = default;
+    explicit HighLowPairs(std::size_t period)
+        : period_(period ? period : 1), block_(2 * period_), suffix_(2 * (period_ + 1), kWorst) {}
+    void push(double a, double b) noexcept {
+        const Pair v = {a, -b}, head = max(v, load(head_.data()));
+        store(&block_[2 * pos_], v);
+        store(head_.data(), head);
+        store(best_.data(), max(head, load(&suffix_[2 * (pos_ + 1)])));  // suffix_ ends in the worst pair
+        if (++pos_ == period_) [[unlikely]] close_block();
+    }
+    double highest() const noexcept { return best_[0]; }
+    double lowest() const noexcept { return -best_[1]; }
+    template <class V>
+    void fields(V& v) {
+        v(block_, suffix_, pos_, head_, best_);
+        // A restored state indexes these by pos_: a damaged snapshot must not reach push().
+        if (block_.size() != 2 * period_ || suffix_.size() != 2 * (period_ + 1) || pos_ >= period_)
+            throw StateError("snapshot: inconsistent high/low window");
+    }
+
+private:
+    static constexpr double kWorst = -std::numeric_limits<double>::infinity();
+    static Pair max(Pair a, Pair b) noexcept { return a > b ? a : b; }  // MAXPD, as MAXSD in WindowBound
+    void close_block() noexcept {
+        for (std::size_t j = period_; j-- > 0;) store(&suffix_[2 * j], max(load(&block_[2 * j]), load(&suffix_[2 * j + 2])));
+        pos_ = 0;
+        head_ = {kWorst, kWorst};
+    }
+    std::size_t period_ = 1;
+    std::vector<double> block_ = std::vector<double>(2);
+    std::vector<double> suffix_ = std::vector<double>(4, kWorst);
+    std::size_t pos_ = 0;
+    std::array<double, 2> head_{kWorst, kWorst}, best_{kWorst, kWorst};
+};
+
 class FastK {
 public:
     FastK() = default;
-    explicit FastK(int period) : period_(period), hl_(period) {}
+    explicit FastK(int period) : period_(period), hl_(static_cast<std::size_t>(period)) {}
     // True once `period` bars were seen; value() is then %K.
     bool update(const Bar& b) noexcept { return update(b.high, b.low, b.close); }
     bool update(double high, double low, double close) noexcept {
@@ -302,7 +357,7 @@ public:
 
 private:
     int period_ = 1;
-    HighLowWindow hl_;
+    HighLowPairs hl_;
     int n_ = 0;
     double k_ = 0;
 };
@@ -374,18 +429,6 @@ private:
     }
     KAverage d_;
 };
-
-// Two doubles in one SSE2 register (GCC's vector extension): lane by lane,
-// each operation rounds as its scalar twin.
-using Pair = double __attribute__((vector_size(16)));
-using Bits = std::uint64_t __attribute__((vector_size(16)));
-inline Pair load(const double* p) noexcept {
-    Pair x;
-    std::memcpy(&x, p, sizeof x);
-    return x;
-}
-inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
-constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
 
 // The last `period` values for kernels that loop over all of them. Each is
 // stored twice (at i and i + period), so the window always lies contiguous,
