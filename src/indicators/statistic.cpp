@@ -85,7 +85,12 @@ private:
 class RegressionLine {
 public:
     RegressionLine() = default;
-    explicit RegressionLine(int period) : period_(period), win_(static_cast<std::size_t>(period)) {}
+    explicit RegressionLine(int period) : period_(period), win_(static_cast<std::size_t>(period)) {
+        const double n = period_;
+        sum_x_ = n * (n - 1) * 0.5;
+        const double sum_x2 = n * (n - 1) * (2 * n - 1) / 6;
+        divisor_ = sum_x_ * sum_x_ - n * sum_x2;
+    }
     bool update(double y) noexcept {
         const double n = period_;
         if (win_.full()) {
@@ -98,11 +103,8 @@ public:
         if (since_exact_ == 0) [[unlikely]] recompute();  // once per 64 windows, out of line
         if (++since_exact_ == win_.capacity() * 64) since_exact_ = 0;
         const double sum_y = sum_y_, sum_xy = sum_xy_;
-        const double sum_x = n * (n - 1) * 0.5;
-        const double sum_x2 = n * (n - 1) * (2 * n - 1) / 6;
-        const double divisor = sum_x * sum_x - n * sum_x2;
-        slope_ = (n * sum_xy - sum_x * sum_y) / divisor;
-        intercept_ = (sum_y - slope_ * sum_x) / n;
+        slope_ = (n * sum_xy - sum_x_ * sum_y) / divisor_;
+        intercept_ = (sum_y - slope_ * sum_x_) / n;
         return true;
     }
     double slope() const noexcept { return slope_; }
@@ -120,6 +122,7 @@ private:
         }
     }
     int period_ = 2;
+    double sum_x_ = 1, divisor_ = -1;  // of the x axis 0 .. period - 1, from period_ alone
     Window<double> win_;
     double sum_y_ = 0, sum_xy_ = 0;
     std::size_t since_exact_ = 0;
