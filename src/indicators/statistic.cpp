@@ -2,6 +2,7 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <numbers>
 
 #include "indicators/families.hpp"
@@ -21,6 +22,12 @@ inline Pair load(const double* p) noexcept {
     return x;
 }
 inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
+inline Bits load(const std::uint64_t* p) noexcept {
+    Bits x;
+    std::memcpy(&x, p, sizeof x);
+    return x;
+}
+inline void store(std::uint64_t* p, Bits x) noexcept { std::memcpy(p, &x, sizeof x); }
 constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
 
 // VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period, with
@@ -271,45 +278,106 @@ private:
     WindowSum sum_;
 };
 
-// The index TA-Lib reports for the window's extreme: it keeps its pick while
-// the pick stays in the window, moves to a new value that ties or beats it,
-// and rescans for the oldest extreme when the pick falls out.
-template <bool IsMax>
-class ArgExtreme {
+// The window's highest and lowest values and the index TA-Lib reports for
+// each: it keeps its pick while the pick stays in the window, moves to a new
+// value that ties or beats it, and rescans for the oldest extreme when the pick
+// falls out. The window is WindowExtreme's blocks (impl.hpp) with the earliest
+// tie, for both bounds at once: each value is the SSE2 pair (v, -v), so the
+// lowest is a highest too, every step one MAXPD or compare for both, and the
+// indices follow the compares' lane masks. Negation is exact, and -v beats -w
+// exactly when v is below w, so each lane picks what its own kernel picked.
+class ArgExtremes {
 public:
-    ArgExtreme() = default;
-    explicit ArgExtreme(std::size_t period) : period_(period), win_(period) {}
+    ArgExtremes() = default;
+    explicit ArgExtremes(std::size_t period)
+        : period_(period ? period : 1),
+          block_(2 * period_),
+          suffix_(2 * (period_ + 1), kWorst),
+          suffix_index_(2 * (period_ + 1)) {}
     // Returns true once the window is full and index()/value() are TA-Lib's.
     bool update(double v) noexcept {
-        win_.push(v);
-        const std::size_t n = win_.count();
-        if (n < period_) return false;
-        const std::size_t today = n - 1;
-        if (!picked_ || index_ + period_ <= today) {
-            picked_ = true;
-            index_ = win_.index();
-            value_ = win_.value();
-        } else {
-            // A new value that ties or beats the pick is a coin toss on real
-            // prices: select, do not branch.
-            const bool moves = IsMax ? v >= value_ : v <= value_;
-            index_ = select(moves, today, index_);
-            value_ = select(moves, v, value_);
-        }
+        const std::size_t today = count_++;
+        const Pair x = {v, -v}, head = load(head_.data());
+        const Bits now = {today, today};
+        store(&block_[2 * pos_], x);
+        store(head_index_.data(), blend(x > head, now, load(head_index_.data())));  // the earliest tie stays
+        store(head_.data(), max(x, head));
+        if (++pos_ == period_) [[unlikely]] close_block();  // once per block, out of line
+        if (today + 1 < period_) return false;
+        const bool high_left = !picked_ || index_[0] + period_ <= today, low_left = !picked_ || index_[1] + period_ <= today;
+        // A new value that ties or beats the pick is a coin toss on real
+        // prices: select, do not branch.
+        const Pair value = load(value_.data());
+        const auto moves = x >= value;
+        store(value_.data(), std::bit_cast<Pair>(blend(moves, std::bit_cast<Bits>(x), std::bit_cast<Bits>(value))));
+        store(index_.data(), blend(moves, now, load(index_.data())));
+        if (high_left || low_left) [[unlikely]] rescan(high_left, low_left);
         return true;
     }
-    std::size_t index() const noexcept { return index_; }
-    double value() const noexcept { return value_; }
+    template <bool IsMax>
+    std::size_t index() const noexcept { return index_[IsMax ? 0 : 1]; }
+    template <bool IsMax>
+    double value() const noexcept { return IsMax ? value_[0] : -value_[1]; }
 
     template <class V>
-    void fields(V& v) { v(win_, picked_, index_, value_); }
+    void fields(V& v) {
+        v(block_, suffix_, suffix_index_, pos_, head_, head_index_, count_, picked_, index_, value_);
+        // A restored state indexes these by pos_: a damaged snapshot must not reach update().
+        if (block_.size() != 2 * period_ || suffix_.size() != 2 * (period_ + 1) ||
+            suffix_index_.size() != 2 * (period_ + 1) || pos_ >= period_)
+            throw StateError("snapshot: inconsistent window extreme state");
+    }
 
 private:
+    static constexpr double kWorst = -std::numeric_limits<double>::infinity();
+    static Pair max(Pair a, Pair b) noexcept { return a > b ? a : b; }  // MAXPD, as MAXSD in WindowExtreme
+    template <class Mask>
+    static Bits blend(Mask m, Bits a, Bits b) noexcept {
+        const auto mask = std::bit_cast<Bits>(m);
+        return (a & mask) | (b & ~mask);
+    }
+
+    // For a lane whose pick has left the window (or none was made), the
+    // window's extreme and its kept occurrence: the current block's head
+    // against the previous block's tail from pos_ on (its suffix_[period] the
+    // worst pair).
+    [[gnu::noinline]] void rescan(bool high, bool low) noexcept {
+        const Pair head = load(head_.data()), tail = load(&suffix_[2 * pos_]);
+        const Pair best = max(head, tail);
+        const Bits where = blend(head > tail, load(head_index_.data()), load(&suffix_index_[2 * pos_]));
+        if (high) index_[0] = where[0], value_[0] = best[0];
+        if (low) index_[1] = where[1], value_[1] = best[1];
+        picked_ = true;
+    }
+    // Suffix extremes of the completed block, newest first: the values as one
+    // max chain, then the indices, whose tests no longer wait on each other.
+    // (Through local pointers: a store could be the vectors' own as far as the compiler knows.)
+    void close_block() noexcept {
+        const std::size_t start = count_ - period_;
+        const double* block = block_.data();
+        double* suffix = suffix_.data();
+        std::uint64_t* index = suffix_index_.data();
+        for (std::size_t j = period_; j-- > 0;)
+            store(suffix + 2 * j, max(load(block + 2 * j), load(suffix + 2 * j + 2)));
+        for (std::size_t j = period_; j-- > 0;) {
+            const Bits at = {start + j, start + j};
+            store(index + 2 * j, blend(load(suffix + 2 * j + 2) > load(block + 2 * j), load(index + 2 * j + 2), at));
+        }
+        pos_ = 0;
+        head_ = {kWorst, kWorst};  // the next value starts the new block's head
+    }
+
     std::size_t period_ = 1;
-    WindowExtreme<IsMax, true> win_;
+    std::vector<double> block_ = std::vector<double>(2);
+    std::vector<double> suffix_ = std::vector<double>(4, kWorst);
+    std::vector<std::uint64_t> suffix_index_ = std::vector<std::uint64_t>(4);
+    std::size_t pos_ = 0;
+    std::array<double, 2> head_{kWorst, kWorst};
+    std::array<std::uint64_t, 2> head_index_{};
+    std::size_t count_ = 0;
     bool picked_ = false;
-    std::size_t index_ = 0;
-    double value_ = 0;
+    std::array<std::uint64_t, 2> index_{};  // (of the highest, of the lowest)
+    std::array<double, 2> value_{};         // (highest, -lowest)
 };
 
 // MAX, MIN (the window's extreme) and MAXINDEX, MININDEX (where it is), all on
@@ -320,7 +388,7 @@ public:
     explicit Extreme(const Params& p)
         : IndicatorImpl<Extreme<IsMax, Index>>(p, 1),
           period_(iparam(p, 0)),
-          arg_(ArgExtreme<IsMax>(static_cast<std::size_t>(period_))) {}
+          arg_(ArgExtremes(static_cast<std::size_t>(period_))) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(arg_); }
@@ -329,10 +397,10 @@ private:
     void share(SharedStates& pool) override { pool.link(arg_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!arg_.advance(b.close, this->bars_seen_)) return;
-        this->out_[0] = Index ? static_cast<double>(arg_->index()) : arg_->value();
+        this->out_[0] = Index ? static_cast<double>(arg_->template index<IsMax>()) : arg_->template value<IsMax>();
     }
     int period_;
-    Shared<ArgExtreme<IsMax>> arg_;
+    Shared<ArgExtremes> arg_;
 };
 
 // MINMAX (min, max) and MINMAXINDEX (minidx, maxidx).
@@ -342,32 +410,25 @@ public:
     explicit MinMax(const Params& p)
         : IndicatorImpl<MinMax<Index>>(p, 2),
           period_(iparam(p, 0)),
-          lo_(ArgExtreme<false>(static_cast<std::size_t>(period_))),
-          hi_(ArgExtreme<true>(static_cast<std::size_t>(period_))) {}
+          arg_(ArgExtremes(static_cast<std::size_t>(period_))) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
-    void fields(V& v) { v(lo_, hi_); }
+    void fields(V& v) { v(arg_); }
 
 private:
-    void share(SharedStates& pool) override {
-        pool.link(lo_, period_key(period_));
-        pool.link(hi_, period_key(period_));
-    }
+    void share(SharedStates& pool) override { pool.link(arg_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        const bool ready = lo_.advance(b.close, this->bars_seen_);
-        hi_.advance(b.close, this->bars_seen_);
-        if (!ready) return;
+        if (!arg_.advance(b.close, this->bars_seen_)) return;
         if constexpr (Index) {
-            this->out_[0] = static_cast<double>(lo_->index());
-            this->out_[1] = static_cast<double>(hi_->index());
+            this->out_[0] = static_cast<double>(arg_->template index<false>());
+            this->out_[1] = static_cast<double>(arg_->template index<true>());
         } else {
-            this->out_[0] = lo_->value();
-            this->out_[1] = hi_->value();
+            this->out_[0] = arg_->template value<false>();
+            this->out_[1] = arg_->template value<true>();
         }
     }
     int period_;
-    Shared<ArgExtreme<false>> lo_;
-    Shared<ArgExtreme<true>> hi_;
+    Shared<ArgExtremes> arg_;
 };
 
 // Mean absolute deviation around the window mean. No running form exists for
