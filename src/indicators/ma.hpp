@@ -20,6 +20,7 @@ public:
         return sum_.full();
     }
     double value() const noexcept { return sum_.sum() / period_; }
+    double sum() const noexcept { return sum_.sum(); }
     int lookback() const noexcept { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(sum_); }

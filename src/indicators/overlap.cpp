@@ -9,6 +9,24 @@ namespace pricecast::indicators {
 namespace {
 
 
+// SMA, and MA with matype 0: a set's SMAs of one period (and its SUM) run one
+// window sum of the closes.
+class Sma : public IndicatorImpl<Sma> {
+public:
+    explicit Sma(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), sma_(SmaState(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(sma_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(sma_, period_key(period_)); }
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
+        if (sma_.advance(b.close, bars_seen_)) out_[0] = sma_->value();
+    }
+    int period_;
+    Shared<SmaState> sma_;
+};
+
 // MA(timeperiod, matype): any of the kernels by TA-Lib's type number.
 class Ma : public IndicatorImpl<Ma> {
 public:
@@ -288,7 +306,7 @@ private:
 
 void register_overlap(std::vector<IndicatorSpec>& out) {
     out.push_back({"sma", "SMA", "Simple Moving Average", Group::overlap, {"close"}, {period_param(30)}, {"real"},
-                   false, factory<CloseKernel<SmaState>>()});
+                   false, factory<Sma>()});
     out.push_back({"ema", "EMA", "Exponential Moving Average", Group::overlap, {"close"}, {period_param(30)},
                    {"real"}, false, factory<CloseKernel<EmaState>>()});
     out.push_back(spec("wma", "Weighted Moving Average", Group::overlap, {"close"}, {period_param(30)}, {"real"},
@@ -317,7 +335,11 @@ void register_overlap(std::vector<IndicatorSpec>& out) {
                        {{"fastlimit", 0.5, 0.01, 0.99, false}, {"slowlimit", 0.05, 0.01, 0.99, false}},
                        {"mama", "fama"}, factory<Mama>()));
     out.push_back(spec("ma", "Moving average", Group::overlap, {"close"},
-                       {period_param(30, 1), {"matype", 0, 0, 8, true}}, {"real"}, factory<Ma>()));
+                       {period_param(30, 1), {"matype", 0, 0, 8, true}}, {"real"},
+                       [](const Params& p) -> std::unique_ptr<Indicator> {
+                           if (ma_type(p.at(1)) == MaType::sma) return std::make_unique<Sma>(p);
+                           return std::make_unique<Ma>(p);
+                       }));
     out.push_back(spec("bbands", "Bollinger Bands", Group::overlap, {"close"},
                        {period_param(5), {"nbdevup", 2, -3e37, 3e37, false}, {"nbdevdn", 2, -3e37, 3e37, false},
                         {"matype", 0, 0, 8, true}},
