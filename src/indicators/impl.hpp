@@ -2,10 +2,12 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
@@ -202,6 +204,35 @@ inline std::size_t select(bool c, std::size_t a, std::size_t b) noexcept {
 inline bool is_zero(double v) noexcept { return -0.00000000000001 < v && v < 0.00000000000001; }
 inline bool is_zero_or_neg(double v) noexcept { return v < 0.00000000000001; }
 
+// Two doubles in one SSE2 register (GCC's vector extension), for kernels that
+// run two series side by side (high and low, a value and its negation, two
+// flows): lane by lane each operation rounds as its scalar twin, so each
+// series keeps the bits it had alone, in half the instructions. Loads and
+// stores go through memcpy, as the pairs sit unaligned in double arrays.
+using Pair = double __attribute__((vector_size(16)));
+using Bits = std::uint64_t __attribute__((vector_size(16)));
+inline Pair load(const double* p) noexcept {
+    Pair x;
+    std::memcpy(&x, p, sizeof x);
+    return x;
+}
+inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
+inline Bits load(const std::uint64_t* p) noexcept {
+    Bits x;
+    std::memcpy(&x, p, sizeof x);
+    return x;
+}
+inline void store(std::uint64_t* p, Bits x) noexcept { std::memcpy(p, &x, sizeof x); }
+inline constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
+// Written as x86's MAXPD defines it, so GCC emits just that (MAXSD lane by lane).
+inline Pair pair_max(Pair a, Pair b) noexcept { return a > b ? a : b; }
+// a where the lane's mask is set, else b: select() for pairs.
+template <class Mask>
+inline Bits blend(Mask m, Bits a, Bits b) noexcept {
+    const auto mask = std::bit_cast<Bits>(m);
+    return (a & mask) | (b & ~mask);
+}
+
 // An indicator that applies one scalar kernel to the close.
 template <class Kernel>
 class CloseKernel : public IndicatorImpl<CloseKernel<Kernel>> {
@@ -387,8 +418,9 @@ private:
     std::size_t count_ = 0;
 };
 
-// The same blocks for the extreme's value alone (MAX, MIDPOINT, WILLR, STOCH's
-// range): with no occurrence to pick, head and window extremes are each one
+// The same blocks for the extreme's value alone (no kernel uses it now that
+// HighLowWindow runs both bounds as pairs; the window-state tests still do):
+// with no occurrence to pick, head and window extremes are each one
 // max (min) instruction, with no branch at all. All occurrences of the extreme
 // are equal, so the value is the one WindowExtreme reports.
 template <bool IsMax>
@@ -432,24 +464,107 @@ private:
 using WindowMax = WindowBound<true>;
 using WindowMin = WindowBound<false>;
 
-// Highest high and lowest low of the last `period` bars.
+// The highest a and the lowest b of the last `period` (a, b) pairs: WILLR and
+// MIDPRICE (high, low), MIDPOINT (close, close), fast %K. WindowExtreme's
+// blocks for the value alone, for both bounds at once: b is kept negated, so
+// both bounds are one running max, a MAXPD a step with no branch, over one
+// block of pairs. With no occurrence to pick, the max alone is the value; and
+// negation is exact and max(-x, -y) = -min(x, y), so the bounds are a max and
+// a min chain's, bit for bit.
 class HighLowWindow {
 public:
     HighLowWindow() = default;
-    explicit HighLowWindow(int period) : hi_(static_cast<std::size_t>(period)), lo_(static_cast<std::size_t>(period)) {}
+    explicit HighLowWindow(int period)
+        : period_(period > 0 ? static_cast<std::size_t>(period) : 1),
+          block_(2 * period_),
+          suffix_(2 * (period_ + 1), kWorst) {}
     void update(const Bar& b) noexcept { push(b.high, b.low); }
-    void push(double high, double low) noexcept {
-        hi_.push(high);
-        lo_.push(low);
+    void push(double a, double b) noexcept {
+        const Pair v = {a, -b}, head = pair_max(v, load(head_.data()));
+        store(&block_[2 * pos_], v);
+        store(head_.data(), head);
+        store(best_.data(), pair_max(head, load(&suffix_[2 * (pos_ + 1)])));  // suffix_ ends in the worst pair
+        if (++pos_ == period_) [[unlikely]] close_block();  // once per block, out of line
     }
-    double highest() const noexcept { return hi_.value(); }
-    double lowest() const noexcept { return lo_.value(); }
+    double highest() const noexcept { return best_[0]; }
+    double lowest() const noexcept { return -best_[1]; }
     template <class V>
-    void fields(V& v) { v(hi_, lo_); }
+    void fields(V& v) {
+        v(block_, suffix_, pos_, head_, best_);
+        // A restored state indexes these by pos_: a damaged snapshot must not reach push().
+        if (block_.size() != 2 * period_ || suffix_.size() != 2 * (period_ + 1) || pos_ >= period_)
+            throw StateError("snapshot: inconsistent high/low window");
+    }
 
 private:
-    WindowMax hi_;
-    WindowMin lo_;
+    static constexpr double kWorst = -std::numeric_limits<double>::infinity();
+    // Suffix bounds of the completed block, newest first.
+    void close_block() noexcept {
+        for (std::size_t j = period_; j-- > 0;)
+            store(&suffix_[2 * j], pair_max(load(&block_[2 * j]), load(&suffix_[2 * j + 2])));
+        pos_ = 0;
+        head_ = {kWorst, kWorst};  // the next pair starts the new block's head
+    }
+    std::size_t period_ = 1;
+    std::vector<double> block_ = std::vector<double>(2);
+    std::vector<double> suffix_ = std::vector<double>(4, kWorst);
+    std::size_t pos_ = 0;
+    std::array<double, 2> head_{kWorst, kWorst}, best_{kWorst, kWorst};
+};
+
+// The last `period` values for kernels that loop over all of them (CCI,
+// AVGDEV). Each is stored twice (at i and i + period), so the window always
+// lies contiguous, oldest first: the loops run a fixed count with no wrap (two
+// runs of lengths that changed every bar mispredicted their exits). They go by
+// SSE2 pairs into two accumulators, four add chains of period / 4 where one
+// had period; a window of odd length starts one value early, that lane masked
+// out. The sums are thus in another order than TA-Lib's, off by a rounding of
+// the sum. It also counts the values in a row equal to the one before, to tell
+// a constant window, where that rounding is the whole deviation and the owner
+// follows TA-Lib's chain instead; its owner counts the values pushed.
+class PairWindow {
+public:
+    PairWindow() = default;
+    explicit PairWindow(std::size_t period)
+        : period_(period), pairs_((period + 1) / 2), lead_{period % 2 ? 0 : ~0ULL, ~0ULL}, buf_(2 * period + 1) {}
+    void push(double v) noexcept {
+        const double newest = buf_[head_ == 0 ? period_ : head_];
+        equal_ = v == newest ? equal_ + 1 : 0;
+        buf_[1 + head_] = buf_[1 + head_ + period_] = v;
+        head_ = head_ + 1 == period_ ? 0 : head_ + 1;
+    }
+    bool constant() const noexcept { return equal_ + 1 >= period_; }
+    double sum() const noexcept {
+        return total([](Pair x) { return x; });
+    }
+    // The sum of |x - mean| over the window.
+    double deviation(double mean) const noexcept {
+        const Pair m = {mean, mean};
+        return total([m](Pair x) { return std::bit_cast<Pair>(std::bit_cast<Bits>(x - m) & kAbs); });
+    }
+    template <class V>
+    void fields(V& v) {
+        v(buf_, head_, equal_);
+        // The loops read the buffer from head_: a damaged snapshot must not reach them.
+        if (buf_.size() != 2 * period_ + 1 || head_ >= period_)
+            throw StateError("snapshot: inconsistent window state");
+    }
+
+private:
+    template <class F>
+    [[gnu::always_inline]] double total(F f) const noexcept {
+        const double* p = buf_.data() + 1 + head_ - (period_ & 1);
+        Pair a = std::bit_cast<Pair>(std::bit_cast<Bits>(f(load(p))) & lead_), b = {0, 0};
+        for (const double* const end = p + 4 * ((pairs_ - 1) / 2); p != end; p += 4)
+            a += f(load(p + 2)), b += f(load(p + 4));
+        if (pairs_ % 2 == 0) a += f(load(p + 2));
+        a += b;
+        return a[0] + a[1];
+    }
+    std::size_t period_ = 1, pairs_ = 1;
+    Bits lead_ = {~0ULL, ~0ULL};  // all ones, but the lane before the window
+    std::vector<double> buf_ = std::vector<double>(3);  // buf_[0] is that lane when head_ is 0
+    std::size_t head_ = 0, equal_ = 0;
 };
 
 }  // namespace pricecast::indicators

@@ -2,7 +2,6 @@
 #include <array>
 #include <bit>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 
 #include "indicators/families.hpp"
@@ -11,18 +10,6 @@
 
 namespace pricecast::indicators {
 namespace {
-
-// Two doubles in one SSE2 register (GCC's vector extension): lane by lane,
-// each operation rounds as its scalar twin.
-using Pair = double __attribute__((vector_size(16)));
-using Bits = std::uint64_t __attribute__((vector_size(16)));
-inline Pair load(const double* p) noexcept {
-    Pair x;
-    std::memcpy(&x, p, sizeof x);
-    return x;
-}
-inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
-constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
 
 // The key of a shared moving average of the close, by type, period and the bar it starts at.
 std::string average_key(int type, int period, int start) {
@@ -294,53 +281,12 @@ private:
     Shared<MovingAverage> fast_, slow_;
 };
 
-// ---- STOCH / STOCHF: fast %K over the high-low range, then moving averages.
-// The highest a and the lowest b of the last `period` (a, b) pairs, by
-// WindowBound's blocks (impl.hpp) for both at once: b is kept negated, so both
-// bounds are one running max, an SSE2 MAXPD a step, over one block of pairs.
-// Negation is exact and max(-x, -y) = -min(x, y) picks as min(x, y) does, so
-// the bounds are WindowBound's, bit for bit.
-class HighLowPairs {
-public:
-    HighLowPairs() = default;
-    explicit HighLowPairs(std::size_t period)
-        : period_(period ? period : 1), block_(2 * period_), suffix_(2 * (period_ + 1), kWorst) {}
-    void push(double a, double b) noexcept {
-        const Pair v = {a, -b}, head = max(v, load(head_.data()));
-        store(&block_[2 * pos_], v);
-        store(head_.data(), head);
-        store(best_.data(), max(head, load(&suffix_[2 * (pos_ + 1)])));  // suffix_ ends in the worst pair
-        if (++pos_ == period_) [[unlikely]] close_block();
-    }
-    double highest() const noexcept { return best_[0]; }
-    double lowest() const noexcept { return -best_[1]; }
-    template <class V>
-    void fields(V& v) {
-        v(block_, suffix_, pos_, head_, best_);
-        // A restored state indexes these by pos_: a damaged snapshot must not reach push().
-        if (block_.size() != 2 * period_ || suffix_.size() != 2 * (period_ + 1) || pos_ >= period_)
-            throw StateError("snapshot: inconsistent high/low window");
-    }
-
-private:
-    static constexpr double kWorst = -std::numeric_limits<double>::infinity();
-    static Pair max(Pair a, Pair b) noexcept { return a > b ? a : b; }  // MAXPD, as MAXSD in WindowBound
-    void close_block() noexcept {
-        for (std::size_t j = period_; j-- > 0;) store(&suffix_[2 * j], max(load(&block_[2 * j]), load(&suffix_[2 * j + 2])));
-        pos_ = 0;
-        head_ = {kWorst, kWorst};
-    }
-    std::size_t period_ = 1;
-    std::vector<double> block_ = std::vector<double>(2);
-    std::vector<double> suffix_ = std::vector<double>(4, kWorst);
-    std::size_t pos_ = 0;
-    std::array<double, 2> head_{kWorst, kWorst}, best_{kWorst, kWorst};
-};
-
+// ---- STOCH / STOCHF: fast %K over the high-low range (HighLowWindow, as
+// WILLR), then moving averages.
 class FastK {
 public:
     FastK() = default;
-    explicit FastK(int period) : period_(period), hl_(static_cast<std::size_t>(period)) {}
+    explicit FastK(int period) : period_(period), hl_(period) {}
     // True once `period` bars were seen; value() is then %K.
     bool update(const Bar& b) noexcept { return update(b.high, b.low, b.close); }
     bool update(double high, double low, double close) noexcept {
@@ -357,7 +303,7 @@ public:
 
 private:
     int period_ = 1;
-    HighLowPairs hl_;
+    HighLowWindow hl_;
     int n_ = 0;
     double k_ = 0;
 };
@@ -428,60 +374,6 @@ private:
         out_[1] = d_.value();
     }
     KAverage d_;
-};
-
-// The last `period` values for kernels that loop over all of them. Each is
-// stored twice (at i and i + period), so the window always lies contiguous,
-// oldest first: the loops run a fixed count with no wrap (two runs of lengths
-// that changed every bar mispredicted their exits). They go by SSE2 pairs into
-// two accumulators, four add chains of period / 4 where one had period; a
-// window of odd length starts one value early, that lane masked out. The sums
-// are thus in another order than TA-Lib's, off by a rounding of the sum.
-// It also counts the values in a row equal to the one before, to tell a
-// constant window; its owner counts the values pushed.
-class PairWindow {
-public:
-    PairWindow() = default;
-    explicit PairWindow(std::size_t period)
-        : period_(period), pairs_((period + 1) / 2), lead_{period % 2 ? 0 : ~0ULL, ~0ULL}, buf_(2 * period + 1) {}
-    void push(double v) noexcept {
-        const double newest = buf_[head_ == 0 ? period_ : head_];
-        equal_ = v == newest ? equal_ + 1 : 0;
-        buf_[1 + head_] = buf_[1 + head_ + period_] = v;
-        head_ = head_ + 1 == period_ ? 0 : head_ + 1;
-    }
-    bool constant() const noexcept { return equal_ + 1 >= period_; }
-    double sum() const noexcept {
-        return total([](Pair x) { return x; });
-    }
-    // The sum of |x - mean| over the window.
-    double deviation(double mean) const noexcept {
-        const Pair m = {mean, mean};
-        return total([m](Pair x) { return std::bit_cast<Pair>(std::bit_cast<Bits>(x - m) & kAbs); });
-    }
-    template <class V>
-    void fields(V& v) {
-        v(buf_, head_, equal_);
-        // The loops read the buffer from head_: a damaged snapshot must not reach them.
-        if (buf_.size() != 2 * period_ + 1 || head_ >= period_)
-            throw StateError("snapshot: inconsistent window state");
-    }
-
-private:
-    template <class F>
-    [[gnu::always_inline]] double total(F f) const noexcept {
-        const double* p = buf_.data() + 1 + head_ - (period_ & 1);
-        Pair a = std::bit_cast<Pair>(std::bit_cast<Bits>(f(load(p))) & lead_), b = {0, 0};
-        for (const double* const end = p + 4 * ((pairs_ - 1) / 2); p != end; p += 4)
-            a += f(load(p + 2)), b += f(load(p + 4));
-        if (pairs_ % 2 == 0) a += f(load(p + 2));
-        a += b;
-        return a[0] + a[1];
-    }
-    std::size_t period_ = 1, pairs_ = 1;
-    Bits lead_ = {~0ULL, ~0ULL};  // all ones, but the lane before the window
-    std::vector<double> buf_ = std::vector<double>(3);  // buf_[0] is that lane when head_ is 0
-    std::size_t head_ = 0, equal_ = 0;
 };
 
 // ---- CCI: typical price against its mean deviation. The deviation needs

@@ -1,7 +1,6 @@
 #include <array>
 #include <bit>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <numbers>
 
@@ -10,25 +9,6 @@
 
 namespace pricecast::indicators {
 namespace {
-
-// Two doubles in one SSE2 register (GCC's vector extension): lane by lane,
-// each operation rounds as its scalar twin. (momentum.cpp has the same for
-// CCI and ULTOSC.)
-using Pair = double __attribute__((vector_size(16)));
-using Bits = std::uint64_t __attribute__((vector_size(16)));
-inline Pair load(const double* p) noexcept {
-    Pair x;
-    std::memcpy(&x, p, sizeof x);
-    return x;
-}
-inline void store(double* p, Pair x) noexcept { std::memcpy(p, &x, sizeof x); }
-inline Bits load(const std::uint64_t* p) noexcept {
-    Bits x;
-    std::memcpy(&x, p, sizeof x);
-    return x;
-}
-inline void store(std::uint64_t* p, Bits x) noexcept { std::memcpy(p, &x, sizeof x); }
-constexpr Bits kAbs = {~0ULL >> 1, ~0ULL >> 1};  // clears the sign bits
 
 // VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period, with
 // TA-Lib's running sums in its order (add the new close, evaluate, then drop
@@ -301,7 +281,7 @@ public:
         const Bits now = {today, today};
         store(&block_[2 * pos_], x);
         store(head_index_.data(), blend(x > head, now, load(head_index_.data())));  // the earliest tie stays
-        store(head_.data(), max(x, head));
+        store(head_.data(), pair_max(x, head));
         if (++pos_ == period_) [[unlikely]] close_block();  // once per block, out of line
         if (today + 1 < period_) return false;
         const bool high_left = !picked_ || index_[0] + period_ <= today, low_left = !picked_ || index_[1] + period_ <= today;
@@ -330,12 +310,6 @@ public:
 
 private:
     static constexpr double kWorst = -std::numeric_limits<double>::infinity();
-    static Pair max(Pair a, Pair b) noexcept { return a > b ? a : b; }  // MAXPD, as MAXSD in WindowExtreme
-    template <class Mask>
-    static Bits blend(Mask m, Bits a, Bits b) noexcept {
-        const auto mask = std::bit_cast<Bits>(m);
-        return (a & mask) | (b & ~mask);
-    }
 
     // For a lane whose pick has left the window (or none was made), the
     // window's extreme and its kept occurrence: the current block's head
@@ -343,7 +317,7 @@ private:
     // worst pair).
     [[gnu::noinline]] void rescan(bool high, bool low) noexcept {
         const Pair head = load(head_.data()), tail = load(&suffix_[2 * pos_]);
-        const Pair best = max(head, tail);
+        const Pair best = pair_max(head, tail);
         const Bits where = blend(head > tail, load(head_index_.data()), load(&suffix_index_[2 * pos_]));
         if (high) index_[0] = where[0], value_[0] = best[0];
         if (low) index_[1] = where[1], value_[1] = best[1];
@@ -358,7 +332,7 @@ private:
         double* suffix = suffix_.data();
         std::uint64_t* index = suffix_index_.data();
         for (std::size_t j = period_; j-- > 0;)
-            store(suffix + 2 * j, max(load(block + 2 * j), load(suffix + 2 * j + 2)));
+            store(suffix + 2 * j, pair_max(load(block + 2 * j), load(suffix + 2 * j + 2)));
         for (std::size_t j = period_; j-- > 0;) {
             const Bits at = {start + j, start + j};
             store(index + 2 * j, blend(load(suffix + 2 * j + 2) > load(block + 2 * j), load(index + 2 * j + 2), at));
@@ -432,41 +406,26 @@ private:
 };
 
 // Mean absolute deviation around the window mean. No running form exists for
-// a sum of absolute values around a moving mean, so this loops like TA-Lib.
-// Each value is stored twice (at i and i + period), so the window always lies
-// contiguous, oldest first, and the loops run a fixed count with no wrap. They
-// go by SSE2 pairs into two accumulators: four add chains of period / 4 where
-// TA-Lib has one of period. A window of odd length starts one value early, that
-// lane masked out. The sums are in another order than TA-Lib's, off by a
-// rounding of the sum (its parity allows that), but for a constant window:
-// there the deviation is that rounding alone, so it follows TA-Lib's chain.
+// a sum of absolute values around a moving mean, so this loops like TA-Lib,
+// over PairWindow (impl.hpp): its sums are off TA-Lib's by a rounding of the
+// sum (its parity allows that), but for a constant window: there the
+// deviation is that rounding alone, so it follows TA-Lib's chain.
 class AvgDev : public IndicatorImpl<AvgDev> {
 public:
     explicit AvgDev(const Params& p)
-        : IndicatorImpl(p, 1),
-          period_(static_cast<std::size_t>(iparam(p, 0))),
-          pairs_((period_ + 1) / 2),
-          lead_{period_ % 2 ? 0 : ~0ULL, ~0ULL},
-          buf_(2 * period_ + 1) {}
+        : IndicatorImpl(p, 1), period_(static_cast<std::size_t>(iparam(p, 0))), window_(period_) {}
     int lookback() const override { return static_cast<int>(period_) - 1; }
     template <class V>
-    void fields(V& v) {
-        v(buf_, head_, equal_);
-        // The loops read the buffer from head_: a damaged snapshot must not reach them.
-        if (buf_.size() != 2 * period_ + 1 || head_ >= period_) throw StateError("snapshot: inconsistent AVGDEV state");
-    }
+    void fields(V& v) { v(window_); }
 
 private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         const double x = b.close;
-        equal_ = x == buf_[head_ == 0 ? period_ : head_] ? equal_ + 1 : 0;  // the newest before x
-        buf_[1 + head_] = buf_[1 + head_ + period_] = x;
-        head_ = head_ + 1 == period_ ? 0 : head_ + 1;
+        window_.push(x);
         if (bars_seen_ + 1 < period_) return;
-        if (equal_ + 1 >= period_) [[unlikely]] return constant(x);
+        if (window_.constant()) [[unlikely]] return constant(x);
         const double n = static_cast<double>(period_);
-        const Pair mean = Pair{1, 1} * (total([](Pair x) { return x; }) / n);
-        out_[0] = total([mean](Pair x) { return std::bit_cast<Pair>(std::bit_cast<Bits>(x - mean) & kAbs); }) / n;
+        out_[0] = window_.deviation(window_.sum() / n) / n;
     }
     [[gnu::cold, gnu::noinline]] void constant(double x) noexcept {
         double sum = 0, dev = 0;
@@ -474,21 +433,8 @@ private:
         for (std::size_t i = 0; i < period_; ++i) dev += std::fabs(x - sum / static_cast<double>(period_));
         out_[0] = dev / static_cast<double>(period_);
     }
-    template <class F>
-    [[gnu::always_inline]] double total(F f) const noexcept {
-        const double* p = buf_.data() + 1 + head_ - (period_ & 1);
-        Pair a = std::bit_cast<Pair>(std::bit_cast<Bits>(f(load(p))) & lead_), b = {0, 0};
-        for (const double* const end = p + 4 * ((pairs_ - 1) / 2); p != end; p += 4)
-            a += f(load(p + 2)), b += f(load(p + 4));
-        if (pairs_ % 2 == 0) a += f(load(p + 2));
-        a += b;
-        return a[0] + a[1];
-    }
-    std::size_t period_, pairs_;
-    Bits lead_;                // all ones, but the lane before the window
-    std::vector<double> buf_;  // buf_[0] is that lane when head_ is 0
-    std::size_t head_ = 0;
-    std::size_t equal_ = 0;  // values in a row equal to the one before
+    std::size_t period_;
+    PairWindow window_;
 };
 
 }  // namespace
