@@ -512,6 +512,27 @@ private:
     std::array<double, 2> head_{kWorst, kWorst}, best_{kWorst, kWorst};
 };
 
+// WILLR and MIDPRICE: Out::value(window, bar) of the highest high and lowest
+// low of the last `period` bars, the window shared in a set by period.
+template <class Out>
+class HighLowIndicator : public IndicatorImpl<HighLowIndicator<Out>> {
+public:
+    explicit HighLowIndicator(const Params& p)
+        : IndicatorImpl<HighLowIndicator<Out>>(p, 1), period_(iparam(p, 0)), hl_(HighLowWindow(period_)) {}
+    int lookback() const override { return period_ - 1; }
+    template <class V>
+    void fields(V& v) { v(hl_); }
+
+private:
+    void share(SharedStates& pool) override { pool.link(hl_, period_key(period_)); }
+    [[gnu::hot]] void step(const Bar& b) noexcept override {
+        hl_.advance(b, this->bars_seen_);
+        if (this->bars_seen_ + 1 >= static_cast<std::size_t>(period_)) this->out_[0] = Out::value(*hl_, b);
+    }
+    int period_;
+    Shared<HighLowWindow> hl_;
+};
+
 // The last `period` values for kernels that loop over all of them (CCI,
 // AVGDEV). Each is stored twice (at i and i + period), so the window always
 // lies contiguous, oldest first: the loops run a fixed count with no wrap (two

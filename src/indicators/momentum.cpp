@@ -77,23 +77,12 @@ private:
     }
 };
 
-class Willr : public IndicatorImpl<Willr> {
-public:
-    explicit Willr(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(HighLowWindow(period_)) {}
-    int lookback() const override { return period_ - 1; }
-    template <class V>
-    void fields(V& v) { v(hl_); }
-
-private:
-    void share(SharedStates& pool) override { pool.link(hl_, period_key(period_)); }
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        hl_.advance(b, bars_seen_);
-        if (bars_seen_ + 1 < static_cast<std::size_t>(period_)) return;
-        const double diff = (hl_->highest() - hl_->lowest()) / (-100.0);
-        out_[0] = diff != 0.0 ? (hl_->highest() - b.close) / diff : 0.0;
+// Williams' %R on HighLowIndicator (impl.hpp), MIDPRICE's window.
+struct WillrOut {
+    static double value(const HighLowWindow& w, const Bar& b) noexcept {
+        const double diff = (w.highest() - w.lowest()) / (-100.0);
+        return diff != 0.0 ? (w.highest() - b.close) / diff : 0.0;
     }
-    int period_;
-    Shared<HighLowWindow> hl_;
 };
 
 // ---- RSI and CMO: Wilder-smoothed gains and losses, seeded by their plain
@@ -588,7 +577,7 @@ void register_momentum(std::vector<IndicatorSpec>& out) {
                        {period_param(10, 1)}, {"real"}, factory<PriceChange<Change::rocr100>>()));
     out.push_back(spec("bop", "Balance Of Power", Group::momentum, {"open", "high", "low", "close"}, {}, {"real"},
                        factory<Bop>()));
-    out.push_back(spec("willr", "Williams' %R", Group::momentum, hlc, {period_param(14)}, {"real"}, factory<Willr>()));
+    out.push_back(spec("willr", "Williams' %R", Group::momentum, hlc, {period_param(14)}, {"real"}, factory<HighLowIndicator<WillrOut>>()));
     out.push_back(spec("rsi", "Relative Strength Index", Group::momentum, close, {period_param(14)}, {"real"},
                        factory<GainLossOscillator<false>>()));
     out.push_back(spec("cmo", "Chande Momentum Oscillator", Group::momentum, close, {period_param(14)}, {"real"},

@@ -94,22 +94,9 @@ private:
     HighLowWindow hl_;
 };
 
-// MIDPRICE: (highest high + lowest low) / 2, on the same window kernel as WILLR.
-class MidPrice : public IndicatorImpl<MidPrice> {
-public:
-    explicit MidPrice(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(HighLowWindow(period_)) {}
-    int lookback() const override { return period_ - 1; }
-    template <class V>
-    void fields(V& v) { v(hl_); }
-
-private:
-    void share(SharedStates& pool) override { pool.link(hl_, period_key(period_)); }
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        hl_.advance(b, bars_seen_);
-        if (bars_seen_ + 1 >= static_cast<std::size_t>(period_)) out_[0] = (hl_->highest() + hl_->lowest()) / 2.0;
-    }
-    int period_;
-    Shared<HighLowWindow> hl_;
+// MIDPRICE: (highest high + lowest low) / 2, on HighLowIndicator (impl.hpp), WILLR's window.
+struct MidPriceOut {
+    static double value(const HighLowWindow& w, const Bar&) noexcept { return (w.highest() + w.lowest()) / 2.0; }
 };
 
 // T3 with its volume factor (MA's T3 uses 0.7).
@@ -347,7 +334,7 @@ void register_overlap(std::vector<IndicatorSpec>& out) {
     out.push_back(spec("midpoint", "MidPoint over period", Group::overlap, {"close"}, {period_param(14)}, {"real"},
                        factory<Midpoint>()));
     out.push_back(spec("midprice", "Midpoint Price over period", Group::overlap, {"high", "low"}, {period_param(14)},
-                       {"real"}, factory<MidPrice>()));
+                       {"real"}, factory<HighLowIndicator<MidPriceOut>>()));
 }
 
 }  // namespace pricecast::indicators

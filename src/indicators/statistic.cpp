@@ -354,13 +354,20 @@ private:
     std::array<double, 2> value_{};         // (highest, -lowest)
 };
 
-// MAX, MIN (the window's extreme) and MAXINDEX, MININDEX (where it is), all on
-// the kernel MINMAX and MINMAXINDEX read too, so a set computes the window once.
-template <bool IsMax, bool Index>
-class Extreme : public IndicatorImpl<Extreme<IsMax, Index>> {
+// What an indicator reads of ArgExtremes.
+enum class Pick { max, min, maxindex, minindex, minmax, minmaxindex };
+
+// MAX, MIN (the window's extreme), MAXINDEX, MININDEX (where it is), MINMAX
+// (min, max) and MINMAXINDEX (minidx, maxidx), all on one kernel, so a set
+// computes the window once.
+template <Pick P>
+class Extreme : public IndicatorImpl<Extreme<P>> {
+    static constexpr bool kBoth = P == Pick::minmax || P == Pick::minmaxindex;
+    static constexpr bool kIndex = P == Pick::maxindex || P == Pick::minindex || P == Pick::minmaxindex;
+
 public:
     explicit Extreme(const Params& p)
-        : IndicatorImpl<Extreme<IsMax, Index>>(p, 1),
+        : IndicatorImpl<Extreme<P>>(p, kBoth ? 2 : 1),
           period_(iparam(p, 0)),
           arg_(ArgExtremes(static_cast<std::size_t>(period_))) {}
     int lookback() const override { return period_ - 1; }
@@ -371,35 +378,17 @@ private:
     void share(SharedStates& pool) override { pool.link(arg_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!arg_.advance(b.close, this->bars_seen_)) return;
-        this->out_[0] = Index ? static_cast<double>(arg_->template index<IsMax>()) : arg_->template value<IsMax>();
-    }
-    int period_;
-    Shared<ArgExtremes> arg_;
-};
-
-// MINMAX (min, max) and MINMAXINDEX (minidx, maxidx).
-template <bool Index>
-class MinMax : public IndicatorImpl<MinMax<Index>> {
-public:
-    explicit MinMax(const Params& p)
-        : IndicatorImpl<MinMax<Index>>(p, 2),
-          period_(iparam(p, 0)),
-          arg_(ArgExtremes(static_cast<std::size_t>(period_))) {}
-    int lookback() const override { return period_ - 1; }
-    template <class V>
-    void fields(V& v) { v(arg_); }
-
-private:
-    void share(SharedStates& pool) override { pool.link(arg_, period_key(period_)); }
-    [[gnu::hot]] void step(const Bar& b) noexcept override {
-        if (!arg_.advance(b.close, this->bars_seen_)) return;
-        if constexpr (Index) {
-            this->out_[0] = static_cast<double>(arg_->template index<false>());
-            this->out_[1] = static_cast<double>(arg_->template index<true>());
+        if constexpr (kBoth) {
+            this->out_[0] = read<false>();
+            this->out_[1] = read<true>();
         } else {
-            this->out_[0] = arg_->template value<false>();
-            this->out_[1] = arg_->template value<true>();
+            this->out_[0] = read<P == Pick::max || P == Pick::maxindex>();
         }
+    }
+    template <bool IsMax>
+    double read() const noexcept {
+        if constexpr (kIndex) return static_cast<double>(arg_->template index<IsMax>());
+        return arg_->template value<IsMax>();
     }
     int period_;
     Shared<ArgExtremes> arg_;
@@ -462,17 +451,17 @@ void register_statistic(std::vector<IndicatorSpec>& out) {
                        factory<Beta>()));
     out.push_back(spec("sum", "Summation", Group::statistic, close, {period_param(30)}, {"real"}, factory<Sum>()));
     out.push_back(spec("max", "Highest value over a specified period", Group::statistic, close, {period_param(30)},
-                       {"real"}, factory<Extreme<true, false>>()));
+                       {"real"}, factory<Extreme<Pick::max>>()));
     out.push_back(spec("min", "Lowest value over a specified period", Group::statistic, close, {period_param(30)},
-                       {"real"}, factory<Extreme<false, false>>()));
+                       {"real"}, factory<Extreme<Pick::min>>()));
     out.push_back(spec("maxindex", "Index of highest value over a specified period", Group::statistic, close,
-                       {period_param(30)}, {"integer"}, factory<Extreme<true, true>>(), true));
+                       {period_param(30)}, {"integer"}, factory<Extreme<Pick::maxindex>>(), true));
     out.push_back(spec("minindex", "Index of lowest value over a specified period", Group::statistic, close,
-                       {period_param(30)}, {"integer"}, factory<Extreme<false, true>>(), true));
+                       {period_param(30)}, {"integer"}, factory<Extreme<Pick::minindex>>(), true));
     out.push_back(spec("minmax", "Lowest and highest values over a specified period", Group::statistic, close,
-                       {period_param(30)}, {"min", "max"}, factory<MinMax<false>>()));
+                       {period_param(30)}, {"min", "max"}, factory<Extreme<Pick::minmax>>()));
     out.push_back(spec("minmaxindex", "Indexes of lowest and highest values over a specified period",
-                       Group::statistic, close, {period_param(30)}, {"minidx", "maxidx"}, factory<MinMax<true>>(),
+                       Group::statistic, close, {period_param(30)}, {"minidx", "maxidx"}, factory<Extreme<Pick::minmaxindex>>(),
                        true));
     out.push_back(spec("avgdev", "Average Deviation", Group::statistic, close, {period_param(14)}, {"real"},
                        factory<AvgDev>()));
