@@ -479,12 +479,16 @@ public:
           block_(2 * period_),
           suffix_(2 * (period_ + 1), kWorst) {}
     void update(const Bar& b) noexcept { push(b.high, b.low); }
+    // pos_ goes through a local: the pair stores are memcpys, which the
+    // compiler must otherwise assume may overwrite it, and reload it.
     void push(double a, double b) noexcept {
+        const std::size_t pos = pos_;
         const Pair v = {a, -b}, head = pair_max(v, load(head_.data()));
-        store(&block_[2 * pos_], v);
+        store(block_.data() + 2 * pos, v);
         store(head_.data(), head);
-        store(best_.data(), pair_max(head, load(&suffix_[2 * (pos_ + 1)])));  // suffix_ ends in the worst pair
-        if (++pos_ == period_) [[unlikely]] close_block();  // once per block, out of line
+        store(best_.data(), pair_max(head, load(suffix_.data() + 2 * (pos + 1))));  // suffix_ ends in the worst pair
+        pos_ = pos + 1;
+        if (pos + 1 == period_) [[unlikely]] close_block();  // once per block, out of line
     }
     double highest() const noexcept { return best_[0]; }
     double lowest() const noexcept { return -best_[1]; }
@@ -498,10 +502,14 @@ public:
 
 private:
     static constexpr double kWorst = -std::numeric_limits<double>::infinity();
-    // Suffix bounds of the completed block, newest first.
+    // Suffix bounds of the completed block, newest first, the running bound
+    // kept in a register (through local pointers: a store could be the
+    // vectors' own as far as the compiler knows).
     void close_block() noexcept {
-        for (std::size_t j = period_; j-- > 0;)
-            store(&suffix_[2 * j], pair_max(load(&block_[2 * j]), load(&suffix_[2 * j + 2])));
+        const double* block = block_.data();
+        double* suffix = suffix_.data();
+        Pair bound = load(suffix + 2 * period_);
+        for (std::size_t j = period_; j-- > 0;) store(suffix + 2 * j, bound = pair_max(load(block + 2 * j), bound));
         pos_ = 0;
         head_ = {kWorst, kWorst};  // the next pair starts the new block's head
     }
