@@ -280,18 +280,20 @@ TEST(WindowExtremes, ADamagedStateIsRefused) {
         StateReader in(out.bytes());
         EXPECT_THROW(window.fields(in), StateError);
     };
-    const std::vector<double> block(5), suffix(6), short_suffix(2);
+    const std::vector<double> block(5), suffix(6), pairs(10), pair_suffix(12), short_suffix(2);
     const std::vector<std::size_t> index(6);
     const double x = 1;
+    const std::array<double, 2> xx{1, 1};
     const std::size_t n = 9;
-    refused(WindowMax(5), block, short_suffix, std::size_t{0}, x, x, n);
-    refused(WindowMax(5), block, suffix, std::size_t{5}, x, x, n);  // pos_ past the block
+    refused(HighLowWindow(5), pairs, short_suffix, std::size_t{0}, xx, xx);
+    refused(HighLowWindow(5), pairs, pair_suffix, std::size_t{5}, xx, xx);  // pos_ past the block
+    refused(HighLowWindow(5), block, pair_suffix, std::size_t{0}, xx, xx);  // a block of 5, not of 5 pairs
     refused(WindowExtreme<true>(5), block, suffix, std::vector<std::size_t>(3), std::size_t{0}, x, std::size_t{0}, n);
     refused(WindowExtreme<false>(5), block, suffix, index, std::size_t{7}, x, std::size_t{0}, n);
     StateWriter good;
-    good(block, suffix, std::size_t{4}, x, x, n);
+    good(pairs, pair_suffix, std::size_t{4}, xx, xx);
     StateReader in(good.bytes());
-    WindowMax w(5);
+    HighLowWindow w(5);
     EXPECT_NO_THROW(w.fields(in));
 }
 

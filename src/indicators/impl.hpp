@@ -418,51 +418,35 @@ private:
     std::size_t count_ = 0;
 };
 
-// The same blocks for the extreme's value alone (no kernel uses it now that
-// HighLowWindow runs both bounds as pairs; the window-state tests still do):
-// with no occurrence to pick, head and window extremes are each one
-// max (min) instruction, with no branch at all. All occurrences of the extreme
-// are equal, so the value is the one WindowExtreme reports.
-template <bool IsMax>
-class WindowBound {
+// VAR, STDDEV and BBANDS: population variance E[x^2] - E[x]^2 over the
+// period, with TA-Lib's running sums in its order (add the new close,
+// evaluate, then drop the oldest), so rounding follows TA-Lib on
+// near-constant series.
+class VarianceState {
 public:
-    WindowBound() = default;
-    explicit WindowBound(std::size_t period) : block_(period ? period : 1), suffix_(block_.size() + 1, kWorst) {}
-    void push(double v) noexcept {
-        block_[pos_] = v;
-        head_ = extreme(v, head_);
-        best_ = extreme(head_, suffix_[pos_ + 1]);  // suffix_[period] is the sentinel
-        ++count_;
-        if (++pos_ == block_.size()) [[unlikely]] close_block();  // once per block, out of line
+    VarianceState() = default;
+    explicit VarianceState(int period) : period_(period), win_(static_cast<std::size_t>(period)) {}
+    bool update(double x) noexcept {
+        win_.push(x);
+        sum_ += x;
+        sum2_ += x * x;
+        if (!win_.full()) return false;
+        const double mean = sum_ / period_, mean2 = sum2_ / period_;
+        const double old = win_.oldest();
+        sum_ -= old;
+        sum2_ -= old * old;
+        var_ = mean2 - mean * mean;
+        return true;
     }
-    double value() const noexcept { return best_; }
-    std::size_t count() const noexcept { return count_; }
-
+    double value() const noexcept { return var_; }
     template <class V>
-    void fields(V& v) {
-        v(block_, suffix_, pos_, head_, best_, count_);
-        // A restored state indexes these by pos_: a damaged snapshot must not reach push().
-        if (block_.empty() || suffix_.size() != block_.size() + 1 || pos_ >= block_.size())
-            throw StateError("snapshot: inconsistent window extreme state");
-    }
+    void fields(V& v) { v(win_, sum_, sum2_, var_); }
 
 private:
-    static constexpr double kWorst = WindowExtreme<IsMax>::kWorst;
-    static double extreme(double a, double b) noexcept { return WindowExtreme<IsMax>::extreme(a, b); }
-    void close_block() noexcept {
-        for (std::size_t j = block_.size(); j-- > 0;) suffix_[j] = extreme(block_[j], suffix_[j + 1]);
-        pos_ = 0;
-        head_ = kWorst;
-    }
-
-    std::vector<double> block_ = std::vector<double>(1);
-    std::vector<double> suffix_ = std::vector<double>(2, kWorst);
-    std::size_t pos_ = 0;
-    double head_ = kWorst, best_ = kWorst;
-    std::size_t count_ = 0;
+    int period_ = 1;
+    Window<double> win_;
+    double sum_ = 0, sum2_ = 0, var_ = 0;
 };
-using WindowMax = WindowBound<true>;
-using WindowMin = WindowBound<false>;
 
 // The highest a and the lowest b of the last `period` (a, b) pairs: WILLR and
 // MIDPRICE (high, low), MIDPOINT (close, close), fast %K. WindowExtreme's

@@ -49,7 +49,11 @@ namespace {
 // 6: AD and ADOSC share the A/D line (and, with it, its bar count).
 // 7: the patterns' shared candle history keeps TA-Lib's totals; CCI's mirrored
 //    window; STOCH and STOCHF share their %K average.
-constexpr std::uint32_t kStateVersion = 7;
+// 8: pairs: ULTOSC, AVGDEV, CORREL, BETA, MFI, the fast %K and high/low windows
+//    (STOCH*, WILLR, MIDPRICE, MIDPOINT), MAX/MIN and their indices (one
+//    kernel); SMA, MA(matype 0) and SUM share a window sum, BBANDS its
+//    variance with VAR and STDDEV.
+constexpr std::uint32_t kStateVersion = 8;
 }  // namespace
 
 void Indicator::save(StateWriter& out) const {

@@ -51,19 +51,20 @@ public:
           up_(p.at(1)),
           down_(p.at(2)),
           ma_(ma_type(p.at(3)), period_),
-          sum_(static_cast<std::size_t>(period_), false),
-          sum2_(static_cast<std::size_t>(period_), false) {}
+          var_(VarianceState(period_)) {}
     int lookback() const override { return ma_.lookback(); }
     template <class V>
-    void fields(V& v) { v(ma_, sum_, sum2_); }
+    void fields(V& v) { v(ma_, var_); }
 
 private:
+    // TA-Lib's deviation is its STDDEV's whatever the average (for SMA it
+    // reuses the average, with the same operations): a set's VAR and STDDEV
+    // of the same period compute it.
+    void share(SharedStates& pool) override { pool.link(var_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        sum_.push(b.close);
-        sum2_.push(b.close * b.close);
+        var_.advance(b.close, bars_seen_);
         if (!ma_.update(b.close)) return;
-        const double mean = sum_.sum() / period_;
-        const double var = sum2_.sum() / period_ - mean * mean;
+        const double var = var_->value();
         const double sd = !is_zero_or_neg(var) ? std::sqrt(var) : 0.0;
         const double mid = ma_.value();
         out_[0] = mid + up_ * sd;
@@ -73,7 +74,7 @@ private:
     int period_;
     double up_, down_;
     MovingAverage ma_;
-    WindowSum sum_, sum2_;
+    Shared<VarianceState> var_;
 };
 
 // MIDPOINT: (max + min) / 2 of the close: MIDPRICE's window, fed the close as

@@ -6,38 +6,10 @@
 
 #include "indicators/families.hpp"
 #include "indicators/impl.hpp"
+#include "indicators/ma.hpp"
 
 namespace pricecast::indicators {
 namespace {
-
-// VAR / STDDEV: population variance E[x^2] - E[x]^2 over the period, with
-// TA-Lib's running sums in its order (add the new close, evaluate, then drop
-// the oldest), so rounding follows TA-Lib on near-constant series.
-class VarianceState {
-public:
-    VarianceState() = default;
-    explicit VarianceState(int period) : period_(period), win_(static_cast<std::size_t>(period)) {}
-    bool update(double x) noexcept {
-        win_.push(x);
-        sum_ += x;
-        sum2_ += x * x;
-        if (!win_.full()) return false;
-        const double mean = sum_ / period_, mean2 = sum2_ / period_;
-        const double old = win_.oldest();
-        sum_ -= old;
-        sum2_ -= old * old;
-        var_ = mean2 - mean * mean;
-        return true;
-    }
-    double value() const noexcept { return var_; }
-    template <class V>
-    void fields(V& v) { v(win_, sum_, sum2_, var_); }
-
-private:
-    int period_ = 1;
-    Window<double> win_;
-    double sum_ = 0, sum2_ = 0, var_ = 0;
-};
 
 template <bool Stddev>
 class Variance : public IndicatorImpl<Variance<Stddev>> {
@@ -243,19 +215,21 @@ private:
     std::array<double, 2> s_{}, sx_{};  // (x, y), (x^2, xy)
 };
 
+// SUM: the window sum of a set's SMA of the same period (the same kernel).
 class Sum : public IndicatorImpl<Sum> {
 public:
-    explicit Sum(const Params& p) : IndicatorImpl(p, 1), sum_(static_cast<std::size_t>(iparam(p, 0))) {}
-    int lookback() const override { return iparam(params_, 0) - 1; }
+    explicit Sum(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), sum_(SmaState(period_)) {}
+    int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(sum_); }
 
 private:
+    void share(SharedStates& pool) override { pool.link(sum_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        sum_.push(b.close);
-        if (sum_.full()) out_[0] = sum_.sum();
+        if (sum_.advance(b.close, bars_seen_)) out_[0] = sum_->sum();
     }
-    WindowSum sum_;
+    int period_;
+    Shared<SmaState> sum_;
 };
 
 // The window's highest and lowest values and the index TA-Lib reports for
