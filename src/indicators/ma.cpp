@@ -20,6 +20,7 @@ MovingAverage::MovingAverage(MaType type, int period) {
         case MaType::t3: kernel_ = T3State(period, 0.7); break;
     }
     value_ = std::visit([](const auto& k) { return k.value(); }, kernel_);
+    kind_ = kernel_.index();
 }
 
 MaType ma_type(double param) {

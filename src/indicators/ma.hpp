@@ -299,13 +299,17 @@ private:
     }
     template <class F, std::size_t... I>
     [[gnu::always_inline]] void dispatch(F& f, std::index_sequence<I...>) noexcept {
-        ((kernel_.index() == I ? (f(*std::get_if<I>(&kernel_)), true) : false) || ...);
+        ((kind_ == I ? (f(*std::get_if<I>(&kernel_)), true) : false) || ...);
     }
 
     using Kernel = std::variant<SmaState, EmaState, WmaState, MultiEmaState<2>, MultiEmaState<3>, TrimaState,
                                 KamaState, MamaState, T3State>;
-    Kernel kernel_;
+    // Ahead of the kernel, in the line of a small kernel's state: the variant
+    // keeps its index after its largest alternative (MAMA's), 8 lines on, and
+    // every update of an SMA read it and wrote value_ there.
     double value_ = 0;
+    std::size_t kind_ = 0;  // kernel_.index(), which never changes after construction
+    Kernel kernel_;
 };
 
 // Throws IndicatorError for a matype outside TA-Lib's list.
