@@ -533,27 +533,36 @@ private:
 // had period; a window of odd length starts one value early, that lane masked
 // out. The sums are thus in another order than TA-Lib's, off by a rounding of
 // the sum. It also counts the values in a row equal to the one before, to tell
-// a constant window, where that rounding is the whole deviation and the owner
-// follows TA-Lib's chain instead; its owner counts the values pushed.
+// a constant window, where that rounding is the whole deviation: there mean()
+// and deviation() follow TA-Lib's add chains instead. Its owner counts the
+// values pushed.
 class PairWindow {
 public:
     PairWindow() = default;
     explicit PairWindow(std::size_t period)
         : period_(period), pairs_((period + 1) / 2), lead_{period % 2 ? 0 : ~0ULL, ~0ULL}, buf_(2 * period + 1) {}
     void push(double v) noexcept {
-        const double newest = buf_[head_ == 0 ? period_ : head_];
-        equal_ = v == newest ? equal_ + 1 : 0;
+        equal_ = v == newest() ? equal_ + 1 : 0;
         buf_[1 + head_] = buf_[1 + head_ + period_] = v;
         head_ = head_ + 1 == period_ ? 0 : head_ + 1;
     }
-    bool constant() const noexcept { return equal_ + 1 >= period_; }
-    double sum() const noexcept {
-        return total([](Pair x) { return x; });
+    double mean() const noexcept {
+        const double n = static_cast<double>(period_);
+        if (!constant()) [[likely]]
+            return total([](Pair x) { return x; }) / n;
+        double sum = 0;
+        for (std::size_t i = 0; i < period_; ++i) sum += newest();
+        return sum / n;
     }
     // The sum of |x - mean| over the window.
     double deviation(double mean) const noexcept {
-        const Pair m = {mean, mean};
-        return total([m](Pair x) { return std::bit_cast<Pair>(std::bit_cast<Bits>(x - m) & kAbs); });
+        if (!constant()) [[likely]] {
+            const Pair m = {mean, mean};
+            return total([m](Pair x) { return std::bit_cast<Pair>(std::bit_cast<Bits>(x - m) & kAbs); });
+        }
+        double dev = 0;
+        for (std::size_t i = 0; i < period_; ++i) dev += std::abs(newest() - mean);
+        return dev;
     }
     template <class V>
     void fields(V& v) {
@@ -564,6 +573,8 @@ public:
     }
 
 private:
+    bool constant() const noexcept { return equal_ + 1 >= period_; }
+    double newest() const noexcept { return buf_[head_ == 0 ? period_ : head_]; }
     template <class F>
     [[gnu::always_inline]] double total(F f) const noexcept {
         const double* p = buf_.data() + 1 + head_ - (period_ & 1);

@@ -379,23 +379,14 @@ private:
         const double last = (b.high + b.low + b.close) / 3;
         tp_.push(last);
         if (bars_seen_ + 1 < static_cast<std::size_t>(period_)) return;
-        if (tp_.constant()) [[unlikely]] return constant(last);
-        const double avg = tp_.sum() / period_;
+        // On a constant window TA-Lib's mean is off the value by the rounding
+        // of its add chain alone, and CCI is that rounding over itself (+-66.67
+        // or 0): PairWindow follows its chains there.
+        const double avg = tp_.mean();
         const double dev = tp_.deviation(avg);
         // dev >= |d| > 0 when d is not 0: |last - avg| is one of its terms.
         const double d = last - avg;
         out_[0] = d != 0.0 ? d / (0.015 * (dev / period_)) : 0.0;
-    }
-    // On a constant window TA-Lib's mean is off the value by the rounding of
-    // its add chain alone, and CCI is that rounding over itself (+-66.67 or 0):
-    // this follows its chains.
-    [[gnu::cold, gnu::noinline]] void constant(double x) noexcept {
-        double sum = 0, dev = 0;
-        for (int i = 0; i < period_; ++i) sum += x;
-        const double avg = sum / period_;
-        for (int i = 0; i < period_; ++i) dev += std::abs(x - avg);
-        const double d = x - avg;
-        out_[0] = (d != 0.0 && dev != 0.0) ? d / (0.015 * (dev / period_)) : 0.0;
     }
     int period_;
     PairWindow tp_;

@@ -383,18 +383,9 @@ public:
 
 private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
-        const double x = b.close;
-        window_.push(x);
+        window_.push(b.close);
         if (bars_seen_ + 1 < period_) return;
-        if (window_.constant()) [[unlikely]] return constant(x);
-        const double n = static_cast<double>(period_);
-        out_[0] = window_.deviation(window_.sum() / n) / n;
-    }
-    [[gnu::cold, gnu::noinline]] void constant(double x) noexcept {
-        double sum = 0, dev = 0;
-        for (std::size_t i = 0; i < period_; ++i) sum += x;
-        for (std::size_t i = 0; i < period_; ++i) dev += std::fabs(x - sum / static_cast<double>(period_));
-        out_[0] = dev / static_cast<double>(period_);
+        out_[0] = window_.deviation(window_.mean()) / static_cast<double>(period_);
     }
     std::size_t period_;
     PairWindow window_;
