@@ -507,8 +507,9 @@ Response Router::model_promote(const std::string& name, const Request& r) const 
         // is refused by the model manager, which keeps serving the last one).
         if (name == services_.model_name && alias == registry::kChampion) {
             const auto served = services_.models->current(name);
-            out["serving"] = served && served->version.version == version;
-            if (!out["serving"].get<bool>())
+            const bool serving = served && served->version.version == version;
+            out["serving"] = serving;
+            if (!serving)
                 out["load_error"] = services_.models->last_error(name).value_or("the model manager has not loaded it");
         }
     }
