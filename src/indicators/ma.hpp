@@ -299,7 +299,15 @@ private:
     }
     template <class F, std::size_t... I>
     [[gnu::always_inline]] void dispatch(F& f, std::index_sequence<I...>) noexcept {
-        ((kind_ == I ? (f(*std::get_if<I>(&kernel_)), true) : false) || ...);
+        ((kind_ == I ? (f(kernel<I>()), true) : false) || ...);
+    }
+
+    // The alternative kind_ names, without std::get_if's test of the
+    // variant's own index, which sits past the largest alternative.
+    template <std::size_t I>
+    [[gnu::always_inline]] auto& kernel() noexcept {
+        if (kernel_.index() != I) __builtin_unreachable();
+        return *std::get_if<I>(&kernel_);
     }
 
     using Kernel = std::variant<SmaState, EmaState, WmaState, MultiEmaState<2>, MultiEmaState<3>, TrimaState,
