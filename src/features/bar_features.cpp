@@ -115,8 +115,9 @@ void DerivedFeatures::restore(StateReader& r) {
 TimeframeFeatures::TimeframeFeatures(const TimeframePlan& plan)
     : interval_(plan.interval), values_(column_count(plan), kNaN) {
     for (const auto& ref : plan.refs) {
-        indicators_.add(ref);
-        selected_output_.push_back(ref.output);
+        const std::size_t k = indicators_.add(ref);
+        if (ref.output >= 0) outputs_.push_back({static_cast<std::size_t>(ref.output), 1});
+        else outputs_.push_back({0, indicators_[k].values().size()});
     }
     bbands_ = indicators_.add(indicators::parse(DerivedFeatures::kBbands));
 }
@@ -144,13 +145,10 @@ void TimeframeFeatures::close_bar() {
     has_open_ = false;
     indicators_.update_valid(open_);  // built from base bars the pipeline checked
     std::size_t i = 0;
-    for (std::size_t k = 0; k < selected_output_.size(); ++k) {
-        const auto& ind = indicators_[k];
-        if (selected_output_[k] >= 0) {
-            values_[i++] = ind.value(static_cast<std::size_t>(selected_output_[k]));
-        } else {
-            for (double v : ind.values()) values_[i++] = v;
-        }
+    // value(), not values(): the output count sits with the indicator's identity, a line away.
+    for (std::size_t k = 0; k < outputs_.size(); ++k) {
+        const auto& [first, count] = outputs_[k];
+        for (std::size_t j = first; j < first + count; ++j) values_[i++] = indicators_[k].value(j);
     }
     derived_.update(open_, indicators_[bbands_], std::span<double>(values_).subspan(i));
 }

@@ -85,7 +85,11 @@ private:
     Duration interval_;
     // The plan's indicators, then DerivedFeatures::kBbands (the plan's own when it has it).
     indicators::IndicatorSet indicators_;
-    std::vector<int> selected_output_;  // per plan indicator: one output, or -1 for all
+    // Per plan indicator, the outputs it contributes: [first, first + count).
+    struct OutputRange {
+        std::size_t first, count;
+    };
+    std::vector<OutputRange> outputs_;
     std::size_t bbands_ = 0;            // kBbands' member of indicators_
     DerivedFeatures derived_;
     std::vector<double> values_;

@@ -158,7 +158,7 @@ public:
     void fields(V& v) { v(adx_); }
 
 private:
-    void share(SharedStates& pool) override { share_adx(pool, adx_, iparam(params_, 0)); }
+    void share(SharedStates& pool) override { share_adx(pool, adx_, iparam(params(), 0)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (adx_.advance(b, bars_seen_)) out_[0] = adx_->value();
     }

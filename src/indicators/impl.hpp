@@ -32,8 +32,8 @@ template <class Derived>
 class IndicatorImpl : public Indicator {
 public:
     void reset() override {
-        Derived fresh(params_);
-        fresh.spec_ = spec_;
+        Derived fresh(params());
+        fresh.id_.p->spec = id_.p->spec;
         self() = std::move(fresh);
     }
     std::unique_ptr<Indicator> clone() const override {

@@ -27,7 +27,7 @@ std::string_view to_string(Group g) {
     return "unknown";
 }
 
-Indicator::Indicator(Params params, std::size_t outputs) : outputs_(outputs), params_(std::move(params)) {
+Indicator::Indicator(Params params, std::size_t outputs) : id_(Identity{nullptr, std::move(params), outputs}) {
     if (outputs > kMaxOutputs) throw IndicatorError("an indicator has at most 3 outputs");
     out_.fill(std::numeric_limits<double>::quiet_NaN());
 }
@@ -58,7 +58,7 @@ constexpr std::uint32_t kStateVersion = 8;
 
 void Indicator::save(StateWriter& out) const {
     out.tag(spec().name);
-    out(kStateVersion, params_, values(), bars_seen_);
+    out(kStateVersion, params(), values(), bars_seen_);
     save_fields(out);
 }
 
@@ -69,11 +69,11 @@ void Indicator::restore(StateReader& in) {
     if (version != kStateVersion)
         throw StateError("snapshot of " + spec().name + " is from another indicator state version (" +
                          std::to_string(version) + ", this build reads " + std::to_string(kStateVersion) + ")");
-    Params params;
-    in(params);
-    if (params != params_) throw StateError("snapshot of " + spec().name + " has other parameters");
-    // Saved as a sized list; the reader refuses a count other than outputs_.
-    std::span<double> outs(out_.data(), outputs_);
+    Params saved;
+    in(saved);
+    if (saved != params()) throw StateError("snapshot of " + spec().name + " has other parameters");
+    // Saved as a sized list; the reader refuses a count other than the outputs'.
+    std::span<double> outs(out_.data(), id_.p->outputs);
     in(outs, bars_seen_);
     restore_fields(in);
 }
@@ -237,7 +237,7 @@ const std::vector<IndicatorSpec>& registry() {
             const IndicatorSpec* self = &spec;
             spec.make = [raw, self](const Params& p) {
                 auto ind = raw(p);
-                ind->spec_ = self;
+                ind->id_.p->spec = self;
                 return ind;
             };
         }

@@ -141,7 +141,7 @@ public:
     void fields(V& v) { v(gl_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(gl_, period_key(iparam(this->params_, 0))); }
+    void share(SharedStates& pool) override { pool.link(gl_, period_key(iparam(this->params(), 0))); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (gl_.advance(b.close, this->bars_seen_)) this->out_[0] = Cmo ? gl_->cmo() : gl_->rsi();
     }
@@ -253,7 +253,7 @@ public:
 
 private:
     void share(SharedStates& pool) override {
-        const int type = iparam(this->params_, 2);
+        const int type = iparam(this->params(), 2);
         pool.link(fast_, average_key(type, fast_period_, 0));
         pool.link(slow_, average_key(type, slow_period_, 0));
     }
@@ -402,7 +402,7 @@ public:
     void fields(V& v) { v(rsi_, k_, d_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(rsi_, period_key(iparam(params_, 0))); }
+    void share(SharedStates& pool) override { pool.link(rsi_, period_key(iparam(params(), 0))); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!rsi_.advance(b.close, bars_seen_)) return;
         const double r = rsi_->rsi();
