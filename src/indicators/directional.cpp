@@ -33,6 +33,7 @@ public:
     }
     // Bars seen; DM sums are complete from bar period-1, DI from bar period.
     int bars() const noexcept { return n_; }
+    int period() const noexcept { return period_; }
     double plus_dm() const noexcept { return plus_; }
     double minus_dm() const noexcept { return minus_; }
     bool has_range() const noexcept { return has_range_; }
@@ -76,11 +77,8 @@ template <DmOut Out>
 class Directional : public IndicatorImpl<Directional<Out>> {
 public:
     explicit Directional(const Params& p)
-        : IndicatorImpl<Directional<Out>>(p, 1), period_(iparam(p, 0)), dm_(DirectionalMovement(period_)) {}
-    int lookback() const override {
-        if (Out == DmOut::plus_dm || Out == DmOut::minus_dm) return period_ > 1 ? period_ - 1 : 1;
-        return period_;
-    }
+        : dm_(DirectionalMovement(iparam(p, 0))), period_(iparam(p, 0)) {}
+    int lookback() const override { return lookback(period_); }
     template <class V>
     void fields(V& v) { v(dm_); }
 
@@ -89,7 +87,7 @@ private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         dm_.advance(b, this->bars_seen_);
         const DirectionalMovement& dm = *dm_;
-        if (dm.bars() <= lookback()) return;
+        if (dm.bars() <= lookback(dm.period())) return;
         double& out = this->out_[0];
         switch (Out) {
             case DmOut::plus_dm: out = dm.plus_dm(); break;
@@ -107,9 +105,14 @@ private:
     }
     // With period 1 the smoothed sums are the bar's own moves, and TA-Lib
     // returns DM / TR there without the percent scale.
-    double di_scale() const noexcept { return period_ == 1 ? 0.01 : 1.0; }
-    int period_;
+    double di_scale() const noexcept { return dm_->period() == 1 ? 0.01 : 1.0; }
+    static int lookback(int period) noexcept {
+        if (Out == DmOut::plus_dm || Out == DmOut::minus_dm) return period > 1 ? period - 1 : 1;
+        return period;
+    }
+    // First: it shares the object's first line with what the chain reads (Indicator).
     Shared<DirectionalMovement> dm_;
+    int period_;
 };
 
 // ADX: the mean of the first `period` DX values, then Wilder-smoothed DX.
@@ -152,7 +155,7 @@ void share_adx(SharedStates& pool, Shared<AdxState>& adx, int period) {
 
 class Adx : public IndicatorImpl<Adx> {
 public:
-    explicit Adx(const Params& p) : IndicatorImpl(p, 1), adx_(AdxState(iparam(p, 0))) {}
+    explicit Adx(const Params& p) : adx_(AdxState(iparam(p, 0))) {}
     int lookback() const override { return adx_->lookback(); }
     template <class V>
     void fields(V& v) { v(adx_); }
@@ -169,8 +172,7 @@ private:
 class Adxr : public IndicatorImpl<Adxr> {
 public:
     explicit Adxr(const Params& p)
-        : IndicatorImpl(p, 1),
-          period_(iparam(p, 0)),
+        : period_(iparam(p, 0)),
           adx_(AdxState(period_)),
           past_(static_cast<std::size_t>(period_)) {}
     int lookback() const override { return adx_->lookback() + period_ - 1; }
@@ -216,8 +218,7 @@ template <bool Oscillator>
 class Aroon : public IndicatorImpl<Aroon<Oscillator>> {
 public:
     explicit Aroon(const Params& p)
-        : IndicatorImpl<Aroon<Oscillator>>(p, Oscillator ? 1 : 2),
-          period_(iparam(p, 0)),
+        : period_(iparam(p, 0)),
           factor_(100.0 / period_),
           win_(AroonWindow(period_)) {}
     int lookback() const override { return period_; }

@@ -28,18 +28,16 @@ inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 // gathers hot functions in .text.hot, so the per-bar code of all indicators
 // sits together instead of among construction, registry and snapshot code
 // (the full set run bar by bar measured faster, in two different binaries).
+template <class T>
+class Member;
+
 template <class Derived>
 class IndicatorImpl : public Indicator {
 public:
+    // Replaces the indicator's own state; its identity stays.
     void reset() override {
-        Derived fresh(params());
-        fresh.id_.p->spec = id_.p->spec;
-        self() = std::move(fresh);
-    }
-    std::unique_ptr<Indicator> clone() const override {
-        auto copy = std::make_unique<Derived>(self());
-        static_cast<IndicatorImpl&>(*copy).next_in_set_ = nullptr;  // a copy belongs to no set
-        return copy;
+        Member<Derived> fresh(params());
+        self() = std::move(static_cast<Derived&>(fresh));
     }
     Link link() const noexcept final { return &link_to; }
     // Virtual, so that GCC knows `this` is a Derived and calls its step()
@@ -159,9 +157,25 @@ private:
 
 inline int iparam(const Params& p, std::size_t i) { return static_cast<int>(p.at(i)); }
 
+// What a factory makes: the indicator T, then its identity, last (see Indicator::Identity).
+template <class T>
+class Member final : public T {
+public:
+    explicit Member(const Params& p) : T(p), id_{nullptr, p} {}
+    std::unique_ptr<Indicator> clone() const override {
+        auto copy = std::make_unique<Member>(*this);
+        copy->next_in_set_ = nullptr;  // a copy belongs to no set
+        return copy;
+    }
+
+private:
+    const Indicator::Identity& identity() const noexcept override { return id_; }
+    Indicator::Identity id_;
+};
+
 template <class T>
 Factory factory() {
-    return [](const Params& p) -> std::unique_ptr<Indicator> { return std::make_unique<T>(p); };
+    return [](const Params& p) -> std::unique_ptr<Indicator> { return std::make_unique<Member<T>>(p); };
 }
 
 // A spec whose TA-Lib name is the upper-cased name.
@@ -237,7 +251,7 @@ inline Bits blend(Mask m, Bits a, Bits b) noexcept {
 template <class Kernel>
 class CloseKernel : public IndicatorImpl<CloseKernel<Kernel>> {
 public:
-    explicit CloseKernel(const Params& p) : IndicatorImpl<CloseKernel<Kernel>>(p, 1), k_(iparam(p, 0)) {}
+    explicit CloseKernel(const Params& p) : k_(iparam(p, 0)) {}
     int lookback() const override { return k_.lookback(); }
     template <class V>
     void fields(V& v) { v(k_); }
@@ -474,6 +488,7 @@ public:
         pos_ = pos + 1;
         if (pos + 1 == period_) [[unlikely]] close_block();  // once per block, out of line
     }
+    std::size_t period() const noexcept { return period_; }
     double highest() const noexcept { return best_[0]; }
     double lowest() const noexcept { return -best_[1]; }
     template <class V>
@@ -510,7 +525,7 @@ template <class Out>
 class HighLowIndicator : public IndicatorImpl<HighLowIndicator<Out>> {
 public:
     explicit HighLowIndicator(const Params& p)
-        : IndicatorImpl<HighLowIndicator<Out>>(p, 1), period_(iparam(p, 0)), hl_(HighLowWindow(period_)) {}
+        : hl_(HighLowWindow(iparam(p, 0))), period_(iparam(p, 0)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(hl_); }
@@ -519,10 +534,11 @@ private:
     void share(SharedStates& pool) override { pool.link(hl_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         hl_.advance(b, this->bars_seen_);
-        if (this->bars_seen_ + 1 >= static_cast<std::size_t>(period_)) this->out_[0] = Out::value(*hl_, b);
+        if (this->bars_seen_ + 1 >= hl_->period()) this->out_[0] = Out::value(*hl_, b);
     }
-    int period_;
+    // First: it shares the object's first line with what the chain reads (Indicator).
     Shared<HighLowWindow> hl_;
+    int period_;
 };
 
 // The last `period` values for kernels that loop over all of them (CCI,

@@ -27,8 +27,7 @@ std::string_view to_string(Group g) {
     return "unknown";
 }
 
-Indicator::Indicator(Params params, std::size_t outputs) : id_(Identity{nullptr, std::move(params), outputs}) {
-    if (outputs > kMaxOutputs) throw IndicatorError("an indicator has at most 3 outputs");
+Indicator::Indicator() noexcept {
     out_.fill(std::numeric_limits<double>::quiet_NaN());
 }
 
@@ -73,7 +72,7 @@ void Indicator::restore(StateReader& in) {
     in(saved);
     if (saved != params()) throw StateError("snapshot of " + spec().name + " has other parameters");
     // Saved as a sized list; the reader refuses a count other than the outputs'.
-    std::span<double> outs(out_.data(), id_.p->outputs);
+    std::span<double> outs(out_.data(), values().size());
     in(outs, bars_seen_);
     restore_fields(in);
 }
@@ -104,7 +103,7 @@ namespace {
 // bar, for every member). It keeps no state: all sets and threads share it.
 class ChainEnd final : public Indicator {
 public:
-    ChainEnd() : Indicator({}, 0) {}
+    ChainEnd() = default;
     int lookback() const override { return 0; }
     void reset() override {}
     std::unique_ptr<Indicator> clone() const override { return std::make_unique<ChainEnd>(); }
@@ -117,6 +116,10 @@ private:
     void step(const Bar&) noexcept override {}
     void save_fields(StateWriter&) const override {}
     void restore_fields(StateReader&) override {}
+    const Identity& identity() const noexcept override {
+        static const Identity none;
+        return none;
+    }
 };
 
 }  // namespace
@@ -235,9 +238,11 @@ const std::vector<IndicatorSpec>& registry() {
         for (auto& spec : s) {
             auto raw = std::move(spec.make);
             const IndicatorSpec* self = &spec;
+            if (spec.outputs.size() > Indicator::kMaxOutputs)
+                throw std::logic_error(spec.name + ": an indicator has at most 3 outputs");
             spec.make = [raw, self](const Params& p) {
                 auto ind = raw(p);
-                ind->id_.p->spec = self;
+                const_cast<Indicator::Identity&>(ind->identity()).spec = self;  // a Member's, not const
                 return ind;
             };
         }

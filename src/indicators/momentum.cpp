@@ -40,7 +40,7 @@ template <Change C>
 class PriceChange : public IndicatorImpl<PriceChange<C>> {
 public:
     explicit PriceChange(const Params& p)
-        : IndicatorImpl<PriceChange<C>>(p, 1), period_(iparam(p, 0)), closes_(PastCloses(period_)) {}
+        : closes_(PastCloses(iparam(p, 0))), period_(iparam(p, 0)) {}
     int lookback() const override { return period_; }
     template <class V>
     void fields(V& v) { v(closes_); }
@@ -59,13 +59,14 @@ private:
             case Change::rocr100: out = prev != 0.0 ? (x / prev) * 100.0 : 0.0; break;
         }
     }
-    int period_;
+    // First: it shares the object's first line with what the chain reads (Indicator).
     Shared<PastCloses> closes_;
+    int period_;
 };
 
 class Bop : public IndicatorImpl<Bop> {
 public:
-    explicit Bop(const Params& p) : IndicatorImpl(p, 1) {}
+    explicit Bop(const Params&) {}
     int lookback() const override { return 0; }
     template <class V>
     void fields(V&) {}
@@ -135,7 +136,7 @@ template <bool Cmo>
 class GainLossOscillator : public IndicatorImpl<GainLossOscillator<Cmo>> {
 public:
     explicit GainLossOscillator(const Params& p)
-        : IndicatorImpl<GainLossOscillator<Cmo>>(p, 1), gl_(GainLossState(iparam(p, 0))) {}
+        : gl_(GainLossState(iparam(p, 0))) {}
     int lookback() const override { return gl_->lookback(); }
     template <class V>
     void fields(V& v) { v(gl_); }
@@ -156,7 +157,7 @@ private:
 template <bool Fixed>
 class MacdT : public IndicatorImpl<MacdT<Fixed>> {
 public:
-    explicit MacdT(const Params& p) : IndicatorImpl<MacdT<Fixed>>(p, 3) {
+    explicit MacdT(const Params& p) {
         if constexpr (Fixed) {
             init(EmaState(12, 0.15), EmaState(26, 0.075), iparam(p, 0));
         } else {
@@ -197,7 +198,7 @@ using MacdFix = MacdT<true>;
 // on the same bar; the signal average starts at the first MACD value.
 class MacdExt : public IndicatorImpl<MacdExt> {
 public:
-    explicit MacdExt(const Params& p) : IndicatorImpl(p, 3) {
+    explicit MacdExt(const Params& p) {
         fast_period_ = iparam(p, 0), slow_period_ = iparam(p, 2);
         fast_type_ = iparam(p, 1), slow_type_ = iparam(p, 3);
         if (slow_period_ < fast_period_) std::swap(fast_period_, slow_period_), std::swap(fast_type_, slow_type_);
@@ -241,7 +242,7 @@ private:
 template <bool Percent>
 class PriceOscillator : public IndicatorImpl<PriceOscillator<Percent>> {
 public:
-    explicit PriceOscillator(const Params& p) : IndicatorImpl<PriceOscillator<Percent>>(p, 1) {
+    explicit PriceOscillator(const Params& p) {
         fast_period_ = iparam(p, 0), slow_period_ = iparam(p, 1);
         if (slow_period_ < fast_period_) std::swap(fast_period_, slow_period_);
         fast_ = Shared(MovingAverage(ma_type(p.at(2)), fast_period_));
@@ -332,7 +333,7 @@ private:
 
 class Stoch : public IndicatorImpl<Stoch> {
 public:
-    explicit Stoch(const Params& p) : IndicatorImpl(p, 2), slowk_(p, 0, 2, 1), slowd_(ma_type(p.at(4)), iparam(p, 3)) {}
+    explicit Stoch(const Params& p) : slowk_(p, 0, 2, 1), slowd_(ma_type(p.at(4)), iparam(p, 3)) {}
     int lookback() const override { return slowk_.lookback() + slowd_.lookback(); }
     template <class V>
     void fields(V& v) { v(slowk_, slowd_); }
@@ -350,7 +351,7 @@ private:
 
 class StochF : public IndicatorImpl<StochF> {
 public:
-    explicit StochF(const Params& p) : IndicatorImpl(p, 2), d_(p, 0, 2, 1) {}
+    explicit StochF(const Params& p) : d_(p, 0, 2, 1) {}
     int lookback() const override { return d_.lookback(); }
     template <class V>
     void fields(V& v) { v(d_); }
@@ -369,7 +370,7 @@ private:
 // every value of the window, as in TA-Lib, so this one is O(period) per bar.
 class Cci : public IndicatorImpl<Cci> {
 public:
-    explicit Cci(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), tp_(static_cast<std::size_t>(period_)) {}
+    explicit Cci(const Params& p) : period_(iparam(p, 0)), tp_(static_cast<std::size_t>(period_)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(tp_); }
@@ -396,7 +397,7 @@ private:
 class StochRsi : public IndicatorImpl<StochRsi> {
 public:
     explicit StochRsi(const Params& p)
-        : IndicatorImpl(p, 2), rsi_(GainLossState(iparam(p, 0))), k_(iparam(p, 1)), d_(ma_type(p.at(3)), iparam(p, 2)) {}
+        : rsi_(GainLossState(iparam(p, 0))), k_(iparam(p, 1)), d_(ma_type(p.at(3)), iparam(p, 2)) {}
     int lookback() const override { return rsi_->lookback() + k_.lookback() + d_.lookback(); }
     template <class V>
     void fields(V& v) { v(rsi_, k_, d_); }
@@ -418,7 +419,7 @@ private:
 // TRIX: one-bar rate of change of a triple EMA.
 class Trix : public IndicatorImpl<Trix> {
 public:
-    explicit Trix(const Params& p) : IndicatorImpl(p, 1), e1_(iparam(p, 0)), e2_(iparam(p, 0)), e3_(iparam(p, 0)) {}
+    explicit Trix(const Params& p) : e1_(iparam(p, 0)), e2_(iparam(p, 0)), e3_(iparam(p, 0)) {}
     int lookback() const override { return 3 * e1_.lookback() + 1; }
     template <class V>
     void fields(V& v) { v(e1_, e2_, e3_, has_prev_, prev_); }
@@ -447,7 +448,7 @@ private:
 // subtracting 0 changes no sum.
 class UltOsc : public IndicatorImpl<UltOsc> {
 public:
-    explicit UltOsc(const Params& p) : IndicatorImpl(p, 1), per_{iparam(p, 0), iparam(p, 1), iparam(p, 2)} {
+    explicit UltOsc(const Params& p) : per_{iparam(p, 0), iparam(p, 1), iparam(p, 2)} {
         std::sort(per_.begin(), per_.end());
         longest_ = static_cast<std::size_t>(per_[2]);
         pairs_.assign(4 * longest_, 0.0);
@@ -508,7 +509,7 @@ private:
 class Mfi : public IndicatorImpl<Mfi> {
 public:
     explicit Mfi(const Params& p)
-        : IndicatorImpl(p, 1), period_(static_cast<std::size_t>(iparam(p, 0))), flows_(2 * period_) {}
+        : period_(static_cast<std::size_t>(iparam(p, 0))), flows_(2 * period_) {}
     int lookback() const override { return static_cast<int>(period_); }
     template <class V>
     void fields(V& v) {

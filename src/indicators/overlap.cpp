@@ -13,7 +13,7 @@ namespace {
 // window sum of the closes.
 class Sma : public IndicatorImpl<Sma> {
 public:
-    explicit Sma(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), sma_(SmaState(period_)) {}
+    explicit Sma(const Params& p) : period_(iparam(p, 0)), sma_(SmaState(period_)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(sma_); }
@@ -30,7 +30,7 @@ private:
 // MA(timeperiod, matype): any of the kernels by TA-Lib's type number.
 class Ma : public IndicatorImpl<Ma> {
 public:
-    explicit Ma(const Params& p) : IndicatorImpl(p, 1), k_(ma_type(p.at(1)), iparam(p, 0)) {}
+    explicit Ma(const Params& p) : k_(ma_type(p.at(1)), iparam(p, 0)) {}
     int lookback() const override { return k_.lookback(); }
     template <class V>
     void fields(V& v) { v(k_); }
@@ -46,8 +46,7 @@ private:
 class Bbands : public IndicatorImpl<Bbands> {
 public:
     explicit Bbands(const Params& p)
-        : IndicatorImpl(p, 3),
-          period_(iparam(p, 0)),
+        : period_(iparam(p, 0)),
           up_(p.at(1)),
           down_(p.at(2)),
           ma_(ma_type(p.at(3)), period_),
@@ -81,7 +80,7 @@ private:
 // both high and low (so never shared with a MIDPRICE's).
 class Midpoint : public IndicatorImpl<Midpoint> {
 public:
-    explicit Midpoint(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), hl_(period_) {}
+    explicit Midpoint(const Params& p) : period_(iparam(p, 0)), hl_(period_) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(hl_); }
@@ -103,7 +102,7 @@ struct MidPriceOut {
 // T3 with its volume factor (MA's T3 uses 0.7).
 class T3 : public IndicatorImpl<T3> {
 public:
-    explicit T3(const Params& p) : IndicatorImpl(p, 1), k_(iparam(p, 0), p.at(1)) {}
+    explicit T3(const Params& p) : k_(iparam(p, 0), p.at(1)) {}
     int lookback() const override { return k_.lookback(); }
     template <class V>
     void fields(V& v) { v(k_); }
@@ -117,7 +116,7 @@ private:
 
 class Mama : public IndicatorImpl<Mama> {
 public:
-    explicit Mama(const Params& p) : IndicatorImpl(p, 2), k_(p.at(0), p.at(1)) {}
+    explicit Mama(const Params& p) : k_(p.at(0), p.at(1)) {}
     int lookback() const override { return k_.lookback(); }
     template <class V>
     void fields(V& v) { v(k_); }
@@ -144,7 +143,7 @@ void advance_extreme(double& ep, double& af, bool new_extreme, double price, dou
 // the bar, before it is moved for the next one.
 class Sar : public IndicatorImpl<Sar> {
 public:
-    explicit Sar(const Params& p) : IndicatorImpl(p, 1), accel_(p.at(0)), max_(p.at(1)) {
+    explicit Sar(const Params& p) : accel_(p.at(0)), max_(p.at(1)) {
         if (accel_ > max_) accel_ = max_;
         af_ = accel_;
     }
@@ -207,8 +206,7 @@ private:
 class SarExt : public IndicatorImpl<SarExt> {
 public:
     explicit SarExt(const Params& p)
-        : IndicatorImpl(p, 1),
-          start_(p.at(0)),
+        : start_(p.at(0)),
           offset_(p.at(1)),
           long_{p.at(2), p.at(3), p.at(4)},
           short_{p.at(5), p.at(6), p.at(7)} {
@@ -325,8 +323,8 @@ void register_overlap(std::vector<IndicatorSpec>& out) {
     out.push_back(spec("ma", "Moving average", Group::overlap, {"close"},
                        {period_param(30, 1), {"matype", 0, 0, 8, true}}, {"real"},
                        [](const Params& p) -> std::unique_ptr<Indicator> {
-                           if (ma_type(p.at(1)) == MaType::sma) return std::make_unique<Sma>(p);
-                           return std::make_unique<Ma>(p);
+                           if (ma_type(p.at(1)) == MaType::sma) return std::make_unique<Member<Sma>>(p);
+                           return std::make_unique<Member<Ma>>(p);
                        }));
     out.push_back(spec("bbands", "Bollinger Bands", Group::overlap, {"close"},
                        {period_param(5), {"nbdevup", 2, -3e37, 3e37, false}, {"nbdevdn", 2, -3e37, 3e37, false},

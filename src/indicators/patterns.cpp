@@ -427,7 +427,7 @@ class Pattern : public IndicatorImpl<Pattern<R, Eval>> {
 
 public:
     explicit Pattern(const Params& p)
-        : IndicatorImpl<Pattern<R, Eval>>(p, 1), penetration_(p.empty() ? 0.0 : p[0]) {
+        : penetration_(p.empty() ? 0.0 : p[0]) {
         recent_.mutable_kernel().need(kNeeds);
     }
     int lookback() const override { return R->lookback; }
@@ -458,8 +458,9 @@ private:
         if (t < static_cast<std::size_t>(R->lookback)) [[unlikely]] return;
         this->out_[0] = Eval(*recent_, Averages<R>{*recent_}, penetration_);
     }
-    double penetration_;
+    // First: it shares the object's first line with what the chain reads (Indicator).
     Shared<CandleHistory> recent_{};
+    double penetration_;
 };
 
 template <const Rule* R, int (*Eval)(const Candles&, const Averages<R>&, double)>

@@ -8,7 +8,7 @@ namespace {
 template <double (*F)(const Bar&)>
 class BarFunction : public IndicatorImpl<BarFunction<F>> {
 public:
-    explicit BarFunction(const Params& p) : IndicatorImpl<BarFunction<F>>(p, 1) {}
+    explicit BarFunction(const Params&) {}
     int lookback() const override { return 0; }
     template <class V>
     void fields(V&) {}

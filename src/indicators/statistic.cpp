@@ -15,7 +15,7 @@ template <bool Stddev>
 class Variance : public IndicatorImpl<Variance<Stddev>> {
 public:
     explicit Variance(const Params& p)
-        : IndicatorImpl<Variance<Stddev>>(p, 1), period_(iparam(p, 0)), nbdev_(p.at(1)), var_(VarianceState(period_)) {}
+        : var_(VarianceState(iparam(p, 0))), period_(iparam(p, 0)), nbdev_(p.at(1)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(var_); }
@@ -30,9 +30,10 @@ private:
         else
             this->out_[0] = var;
     }
+    // First: it shares the object's first line with what the chain reads (Indicator).
+    Shared<VarianceState> var_;
     int period_;
     double nbdev_;
-    Shared<VarianceState> var_;
 };
 
 // Least-squares line over the last `period` closes, with TA-Lib's x axis
@@ -50,6 +51,7 @@ public:
         const double sum_x2 = n * (n - 1) * (2 * n - 1) / 6;
         divisor_ = sum_x_ * sum_x_ - n * sum_x2;
     }
+    int period() const noexcept { return period_; }
     bool update(double y) noexcept {
         const double n = period_;
         if (win_.full()) {
@@ -94,7 +96,7 @@ template <RegOut Out>
 class LinearReg : public IndicatorImpl<LinearReg<Out>> {
 public:
     explicit LinearReg(const Params& p)
-        : IndicatorImpl<LinearReg<Out>>(p, 1), period_(iparam(p, 0)), line_(RegressionLine(period_)) {}
+        : line_(RegressionLine(iparam(p, 0))), period_(iparam(p, 0)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(line_); }
@@ -103,7 +105,7 @@ private:
     void share(SharedStates& pool) override { pool.link(line_, period_key(period_)); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!line_.advance(b.close, this->bars_seen_)) return;
-        const double n = period_, m = line_->slope(), b0 = line_->intercept();
+        const double n = line_->period(), m = line_->slope(), b0 = line_->intercept();
         double& out = this->out_[0];
         switch (Out) {
             case RegOut::value: out = b0 + m * (n - 1); break;
@@ -113,8 +115,9 @@ private:
             case RegOut::tsf: out = b0 + m * n; break;
         }
     }
-    int period_;
+    // First: it shares the object's first line with what the chain reads (Indicator).
     Shared<RegressionLine> line_;
+    int period_;
 };
 
 // The last `period` (high, low) pairs in one ring of SSE2 pairs, for CORREL
@@ -150,7 +153,7 @@ private:
 class Correl : public IndicatorImpl<Correl> {
 public:
     explicit Correl(const Params& p)
-        : IndicatorImpl(p, 1), period_(static_cast<std::size_t>(iparam(p, 0))), xy_(period_) {}
+        : period_(static_cast<std::size_t>(iparam(p, 0))), xy_(period_) {}
     int lookback() const override { return static_cast<int>(period_) - 1; }
     template <class V>
     void fields(V& v) { v(xy_, s_, s2_, sxy_); }
@@ -185,7 +188,7 @@ private:
 class Beta : public IndicatorImpl<Beta> {
 public:
     explicit Beta(const Params& p)
-        : IndicatorImpl(p, 1), period_(static_cast<std::size_t>(iparam(p, 0))), xy_(period_) {}
+        : period_(static_cast<std::size_t>(iparam(p, 0))), xy_(period_) {}
     int lookback() const override { return static_cast<int>(period_); }
     template <class V>
     void fields(V& v) { v(last_, xy_, s_, sx_); }
@@ -218,7 +221,7 @@ private:
 // SUM: the window sum of a set's SMA of the same period (the same kernel).
 class Sum : public IndicatorImpl<Sum> {
 public:
-    explicit Sum(const Params& p) : IndicatorImpl(p, 1), period_(iparam(p, 0)), sum_(SmaState(period_)) {}
+    explicit Sum(const Params& p) : sum_(SmaState(iparam(p, 0))), period_(iparam(p, 0)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(sum_); }
@@ -228,8 +231,9 @@ private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (sum_.advance(b.close, bars_seen_)) out_[0] = sum_->sum();
     }
-    int period_;
+    // First: it shares the object's first line with what the chain reads (Indicator).
     Shared<SmaState> sum_;
+    int period_;
 };
 
 // The window's highest and lowest values and the index TA-Lib reports for
@@ -341,9 +345,7 @@ class Extreme : public IndicatorImpl<Extreme<P>> {
 
 public:
     explicit Extreme(const Params& p)
-        : IndicatorImpl<Extreme<P>>(p, kBoth ? 2 : 1),
-          period_(iparam(p, 0)),
-          arg_(ArgExtremes(static_cast<std::size_t>(period_))) {}
+        : arg_(ArgExtremes(static_cast<std::size_t>(iparam(p, 0)))), period_(iparam(p, 0)) {}
     int lookback() const override { return period_ - 1; }
     template <class V>
     void fields(V& v) { v(arg_); }
@@ -364,8 +366,9 @@ private:
         if constexpr (kIndex) return static_cast<double>(arg_->template index<IsMax>());
         return arg_->template value<IsMax>();
     }
-    int period_;
+    // First: it shares the object's first line with what the chain reads (Indicator).
     Shared<ArgExtremes> arg_;
+    int period_;
 };
 
 // Mean absolute deviation around the window mean. No running form exists for
@@ -376,7 +379,7 @@ private:
 class AvgDev : public IndicatorImpl<AvgDev> {
 public:
     explicit AvgDev(const Params& p)
-        : IndicatorImpl(p, 1), period_(static_cast<std::size_t>(iparam(p, 0))), window_(period_) {}
+        : period_(static_cast<std::size_t>(iparam(p, 0))), window_(period_) {}
     int lookback() const override { return static_cast<int>(period_) - 1; }
     template <class V>
     void fields(V& v) { v(window_); }

@@ -28,7 +28,7 @@ private:
 
 class Trange : public IndicatorImpl<Trange> {
 public:
-    explicit Trange(const Params& p) : IndicatorImpl(p, 1) {}
+    explicit Trange(const Params&) {}
     int lookback() const override { return 1; }
     template <class V>
     void fields(V& v) { v(tr_); }
@@ -46,6 +46,7 @@ class AtrState {
 public:
     AtrState() = default;
     explicit AtrState(int period) : period_(period), seed_(period) {}
+    int period() const noexcept { return period_; }
     bool update(const Bar& b) noexcept {
         if (!tr_.update(b)) return false;
         const double tr = tr_.value();
@@ -77,7 +78,7 @@ private:
 template <bool Normalized>
 class Atr : public IndicatorImpl<Atr<Normalized>> {
 public:
-    explicit Atr(const Params& p) : IndicatorImpl<Atr<Normalized>>(p, 1), period_(iparam(p, 0)), atr_(AtrState(period_)) {}
+    explicit Atr(const Params& p) : atr_(AtrState(iparam(p, 0))), period_(iparam(p, 0)) {}
     int lookback() const override { return period_; }
     template <class V>
     void fields(V& v) { v(atr_); }
@@ -88,13 +89,14 @@ private:
         if (!atr_.advance(b, this->bars_seen_)) return;
         const double atr = atr_->value();
         // TA-Lib's NATR with period 1 returns the plain true range, unnormalized.
-        if (Normalized && period_ != 1)
+        if (Normalized && atr_->period() != 1)
             this->out_[0] = b.close != 0.0 ? (atr / b.close) * 100.0 : 0.0;
         else
             this->out_[0] = atr;
     }
-    int period_;
+    // First: it shares the object's first line with what the chain reads (Indicator).
     Shared<AtrState> atr_;
+    int period_;
 };
 
 }  // namespace

@@ -23,7 +23,7 @@ private:
 // Chaikin accumulation/distribution line.
 class Ad : public IndicatorImpl<Ad> {
 public:
-    explicit Ad(const Params& p) : IndicatorImpl(p, 1) {}
+    explicit Ad(const Params&) {}
     int lookback() const override { return 0; }
     template <class V>
     void fields(V& v) { v(ad_); }
@@ -40,7 +40,7 @@ private:
 // On-balance volume, starting from the first bar's volume as TA-Lib does.
 class Obv : public IndicatorImpl<Obv> {
 public:
-    explicit Obv(const Params& p) : IndicatorImpl(p, 1) {}
+    explicit Obv(const Params&) {}
     int lookback() const override { return 0; }
     template <class V>
     void fields(V& v) { v(started_, obv_, prev_); }
@@ -68,8 +68,7 @@ private:
 class AdOsc : public IndicatorImpl<AdOsc> {
 public:
     explicit AdOsc(const Params& p)
-        : IndicatorImpl(p, 1),
-          fast_k_(2.0 / (iparam(p, 0) + 1)),
+        : fast_k_(2.0 / (iparam(p, 0) + 1)),
           slow_k_(2.0 / (iparam(p, 1) + 1)),
           lookback_(std::max(iparam(p, 0), iparam(p, 1)) - 1) {}
     int lookback() const override { return lookback_; }
