@@ -23,8 +23,8 @@ namespace pricecast::indicators {
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // CRTP base: a concrete indicator is a value type constructed from its Params,
-// with `template <class V> void fields(V& v)` listing its state once; clone,
-// reset and save/restore follow from that. Each step() is [[gnu::hot]]: GCC
+// with `template <class V> void fields(V& v)` listing its state once; reset
+// and save/restore follow from that (clone and the set's chain: Member). Each step() is [[gnu::hot]]: GCC
 // gathers hot functions in .text.hot, so the per-bar code of all indicators
 // sits together instead of among construction, registry and snapshot code
 // (the full set run bar by bar measured faster, in two different binaries).
@@ -39,13 +39,6 @@ public:
         Member<Derived> fresh(params());
         self() = std::move(static_cast<Derived&>(fresh));
     }
-    Link link() const noexcept final { return &link_to; }
-    // Virtual, so that GCC knows `this` is a Derived and calls its step()
-    // directly (inlined), where a static function's cast does not tell it.
-    [[gnu::hot]] void chain(const Bar& bar) noexcept final {
-        update_valid(bar);
-        next_link_(*next_in_set_, bar);  // after the set's last member: its chain end
-    }
 
 protected:
     using Indicator::Indicator;
@@ -53,10 +46,6 @@ protected:
     void restore_fields(StateReader& in) override { self().fields(in); }
 
 private:
-    // A tail call from this type's own site, to the one member after it.
-    static void link_to(Indicator& member, const Bar& bar) noexcept {
-        static_cast<IndicatorImpl&>(member).IndicatorImpl::chain(bar);
-    }
     Derived& self() { return static_cast<Derived&>(*this); }
     const Derived& self() const { return static_cast<const Derived&>(*this); }
 };
@@ -158,6 +147,10 @@ private:
 inline int iparam(const Params& p, std::size_t i) { return static_cast<int>(p.at(i)); }
 
 // What a factory makes: the indicator T, then its identity, last (see Indicator::Identity).
+// The set's chain (Indicator::chain) runs here: Member is final, so GCC calls
+// T's step() directly and inlines it. From IndicatorImpl<T> it read the
+// vtable to test the target first, for T outside an anonymous namespace
+// (CloseKernel<EmaState>, ...): a line per member per bar.
 template <class T>
 class Member final : public T {
 public:
@@ -169,6 +162,15 @@ public:
     }
 
 private:
+    Indicator::Link link() const noexcept override { return &link_to; }
+    [[gnu::hot]] void chain(const Bar& bar) noexcept override {
+        this->update_valid(bar);
+        this->next_link_(*this->next_in_set_, bar);  // after the set's last member: its chain end
+    }
+    // A tail call from this type's own site, to the one member after it.
+    static void link_to(Indicator& member, const Bar& bar) noexcept {
+        static_cast<Member&>(member).Member::chain(bar);
+    }
     const Indicator::Identity& identity() const noexcept override { return id_; }
     Indicator::Identity id_;
 };
