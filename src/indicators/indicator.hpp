@@ -137,7 +137,7 @@ protected:
     // first line: a member that reads a kernel another member advances keeps
     // its pointer to it first and touches one line of its own per bar. The
     // full set touched 369 lines of data per bar with the identity held here,
-    // 299 with it at the end (valgrind's 32 KB model: 58 -> 21 misses per bar).
+    // 299 with it at the end.
     struct Identity {
         const IndicatorSpec* spec = nullptr;  // set by the registry's factory
         Params params;
