@@ -100,6 +100,29 @@ TEST(IndicatorSet, ACopyContinuesOnItsOwn) {
     expect_equal(set, separate, bars.size() - 1);
 }
 
+// A set's members and their windows live in the set's arena: a set moved
+// into another outlives the one it came from, the set it replaced is gone
+// without touching it, and a moved-from set takes members again.
+TEST(IndicatorSet, AMovedSetRunsOnAfterItsSourceAndTargetAreGone) {
+    const auto bars = series();
+    auto separate = make_separate();
+    IndicatorSet moved;
+    moved.add(parse("sma(5)"));
+    for (std::size_t i = 0; i < 300; ++i) moved.update(bars[i]);
+    {
+        IndicatorSet source = make_set();
+        for (std::size_t i = 0; i < 600; ++i) source.update(bars[i]), feed(separate, bars[i]);
+        moved = std::move(source);
+        source.add(parse("rsi(14)"));  // a moved-from set makes a new arena
+        for (std::size_t i = 0; i < 20; ++i) source.update(bars[i]);
+        EXPECT_EQ(source[0].bars_seen(), 20u);
+    }
+    for (std::size_t i = 600; i < bars.size(); ++i) moved.update(bars[i]), feed(separate, bars[i]);
+    expect_equal(moved, separate, bars.size() - 1);
+    IndicatorSet built_later(std::move(moved));
+    EXPECT_EQ(built_later.size(), separate.size());
+}
+
 TEST(IndicatorSet, SaveRestoreContinueEqualsUninterrupted) {
     const auto bars = series();
     for (std::size_t cut : {0u, 1u, 40u, 777u}) {

@@ -129,12 +129,76 @@ Indicator& IndicatorSet::chain_end() {
     return end;
 }
 
+// ---- state arenas -----------------------------------------------------------
+
+namespace {
+thread_local StateArena* current_arena = nullptr;
+}  // namespace
+
+void* StateArena::allocate(std::size_t bytes, std::size_t align) {
+    auto at = reinterpret_cast<std::uintptr_t>(next_);
+    std::size_t pad = (align - at % align) % align;
+    if (!next_ || pad + bytes > static_cast<std::size_t>(end_ - next_)) {
+        const std::size_t size = std::max(kBlock, bytes + align);
+        blocks_.push_back(std::make_unique<std::byte[]>(size));
+        next_ = blocks_.back().get();
+        end_ = next_ + size;
+        at = reinterpret_cast<std::uintptr_t>(next_);
+        pad = (align - at % align) % align;
+    }
+    void* p = next_ + pad;
+    next_ += pad + bytes;
+    return p;
+}
+
+ArenaScope::ArenaScope(StateArena& arena) noexcept : outer_(current_arena) { current_arena = &arena; }
+ArenaScope::~ArenaScope() { current_arena = outer_; }
+
+// The byte after the block says whether an arena holds it: a header before
+// it would cost a whole alignment (64 bytes for an indicator).
+void* allocate_state(std::size_t bytes, std::size_t align) {
+    StateArena* arena = current_arena;
+    auto* p = static_cast<std::byte*>(arena ? arena->allocate(bytes + 1, align)
+                                            : ::operator new(bytes + 1, std::align_val_t(align)));
+    p[bytes] = std::byte{arena != nullptr};
+    return p;
+}
+
+void free_state(void* p, std::size_t bytes, std::size_t align) noexcept {
+    auto* block = static_cast<std::byte*>(p);
+    if (block && block[bytes] == std::byte{0}) ::operator delete(block, bytes + 1, std::align_val_t(align));
+}
+
+void* Indicator::operator new(std::size_t bytes, std::align_val_t align) {
+    return allocate_state(bytes, static_cast<std::size_t>(align));
+}
+void Indicator::operator delete(void* p, std::size_t bytes, std::align_val_t align) noexcept {
+    free_state(p, bytes, static_cast<std::size_t>(align));
+}
+
+// ---- sets ---------------------------------------------------------------------
+
 IndicatorSet::IndicatorSet() : shared_(std::make_unique<SharedStates>()) {}
 IndicatorSet::~IndicatorSet() = default;
 IndicatorSet::IndicatorSet(IndicatorSet&&) noexcept = default;
-IndicatorSet& IndicatorSet::operator=(IndicatorSet&&) noexcept = default;
+
+// Not the default: that would free the arena before the members in it.
+IndicatorSet& IndicatorSet::operator=(IndicatorSet&& o) noexcept {
+    items_.clear();
+    items_ = std::move(o.items_);
+    arena_ = std::move(o.arena_);
+    member_ = std::move(o.member_);
+    shared_ = std::move(o.shared_);
+    return *this;
+}
+
+StateArena& IndicatorSet::arena() {
+    if (!arena_) arena_ = std::make_unique<StateArena>();  // also after a move left none
+    return *arena_;
+}
 
 IndicatorSet::IndicatorSet(const IndicatorSet& o) : IndicatorSet() {
+    ArenaScope in_arena(arena());
     for (const auto& x : o.items_) items_.push_back(x->clone());
     member_ = o.member_;
     link();
@@ -154,6 +218,7 @@ std::size_t IndicatorSet::add(const IndicatorRef& ref) {
         }
     }
     member_.push_back(items_.size());
+    ArenaScope in_arena(arena());
     items_.push_back(ref.make());
     attach(items_.size() - 1);
     return member_.size() - 1;

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <new>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +45,7 @@ struct ParamSpec {
 
 class Indicator;
 class SharedStates;
+class StateArena;
 using Params = std::vector<double>;
 using Factory = std::function<std::unique_ptr<Indicator>(const Params&)>;
 
@@ -67,6 +69,10 @@ struct IndicatorSpec {
 class alignas(64) Indicator {
 public:
     virtual ~Indicator() = default;
+
+    // Made in their set's StateArena (impl.hpp) when a set makes them.
+    static void* operator new(std::size_t bytes, std::align_val_t align);
+    static void operator delete(void* p, std::size_t bytes, std::align_val_t align) noexcept;
 
     const IndicatorSpec& spec() const { return *identity().spec; }
     const Params& params() const { return identity().params; }
@@ -222,8 +228,10 @@ public:
 
 private:
     static Indicator& chain_end();
+    StateArena& arena();
     void attach(std::size_t i);
     void link();
+    std::unique_ptr<StateArena> arena_;               // before items_: it holds them and outlives them
     std::vector<std::unique_ptr<Indicator>> items_;  // distinct indicators, in the order they run
     std::vector<std::size_t> member_;                // index in add() order -> item
     std::unique_ptr<SharedStates> shared_;

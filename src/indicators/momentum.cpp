@@ -496,7 +496,7 @@ private:
     }
     std::array<int, 3> per_;
     std::size_t longest_ = 1;
-    std::vector<double> pairs_;  // (pressure, range) of the last `longest_` bars, twice
+    StateVector<double> pairs_;  // (pressure, range) of the last `longest_` bars, twice
     std::size_t head_ = 0;
     std::array<double, 6> sums_{};  // (pressure, range) sums by horizon, shortest first
     double prev_close_ = 0;
@@ -544,7 +544,7 @@ private:
         store(sums_.data(), s);
     }
     std::size_t period_;
-    std::vector<double> flows_;  // (positive, negative) of the last `period_` bars, oldest at head_
+    StateVector<double> flows_;  // (positive, negative) of the last `period_` bars, oldest at head_
     std::size_t head_ = 0;
     std::array<double, 2> sums_{};
     std::size_t since_exact_ = 0;

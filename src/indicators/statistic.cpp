@@ -142,7 +142,7 @@ public:
 
 private:
     std::size_t period_ = 1;
-    std::vector<double> buf_ = std::vector<double>(2);
+    StateVector<double> buf_ = StateVector<double>(2);
     std::size_t head_ = 0;
 };
 
@@ -320,9 +320,9 @@ private:
     }
 
     std::size_t period_ = 1;
-    std::vector<double> block_ = std::vector<double>(2);
-    std::vector<double> suffix_ = std::vector<double>(4, kWorst);
-    std::vector<std::uint64_t> suffix_index_ = std::vector<std::uint64_t>(4);
+    StateVector<double> block_ = StateVector<double>(2);
+    StateVector<double> suffix_ = StateVector<double>(4, kWorst);
+    StateVector<std::uint64_t> suffix_index_ = StateVector<std::uint64_t>(4);
     std::size_t pos_ = 0;
     std::array<double, 2> head_{kWorst, kWorst};
     std::array<std::uint64_t, 2> head_index_{};
