@@ -193,7 +193,7 @@ IndicatorSet& IndicatorSet::operator=(IndicatorSet&& o) noexcept {
 }
 
 StateArena& IndicatorSet::arena() {
-    if (!arena_) arena_ = std::make_unique<StateArena>();  // also after a move left none
+    if (!arena_) arena_ = std::make_unique<StateArena>();  // a move left none
     return *arena_;
 }
 
@@ -226,6 +226,7 @@ std::size_t IndicatorSet::add(const IndicatorRef& ref) {
 
 // Links item i's kernels and puts it after item i-1, last on the chain.
 void IndicatorSet::attach(std::size_t i) {
+    if (!shared_) shared_ = std::make_unique<SharedStates>();  // a move left none
     items_[i]->share(*shared_);
     items_[i]->next_in_set_ = &chain_end();
     items_[i]->next_link_ = chain_end().link();
