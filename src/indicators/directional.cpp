@@ -110,7 +110,7 @@ private:
         if (Out == DmOut::plus_dm || Out == DmOut::minus_dm) return period > 1 ? period - 1 : 1;
         return period;
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<DirectionalMovement> dm_;
     int period_;
 };

@@ -141,7 +141,10 @@ inline std::string period_key(int period) { return std::to_string(period); }
 // copy inline; IndicatorSet points the indicators with equal kernels at the
 // first one's copy, which the first of them to see a bar advances and the
 // others read. A copy (clone, peek) is deep: it copies the state it reads and
-// shares nothing with the original.
+// shares nothing with the original. An indicator declares its Shared first:
+// a reader's pointer to the kernel then sits in the object's first line,
+// beside what the chain reads, and the reader touches no other line of its
+// own (see Indicator::Identity).
 template <class K>
 class Shared {
 public:
@@ -590,7 +593,7 @@ private:
         hl_.advance(b, this->bars_seen_);
         if (this->bars_seen_ + 1 >= hl_->period()) this->out_[0] = Out::value(*hl_, b);
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<HighLowWindow> hl_;
     int period_;
 };

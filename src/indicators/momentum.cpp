@@ -59,7 +59,7 @@ private:
             case Change::rocr100: out = prev != 0.0 ? (x / prev) * 100.0 : 0.0; break;
         }
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<PastCloses> closes_;
     int period_;
 };

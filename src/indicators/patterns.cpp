@@ -458,7 +458,7 @@ private:
         if (t < static_cast<std::size_t>(R->lookback)) [[unlikely]] return;
         this->out_[0] = Eval(*recent_, Averages<R>{*recent_}, penetration_);
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<CandleHistory> recent_{};
     double penetration_;
 };

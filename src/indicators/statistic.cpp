@@ -30,7 +30,7 @@ private:
         else
             this->out_[0] = var;
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<VarianceState> var_;
     int period_;
     double nbdev_;
@@ -115,7 +115,7 @@ private:
             case RegOut::tsf: out = b0 + m * n; break;
         }
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<RegressionLine> line_;
     int period_;
 };
@@ -231,7 +231,7 @@ private:
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (sum_.advance(b.close, bars_seen_)) out_[0] = sum_->sum();
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<SmaState> sum_;
     int period_;
 };
@@ -366,7 +366,7 @@ private:
         if constexpr (kIndex) return static_cast<double>(arg_->template index<IsMax>());
         return arg_->template value<IsMax>();
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<ArgExtremes> arg_;
     int period_;
 };

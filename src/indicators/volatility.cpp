@@ -94,7 +94,7 @@ private:
         else
             this->out_[0] = atr;
     }
-    // First: it shares the object's first line with what the chain reads (Indicator).
+    // First (see Shared).
     Shared<AtrState> atr_;
     int period_;
 };
