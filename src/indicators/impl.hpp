@@ -24,10 +24,11 @@ inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // CRTP base: a concrete indicator is a value type constructed from its Params,
 // with `template <class V> void fields(V& v)` listing its state once; reset
-// and save/restore follow from that (clone and the set's chain: Member). Each step() is [[gnu::hot]]: GCC
-// gathers hot functions in .text.hot, so the per-bar code of all indicators
-// sits together instead of among construction, registry and snapshot code
-// (the full set run bar by bar measured faster, in two different binaries).
+// and save/restore follow from that (clone and the set's chain: Member, below).
+// Each step() is [[gnu::hot]]: GCC gathers hot functions in .text.hot, so the
+// per-bar code of all indicators sits together instead of among construction,
+// registry and snapshot code (the full set run bar by bar measured faster, in
+// two different binaries).
 template <class T>
 class Member;
 
