@@ -145,7 +145,7 @@ void TimeframeFeatures::close_bar() {
     has_open_ = false;
     indicators_.update_valid(open_);  // built from base bars the pipeline checked
     std::size_t i = 0;
-    // value(), not values(): the output count sits with the indicator's identity, a line away.
+    // value(), not values(): values() looks the output count up in the spec, off the indicator's hot line.
     for (std::size_t k = 0; k < outputs_.size(); ++k) {
         const auto& [first, count] = outputs_[k];
         for (std::size_t j = first; j < first + count; ++j) values_[i++] = indicators_[k].value(j);

@@ -77,13 +77,13 @@ template <DmOut Out>
 class Directional : public IndicatorImpl<Directional<Out>> {
 public:
     explicit Directional(const Params& p)
-        : dm_(DirectionalMovement(iparam(p, 0))), period_(iparam(p, 0)) {}
-    int lookback() const override { return lookback(period_); }
+        : dm_(DirectionalMovement(iparam(p, 0))) {}
+    int lookback() const override { return lookback(dm_->period()); }
     template <class V>
     void fields(V& v) { v(dm_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(dm_, period_key(period_)); }
+    void share(SharedStates& pool) override { pool.link(dm_, period_key(dm_->period())); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         dm_.advance(b, this->bars_seen_);
         const DirectionalMovement& dm = *dm_;
@@ -110,9 +110,7 @@ private:
         if (Out == DmOut::plus_dm || Out == DmOut::minus_dm) return period > 1 ? period - 1 : 1;
         return period;
     }
-    // First (see Shared).
     Shared<DirectionalMovement> dm_;
-    int period_;
 };
 
 // ADX: the mean of the first `period` DX values, then Wilder-smoothed DX.

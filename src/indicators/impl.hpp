@@ -583,20 +583,18 @@ template <class Out>
 class HighLowIndicator : public IndicatorImpl<HighLowIndicator<Out>> {
 public:
     explicit HighLowIndicator(const Params& p)
-        : hl_(HighLowWindow(iparam(p, 0))), period_(iparam(p, 0)) {}
-    int lookback() const override { return period_ - 1; }
+        : hl_(HighLowWindow(iparam(p, 0))) {}
+    int lookback() const override { return static_cast<int>(hl_->period()) - 1; }
     template <class V>
     void fields(V& v) { v(hl_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(hl_, period_key(period_)); }
+    void share(SharedStates& pool) override { pool.link(hl_, period_key(static_cast<int>(hl_->period()))); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         hl_.advance(b, this->bars_seen_);
         if (this->bars_seen_ + 1 >= hl_->period()) this->out_[0] = Out::value(*hl_, b);
     }
-    // First (see Shared).
     Shared<HighLowWindow> hl_;
-    int period_;
 };
 
 // The last `period` values for kernels that loop over all of them (CCI,

@@ -178,7 +178,7 @@ void Indicator::operator delete(void* p, std::size_t bytes, std::align_val_t ali
 
 // ---- sets ---------------------------------------------------------------------
 
-IndicatorSet::IndicatorSet() : shared_(std::make_unique<SharedStates>()) {}
+IndicatorSet::IndicatorSet() = default;
 IndicatorSet::~IndicatorSet() = default;
 IndicatorSet::IndicatorSet(IndicatorSet&&) noexcept = default;
 
@@ -192,8 +192,10 @@ IndicatorSet& IndicatorSet::operator=(IndicatorSet&& o) noexcept {
     return *this;
 }
 
+// The arena and the kernel table are made when first needed: a new set has
+// none, nor has one a move left empty.
 StateArena& IndicatorSet::arena() {
-    if (!arena_) arena_ = std::make_unique<StateArena>();  // a move left none
+    if (!arena_) arena_ = std::make_unique<StateArena>();
     return *arena_;
 }
 
@@ -226,7 +228,7 @@ std::size_t IndicatorSet::add(const IndicatorRef& ref) {
 
 // Links item i's kernels and puts it after item i-1, last on the chain.
 void IndicatorSet::attach(std::size_t i) {
-    if (!shared_) shared_ = std::make_unique<SharedStates>();  // a move left none
+    if (!shared_) shared_ = std::make_unique<SharedStates>();
     items_[i]->share(*shared_);
     items_[i]->next_in_set_ = &chain_end();
     items_[i]->next_link_ = chain_end().link();

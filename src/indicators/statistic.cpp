@@ -96,13 +96,13 @@ template <RegOut Out>
 class LinearReg : public IndicatorImpl<LinearReg<Out>> {
 public:
     explicit LinearReg(const Params& p)
-        : line_(RegressionLine(iparam(p, 0))), period_(iparam(p, 0)) {}
-    int lookback() const override { return period_ - 1; }
+        : line_(RegressionLine(iparam(p, 0))) {}
+    int lookback() const override { return line_->period() - 1; }
     template <class V>
     void fields(V& v) { v(line_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(line_, period_key(period_)); }
+    void share(SharedStates& pool) override { pool.link(line_, period_key(line_->period())); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!line_.advance(b.close, this->bars_seen_)) return;
         const double n = line_->period(), m = line_->slope(), b0 = line_->intercept();
@@ -115,9 +115,7 @@ private:
             case RegOut::tsf: out = b0 + m * n; break;
         }
     }
-    // First (see Shared).
     Shared<RegressionLine> line_;
-    int period_;
 };
 
 // The last `period` (high, low) pairs in one ring of SSE2 pairs, for CORREL

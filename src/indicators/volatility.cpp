@@ -78,13 +78,13 @@ private:
 template <bool Normalized>
 class Atr : public IndicatorImpl<Atr<Normalized>> {
 public:
-    explicit Atr(const Params& p) : atr_(AtrState(iparam(p, 0))), period_(iparam(p, 0)) {}
-    int lookback() const override { return period_; }
+    explicit Atr(const Params& p) : atr_(AtrState(iparam(p, 0))) {}
+    int lookback() const override { return atr_->period(); }
     template <class V>
     void fields(V& v) { v(atr_); }
 
 private:
-    void share(SharedStates& pool) override { pool.link(atr_, period_key(period_)); }
+    void share(SharedStates& pool) override { pool.link(atr_, period_key(atr_->period())); }
     [[gnu::hot]] void step(const Bar& b) noexcept override {
         if (!atr_.advance(b, this->bars_seen_)) return;
         const double atr = atr_->value();
@@ -94,9 +94,7 @@ private:
         else
             this->out_[0] = atr;
     }
-    // First (see Shared).
     Shared<AtrState> atr_;
-    int period_;
 };
 
 }  // namespace
